@@ -1,0 +1,103 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sort"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/resnet-go/resnet/kernels"
+	"github.com/resnet-go/resnet/tensor"
+)
+
+type benchFlags struct {
+	modelFlags
+	batch, threads, runs, warmup int
+	json                         bool
+}
+
+func benchCmd() *cobra.Command {
+	var f benchFlags
+	cmd := &cobra.Command{
+		Use:     "bench --model M [--batch N] [--threads T] [--runs R] [--warmup W] [--json]",
+		Short:   "Time forward passes on random input: median/min latency, images per second, peak RSS",
+		Example: `  resnet bench --model microsoft/resnet-50 --batch 1 --threads 2 --runs 20`,
+		Args:    cobra.NoArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return runBench(cmd, &f) },
+	}
+	f.register(cmd)
+	cmd.Flags().IntVar(&f.batch, "batch", 1, "images per forward pass")
+	cmd.Flags().IntVar(&f.threads, "threads", runtime.GOMAXPROCS(0), "worker threads")
+	cmd.Flags().IntVar(&f.runs, "runs", 10, "timed runs")
+	cmd.Flags().IntVar(&f.warmup, "warmup", 3, "untimed runs first")
+	cmd.Flags().BoolVar(&f.json, "json", false, "one JSON object: median_ms, min_ms, images_per_sec, peak_rss_mb, batch, threads, load_ms, first_ms")
+	return cmd
+}
+
+// benchResult is the stable JSON of `bench --json` (compare.sh reads median_ms).
+type benchResult struct {
+	Engine       string  `json:"engine"`
+	MedianMS     float64 `json:"median_ms"`
+	MinMS        float64 `json:"min_ms"`
+	ImagesPerSec float64 `json:"images_per_sec"`
+	PeakRSSMB    float64 `json:"peak_rss_mb"`
+	Batch        int     `json:"batch"`
+	Threads      int     `json:"threads"`
+	LoadMS       float64 `json:"load_ms"`
+	FirstMS      float64 `json:"first_ms"`
+}
+
+func runBench(cmd *cobra.Command, f *benchFlags) error {
+	if f.batch < 1 || f.threads < 1 || f.runs < 1 || f.warmup < 0 {
+		return fmt.Errorf("--batch, --threads and --runs must be at least 1, --warmup at least 0")
+	}
+	runtime.GOMAXPROCS(f.threads)
+	kernels.SetThreads(f.threads)
+	f.quiet = f.quiet || f.json
+	t0 := time.Now()
+	m, err := f.load(cmd.Context())
+	if err != nil {
+		return err
+	}
+	load := time.Since(t0)
+	h, w := m.Processor.OutputSize()
+	x := tensor.New(f.batch, m.Config.NumChannels, h, w)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range x.Data {
+		x.Data[i] = float32(rng.NormFloat64())
+	}
+	var times []float64
+	var first time.Duration
+	for i := 0; i < f.warmup+f.runs; i++ {
+		t := time.Now()
+		if _, err := m.Forward(x); err != nil {
+			return err
+		}
+		d := time.Since(t)
+		if i == 0 {
+			first = d
+		}
+		if i >= f.warmup {
+			times = append(times, float64(d.Microseconds())/1000)
+		}
+	}
+	sort.Float64s(times)
+	med := times[len(times)/2]
+	res := benchResult{
+		Engine: "resnet-go " + kernels.Backend(), MedianMS: med, MinMS: times[0], ImagesPerSec: float64(f.batch) * 1000 / med,
+		PeakRSSMB: peakRSSMB(), Batch: f.batch, Threads: f.threads, LoadMS: float64(load.Microseconds()) / 1000, FirstMS: float64(first.Microseconds()) / 1000,
+	}
+	if f.json {
+		b, _ := json.Marshal(res)
+		fmt.Println(string(b))
+		return nil
+	}
+	fmt.Printf("%s  batch %d  threads %d  (%s)\n", m.Source, f.batch, f.threads, res.Engine)
+	fmt.Printf("median %.2f ms  min %.2f ms  %.1f images/s\n", res.MedianMS, res.MinMS, res.ImagesPerSec)
+	fmt.Printf("load %.0f ms  first forward %.1f ms  peak RSS %.0f MB\n", res.LoadMS, res.FirstMS, res.PeakRSSMB)
+	return nil
+}

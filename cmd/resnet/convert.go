@@ -1,0 +1,33 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func convertCmd() *cobra.Command {
+	var f modelFlags
+	cmd := &cobra.Command{
+		Use:   "convert IN OUT_DIR",
+		Short: "Write any supported checkpoint as an HF-style directory (config.json, preprocessor_config.json, model.safetensors)",
+		Example: `  resnet convert ../shared/data/cifar10-resnets/resnet20-12fca82f.th r20 --arch cifar-resnet20
+  resnet convert resnet50-0676ba61.pth r50 --arch resnet-50 --labels synset.txt`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f.model = args[0]
+			ck, err := f.checkpoint(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if err := ck.Save(args[1]); err != nil {
+				return err
+			}
+			fmt.Printf("wrote %s (%d tensors, %d labels)\n", args[1], len(ck.Weights), ck.Config.NumLabels)
+			return nil
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().MarkHidden("model")
+	return cmd
+}

@@ -1,0 +1,29 @@
+// Command resnet classifies images, evaluates, inspects, converts and benchmarks ResNets.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// errSomeFailed makes the exit status 1 after per-item errors were already printed.
+var errSomeFailed = errors.New("some inputs failed")
+
+func main() {
+	root := &cobra.Command{
+		Use:           "resnet",
+		Short:         "Deep residual networks in pure Go: classify, embed, evaluate, inspect, convert, benchmark",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(classifyCmd(), evalCmd(), infoCmd(), embedCmd(), convertCmd(), benchCmd())
+	if err := root.Execute(); err != nil {
+		if !errors.Is(err, errSomeFailed) {
+			fmt.Fprintln(os.Stderr, "resnet:", err)
+		}
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,136 @@
+package kernels
+
+import "fmt"
+
+// ConvParams describes a 2-D convolution of one InC×InH×InW image with
+// OutC×InC×KH×KW weights (no groups, no dilation), PyTorch's Conv2d
+// arithmetic: zero padding, floor division for the output size.
+type ConvParams struct {
+	InC, InH, InW    int
+	OutC, KH, KW     int
+	StrideH, StrideW int
+	PadH, PadW       int
+}
+
+// OutH is the output height (InH+2·PadH-KH)/StrideH+1.
+func (p ConvParams) OutH() int { return (p.InH+2*p.PadH-p.KH)/p.StrideH + 1 }
+
+// OutW is the output width (InW+2·PadW-KW)/StrideW+1.
+func (p ConvParams) OutW() int { return (p.InW+2*p.PadW-p.KW)/p.StrideW + 1 }
+
+// MACs is the number of multiply-adds of one image.
+func (p ConvParams) MACs() int64 {
+	return int64(p.OutC) * int64(p.OutH()) * int64(p.OutW()) * int64(p.InC) * int64(p.KH) * int64(p.KW)
+}
+
+// Validate reports whether the parameters describe a convolution with a
+// non-empty output.
+func (p ConvParams) Validate() error {
+	switch {
+	case p.InC < 1 || p.InH < 1 || p.InW < 1 || p.OutC < 1 || p.KH < 1 || p.KW < 1:
+		return fmt.Errorf("kernels: conv %+v: sizes must be positive", p)
+	case p.StrideH < 1 || p.StrideW < 1:
+		return fmt.Errorf("kernels: conv %+v: strides must be positive", p)
+	case p.PadH < 0 || p.PadW < 0:
+		return fmt.Errorf("kernels: conv %+v: padding must not be negative", p)
+	case p.InH+2*p.PadH < p.KH || p.InW+2*p.PadW < p.KW:
+		return fmt.Errorf("kernels: conv %+v: kernel %d×%d larger than the padded input %d×%d",
+			p, p.KH, p.KW, p.InH+2*p.PadH, p.InW+2*p.PadW)
+	}
+	return nil
+}
+
+// CheckConv2D reports whether Conv2D accepts these arguments: valid
+// parameters, weights of exactly OutC·InC·KH·KW values, bias of OutC values or
+// none, and input, residual (if any), output and scratch of at least their
+// sizes (only that prefix is used, so callers may reuse max-size buffers).
+func CheckConv2D(p ConvParams, in, w, bias, residual, out, scratch []float32) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	outN := p.OutC * p.OutH() * p.OutW()
+	if len(w) != p.OutC*p.InC*p.KH*p.KW {
+		return fmt.Errorf("kernels: conv %+v: weights has %d values, want %d", p, len(w), p.OutC*p.InC*p.KH*p.KW)
+	}
+	if len(bias) != 0 && len(bias) != p.OutC {
+		return fmt.Errorf("kernels: conv %+v: bias has %d values, want %d", p, len(bias), p.OutC)
+	}
+	atLeast := []struct {
+		name     string
+		got, exp int
+		optional bool
+	}{
+		{"input", len(in), p.InC * p.InH * p.InW, false},
+		{"residual", len(residual), outN, true},
+		{"output", len(out), outN, false},
+		{"scratch", len(scratch), ConvScratch(p), false},
+	}
+	for _, s := range atLeast {
+		if s.got < s.exp && !(s.optional && s.got == 0) {
+			return fmt.Errorf("kernels: conv %+v: %s has %d values, want at least %d", p, s.name, s.got, s.exp)
+		}
+	}
+	return nil
+}
+
+// ConvScratch is the scratch size Conv2D needs for p, in float32 values.
+// It is 0 for every convolution today: the im2col matrix is never
+// materialised, its blocks are generated directly into the GEMM's packed B
+// panels (per-worker buffers of fixed size).
+func ConvScratch(p ConvParams) int { return 0 }
+
+// Conv2D computes out = act(conv(in, w) + bias + residual) for one image:
+// in is InC×InH×InW, w is OutC×InC×KH×KW, bias OutC values or nil, residual
+// OutC×OutH×OutW or nil, out OutC×OutH×OutW (in, residual and out may be
+// longer; the rest is left alone); act is ReLU when relu is set, else the
+// identity. Bias, residual and ReLU are fused into the GEMM's
+// epilogue. out must not overlap the other arguments (residual may not alias
+// out either). It panics with the CheckConv2D error on bad sizes.
+func Conv2D(p ConvParams, in, w, bias, residual []float32, relu bool, out, scratch []float32) {
+	if err := CheckConv2D(p, in, w, bias, residual, out, scratch); err != nil {
+		panic(err)
+	}
+	conv2D(p, in, w, nil, bias, residual, relu, out)
+}
+
+
+// Conv2DPacked is Conv2D with weights prepacked by PackConvWeights, which
+// saves repacking them on every call.
+func Conv2DPacked(p ConvParams, in []float32, w *PackedA, bias, residual []float32, relu bool, out, scratch []float32) {
+	k := p.InC * p.KH * p.KW
+	if w.Rows() != p.OutC || w.Cols() != k {
+		panic(fmt.Errorf("kernels: conv %+v: packed weights are %d×%d, want %d×%d", p, w.Rows(), w.Cols(), p.OutC, k))
+	}
+	// The dense weights are not needed; check the rest with a stand-in length.
+	if err := CheckConv2D(p, in, w.data[:p.OutC*k], bias, residual, out, scratch); err != nil {
+		panic(err)
+	}
+	conv2D(p, in, nil, w, bias, residual, relu, out)
+}
+
+// conv2D runs the convolution as a GEMM with weights w or pw.
+func conv2D(p ConvParams, in, w []float32, pw *PackedA, bias, residual []float32, relu bool, out []float32) {
+	n := p.OutH() * p.OutW()
+	k := p.InC * p.KH * p.KW
+	var b bSource
+	if p.KH == 1 && p.KW == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0 {
+		b = denseB{in, n} // the input is already the K×N matrix
+	} else {
+		b = &im2colB{p: p, in: in, outW: p.OutW()}
+	}
+	g := gemmArgs{
+		m: p.OutC, n: n, k: k,
+		a: w, lda: k, pa: pw,
+		b: b,
+		c: out, ldc: n,
+		ep: epilogue{bias: nilIfEmpty(bias), res: nilIfEmpty(residual), ldr: n, relu: relu},
+	}
+	g.run()
+}
+
+func nilIfEmpty(s []float32) []float32 {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}

@@ -1,0 +1,167 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// refConv is the obviously correct direct convolution in float64, also
+// returning Σ|w·x| per output for the error bound.
+func refConv(p ConvParams, in, w []float32) (out, mag []float64) {
+	oh, ow := p.OutH(), p.OutW()
+	out = make([]float64, p.OutC*oh*ow)
+	mag = make([]float64, len(out))
+	for o := 0; o < p.OutC; o++ {
+		for y := 0; y < oh; y++ {
+			for x := 0; x < ow; x++ {
+				var s, sa float64
+				for c := 0; c < p.InC; c++ {
+					for ky := 0; ky < p.KH; ky++ {
+						for kx := 0; kx < p.KW; kx++ {
+							iy := y*p.StrideH - p.PadH + ky
+							ix := x*p.StrideW - p.PadW + kx
+							if iy < 0 || iy >= p.InH || ix < 0 || ix >= p.InW {
+								continue
+							}
+							v := float64(w[((o*p.InC+c)*p.KH+ky)*p.KW+kx]) * float64(in[(c*p.InH+iy)*p.InW+ix])
+							s += v
+							sa += math.Abs(v)
+						}
+					}
+				}
+				out[(o*oh+y)*ow+x] = s
+				mag[(o*oh+y)*ow+x] = sa
+			}
+		}
+	}
+	return out, mag
+}
+
+// convCases are the ResNet layer types at small sizes, plus odd shapes.
+var convCases = []struct {
+	name string
+	p    ConvParams
+}{
+	{"stem 7x7/2 pad3", ConvParams{InC: 3, InH: 37, InW: 33, OutC: 8, KH: 7, KW: 7, StrideH: 2, StrideW: 2, PadH: 3, PadW: 3}},
+	{"3x3/1 pad1", ConvParams{InC: 16, InH: 14, InW: 14, OutC: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}},
+	{"3x3/1 pad1 odd", ConvParams{InC: 5, InH: 9, InW: 23, OutC: 7, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}},
+	{"3x3/2 pad1", ConvParams{InC: 8, InH: 15, InW: 15, OutC: 13, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}},
+	{"3x3/2 pad1 even", ConvParams{InC: 8, InH: 16, InW: 16, OutC: 12, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}},
+	{"1x1/1", ConvParams{InC: 32, InH: 7, InW: 9, OutC: 20, KH: 1, KW: 1, StrideH: 1, StrideW: 1}},
+	{"1x1/2", ConvParams{InC: 16, InH: 15, InW: 14, OutC: 24, KH: 1, KW: 1, StrideH: 2, StrideW: 2}},
+	{"1x1/1 big K", ConvParams{InC: 300, InH: 5, InW: 7, OutC: 9, KH: 1, KW: 1, StrideH: 1, StrideW: 1}},
+	{"3x3/1 big K", ConvParams{InC: 40, InH: 6, InW: 6, OutC: 11, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}},
+	{"asymmetric", ConvParams{InC: 3, InH: 10, InW: 12, OutC: 5, KH: 3, KW: 5, StrideH: 1, StrideW: 2, PadH: 2, PadW: 0}},
+	{"pad wider than kernel reach", ConvParams{InC: 2, InH: 3, InW: 3, OutC: 3, KH: 2, KW: 2, StrideH: 1, StrideW: 1, PadH: 3, PadW: 3}},
+	{"1x1 tiny", ConvParams{InC: 1, InH: 1, InW: 1, OutC: 1, KH: 1, KW: 1, StrideH: 1, StrideW: 1}},
+}
+
+func TestConv2D(t *testing.T) {
+	eachPath(t, func(t *testing.T) {
+		for ci, tc := range convCases {
+			for _, ep := range []struct{ bias, res, relu bool }{{}, {true, false, false}, {false, true, true}, {true, true, true}} {
+				for _, threads := range []int{1, 3} {
+					for _, packed := range []bool{false, true} {
+						name := fmt.Sprintf("%s/bias=%v,res=%v,relu=%v/t%d/packed=%v", tc.name, ep.bias, ep.res, ep.relu, threads, packed)
+						t.Run(name, func(t *testing.T) {
+							withThreads(threads, func() { runConvCase(t, tc.p, ep.bias, ep.res, ep.relu, uint64(ci), packed) })
+						})
+					}
+				}
+			}
+		}
+	})
+}
+
+func runConvCase(t *testing.T, p ConvParams, withBias, withRes, relu bool, seed uint64, packed bool) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(seed, 7))
+	in := randSlice(r, p.InC*p.InH*p.InW)
+	w := randSlice(r, p.OutC*p.InC*p.KH*p.KW)
+	n := p.OutC * p.OutH() * p.OutW()
+	var bias, res []float32
+	if withBias {
+		bias = randSlice(r, p.OutC)
+	}
+	if withRes {
+		res = randSlice(r, n)
+	}
+	out := fill(make([]float32, n), float32(math.NaN()))
+	if packed {
+		Conv2DPacked(p, in, PackConvWeights(p, w), bias, res, relu, out, make([]float32, ConvScratch(p)))
+	} else {
+		Conv2D(p, in, w, bias, res, relu, out, make([]float32, ConvScratch(p)))
+	}
+
+	want, mag := refConv(p, in, w)
+	tol := make([]float64, n)
+	hw := p.OutH() * p.OutW()
+	for i := range want {
+		add := 0.0
+		if bias != nil {
+			want[i] += float64(bias[i/hw])
+			add += math.Abs(float64(bias[i/hw]))
+		}
+		if res != nil {
+			want[i] += float64(res[i])
+			add += math.Abs(float64(res[i]))
+		}
+		if relu && want[i] < 0 {
+			want[i] = 0
+		}
+		tol[i] = bound(p.InC*p.KH*p.KW, 2, mag[i], add)
+	}
+	checkClose(t, "out", p.OutC, hw, out, hw, want, tol)
+}
+
+func TestConvParams(t *testing.T) {
+	p := ConvParams{InC: 3, InH: 224, InW: 224, OutC: 64, KH: 7, KW: 7, StrideH: 2, StrideW: 2, PadH: 3, PadW: 3}
+	if p.OutH() != 112 || p.OutW() != 112 {
+		t.Errorf("stem output %d×%d, want 112×112", p.OutH(), p.OutW())
+	}
+	if got, want := p.MACs(), int64(64*112*112*3*7*7); got != want {
+		t.Errorf("stem MACs %d, want %d", got, want)
+	}
+	q := ConvParams{InC: 64, InH: 56, InW: 56, OutC: 128, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}
+	if q.OutH() != 28 || q.OutW() != 28 {
+		t.Errorf("3×3/2 output %d×%d, want 28×28", q.OutH(), q.OutW())
+	}
+}
+
+func TestCheckConv2D(t *testing.T) {
+	p := ConvParams{InC: 2, InH: 4, InW: 4, OutC: 3, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
+	in, w, out := make([]float32, 32), make([]float32, 54), make([]float32, 48)
+	tests := []struct {
+		name                   string
+		p                      ConvParams
+		in, w, bias, res, outs []float32
+		want                   string
+	}{
+		{"ok", p, in, w, nil, nil, out, ""},
+		{"ok all", p, in, w, make([]float32, 3), make([]float32, 48), out, ""},
+		{"zero stride", ConvParams{InC: 2, InH: 4, InW: 4, OutC: 3, KH: 3, KW: 3}, in, w, nil, nil, out, "strides must be positive"},
+		{"negative pad", ConvParams{InC: 2, InH: 4, InW: 4, OutC: 3, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: -1}, in, w, nil, nil, out, "padding"},
+		{"kernel too big", ConvParams{InC: 2, InH: 2, InW: 4, OutC: 3, KH: 3, KW: 3, StrideH: 1, StrideW: 1}, in, w, nil, nil, out, "larger than the padded input"},
+		{"zero size", ConvParams{InC: 0, InH: 4, InW: 4, OutC: 3, KH: 3, KW: 3, StrideH: 1, StrideW: 1}, in, w, nil, nil, out, "sizes must be positive"},
+		{"short input", p, in[:31], w, nil, nil, out, "input has 31 values, want at least 32"},
+		{"long weights", p, in, make([]float32, 55), nil, nil, out, "weights has 55 values, want 54"},
+		{"bias", p, in, w, make([]float32, 2), nil, out, "bias has 2 values, want 3"},
+		{"residual", p, in, w, nil, make([]float32, 47), out, "residual has 47 values, want at least 48"},
+		{"output", p, in, w, nil, nil, out[:40], "output has 40 values, want at least 48"},
+		{"longer buffers", p, make([]float32, 40), w, nil, make([]float32, 60), make([]float32, 50), ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckConv2D(tc.p, tc.in, tc.w, tc.bias, tc.res, tc.outs, nil)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("unexpected error %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,52 @@
+package kernels
+
+import (
+	"math"
+	"testing"
+)
+
+func TestReLU(t *testing.T) {
+	for _, n := range []int{0, 1, 7, 100000} {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(i%7) - 3
+		}
+		if n > 2 {
+			x[2] = float32(math.NaN())
+		}
+		withThreads(3, func() { ReLU(x) })
+		for i, v := range x {
+			want := max(float32(i%7)-3, 0)
+			if i == 2 {
+				if !math.IsNaN(float64(v)) {
+					t.Fatalf("n=%d: NaN became %g", n, v)
+				}
+				continue
+			}
+			if v != want {
+				t.Fatalf("n=%d: x[%d] = %g, want %g", n, i, v, want)
+			}
+		}
+	}
+}
+
+func TestAdd(t *testing.T) {
+	for _, n := range []int{0, 3, 100001} {
+		d, a := make([]float32, n), make([]float32, n)
+		for i := range d {
+			d[i], a[i] = float32(i), float32(2*i)
+		}
+		withThreads(3, func() { Add(d, a) })
+		for i, v := range d {
+			if v != float32(3*i) {
+				t.Fatalf("n=%d: d[%d] = %g, want %d", n, i, v, 3*i)
+			}
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("Add with different lengths did not panic")
+		}
+	}()
+	Add(make([]float32, 2), make([]float32, 3))
+}

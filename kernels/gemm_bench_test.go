@@ -1,0 +1,57 @@
+package kernels
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// ResNet-50 GEMM shapes (M=OutC, N=OH·OW, K=InC·KH·KW) at batch 1.
+var benchGemmShapes = []struct{ m, n, k int }{
+	{64, 3136, 64},   // layer1 1×1 reduce
+	{256, 3136, 64},  // layer1 1×1 expand
+	{64, 3136, 576},  // layer1 3×3
+	{128, 784, 1152}, // layer2 3×3
+	{512, 784, 128},  // layer2 1×1 expand
+	{256, 196, 2304}, // layer3 3×3
+	{1024, 196, 256}, // layer3 1×1 expand
+	{512, 49, 4608},  // layer4 3×3
+	{2048, 49, 512},  // layer4 1×1 expand
+	{1024, 1024, 1024},
+}
+
+// benchPaths runs f under each kernel path and thread count.
+func benchPaths(b *testing.B, f func(b *testing.B)) {
+	for _, asm := range []bool{true, false} {
+		if asm && !haveAsm {
+			continue
+		}
+		for _, threads := range []int{1, 2} {
+			name := fmt.Sprintf("go/t%d", threads)
+			if asm {
+				name = fmt.Sprintf("asm/t%d", threads)
+			}
+			b.Run(name, func(b *testing.B) {
+				prevAsm, prevT := setAsm(asm), Threads()
+				SetThreads(threads)
+				defer func() { setAsm(prevAsm); SetThreads(prevT) }()
+				f(b)
+			})
+		}
+	}
+}
+
+func BenchmarkGemm(b *testing.B) {
+	for _, s := range benchGemmShapes {
+		b.Run(fmt.Sprintf("%dx%dx%d", s.m, s.n, s.k), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(1, 2))
+			a, bb, c := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n), make([]float32, s.m*s.n)
+			benchPaths(b, func(b *testing.B) {
+				for b.Loop() {
+					Gemm(s.m, s.n, s.k, a, s.k, bb, s.n, c, s.n, false)
+				}
+				b.ReportMetric(2*float64(s.m)*float64(s.n)*float64(s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		})
+	}
+}

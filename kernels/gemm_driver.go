@@ -1,0 +1,241 @@
+package kernels
+
+import (
+	"sync"
+	"unsafe"
+)
+
+// Cache blocking (Goto/BLIS). A kcBlock×nr B micro-panel (16 KiB) stays in
+// L1 while the micro-kernel sweeps the mcBlock×kcBlock packed A block (144
+// KiB, L2) under it; the kcBlock×ncBlock packed B block (1 MiB) lives in
+// L2/L3. Values were chosen by BenchmarkGemm on a 2-core AMD EPYC (Zen 4).
+const (
+	kcBlock = 256
+	mcBlock = 144  // multiple of mr
+	ncBlock = 1024 // multiple of nr
+)
+
+// minParallelFlops is the smallest amount of work worth a pool worker: a
+// hand-off costs a few microseconds. A variable so tests can force splitting.
+var minParallelFlops = float64(1 << 21)
+
+// packCost estimates packing one element in units of one multiply-add of the
+// micro-kernel; it weighs splitting M (B packed again per row group) against
+// splitting N (A packed again per column group).
+const packCost = 16
+
+// epilogue is applied to each C tile after its last K block: per-row bias,
+// a residual matrix of the same shape as C (row stride ldr), then ReLU.
+type epilogue struct {
+	bias []float32
+	res  []float32
+	ldr  int
+	relu bool
+}
+
+func (e *epilogue) flags() int {
+	f := 0
+	if e.bias != nil {
+		f |= flagBias
+	}
+	if e.res != nil {
+		f |= flagResidual
+	}
+	if e.relu {
+		f |= flagReLU
+	}
+	return f
+}
+
+// gemmArgs is one C = op(A·B) with A dense and B from a bSource. All sizes
+// have been checked by the exported caller.
+type gemmArgs struct {
+	m, n, k    int
+	a          []float32 // dense A, used when pa is nil
+	lda        int
+	pa         *PackedA // prepacked A, or nil
+	b          bSource
+	c          []float32
+	ldc        int
+	accumulate bool
+	ep         epilogue
+}
+
+var bufPool = sync.Pool{New: func() any {
+	s := make([]float32, mcBlock*kcBlock+kcBlock*ncBlock+ncBlock)
+	return &s
+}}
+
+// run computes the product on the worker pool.
+func (g *gemmArgs) run() {
+	if g.m == 0 || g.n == 0 {
+		return
+	}
+	if g.k == 0 {
+		g.emptyK()
+		return
+	}
+	asm := useAsm.Load()
+	tm, tn := g.split()
+	mt, nt := ceilDiv(g.m, mr), ceilDiv(g.n, nr)
+	parallel(tm*tn, func(i int) {
+		ti, tj := i/tn, i%tn
+		m0, m1 := ti*mt/tm*mr, min((ti+1)*mt/tm*mr, g.m)
+		n0, n1 := tj*nt/tn*nr, min((tj+1)*nt/tn*nr, g.n)
+		buf := bufPool.Get().(*[]float32)
+		g.rect(m0, m1, n0, n1, *buf, asm)
+		bufPool.Put(buf)
+	})
+}
+
+// split chooses a tm×tn grid of C rectangles, one per goroutine, minimising
+// the per-goroutine cost of multiply-adds plus packing.
+func (g *gemmArgs) split() (tm, tn int) {
+	mt, nt := ceilDiv(g.m, mr), ceilDiv(g.n, nr)
+	t := Threads()
+	flops := 2 * float64(g.m) * float64(g.n) * float64(g.k)
+	t = max(1, min(t, int(flops/minParallelFlops), mt*nt))
+	tm, tn = 1, 1
+	best := -1
+	for m := 1; m <= min(t, mt); m++ {
+		n := min(t/m, nt)
+		rows, cols := ceilDiv(mt, m)*mr, ceilDiv(nt, n)*nr
+		cost := rows*cols + packCost*(rows+cols)
+		if best < 0 || cost < best {
+			best, tm, tn = cost, m, n
+		}
+	}
+	return tm, tn
+}
+
+// rect computes rows m0..m1-1, columns n0..n1-1 of C.
+func (g *gemmArgs) rect(m0, m1, n0, n1 int, buf []float32, asm bool) {
+	abuf := buf[:mcBlock*kcBlock]
+	bbuf := buf[mcBlock*kcBlock : mcBlock*kcBlock+kcBlock*ncBlock]
+	row := buf[mcBlock*kcBlock+kcBlock*ncBlock:]
+	for jc := n0; jc < n1; jc += ncBlock {
+		nc := min(ncBlock, n1-jc)
+		for pc := 0; pc < g.k; pc += kcBlock {
+			kc := min(kcBlock, g.k-pc)
+			g.b.packB(bbuf, row, pc, kc, jc, nc)
+			flags := 0
+			if pc > 0 || g.accumulate {
+				flags |= flagLoad
+			}
+			if pc+kc == g.k {
+				flags |= g.ep.flags()
+			}
+			for ic := m0; ic < m1; ic += mcBlock {
+				mc := min(mcBlock, m1-ic)
+				ablk, astride := abuf, kc*mr
+				if g.pa != nil {
+					ablk, astride = g.pa.data[ic*g.k+pc*mr:], g.k*mr
+				} else {
+					packA(abuf, g.a, g.lda, ic, mc, pc, kc)
+				}
+				g.macro(ablk, astride, bbuf, ic, mc, jc, nc, kc, flags, asm)
+			}
+		}
+	}
+}
+
+// macro runs the micro-kernel over an mc×nc block of C from packed blocks;
+// A panel q (rows ic+q·mr…) starts at ablk[q·astride].
+func (g *gemmArgs) macro(ablk []float32, astride int, bbuf []float32, ic, mc, jc, nc, kc, flags int, asm bool) {
+	for jr := 0; jr < nc; jr += nr {
+		bp := bbuf[jr*kc : jr*kc+kc*nr]
+		cols := min(nr, nc-jr)
+		for ir := 0; ir < mc; ir += mr {
+			ap := ablk[ir/mr*astride : ir/mr*astride+kc*mr]
+			rows := min(mr, mc-ir)
+			i, j := ic+ir, jc+jr
+			if cols < nr {
+				g.edge(ap, bp, kc, i, j, rows, cols, flags, asm)
+				continue
+			}
+			c := g.c[i*g.ldc+j : (i+rows-1)*g.ldc+j+nr]
+			var bias, res []float32
+			if flags&flagBias != 0 {
+				bias = g.ep.bias[i : i+rows]
+			}
+			if flags&flagResidual != 0 {
+				res = g.ep.res[i*g.ep.ldr+j : (i+rows-1)*g.ep.ldr+j+nr]
+			}
+			if asm {
+				kernel6x16(kc, &ap[0], &bp[0], &c[0], g.ldc, rows, flags, first(bias), first(res), g.ep.ldr)
+			} else {
+				kernelGo(kc, ap, bp, c, g.ldc, rows, flags, bias, res, g.ep.ldr)
+			}
+		}
+	}
+}
+
+// edge handles a tile cut by the right border of C (the micro-kernel itself
+// handles missing rows): the micro-kernel writes the whole product to a local
+// tile, then only the rows×cols part is merged.
+func (g *gemmArgs) edge(ap, bp []float32, kc, i, j, rows, cols, flags int, asm bool) {
+	var t [mr * nr]float32
+	if asm {
+		kernel6x16(kc, &ap[0], &bp[0], &t[0], nr, mr, 0, nil, nil, 0)
+	} else {
+		kernelGo(kc, ap, bp, t[:], nr, mr, 0, nil, nil, 0)
+	}
+	for r := 0; r < rows; r++ {
+		tr := t[r*nr : r*nr+cols]
+		cr := g.c[(i+r)*g.ldc+j : (i+r)*g.ldc+j+cols]
+		g.finish(tr, cr, i+r, j, flags)
+	}
+}
+
+// finish applies flags to one row piece t of a tile (row i of C, starting at
+// column j) in the order of the micro-kernel and stores it to c.
+func (g *gemmArgs) finish(t, c []float32, i, j, flags int) {
+	if flags&flagLoad != 0 {
+		for x := range t {
+			t[x] += c[x]
+		}
+	}
+	if flags&flagBias != 0 {
+		b := g.ep.bias[i]
+		for x := range t {
+			t[x] += b
+		}
+	}
+	if flags&flagResidual != 0 {
+		res := g.ep.res[i*g.ep.ldr+j : i*g.ep.ldr+j+len(t)]
+		for x := range t {
+			t[x] += res[x]
+		}
+	}
+	if flags&flagReLU != 0 {
+		for x := range t {
+			if t[x] < 0 {
+				t[x] = 0
+			}
+		}
+	}
+	copy(c, t)
+}
+
+// emptyK handles k == 0: A·B is the zero matrix, only C and the epilogue remain.
+func (g *gemmArgs) emptyK() {
+	flags := g.ep.flags()
+	if g.accumulate {
+		flags |= flagLoad
+	}
+	t := make([]float32, g.n)
+	for i := 0; i < g.m; i++ {
+		clear(t)
+		g.finish(t, g.c[i*g.ldc:i*g.ldc+g.n], i, 0, flags)
+	}
+}
+
+// first returns a pointer to s[0], or nil for an empty s.
+func first(s []float32) *float32 {
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.SliceData(s)
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }

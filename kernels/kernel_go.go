@@ -1,0 +1,80 @@
+package kernels
+
+// Micro-tile shape: the micro-kernel computes mr rows by nr columns of C.
+// The assembly in _asm uses the same values.
+const (
+	mr = 6
+	nr = 16
+)
+
+// Epilogue flags of the micro-kernel, applied in this order to the tile T=A·B:
+// T += C (flagLoad), T[r] += bias[r], T += residual, T = max(0, T), then C = T.
+const (
+	flagLoad     = 1
+	flagBias     = 2
+	flagResidual = 4
+	flagReLU     = 8
+)
+
+// kernelGo is the portable micro-kernel and the specification of kernel6x16.
+// a holds k steps of mr values (column p of an mr-row panel of A), b holds k
+// steps of nr values (row p of an nr-column panel of B). It writes the first
+// rows (1…mr) rows of the mr×nr tile to c with row stride ldc; only those
+// rows of C, bias (one value per row) and res (row stride ldr) are read, and
+// bias and res only when their flag is set.
+func kernelGo(k int, a, b, c []float32, ldc, rows, flags int, bias, res []float32, ldr int) {
+	// t[r*nr+j] = Σ_p a[p*mr+r]·b[p*nr+j], computed for 2 rows × 4 columns at
+	// a time so the eight running sums stay in registers.
+	var t [mr * nr]float32
+	a = a[:k*mr]
+	b = b[:k*nr]
+	for r := 0; r < mr; r += 2 {
+		for j := 0; j < nr; j += 4 {
+			var s00, s01, s02, s03, s10, s11, s12, s13 float32
+			for p := 0; p < k; p++ {
+				ap := a[p*mr+r : p*mr+r+2]
+				bp := b[p*nr+j : p*nr+j+4]
+				a0, a1 := ap[0], ap[1]
+				b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
+				s00 += a0 * b0
+				s01 += a0 * b1
+				s02 += a0 * b2
+				s03 += a0 * b3
+				s10 += a1 * b0
+				s11 += a1 * b1
+				s12 += a1 * b2
+				s13 += a1 * b3
+			}
+			t[r*nr+j], t[r*nr+j+1], t[r*nr+j+2], t[r*nr+j+3] = s00, s01, s02, s03
+			t[(r+1)*nr+j], t[(r+1)*nr+j+1], t[(r+1)*nr+j+2], t[(r+1)*nr+j+3] = s10, s11, s12, s13
+		}
+	}
+	for r := 0; r < rows; r++ {
+		tr := t[r*nr : r*nr+nr]
+		cr := c[r*ldc : r*ldc+nr]
+		if flags&flagLoad != 0 {
+			for j := range tr {
+				tr[j] += cr[j]
+			}
+		}
+		if flags&flagBias != 0 {
+			for j := range tr {
+				tr[j] += bias[r]
+			}
+		}
+		if flags&flagResidual != 0 {
+			rr := res[r*ldr : r*ldr+nr]
+			for j := range tr {
+				tr[j] += rr[j]
+			}
+		}
+		if flags&flagReLU != 0 {
+			for j := range tr {
+				if tr[j] < 0 {
+					tr[j] = 0
+				}
+			}
+		}
+		copy(cr, tr)
+	}
+}

@@ -1,0 +1,60 @@
+package kernels
+
+import "fmt"
+
+// PackedA is an m×k matrix packed once into the micro-panel layout the GEMM
+// reads (ceil(m/6) panels of k steps × 6 rows, zero-padded), for matrices
+// used many times such as a layer's weights: GemmPacked and Conv2DPacked skip
+// packing A, which matters most when N is small (late ResNet layers).
+// It is read-only after PackA and safe for concurrent use.
+type PackedA struct {
+	m, k int
+	data []float32
+}
+
+// Rows is m, the number of rows of the packed matrix.
+func (p *PackedA) Rows() int { return p.m }
+
+// Cols is k, the number of columns of the packed matrix.
+func (p *PackedA) Cols() int { return p.k }
+
+// PackA packs the row-major m×k matrix a (row stride lda). It panics with
+// a descriptive error if the sizes are inconsistent.
+func PackA(m, k int, a []float32, lda int) *PackedA {
+	if m < 0 || k < 0 {
+		panic(fmt.Errorf("kernels: PackA: negative size m=%d k=%d", m, k))
+	}
+	if err := checkMatrix("A", m, k, len(a), lda); err != nil {
+		panic(err)
+	}
+	p := &PackedA{m: m, k: k, data: make([]float32, ceilDiv(m, mr)*mr*k)}
+	if k == 0 {
+		return p
+	}
+	panels := ceilDiv(m, mr)
+	chunks := chunksFor(panels, m*k)
+	parallel(chunks, func(i int) {
+		lo, hi := i*panels/chunks*mr, min((i+1)*panels/chunks*mr, m)
+		// packA's layout for one block of all k columns is the whole layout.
+		packA(p.data[lo*k:], a, lda, lo, hi-lo, 0, k)
+	})
+	return p
+}
+
+// GemmPacked is Gemm with a prepacked A (m = a.Rows(), k = a.Cols()).
+func GemmPacked(a *PackedA, n int, b []float32, ldb int, c []float32, ldc int, accumulate bool) {
+	if err := CheckGemm(a.m, n, a.k, len(a.data), a.k, len(b), ldb, len(c), ldc); err != nil {
+		panic(err)
+	}
+	g := gemmArgs{m: a.m, n: n, k: a.k, pa: a, b: denseB{b, ldb}, c: c, ldc: ldc, accumulate: accumulate}
+	g.run()
+}
+
+// PackConvWeights packs OutC×InC×KH×KW convolution weights for Conv2DPacked.
+func PackConvWeights(p ConvParams, w []float32) *PackedA {
+	k := p.InC * p.KH * p.KW
+	if len(w) != p.OutC*k {
+		panic(fmt.Errorf("kernels: conv %+v: weights has %d values, want %d", p, len(w), p.OutC*k))
+	}
+	return PackA(p.OutC, k, w, k)
+}

@@ -1,0 +1,100 @@
+package kernels
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// The worker pool: long-lived goroutines fed by one channel. A parallel loop
+// hands its indices out through an atomic counter; the caller takes indices
+// too, so a call finishes even when every worker is busy elsewhere (or has
+// just been stopped by SetThreads): concurrent callers never deadlock.
+var (
+	poolMu   sync.Mutex
+	poolOnce sync.Once
+	workers  int // goroutines currently running worker
+	nthreads atomic.Int64
+	jobCh    = make(chan *job, 256)
+)
+
+// job is one parallel loop; a nil *job on jobCh tells a worker to exit.
+type job struct {
+	fn   func(i int)
+	n    int64
+	next atomic.Int64
+	wg   sync.WaitGroup
+}
+
+// help runs indices of j until none are left.
+func (j *job) help() {
+	for {
+		i := j.next.Add(1) - 1
+		if i >= j.n {
+			return
+		}
+		j.fn(int(i))
+		j.wg.Done()
+	}
+}
+
+func worker() {
+	for j := range jobCh {
+		if j == nil {
+			return
+		}
+		j.help()
+	}
+}
+
+// SetThreads sets how many goroutines one kernel call may use (the caller's
+// plus pool workers). n < 1 means 1. The default is runtime.GOMAXPROCS(0).
+func SetThreads(n int) {
+	poolOnce.Do(func() {}) // an explicit setting replaces the default
+	setThreads(n)
+}
+
+func setThreads(n int) {
+	if n < 1 {
+		n = 1
+	}
+	poolMu.Lock()
+	defer poolMu.Unlock()
+	for workers < n-1 {
+		go worker()
+		workers++
+	}
+	for workers > n-1 {
+		jobCh <- nil
+		workers--
+	}
+	nthreads.Store(int64(n))
+}
+
+// Threads reports how many goroutines a kernel call may use.
+func Threads() int {
+	poolOnce.Do(func() { setThreads(runtime.GOMAXPROCS(0)) })
+	return int(nthreads.Load())
+}
+
+// parallel runs fn(0), …, fn(n-1) on up to Threads() goroutines and returns
+// when all are done. Indices are handed out dynamically, lowest first.
+func parallel(n int, fn func(i int)) {
+	if n <= 1 {
+		if n == 1 {
+			fn(0)
+		}
+		return
+	}
+	j := &job{fn: fn, n: int64(n)}
+	j.wg.Add(n)
+	helpers := min(n, Threads()) - 1
+	for h := 0; h < helpers; h++ {
+		select {
+		case jobCh <- j:
+		default: // queue full: the workers are busy anyway
+		}
+	}
+	j.help()
+	j.wg.Wait()
+}

@@ -1,0 +1,271 @@
+package resnet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/resnet-go/resnet/arch"
+	"github.com/resnet-go/resnet/hub"
+	"github.com/resnet-go/resnet/imageproc"
+	"github.com/resnet-go/resnet/model"
+	"github.com/resnet-go/resnet/weights"
+)
+
+// Options say how to find and interpret a checkpoint.
+type Options struct {
+	// Arch names a preset (see arch.Presets) for checkpoints without a config.json.
+	Arch string
+	// Revision is the hub branch, tag or commit (default "main").
+	Revision string
+	// Hub is the client for hub ids (default hub.NewFromEnv()).
+	Hub *hub.Client
+}
+
+// Option changes Options.
+type Option func(*Options)
+
+// WithArch gives the architecture of a bare checkpoint file.
+func WithArch(name string) Option { return func(o *Options) { o.Arch = name } }
+
+// WithRevision picks a hub revision.
+func WithRevision(rev string) Option { return func(o *Options) { o.Revision = rev } }
+
+// WithHub uses a configured hub client.
+func WithHub(c *hub.Client) Option { return func(o *Options) { o.Hub = c } }
+
+// Checkpoint is a checkpoint read and renamed to HF names but not yet built into a model.
+type Checkpoint struct {
+	Config    *arch.Config
+	Processor *imageproc.Processor
+	Weights   weights.StateDict
+	Source    string
+}
+
+// FromPretrained loads a model from a hub id ("microsoft/resnet-50"), an HF-style directory,
+// or a checkpoint file (.safetensors, .pth, .th, .bin; these need WithArch).
+func FromPretrained(ctx context.Context, nameOrPath string, opts ...Option) (*Model, error) {
+	ck, err := LoadCheckpoint(ctx, nameOrPath, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return ck.Build()
+}
+
+// Build checks the weights against the architecture and folds them into a runnable model.
+func (ck *Checkpoint) Build() (*Model, error) {
+	m, err := model.New(ck.Config, ck.Weights)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ck.Source, err)
+	}
+	return &Model{Model: m, Processor: ck.Processor, Source: ck.Source}, nil
+}
+
+// LoadCheckpoint resolves nameOrPath as FromPretrained does and reads its files.
+func LoadCheckpoint(ctx context.Context, nameOrPath string, opts ...Option) (*Checkpoint, error) {
+	var o Options
+	for _, f := range opts {
+		f(&o)
+	}
+	if nameOrPath == "" {
+		return nil, errors.New("no model given (a hub id such as microsoft/resnet-50, a directory, or a checkpoint file)")
+	}
+	if st, err := os.Stat(nameOrPath); err == nil {
+		if st.IsDir() {
+			return loadDir(nameOrPath, o)
+		}
+		return loadFile(nameOrPath, nil, nil, o)
+	}
+	if !hub.IsRepoID(nameOrPath) || looksLikePath(nameOrPath) {
+		return nil, fmt.Errorf("model %q: no such file or directory, and not a hub id (org/name)", nameOrPath)
+	}
+	return loadHub(ctx, nameOrPath, o)
+}
+
+func looksLikePath(s string) bool {
+	return strings.HasPrefix(s, ".") || strings.HasPrefix(s, "/") || strings.HasPrefix(s, "~") ||
+		strings.Contains(filepath.Base(s), ".safetensors") || strings.HasSuffix(s, ".pth") || strings.HasSuffix(s, ".th") || strings.HasSuffix(s, ".bin")
+}
+
+// weightFiles are tried in this order in a directory, as transformers does.
+var weightFiles = []string{"model.safetensors", "pytorch_model.bin"}
+
+func loadDir(dir string, o Options) (*Checkpoint, error) {
+	var cfgData, procData []byte
+	if b, err := os.ReadFile(filepath.Join(dir, "config.json")); err == nil {
+		cfgData = b
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "preprocessor_config.json")); err == nil {
+		procData = b
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	candidates := weightFiles
+	for _, pat := range []string{"*.safetensors", "*.pth", "*.th", "*.bin", "*.pt"} {
+		m, _ := filepath.Glob(filepath.Join(dir, pat))
+		for _, f := range m {
+			candidates = append(candidates, filepath.Base(f))
+		}
+	}
+	for _, name := range candidates {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
+			return loadFile(p, cfgData, procData, o)
+		}
+	}
+	return nil, fmt.Errorf("%s: no weights found (looked for %s, *.safetensors, *.pth, *.th, *.bin)", dir, strings.Join(weightFiles, ", "))
+}
+
+func loadHub(ctx context.Context, id string, o Options) (*Checkpoint, error) {
+	c := o.Hub
+	if c == nil {
+		c = hub.NewFromEnv()
+	}
+	get := func(file string) (string, error) { return c.Download(ctx, id, o.Revision, file) }
+	cfgPath, err := get("config.json")
+	if err != nil {
+		return nil, err
+	}
+	cfgData, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	var procData []byte
+	if p, err := get("preprocessor_config.json"); err == nil {
+		if procData, err = os.ReadFile(p); err != nil {
+			return nil, err
+		}
+	} else if !errors.Is(err, hub.ErrEntryNotFound) {
+		return nil, err
+	}
+	var wPath string
+	for _, name := range weightFiles {
+		if wPath, err = get(name); err == nil || !errors.Is(err, hub.ErrEntryNotFound) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", id, err)
+	}
+	ck, err := loadFile(wPath, cfgData, procData, o)
+	if err != nil {
+		return nil, err
+	}
+	rev := o.Revision
+	if rev == "" {
+		rev = "main"
+	}
+	ck.Source = id + "@" + rev
+	return ck, nil
+}
+
+// loadFile reads weights and pairs them with a config (from the file's directory or a preset).
+func loadFile(path string, cfgData, procData []byte, o Options) (*Checkpoint, error) {
+	var cfg *arch.Config
+	var err error
+	fromPreset := false
+	switch {
+	case o.Arch != "":
+		if cfg, err = arch.Preset(o.Arch); err != nil {
+			return nil, err
+		}
+		fromPreset = true
+	case cfgData != nil:
+		if cfg, err = arch.ParseConfig(cfgData); err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Dir(path), err)
+		}
+	default:
+		return nil, fmt.Errorf("%s has no config.json beside it; say which architecture it is with --arch (one of %s)", path, strings.Join(arch.Presets(), ", "))
+	}
+	raw, err := weights.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	sd, err := weights.ToHF(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if fromPreset {
+		// A bare checkpoint decides its own class count (a torchvision file has 1000, a
+		// fine-tune perhaps 37); the preset's labels are kept only when the count agrees.
+		if w, ok := sd[arch.ClassifierWeight]; ok && len(w.Shape) == 2 && w.Shape[0] != cfg.NumLabels {
+			cfg.NumLabels, cfg.ID2Label = w.Shape[0], nil
+		} else if !ok {
+			cfg.NumLabels, cfg.ID2Label = 0, nil
+		}
+	}
+	var proc *imageproc.Processor
+	if procData != nil {
+		if proc, err = imageproc.ParseProcessorConfig(procData); err != nil {
+			return nil, fmt.Errorf("%s: preprocessor_config.json: %w", filepath.Dir(path), err)
+		}
+	} else {
+		proc = DefaultProcessor(cfg)
+	}
+	return &Checkpoint{Config: cfg, Processor: proc, Weights: sd, Source: path}, nil
+}
+
+// DefaultProcessor is the preprocessing of a checkpoint family without a
+// preprocessor_config.json: HF's ResNet processor for ImageNet stems, a 32×32 bilinear resize
+// with ImageNet statistics for the CIFAR stem.
+func DefaultProcessor(cfg *arch.Config) *imageproc.Processor {
+	if cfg.Stem == arch.StemCIFAR {
+		return imageproc.CIFARProcessor()
+	}
+	return imageproc.ImageNetProcessor()
+}
+
+// Save writes the checkpoint as an HF-style directory: config.json, preprocessor_config.json and
+// model.safetensors with HF names. Each file is written atomically.
+func (ck *Checkpoint) Save(dir string) error {
+	spec, err := ck.Config.Spec()
+	if err != nil {
+		return err
+	}
+	if err := model.Check(&spec, ck.Weights); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	cfg, err := ck.Config.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	proc, err := ck.Processor.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(filepath.Join(dir, "config.json"), append(cfg, '\n')); err != nil {
+		return err
+	}
+	if err := writeAtomic(filepath.Join(dir, "preprocessor_config.json"), append(proc, '\n')); err != nil {
+		return err
+	}
+	return weights.WriteSafetensors(filepath.Join(dir, "model.safetensors"), ck.Weights, map[string]string{"format": "pt"}, "F32")
+}
+
+func writeAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}

@@ -1,0 +1,172 @@
+package resnet
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/resnet-go/resnet/hub"
+	"github.com/resnet-go/resnet/tensor"
+	"github.com/resnet-go/resnet/weights"
+)
+
+func fixture(name string) string { return filepath.Join("model", "testdata", name) }
+
+func expected(t *testing.T, name string) weights.StateDict {
+	t.Helper()
+	exp, _, err := weights.ReadSafetensors(filepath.Join(fixture(name), "expected.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exp
+}
+
+func checkLogits(t *testing.T, m *Model, exp weights.StateDict) {
+	t.Helper()
+	in := exp["input"]
+	got, err := m.Forward(&tensor.Tensor{Shape: in.Shape, Data: in.Data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := exp["logits"]
+	var peak, worst float64
+	for i := range want.Data {
+		peak = math.Max(peak, math.Abs(float64(want.Data[i])))
+		worst = math.Max(worst, math.Abs(float64(got.Data[i]-want.Data[i])))
+	}
+	if worst > 1e-4*peak {
+		t.Errorf("logits differ from PyTorch by %.3g (max |logit| %.3g)", worst, peak)
+	}
+}
+
+func TestFromPretrainedSources(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name, fixture, path string
+		opts                []Option
+		errHas              string
+	}{
+		{"hf directory", "basic", fixture("basic"), nil, ""},
+		{"safetensors file with arch needs config", "basic", filepath.Join(fixture("basic"), "model.safetensors"), nil, "--arch"},
+		{"torchvision file without arch", "basic", filepath.Join(fixture("basic"), "torchvision.pth"), nil, "--arch"},
+		{"cifar legacy file with wrong arch", "cifar-a", filepath.Join(fixture("cifar-a"), "cifar.th"), []Option{WithArch("cifar-resnet20")}, "size mismatch"},
+		{"unknown arch", "basic", filepath.Join(fixture("basic"), "torchvision.pth"), []Option{WithArch("resnet-19")}, "unknown architecture"},
+		{"missing path", "basic", "./no/such/dir", nil, "no such file"},
+		{"empty", "basic", "", nil, "no model given"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m, err := FromPretrained(ctx, c.path, c.opts...)
+			if c.errHas != "" {
+				if err == nil || !strings.Contains(err.Error(), c.errHas) {
+					t.Fatalf("error %v, want one mentioning %q", err, c.errHas)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkLogits(t, m, expected(t, c.fixture))
+		})
+	}
+}
+
+// Converting a legacy CIFAR checkpoint writes an HF directory that loads to the same logits.
+func TestConvertRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	src, err := LoadCheckpoint(ctx, fixture("cifar-a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pair the legacy weights with the fixture's own config through a directory.
+	tmp := t.TempDir()
+	data, _ := os.ReadFile(filepath.Join(fixture("cifar-a"), "config.json"))
+	th, _ := os.ReadFile(filepath.Join(fixture("cifar-a"), "cifar.th"))
+	os.WriteFile(filepath.Join(tmp, "config.json"), data, 0o644)
+	os.WriteFile(filepath.Join(tmp, "resnet.th"), th, 0o644)
+	ck, err := LoadCheckpoint(ctx, tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ck.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"config.json", "preprocessor_config.json", "model.safetensors"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("convert did not write %s", f)
+		}
+	}
+	m, err := FromPretrained(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLogits(t, m, expected(t, "cifar-a"))
+	if m.Config.Stem != src.Config.Stem || m.Config.ShortcutType != "A" {
+		t.Errorf("converted config lost the CIFAR stem or option A: %+v", m.Config)
+	}
+	if h, w := m.Processor.OutputSize(); h != 32 || w != 32 {
+		t.Errorf("converted CIFAR model preprocesses to %dx%d, want 32x32", w, h)
+	}
+}
+
+// fakeHub serves a model directory under /{repo}/resolve/{rev}/{file} the way the hub does:
+// X-Repo-Commit and ETag headers, 404 EntryNotFound for absent files.
+func fakeHub(t *testing.T, repo, dir string) (*httptest.Server, *int) {
+	const commit = "0123456789abcdef0123456789abcdef01234567"
+	gets := new(int)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		prefix := "/" + repo + "/resolve/main/"
+		if !strings.HasPrefix(r.URL.Path, prefix) {
+			w.Header().Set("X-Error-Code", "RepositoryNotFound")
+			http.Error(w, "repo not found", http.StatusNotFound)
+			return
+		}
+		data, err := os.ReadFile(filepath.Join(dir, strings.TrimPrefix(r.URL.Path, prefix)))
+		w.Header().Set("X-Repo-Commit", commit)
+		if err != nil {
+			w.Header().Set("X-Error-Code", "EntryNotFound")
+			http.Error(w, "entry not found", http.StatusNotFound)
+			return
+		}
+		sum := sha256.Sum256(data)
+		w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:])+`"`)
+		if r.Method == http.MethodGet {
+			*gets++
+		}
+		w.Write(data)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, gets
+}
+
+func TestFromPretrainedHub(t *testing.T) {
+	srv, gets := fakeHub(t, "tiny/resnet-basic", fixture("basic"))
+	cache := t.TempDir()
+	client := &hub.Client{Endpoint: srv.URL, CacheDir: cache, HTTP: srv.Client()}
+	ctx := context.Background()
+	m, err := FromPretrained(ctx, "tiny/resnet-basic", WithHub(client))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLogits(t, m, expected(t, "basic"))
+	n := *gets
+	if n != 2 { // config.json and model.safetensors; preprocessor_config.json is absent
+		t.Errorf("%d GETs on first load, want 2", n)
+	}
+	// Offline, from the cache alone.
+	off := &hub.Client{Endpoint: "http://127.0.0.1:1", CacheDir: cache, Offline: true}
+	if _, err := FromPretrained(ctx, "tiny/resnet-basic", WithHub(off)); err != nil {
+		t.Fatalf("offline load from cache: %v", err)
+	}
+	if _, err := FromPretrained(ctx, "tiny/other", WithHub(client)); err == nil {
+		t.Error("loaded a repository the hub does not have")
+	}
+}

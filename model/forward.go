@@ -1,0 +1,183 @@
+package model
+
+import (
+	"fmt"
+
+	"github.com/resnet-go/resnet/arch"
+	"github.com/resnet-go/resnet/kernels"
+	"github.com/resnet-go/resnet/nn"
+	"github.com/resnet-go/resnet/tensor"
+)
+
+// Output is what one forward pass returns, as HF's model outputs do.
+type Output struct {
+	// Logits is [N, num_labels]; for a feature extractor (num_labels 0) it is Pooled.
+	Logits *tensor.Tensor
+	// Pooled is the global-average-pooled embedding, [N, features].
+	Pooled *tensor.Tensor
+	// Hidden holds HF's hidden_states when asked for: the stem output (after max-pool) and
+	// each stage's output, each [N, C, H, W].
+	Hidden []*tensor.Tensor
+}
+
+// Forward runs a batch x of shape [N, C, H, W] and returns [N, num_labels] logits.
+func (m *Model) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
+	out, err := m.Run(x, false)
+	if err != nil {
+		return nil, err
+	}
+	return out.Logits, nil
+}
+
+// Run is Forward with the pooled embedding and, if hidden is true, every stage's feature map.
+func (m *Model) Run(x *tensor.Tensor, hidden bool) (*Output, error) {
+	if err := m.checkInput(x); err != nil {
+		return nil, err
+	}
+	n, h, w := x.Shape[0], x.Shape[2], x.Shape[3]
+	shapes := m.Spec.Shapes(h, w)
+	out := &Output{Pooled: tensor.New(n, m.Spec.Features)}
+	if hidden {
+		for _, s := range shapes {
+			out.Hidden = append(out.Hidden, tensor.New(n, s.C, s.H, s.W))
+		}
+	}
+	r := m.newRunner(h, w)
+	for i := 0; i < n; i++ {
+		var stages [][]float32
+		if hidden {
+			for _, t := range out.Hidden {
+				stages = append(stages, t.Slice(i).Data)
+			}
+		}
+		r.image(x.Slice(i).Data, h, w, out.Pooled.Slice(i).Data, stages)
+	}
+	if m.Config.NumLabels == 0 {
+		out.Logits = out.Pooled
+		return out, nil
+	}
+	out.Logits = tensor.New(n, m.Config.NumLabels)
+	kernels.LinearBatch(n, out.Pooled.Data, m.Spec.Features, m.fcWeight, m.Config.NumLabels, m.fcBias, out.Logits.Data)
+	return out, nil
+}
+
+func (m *Model) checkInput(x *tensor.Tensor) error {
+	if x == nil || len(x.Shape) != 4 {
+		var s []int
+		if x != nil {
+			s = x.Shape
+		}
+		return fmt.Errorf("input must be [N, %d, H, W], got %s", m.Config.NumChannels, tensor.Format(s))
+	}
+	if x.Shape[1] != m.Config.NumChannels {
+		return fmt.Errorf("input has %d channels, the model expects %d (input shape %s)", x.Shape[1], m.Config.NumChannels, tensor.Format(x.Shape))
+	}
+	if len(x.Data) != tensor.Numel(x.Shape) {
+		return fmt.Errorf("input shape %s needs %d values, has %d", tensor.Format(x.Shape), tensor.Numel(x.Shape), len(x.Data))
+	}
+	minSize := 1
+	if m.Spec.MaxPool {
+		minSize = 2
+	}
+	if x.Shape[2] < minSize || x.Shape[3] < minSize {
+		return fmt.Errorf("input %dx%d is too small", x.Shape[3], x.Shape[2])
+	}
+	return nil
+}
+
+// runner holds the scratch memory of one forward pass for one input size.
+type runner struct {
+	m            *Model
+	a, b, t1, t2 []float32 // ping-pong activations and branch temporaries
+	sc, scratch  []float32 // shortcut output and im2col scratch
+	stemOut      []float32
+	stemH, stemW int
+	poolH, poolW int
+}
+
+func (m *Model) newRunner(h, w int) *runner {
+	r := &runner{m: m}
+	maxAct, maxScratch := 0, 0
+	see := func(c *nn.ConvBN, h, w int) (int, int) {
+		p := nn.WithInput(c.Params, h, w)
+		maxAct = max(maxAct, p.OutC*p.OutH()*p.OutW(), p.InC*h*w)
+		maxScratch = max(maxScratch, kernels.ConvScratch(p))
+		return p.OutH(), p.OutW()
+	}
+	r.stemH, r.stemW = see(m.stem, h, w)
+	r.stemOut = make([]float32, m.stem.Params.OutC*r.stemH*r.stemW)
+	h, w = r.stemH, r.stemW
+	if m.Spec.MaxPool {
+		h, w = (h+2-3)/2+1, (w+2-3)/2+1
+	}
+	r.poolH, r.poolW = h, w
+	maxAct = max(maxAct, m.stem.Params.OutC*h*w)
+	for _, b := range m.blocks {
+		if b.proj != nil {
+			see(b.proj, h, w)
+		}
+		bh, bw := h, w
+		for _, c := range b.convs {
+			bh, bw = see(c, bh, bw)
+		}
+		h, w = bh, bw
+	}
+	r.a, r.b = make([]float32, maxAct), make([]float32, maxAct)
+	r.t1, r.t2, r.sc = make([]float32, maxAct), make([]float32, maxAct), make([]float32, maxAct)
+	r.scratch = make([]float32, maxScratch)
+	return r
+}
+
+// image runs one [C,H,W] image, writing the pooled features and optionally each stage's output.
+func (r *runner) image(x []float32, h, w int, pooled []float32, stages [][]float32) {
+	m := r.m
+	stem := nn.WithInput(m.stem.Params, h, w)
+	kernels.Conv2D(stem, x, m.stem.Weight, m.stem.Bias, nil, true, r.stemOut, r.scratch)
+	c := stem.OutC
+	cur := r.a
+	if m.Spec.MaxPool {
+		kernels.MaxPool2D(c, r.stemH, r.stemW, 3, 2, 1, r.stemOut, cur)
+	} else {
+		copy(cur, r.stemOut)
+	}
+	h, w = r.poolH, r.poolW
+	if stages != nil {
+		copy(stages[0], cur[:c*h*w])
+	}
+	next := r.b
+	for bi, b := range m.blocks {
+		// Shortcut first, so the branch's last convolution can add it in its output stage.
+		var res []float32
+		switch b.spec.Shortcut {
+		case arch.ShortcutIdentity:
+			res = cur
+		case arch.ShortcutProject:
+			p := nn.WithInput(b.proj.Params, h, w)
+			kernels.Conv2D(p, cur, b.proj.Weight, b.proj.Bias, nil, false, r.sc, r.scratch)
+			res = r.sc
+		case arch.ShortcutPad:
+			nn.ZeroPadShortcut(cur, b.spec.In, h, w, b.spec.Out, b.spec.Stride, r.sc)
+			res = r.sc
+		}
+		in, bh, bw := cur, h, w
+		for ci, cv := range b.convs {
+			p := nn.WithInput(cv.Params, bh, bw)
+			dst := r.t1
+			if ci%2 == 1 {
+				dst = r.t2
+			}
+			var add []float32
+			if ci == len(b.convs)-1 {
+				dst, add = next, res
+			}
+			kernels.Conv2D(p, in, cv.Weight, cv.Bias, add, cv.ReLU, dst, r.scratch)
+			in, bh, bw = dst, p.OutH(), p.OutW()
+		}
+		cur, next = next, cur
+		h, w, c = bh, bw, b.spec.Out
+		if stages != nil && (bi == len(m.blocks)-1 || m.blocks[bi+1].spec.Stage != b.spec.Stage) {
+			copy(stages[b.spec.Stage+1], cur[:c*h*w])
+		}
+	}
+	kernels.GlobalAvgPool(c, h*w, cur, pooled)
+}

@@ -1,0 +1,66 @@
+// Package nn holds the layers ResNets are made of, as used at inference: a convolution with
+// its batch normalisation folded in, the option-A shortcut, and the classifier head.
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/resnet-go/resnet/kernels"
+)
+
+// BNEps is PyTorch's BatchNorm2d default, used by HF, torchvision and the CIFAR checkpoints.
+const BNEps = 1e-5
+
+// ConvBN is Conv2d (no bias) followed by eval-mode BatchNorm2d, folded into one convolution
+// with a bias: y = W'x + b', W' = W·γ/√(σ²+ε), b' = β − μ·γ/√(σ²+ε).
+type ConvBN struct {
+	Name   string
+	Params kernels.ConvParams
+	Weight []float32 // [Out, In, K, K], BN scale folded in
+	Bias   []float32 // [Out]
+	ReLU   bool
+}
+
+// FoldBN builds a ConvBN from a convolution weight and BN statistics. The fold is computed in
+// float64 so that the only rounding is the final conversion to float32.
+func FoldBN(name string, p kernels.ConvParams, w, gamma, beta, mean, variance []float32, eps float64, relu bool) (*ConvBN, error) {
+	per := p.InC * p.KH * p.KW
+	if len(w) != p.OutC*per {
+		return nil, fmt.Errorf("%s: weight has %d values, want %d", name, len(w), p.OutC*per)
+	}
+	for _, v := range [][]float32{gamma, beta, mean, variance} {
+		if len(v) != p.OutC {
+			return nil, fmt.Errorf("%s: batch-norm vector has %d values, want %d", name, len(v), p.OutC)
+		}
+	}
+	c := &ConvBN{Name: name, Params: p, Weight: make([]float32, len(w)), Bias: make([]float32, p.OutC), ReLU: relu}
+	for o := 0; o < p.OutC; o++ {
+		if variance[o] < 0 {
+			return nil, fmt.Errorf("%s: running_var[%d] = %g is negative", name, o, variance[o])
+		}
+		scale := float64(gamma[o]) / math.Sqrt(float64(variance[o])+eps)
+		for i := o * per; i < (o+1)*per; i++ {
+			c.Weight[i] = float32(float64(w[i]) * scale)
+		}
+		c.Bias[o] = float32(float64(beta[o]) - float64(mean[o])*scale)
+	}
+	return c, nil
+}
+
+// OutShape is [Out, OH, OW].
+func (c *ConvBN) OutShape() (int, int, int) { return c.Params.OutC, c.Params.OutH(), c.Params.OutW() }
+
+// OutLen is the number of output values for one image.
+func (c *ConvBN) OutLen() int { return c.Params.OutC * c.Params.OutH() * c.Params.OutW() }
+
+// Forward runs one image: out = act(conv(in) + bias + residual). residual may be nil.
+func (c *ConvBN) Forward(in, residual, out, scratch []float32) {
+	kernels.Conv2D(c.Params, in, c.Weight, c.Bias, residual, c.ReLU, out, scratch)
+}
+
+// WithInput returns the convolution parameters for an input of h×w pixels.
+func WithInput(p kernels.ConvParams, h, w int) kernels.ConvParams {
+	p.InH, p.InW = h, w
+	return p
+}

@@ -1,0 +1,108 @@
+// Package resnet runs deep residual networks (He et al., 2016) in pure Go: load a Hugging Face,
+// torchvision or CIFAR checkpoint, preprocess images exactly as the HF image processor does,
+// and classify them or extract features.
+//
+//	m, err := resnet.FromPretrained(ctx, "microsoft/resnet-50")
+//	x, err := m.PreprocessFile("cats.png")
+//	logits, err := m.Forward(x)
+//	top := m.TopK(logits, 5)
+package resnet
+
+import (
+	"fmt"
+	"image"
+
+	"github.com/resnet-go/resnet/arch"
+	"github.com/resnet-go/resnet/imageproc"
+	"github.com/resnet-go/resnet/model"
+	"github.com/resnet-go/resnet/tensor"
+)
+
+// Model is a loaded network with the preprocessing and labels of its checkpoint.
+// It is safe for concurrent use.
+type Model struct {
+	*model.Model
+	// Processor turns images into the tensors the network was trained on.
+	Processor *imageproc.Processor
+	// Source says where the weights came from (a path, or a hub id and commit).
+	Source string
+	// MaxPixels limits decoded image size (imageproc.DefaultMaxPixels unless changed).
+	MaxPixels int
+}
+
+// Prediction is one class with its softmax probability.
+type Prediction struct {
+	Index int     `json:"index"`
+	Label string  `json:"label"`
+	Score float32 `json:"score"`
+}
+
+// Preprocess turns one decoded image into a [1, C, H, W] tensor.
+func (m *Model) Preprocess(img image.Image) (*tensor.Tensor, error) {
+	return m.PreprocessRGB(imageproc.ToRGB(img))
+}
+
+// PreprocessRGB is Preprocess for an image already in 8-bit RGB.
+func (m *Model) PreprocessRGB(img *imageproc.RGB) (*tensor.Tensor, error) {
+	if m.Config.NumChannels != 3 {
+		return nil, fmt.Errorf("model expects %d input channels; image preprocessing produces 3", m.Config.NumChannels)
+	}
+	h, w := m.Processor.OutputSize()
+	data := m.Processor.Apply(img, nil)
+	return tensor.FromData(data, 1, 3, h, w)
+}
+
+// PreprocessFile decodes an image file (JPEG, PNG, GIF, BMP, TIFF, WebP) and preprocesses it.
+func (m *Model) PreprocessFile(path string) (*tensor.Tensor, error) {
+	img, err := imageproc.DecodeFile(path, m.maxPixels())
+	if err != nil {
+		return nil, err
+	}
+	return m.PreprocessRGB(img)
+}
+
+func (m *Model) maxPixels() int {
+	if m.MaxPixels > 0 {
+		return m.MaxPixels
+	}
+	return imageproc.DefaultMaxPixels
+}
+
+// Stack joins [1, C, H, W] tensors of equal shape into one [N, C, H, W] batch.
+func Stack(xs []*tensor.Tensor) (*tensor.Tensor, error) {
+	if len(xs) == 0 {
+		return nil, fmt.Errorf("stack: no tensors")
+	}
+	shape := xs[0].Shape
+	out := tensor.New(append([]int{0}, shape[1:]...)...)
+	out.Data = make([]float32, 0, len(xs)*len(xs[0].Data))
+	for i, x := range xs {
+		if !tensor.SameShape(x.Shape, shape) {
+			return nil, fmt.Errorf("stack: tensor %d has shape %s, the first has %s", i, tensor.Format(x.Shape), tensor.Format(shape))
+		}
+		out.Data = append(out.Data, x.Data...)
+		out.Shape[0] += x.Shape[0]
+	}
+	return out, nil
+}
+
+// TopK returns the k most probable classes of each row of logits, best first, with softmax
+// probabilities and the checkpoint's id2label names.
+func (m *Model) TopK(logits *tensor.Tensor, k int) [][]Prediction {
+	return TopK(logits, k, &m.Config)
+}
+
+// TopK is Model.TopK for any [N, classes] logits and label set.
+func TopK(logits *tensor.Tensor, k int, cfg *arch.Config) [][]Prediction {
+	n, classes := logits.Shape[0], logits.Shape[1]
+	k = min(k, classes)
+	out := make([][]Prediction, n)
+	for i := range out {
+		row := logits.Data[i*classes : (i+1)*classes]
+		probs := Softmax(row)
+		for _, idx := range topIndices(row, k) {
+			out[i] = append(out[i], Prediction{Index: idx, Label: cfg.Label(idx), Score: probs[idx]})
+		}
+	}
+	return out
+}
