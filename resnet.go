@@ -47,6 +47,12 @@ func (m *Model) PreprocessRGB(img *imageproc.RGB) (*tensor.Tensor, error) {
 	if m.Config.NumChannels != 3 {
 		return nil, fmt.Errorf("model expects %d input channels; image preprocessing produces 3", m.Config.NumChannels)
 	}
+	if err := img.Check(); err != nil {
+		return nil, err
+	}
+	if err := m.Processor.CheckInput(img.W, img.H); err != nil {
+		return nil, err
+	}
 	h, w := m.Processor.OutputSize()
 	data := m.Processor.Apply(img, nil)
 	return tensor.FromData(data, 1, 3, h, w)

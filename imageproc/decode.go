@@ -78,8 +78,11 @@ func DecodeFile(path string, maxPixels int) (*RGB, error) {
 // no input makes it panic.
 func Decode(r io.Reader, maxPixels int) (*RGB, error) {
 	br := bufio.NewReader(r)
-	head, _ := br.Peek(16)
+	head, perr := br.Peek(16)
 	if len(head) == 0 {
+		if perr != nil && !errors.Is(perr, io.EOF) {
+			return nil, fmt.Errorf("reading image: %w", perr)
+		}
 		return nil, errors.New("empty image data (0 bytes)")
 	}
 	var f *format
@@ -124,6 +127,19 @@ func Decode(r io.Reader, maxPixels int) (*RGB, error) {
 	}
 	if b := m.Bounds(); b.Dx() != cfg.Width || b.Dy() != cfg.Height {
 		return nil, fmt.Errorf("decoding %s: header says %dx%d but the decoded image is %dx%d", f.name, cfg.Width, cfg.Height, b.Dx(), b.Dy())
+	}
+	if f.name == "WebP" {
+		// Lossy WebP is Y'CbCr that libwebp converts its own way.
+		switch y := m.(type) {
+		case *image.YCbCr:
+			if out, ok := libwebpRGB(y); ok {
+				return out, nil
+			}
+		case *image.NYCbCrA:
+			if out, ok := libwebpRGB(&y.YCbCr); ok {
+				return out, nil
+			}
+		}
 	}
 	return ToRGB(m), nil
 }

@@ -125,6 +125,9 @@ func TestDecodeLimits(t *testing.T) {
 	}
 	// Errors from DecodeFile name the file.
 	dir := t.TempDir()
+	if _, err := DecodeFile(dir, DefaultMaxPixels); err == nil || strings.Contains(err.Error(), "empty") {
+		t.Errorf("directory: error %v should be the read error", err)
+	}
 	p := filepath.Join(dir, "cut.png")
 	if err := os.WriteFile(p, data[:50], 0o644); err != nil {
 		t.Fatal(err)

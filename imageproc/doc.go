@@ -8,7 +8,10 @@
 // tools/fixtures/gen_resize.py), so that a Go pipeline can be checked against
 // PyTorch logits exactly.
 //
-// Known, documented differences: JPEG and lossy WebP pixels come from Go's
-// decoders, which differ from libjpeg / libwebp by a few levels per pixel; EXIF
-// orientation is not applied (Image.open does not apply it either).
+// Decoding matches Pillow exactly for PNG, GIF, BMP, TIFF and WebP (lossy
+// WebP included: libwebp's upsampling and colour conversion are reproduced).
+// JPEG uses Go's decoder with libjpeg-turbo's chroma upsampling and colour
+// conversion reproduced; only the IDCT rounding differs, leaving about 2-3% of
+// bytes off by 1-3 levels. EXIF orientation is not applied (Image.open does not
+// apply it either).
 package imageproc

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -81,9 +82,7 @@ func diffRGB(got, want *RGB) (msg string, maxDiff int) {
 		" channel " + itoa(first%3) + ": got " + itoa(int(got.Pix[first])) + " want " + itoa(int(want.Pix[first])), maxDiff
 }
 
-func itoa(i int) string { return jsonNum(float64(i)) }
-
-func jsonNum(f float64) string { b, _ := json.Marshal(f); return string(b) }
+func itoa(i int) string { return strconv.Itoa(i) }
 
 func sha256Hex(b []byte) string {
 	s := sha256.Sum256(b)

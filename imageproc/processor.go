@@ -152,7 +152,8 @@ func (p *Processor) plan(w, h int) (plan, error) {
 	// new_long = int(new_short * long / short) with float division.
 	ns := int(float64(s) / p.CropPct)
 	short, long := min(w, h), max(w, h)
-	nl := float64(ns) * float64(long) / float64(short) // exact: both < 2^53
+	// The product is exact (< 2^53), so the division rounds as Python int/int.
+	nl := float64(ns) * float64(long) / float64(short)
 	if nl > maxResizeEdge {
 		return plan{}, fmt.Errorf("image is %dx%d: resizing its short side to %d makes the long side %.0f pixels (limit %d)", w, h, ns, nl, maxResizeEdge)
 	}

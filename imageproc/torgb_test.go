@@ -134,12 +134,14 @@ func TestToRGBGoTypes(t *testing.T) {
 	}
 }
 
-// Go's JPEG decoder against libjpeg (via Pillow) on real photos: not exact
-// (different IDCT and chroma upsampling), so bound the difference.
+// Go's JPEG decoder plus libjpegRGB against libjpeg-turbo (via Pillow) on
+// real photos, two of them 4:2:0: not exact (the IDCTs differ), so bound the
+// difference (Go's own colour conversion is off by up to ~60 levels here).
 func TestJPEGCloseToLibjpeg(t *testing.T) {
 	var stats []struct {
 		File        string     `json:"file"`
-		W, H        int        `json:"w,h"`
+		W           int        `json:"w"`
+		H           int        `json:"h"`
 		ChannelMean [3]float64 `json:"channel_mean"`
 		Samples     [][5]int   `json:"samples"`
 	}
@@ -147,13 +149,16 @@ func TestJPEGCloseToLibjpeg(t *testing.T) {
 	shared := sharedDir(t)
 	for _, s := range stats {
 		img := mustDecode(t, filepath.Join(shared, "data", "images", s.File))
+		if img.W != s.W || img.H != s.H {
+			t.Fatalf("%s: %dx%d, Pillow says %dx%d", s.File, img.W, img.H, s.W, s.H)
+		}
 		var mean [3]float64
 		for i, v := range img.Pix {
 			mean[i%3] += float64(v)
 		}
 		for c := range 3 {
 			mean[c] /= float64(img.W * img.H)
-			if d := mean[c] - s.ChannelMean[c]; d > 0.5 || d < -0.5 {
+			if d := mean[c] - s.ChannelMean[c]; d > 0.05 || d < -0.05 {
 				t.Errorf("%s: channel %d mean %.3f, libjpeg %.3f", s.File, c, mean[c], s.ChannelMean[c])
 			}
 		}
@@ -164,7 +169,7 @@ func TestJPEGCloseToLibjpeg(t *testing.T) {
 				maxDiff = max(maxDiff, abs(int(v)-p[2+c]))
 			}
 		}
-		if maxDiff > 24 {
+		if maxDiff > 3 {
 			t.Errorf("%s: a sampled pixel differs from libjpeg by %d levels", s.File, maxDiff)
 		}
 		t.Logf("%s: %dx%d, max sampled difference from libjpeg %d levels", s.File, img.W, img.H, maxDiff)

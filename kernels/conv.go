@@ -93,11 +93,13 @@ func Conv2D(p ConvParams, in, w, bias, residual []float32, relu bool, out, scrat
 	conv2D(p, in, w, nil, bias, residual, relu, out)
 }
 
-
 // Conv2DPacked is Conv2D with weights prepacked by PackConvWeights, which
 // saves repacking them on every call.
 func Conv2DPacked(p ConvParams, in []float32, w *PackedA, bias, residual []float32, relu bool, out, scratch []float32) {
 	k := p.InC * p.KH * p.KW
+	if w == nil {
+		panic(fmt.Errorf("kernels: conv %+v: nil packed weights", p))
+	}
 	if w.Rows() != p.OutC || w.Cols() != k {
 		panic(fmt.Errorf("kernels: conv %+v: packed weights are %d×%d, want %d×%d", p, w.Rows(), w.Cols(), p.OutC, k))
 	}

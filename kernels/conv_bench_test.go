@@ -59,3 +59,58 @@ func BenchmarkConv2DPacked(b *testing.B) {
 		})
 	}
 }
+
+// resnet50Convs lists every convolution of ResNet-50 (torchvision v1.5) for
+// one 224×224 image, in execution order.
+func resnet50Convs() []ConvParams {
+	conv := func(in, h, out, k, s int) ConvParams {
+		return ConvParams{InC: in, InH: h, InW: h, OutC: out, KH: k, KW: k, StrideH: s, StrideW: s, PadH: k / 2, PadW: k / 2}
+	}
+	ps := []ConvParams{conv(3, 224, 64, 7, 2)}
+	in, h := 64, 56
+	for _, st := range []struct{ blocks, mid, out, stride int }{{3, 64, 256, 1}, {4, 128, 512, 2}, {6, 256, 1024, 2}, {3, 512, 2048, 2}} {
+		for b := 0; b < st.blocks; b++ {
+			s := 1
+			if b == 0 {
+				s = st.stride
+				ps = append(ps, conv(in, h, st.out, 1, s)) // projection shortcut
+			}
+			ps = append(ps, conv(in, h, st.mid, 1, 1), conv(st.mid, h, st.mid, 3, s))
+			h /= s
+			ps = append(ps, conv(st.mid, h, st.out, 1, 1))
+			in = st.out
+		}
+	}
+	return ps
+}
+
+// BenchmarkResNet50Convs runs all 53 convolutions of ResNet-50 for one image
+// with prepacked weights, bias and ReLU fused (ms/image excludes pooling and
+// the classifier, which are well under 1% of the work).
+func BenchmarkResNet50Convs(b *testing.B) {
+	ps := resnet50Convs()
+	r := rand.New(rand.NewPCG(1, 2))
+	type layer struct {
+		p       ConvParams
+		w       *PackedA
+		bias    []float32
+		in, out []float32
+	}
+	var layers []layer
+	var macs int64
+	for _, p := range ps {
+		layers = append(layers, layer{p, PackConvWeights(p, randSlice(r, p.OutC*p.InC*p.KH*p.KW)), randSlice(r, p.OutC),
+			randSlice(r, p.InC*p.InH*p.InW), make([]float32, p.OutC*p.OutH()*p.OutW())})
+		macs += p.MACs()
+	}
+	benchPaths(b, func(b *testing.B) {
+		for b.Loop() {
+			for _, l := range layers {
+				Conv2DPacked(l.p, l.in, l.w, l.bias, nil, true, l.out, nil)
+			}
+		}
+		sec := b.Elapsed().Seconds() / float64(b.N)
+		b.ReportMetric(sec*1e3, "ms/image")
+		b.ReportMetric(2*float64(macs)/sec/1e9, "GFLOP/s")
+	})
+}

@@ -17,3 +17,11 @@ func gemv4(k int, a *float32, lda int, x, y *float32) {
 func copyPanels16(n int, src, dst *float32, stride int) {
 	panic("kernels: assembly kernel called in a build without it")
 }
+
+func kernel6x8(k int, a, b, c *float32, ldc int) {
+	panic("kernels: assembly kernel called in a build without it")
+}
+
+func gatherEven8(blocks int, src, dst *float32) {
+	panic("kernels: assembly kernel called in a build without it")
+}

@@ -16,7 +16,14 @@
 //
 // Bias, residual and ReLU are applied by the micro-kernel when it writes the
 // last K block of a tile (a fused epilogue), so Conv2D makes one pass over its
-// output.
+// output. Convolutions never materialise an im2col matrix: its blocks are
+// generated straight into the packed B panels (1×1 stride-1 convolutions read
+// the input as B directly). Weights used many times can be packed once with
+// PackA / PackConvWeights and passed to GemmPacked / Conv2DPacked.
+//
+// Results of the assembly and the fallback differ only by rounding (FMA, sum
+// order); neither depends on the thread count, since every element of C is
+// computed by one goroutine in a fixed order.
 //
 // Size mismatches are programming errors: the functions panic with a message
 // naming the argument and the expected and actual sizes. Callers that handle

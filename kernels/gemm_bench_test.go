@@ -1,10 +1,16 @@
 package kernels
 
 import (
+	"flag"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"testing"
 )
+
+// -kthreads lists the thread counts the benchmarks run with.
+var benchThreads = flag.String("kthreads", "1,2", "comma-separated thread counts for the kernel benchmarks")
 
 // ResNet-50 GEMM shapes (M=OutC, N=OH·OW, K=InC·KH·KW) at batch 1.
 var benchGemmShapes = []struct{ m, n, k int }{
@@ -26,7 +32,11 @@ func benchPaths(b *testing.B, f func(b *testing.B)) {
 		if asm && !haveAsm {
 			continue
 		}
-		for _, threads := range []int{1, 2} {
+		for _, ts := range strings.Split(*benchThreads, ",") {
+			threads, err := strconv.Atoi(strings.TrimSpace(ts))
+			if err != nil || threads < 1 {
+				b.Fatalf("bad -kthreads entry %q", ts)
+			}
 			name := fmt.Sprintf("go/t%d", threads)
 			if asm {
 				name = fmt.Sprintf("asm/t%d", threads)

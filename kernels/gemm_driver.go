@@ -8,7 +8,9 @@ import (
 // Cache blocking (Goto/BLIS). A kcBlock×nr B micro-panel (16 KiB) stays in
 // L1 while the micro-kernel sweeps the mcBlock×kcBlock packed A block (144
 // KiB, L2) under it; the kcBlock×ncBlock packed B block (1 MiB) lives in
-// L2/L3. Values were chosen by BenchmarkGemm on a 2-core AMD EPYC (Zen 4).
+// L2/L3. These are the usual BLIS-style sizes for 32 KiB L1 / ≥512 KiB L2; a
+// sweep (kc 192…384, mc 72…288, nc 512…2048) with BenchmarkGemm on the 2-core
+// AMD EPYC (Zen 4) dev machine moved results by less than its noise (±5%).
 const (
 	kcBlock = 256
 	mcBlock = 144  // multiple of mr
@@ -18,6 +20,13 @@ const (
 // minParallelFlops is the smallest amount of work worth a pool worker: a
 // hand-off costs a few microseconds. A variable so tests can force splitting.
 var minParallelFlops = float64(1 << 21)
+
+// streamCost is the cost of reading one prepacked A element from L3 or
+// memory (each task streams the A rows it needs), in the units of packCost.
+const streamCost = 2
+
+// tasksPerThread bounds how many tasks split makes per goroutine.
+const tasksPerThread = 4
 
 // packCost estimates packing one element in units of one multiply-add of the
 // micro-kernel; it weighs splitting M (B packed again per row group) against
@@ -47,8 +56,8 @@ func (e *epilogue) flags() int {
 	return f
 }
 
-// gemmArgs is one C = op(A·B) with A dense and B from a bSource. All sizes
-// have been checked by the exported caller.
+// gemmArgs is one C = epilogue(A·B [+ C]) with A dense or prepacked and B
+// from a bSource. All sizes have been checked by the exported caller.
 type gemmArgs struct {
 	m, n, k    int
 	a          []float32 // dense A, used when pa is nil
@@ -88,21 +97,41 @@ func (g *gemmArgs) run() {
 	})
 }
 
-// split chooses a tm×tn grid of C rectangles, one per goroutine, minimising
-// the per-goroutine cost of multiply-adds plus packing.
+// split chooses a tm×tn grid of C rectangles, the tasks the pool's
+// goroutines take dynamically. Each task packs its own B columns and its own
+// A rows (or streams them, if prepacked), so the cost of a task is its
+// multiply-adds plus that packing; the makespan is the number of task waves
+// times that.
+// Among grids within 5% of the best makespan the one with the most tasks
+// wins: several tasks per goroutine keep a call fast when another process
+// slows one core down, at almost no cost otherwise.
 func (g *gemmArgs) split() (tm, tn int) {
 	mt, nt := ceilDiv(g.m, mr), ceilDiv(g.n, nr)
 	t := Threads()
 	flops := 2 * float64(g.m) * float64(g.n) * float64(g.k)
-	t = max(1, min(t, int(flops/minParallelFlops), mt*nt))
-	tm, tn = 1, 1
+	maxTasks := max(1, min(tasksPerThread*t, int(flops/minParallelFlops), mt*nt))
+	t = min(t, maxTasks)
+	aCost := packCost
+	if g.pa != nil {
+		aCost = streamCost
+	}
+	type grid struct{ m, n, cost int }
+	var grids []grid
 	best := -1
-	for m := 1; m <= min(t, mt); m++ {
-		n := min(t/m, nt)
-		rows, cols := ceilDiv(mt, m)*mr, ceilDiv(nt, n)*nr
-		cost := rows*cols + packCost*(rows+cols)
-		if best < 0 || cost < best {
-			best, tm, tn = cost, m, n
+	for m := 1; m <= min(maxTasks, mt); m++ {
+		for n := 1; n <= min(maxTasks/m, nt); n++ {
+			rows, cols := ceilDiv(mt, m)*mr, ceilDiv(nt, n)*nr
+			cost := ceilDiv(m*n, t) * (rows*cols + aCost*rows + packCost*cols)
+			grids = append(grids, grid{m, n, cost})
+			if best < 0 || cost < best {
+				best = cost
+			}
+		}
+	}
+	tm, tn = 1, 1
+	for _, gr := range grids {
+		if gr.cost*100 <= best*105 && gr.m*gr.n > tm*tn {
+			tm, tn = gr.m, gr.n
 		}
 	}
 	return tm, tn
@@ -175,9 +204,12 @@ func (g *gemmArgs) macro(ablk []float32, astride int, bbuf []float32, ic, mc, jc
 // tile, then only the rows×cols part is merged.
 func (g *gemmArgs) edge(ap, bp []float32, kc, i, j, rows, cols, flags int, asm bool) {
 	var t [mr * nr]float32
-	if asm {
+	switch {
+	case asm && cols <= nr/2:
+		kernel6x8(kc, &ap[0], &bp[0], &t[0], nr) // half the work of a full tile
+	case asm:
 		kernel6x16(kc, &ap[0], &bp[0], &t[0], nr, mr, 0, nil, nil, 0)
-	} else {
+	default:
 		kernelGo(kc, ap, bp, t[:], nr, mr, 0, nil, nil, 0)
 	}
 	for r := 0; r < rows; r++ {

@@ -193,3 +193,26 @@ func TestGemmPanicsOnBadSize(t *testing.T) {
 	}()
 	Gemm(2, 2, 2, make([]float32, 4), 2, make([]float32, 4), 2, make([]float32, 3), 2, false)
 }
+
+// TestGemmDeterministic: K is never split between goroutines and tiles sit
+// on a fixed grid, so the thread count must not change a single bit.
+func TestGemmDeterministic(t *testing.T) {
+	eachPath(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(5, 5))
+		const m, n, k = 61, 203, 300
+		a, b := randSlice(r, m*k), randSlice(r, k*n)
+		var results [][]float32
+		for _, threads := range []int{1, 2, 3, 5} {
+			c := make([]float32, m*n)
+			withThreads(threads, func() { Gemm(m, n, k, a, k, b, n, c, n, false) })
+			results = append(results, c)
+		}
+		for i := 1; i < len(results); i++ {
+			for j := range results[0] {
+				if math.Float32bits(results[i][j]) != math.Float32bits(results[0][j]) {
+					t.Fatalf("run %d differs from the 1-thread run at %d: %g vs %g", i, j, results[i][j], results[0][j])
+				}
+			}
+		}
+	})
+}

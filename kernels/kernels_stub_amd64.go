@@ -10,6 +10,11 @@ package kernels
 //go:noescape
 func kernel6x16(k int, a *float32, b *float32, c *float32, ldc int, rows int, flags int, bias *float32, res *float32, ldr int)
 
+// kernel6x8 stores c[r*ldc+j] = Σ_p a[p*6+r]·b[p*16+j] for r < 6, j < 8.
+//
+//go:noescape
+func kernel6x8(k int, a *float32, b *float32, c *float32, ldc int)
+
 // gemv4 computes four dot products y[r] = Σ_p a[r*lda+p]·x[p], p < k, r < 4.
 //
 //go:noescape
@@ -19,3 +24,8 @@ func gemv4(k int, a *float32, lda int, x *float32, y *float32)
 //
 //go:noescape
 func copyPanels16(n int, src *float32, dst *float32, stride int)
+
+// gatherEven8 sets dst[t] = src[2t] for t < 8·blocks (reading src[:16·blocks]).
+//
+//go:noescape
+func gatherEven8(blocks int, src *float32, dst *float32)

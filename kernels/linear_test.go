@@ -96,3 +96,15 @@ func TestCheckLinear(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkLinear is the ResNet-50 classifier (2048 → 1000) for one vector.
+func BenchmarkLinear(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	x, w, bias, out := randSlice(r, 2048), randSlice(r, 1000*2048), randSlice(r, 1000), make([]float32, 1000)
+	benchPaths(b, func(b *testing.B) {
+		for b.Loop() {
+			Linear(x, w, bias, out)
+		}
+		b.ReportMetric(2*2048*1000*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	})
+}

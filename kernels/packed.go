@@ -1,6 +1,9 @@
 package kernels
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // PackedA is an m×k matrix packed once into the micro-panel layout the GEMM
 // reads (ceil(m/6) panels of k steps × 6 rows, zero-padded), for matrices
@@ -43,6 +46,9 @@ func PackA(m, k int, a []float32, lda int) *PackedA {
 
 // GemmPacked is Gemm with a prepacked A (m = a.Rows(), k = a.Cols()).
 func GemmPacked(a *PackedA, n int, b []float32, ldb int, c []float32, ldc int, accumulate bool) {
+	if a == nil {
+		panic(errors.New("kernels: GemmPacked: nil packed matrix"))
+	}
 	if err := CheckGemm(a.m, n, a.k, len(a.data), a.k, len(b), ldb, len(c), ldc); err != nil {
 		panic(err)
 	}

@@ -131,9 +131,8 @@ func (m *Model) newRunner(h, w int) *runner {
 // image runs one [C,H,W] image, writing the pooled features and optionally each stage's output.
 func (r *runner) image(x []float32, h, w int, pooled []float32, stages [][]float32) {
 	m := r.m
-	stem := nn.WithInput(m.stem.Params, h, w)
-	kernels.Conv2D(stem, x, m.stem.Weight, m.stem.Bias, nil, true, r.stemOut, r.scratch)
-	c := stem.OutC
+	m.stem.Forward(x, h, w, nil, r.stemOut, r.scratch)
+	c := m.stem.Params.OutC
 	cur := r.a
 	if m.Spec.MaxPool {
 		kernels.MaxPool2D(c, r.stemH, r.stemW, 3, 2, 1, r.stemOut, cur)
@@ -152,8 +151,7 @@ func (r *runner) image(x []float32, h, w int, pooled []float32, stages [][]float
 		case arch.ShortcutIdentity:
 			res = cur
 		case arch.ShortcutProject:
-			p := nn.WithInput(b.proj.Params, h, w)
-			kernels.Conv2D(p, cur, b.proj.Weight, b.proj.Bias, nil, false, r.sc, r.scratch)
+			b.proj.Forward(cur, h, w, nil, r.sc, r.scratch)
 			res = r.sc
 		case arch.ShortcutPad:
 			nn.ZeroPadShortcut(cur, b.spec.In, h, w, b.spec.Out, b.spec.Stride, r.sc)
@@ -170,7 +168,7 @@ func (r *runner) image(x []float32, h, w int, pooled []float32, stages [][]float
 			if ci == len(b.convs)-1 {
 				dst, add = next, res
 			}
-			kernels.Conv2D(p, in, cv.Weight, cv.Bias, add, cv.ReLU, dst, r.scratch)
+			cv.Forward(in, bh, bw, add, dst, r.scratch)
 			in, bh, bw = dst, p.OutH(), p.OutW()
 		}
 		cur, next = next, cur

@@ -71,6 +71,15 @@ func New(cfg *arch.Config, sd weights.StateDict) (*Model, error) {
 		}
 		m.blocks = append(m.blocks, b)
 	}
+	m.stem.Pack()
+	for _, b := range m.blocks {
+		for _, c := range b.convs {
+			c.Pack()
+		}
+		if b.proj != nil {
+			b.proj.Pack()
+		}
+	}
 	if cfg.NumLabels > 0 {
 		m.fcWeight, m.fcBias = sd[arch.ClassifierWeight].Data, sd[arch.ClassifierBias].Data
 	}

@@ -17,9 +17,11 @@ const BNEps = 1e-5
 type ConvBN struct {
 	Name   string
 	Params kernels.ConvParams
-	Weight []float32 // [Out, In, K, K], BN scale folded in
+	Weight []float32 // [Out, In, K, K], BN scale folded in; nil once packed
 	Bias   []float32 // [Out]
 	ReLU   bool
+	// Packed is Weight laid out for the GEMM micro-kernel, done once at load.
+	Packed *kernels.PackedA
 }
 
 // FoldBN builds a ConvBN from a convolution weight and BN statistics. The fold is computed in
@@ -54,9 +56,21 @@ func (c *ConvBN) OutShape() (int, int, int) { return c.Params.OutC, c.Params.Out
 // OutLen is the number of output values for one image.
 func (c *ConvBN) OutLen() int { return c.Params.OutC * c.Params.OutH() * c.Params.OutW() }
 
-// Forward runs one image: out = act(conv(in) + bias + residual). residual may be nil.
-func (c *ConvBN) Forward(in, residual, out, scratch []float32) {
-	kernels.Conv2D(c.Params, in, c.Weight, c.Bias, residual, c.ReLU, out, scratch)
+// Pack lays the weights out for the GEMM once and drops the plain copy: inference weights
+// never change, and packing on every call would cost up to a third of a layer's time.
+func (c *ConvBN) Pack() {
+	c.Packed = kernels.PackConvWeights(c.Params, c.Weight)
+	c.Weight = nil
+}
+
+// Forward runs one image of h×w pixels: out = act(conv(in) + bias + residual); residual may be nil.
+func (c *ConvBN) Forward(in []float32, h, w int, residual, out, scratch []float32) {
+	p := WithInput(c.Params, h, w)
+	if c.Packed != nil {
+		kernels.Conv2DPacked(p, in, c.Packed, c.Bias, residual, c.ReLU, out, scratch)
+		return
+	}
+	kernels.Conv2D(p, in, c.Weight, c.Bias, residual, c.ReLU, out, scratch)
 }
 
 // WithInput returns the convolution parameters for an input of h×w pixels.

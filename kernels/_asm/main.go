@@ -30,8 +30,10 @@ const (
 func main() {
 	ConstraintExpr("!noasm")
 	microKernel()
+	narrowKernel()
 	gemv4()
 	copyPanels()
+	gatherEven()
 	Generate()
 }
 
@@ -288,6 +290,98 @@ func copyPanels() {
 	DECQ(n)
 	JNZ(LabelRef("cp_loop"))
 	Label("cp_done")
+	VZEROUPPER()
+	RET()
+}
+
+// narrowKernel emits kernel6x8, the micro-kernel for a right-edge tile of at
+// most 8 columns: the same packed panels, only the first half of each B step
+// is read. Even and odd k steps use separate accumulators (12 chains keep
+// both FMA pipes busy) that are summed at the end. No epilogue: the caller
+// merges the tile.
+func narrowKernel() {
+	TEXT("kernel6x8", NOSPLIT, "func(k int, a, b, c *float32, ldc int)")
+	Pragma("noescape")
+	Doc("kernel6x8 stores c[r*ldc+j] = Σ_p a[p*6+r]·b[p*16+j] for r < 6, j < 8.")
+	k := Load(Param("k"), GP64())
+	ap := Load(Param("a"), GP64())
+	bp := Load(Param("b"), GP64())
+	for r := 0; r < mr; r++ {
+		for h := 0; h < 2; h++ {
+			VXORPS(acc(r, h), acc(r, h), acc(r, h))
+		}
+	}
+	// step emits one k step into accumulator set h.
+	step := func(aoff, boff, h int) {
+		bv := []VecPhysical{Y12, Y13}[h]
+		VMOVUPS(Mem{Base: bp, Disp: boff}, bv)
+		for r := 0; r < mr; r++ {
+			bc := []VecPhysical{Y14, Y15}[r%2]
+			VBROADCASTSS(Mem{Base: ap, Disp: aoff + 4*r}, bc)
+			VFMADD231PS(bv, bc, acc(r, h))
+		}
+	}
+	const unroll = 4
+	CMPQ(k, U8(unroll))
+	JL(LabelRef("n8_tail"))
+	Label("n8_loop4")
+	for u := 0; u < unroll; u++ {
+		step(4*mr*u, 4*nr*u, u%2)
+	}
+	ADDQ(U32(4*mr*unroll), ap)
+	ADDQ(U32(4*nr*unroll), bp)
+	SUBQ(U8(unroll), k)
+	CMPQ(k, U8(unroll))
+	JGE(LabelRef("n8_loop4"))
+	Label("n8_tail")
+	TESTQ(k, k)
+	JZ(LabelRef("n8_store"))
+	Label("n8_loop1")
+	step(0, 0, 0)
+	ADDQ(U32(4*mr), ap)
+	ADDQ(U32(4*nr), bp)
+	DECQ(k)
+	JNZ(LabelRef("n8_loop1"))
+
+	Label("n8_store")
+	cp := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(U8(2), ldc)
+	for r := 0; r < mr; r++ {
+		VADDPS(acc(r, 1), acc(r, 0), acc(r, 0))
+		VMOVUPS(acc(r, 0), Mem{Base: cp})
+		if r < mr-1 {
+			ADDQ(ldc, cp)
+		}
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// gatherEven emits the stride-2 im2col gather: dst[t] = src[2t], 8 outputs
+// per step from two loads, a lane-wise shuffle and a cross-lane permute.
+func gatherEven() {
+	TEXT("gatherEven8", NOSPLIT, "func(blocks int, src, dst *float32)")
+	Pragma("noescape")
+	Doc("gatherEven8 sets dst[t] = src[2t] for t < 8·blocks (reading src[:16·blocks]).")
+	n := Load(Param("blocks"), GP64())
+	src := Load(Param("src"), GP64())
+	dst := Load(Param("dst"), GP64())
+	TESTQ(n, n)
+	JZ(LabelRef("ge_done"))
+	Label("ge_loop")
+	VMOVUPS(Mem{Base: src}, Y0)
+	VMOVUPS(Mem{Base: src, Disp: 32}, Y1)
+	// Per 128-bit lane: {Y0[0], Y0[2], Y1[0], Y1[2]} | {Y0[4], Y0[6], Y1[4], Y1[6]}.
+	VSHUFPS(U8(0x88), Y1, Y0, Y2)
+	// Reorder the 64-bit pairs 0,2,1,3.
+	VPERMPD(U8(0xD8), Y2, Y2)
+	VMOVUPS(Y2, Mem{Base: dst})
+	ADDQ(U32(64), src)
+	ADDQ(U32(32), dst)
+	DECQ(n)
+	JNZ(LabelRef("ge_loop"))
+	Label("ge_done")
 	VZEROUPPER()
 	RET()
 }
