@@ -177,3 +177,43 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 }
+
+// One Model serves many goroutines: weights are shared and read-only, scratch is per call.
+// Run with -race to check for data races as well as for wrong answers.
+func TestConcurrentForward(t *testing.T) {
+	cfg, sd, exp := loadFixture(t, "bottleneck-v15")
+	m, err := New(cfg, sd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := asTensor(exp["input"])
+	want, err := m.Forward(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const workers = 6
+	errs := make(chan string, workers)
+	for g := 0; g < workers; g++ {
+		go func() {
+			for i := 0; i < 5; i++ {
+				got, err := m.Forward(x)
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				for j := range want.Data {
+					if got.Data[j] != want.Data[j] {
+						errs <- "concurrent Forward gave a different answer"
+						return
+					}
+				}
+			}
+			errs <- ""
+		}()
+	}
+	for g := 0; g < workers; g++ {
+		if e := <-errs; e != "" {
+			t.Fatal(e)
+		}
+	}
+}

@@ -1,0 +1,105 @@
+package resnet
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/resnet-go/resnet/arch"
+	"github.com/resnet-go/resnet/tensor"
+)
+
+func TestSoftmax(t *testing.T) {
+	cases := []struct {
+		in   []float32
+		want []float64
+	}{
+		{[]float32{0, 0}, []float64{0.5, 0.5}},
+		{[]float32{1000, 0}, []float64{1, 0}}, // no overflow
+		{[]float32{-1000, -1000, -1000, -1000}, []float64{0.25, 0.25, 0.25, 0.25}},
+		{[]float32{1, 2, 3}, []float64{0.09003057, 0.24472847, 0.66524096}},
+	}
+	for _, c := range cases {
+		got := Softmax(c.in)
+		for i := range got {
+			if math.Abs(float64(got[i])-c.want[i]) > 1e-7 {
+				t.Errorf("Softmax(%v) = %v, want %v", c.in, got, c.want)
+				break
+			}
+		}
+	}
+}
+
+func TestTopK(t *testing.T) {
+	cfg := arch.Default()
+	cfg.SetLabels([]string{"a", "b", "c", "d"})
+	logits := &tensor.Tensor{Shape: []int{2, 4}, Data: []float32{1, 3, 3, 0, -1, -2, 5, 4}}
+	top := TopK(logits, 3, &cfg)
+	wantIdx := [][]int{{1, 2, 0}, {2, 3, 0}} // ties keep the lower index first, as argmax does
+	for i, row := range top {
+		for j, p := range row {
+			if p.Index != wantIdx[i][j] || p.Label != cfg.Label(p.Index) {
+				t.Errorf("row %d: %+v, want indices %v", i, row, wantIdx[i])
+			}
+		}
+		if row[0].Score < row[1].Score || row[1].Score < row[2].Score {
+			t.Errorf("row %d not sorted: %+v", i, row)
+		}
+	}
+	if got := TopK(logits, 10, &cfg); len(got[0]) != 4 {
+		t.Errorf("k beyond class count gives %d", len(got[0]))
+	}
+}
+
+func TestStack(t *testing.T) {
+	a, b := tensor.New(1, 3, 2, 2), tensor.New(1, 3, 2, 2)
+	b.Data[0] = 7
+	s, err := Stack([]*tensor.Tensor{a, b})
+	if err != nil || !tensor.SameShape(s.Shape, []int{2, 3, 2, 2}) || s.Data[12] != 7 {
+		t.Fatalf("Stack: %v %v", s, err)
+	}
+	if _, err := Stack([]*tensor.Tensor{a, tensor.New(1, 3, 3, 2)}); err == nil {
+		t.Error("stacked different shapes")
+	}
+	if _, err := Stack(nil); err == nil {
+		t.Error("stacked nothing")
+	}
+}
+
+// Feature maps and embeddings are the hidden states and pooled output PyTorch computed.
+func TestFeatureMapsAndEmbed(t *testing.T) {
+	m, err := FromPretrained(context.Background(), fixture("features-only"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := expected(t, "features-only")
+	x := &tensor.Tensor{Shape: exp["input"].Shape, Data: exp["input"].Data}
+	maps, err := m.FeatureMaps(x, "stem", "stage2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, key := range map[string]string{"stem": "hidden_0", "stage2": "hidden_2"} {
+		got, want := maps[name], exp[key]
+		if !tensor.SameShape(got.Shape, want.Shape) {
+			t.Fatalf("%s: shape %v, want %v", name, got.Shape, want.Shape)
+		}
+		for i := range want.Data {
+			if d := math.Abs(float64(got.Data[i] - want.Data[i])); d > 1e-4 {
+				t.Fatalf("%s[%d] off by %g", name, i, d)
+			}
+		}
+	}
+	if _, err := m.FeatureMaps(x, "stage9"); err == nil {
+		t.Error("unknown stage accepted")
+	}
+	emb, err := m.Embed(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logits, _ := m.Forward(x) // num_labels 0: the logits are the pooled features
+	for i, v := range exp["pooled"].Data {
+		if math.Abs(float64(emb.Data[i]-v)) > 1e-4 || emb.Data[i] != logits.Data[i] {
+			t.Fatalf("embedding[%d] = %v, logits %v, PyTorch %v", i, emb.Data[i], logits.Data[i], v)
+		}
+	}
+}
