@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,12 +38,31 @@ func WithRevision(rev string) Option { return func(o *Options) { o.Revision = re
 // WithHub uses a configured hub client.
 func WithHub(c *hub.Client) Option { return func(o *Options) { o.Hub = c } }
 
-// Checkpoint is a checkpoint read and renamed to HF names but not yet built into a model.
+// Checkpoint is a checkpoint opened and renamed to HF names but not yet built into a model.
+// Safetensors files are read lazily, tensor by tensor, while the model is built; Close
+// releases the file.
 type Checkpoint struct {
 	Config    *arch.Config
 	Processor *imageproc.Processor
-	Weights   weights.StateDict
+	Weights   weights.Source
 	Source    string
+	closer    io.Closer
+}
+
+// Close releases an open checkpoint file; it is safe to call more than once.
+func (ck *Checkpoint) Close() error {
+	if ck.closer == nil {
+		return nil
+	}
+	err := ck.closer.Close()
+	ck.closer = nil
+	return err
+}
+
+// DropHead turns the checkpoint into a feature extractor: num_labels 0, no classifier.
+func (ck *Checkpoint) DropHead() {
+	ck.Config.NumLabels, ck.Config.ID2Label = 0, nil
+	ck.Weights = weights.Without(ck.Weights, arch.ClassifierWeight, arch.ClassifierBias)
 }
 
 // FromPretrained loads a model from a hub id ("microsoft/resnet-50"), an HF-style directory,
@@ -52,6 +72,7 @@ func FromPretrained(ctx context.Context, nameOrPath string, opts ...Option) (*Mo
 	if err != nil {
 		return nil, err
 	}
+	defer ck.Close()
 	return ck.Build()
 }
 
@@ -182,19 +203,24 @@ func loadFile(path string, cfgData, procData []byte, o Options) (*Checkpoint, er
 	default:
 		return nil, fmt.Errorf("%s has no config.json beside it; say which architecture it is with --arch (one of %s)", path, strings.Join(arch.Presets(), ", "))
 	}
-	raw, err := weights.ReadFile(path)
+	src, closer, err := openWeights(path)
 	if err != nil {
 		return nil, err
 	}
-	sd, err := weights.ToHF(raw)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	fail := func(err error) (*Checkpoint, error) {
+		if closer != nil {
+			closer.Close()
+		}
+		return nil, err
+	}
+	if src, err = weights.ToHFSource(src); err != nil {
+		return fail(fmt.Errorf("%s: %w", path, err))
 	}
 	if fromPreset {
 		// A bare checkpoint decides its own class count (a torchvision file has 1000, a
 		// fine-tune perhaps 37); the preset's labels are kept only when the count agrees.
-		if w, ok := sd[arch.ClassifierWeight]; ok && len(w.Shape) == 2 && w.Shape[0] != cfg.NumLabels {
-			cfg.NumLabels, cfg.ID2Label = w.Shape[0], nil
+		if shape, ok := src.Shape(arch.ClassifierWeight); ok && len(shape) == 2 && shape[0] != cfg.NumLabels {
+			cfg.NumLabels, cfg.ID2Label = shape[0], nil
 		} else if !ok {
 			cfg.NumLabels, cfg.ID2Label = 0, nil
 		}
@@ -202,12 +228,25 @@ func loadFile(path string, cfgData, procData []byte, o Options) (*Checkpoint, er
 	var proc *imageproc.Processor
 	if procData != nil {
 		if proc, err = imageproc.ParseProcessorConfig(procData); err != nil {
-			return nil, fmt.Errorf("%s: preprocessor_config.json: %w", filepath.Dir(path), err)
+			return fail(fmt.Errorf("%s: preprocessor_config.json: %w", filepath.Dir(path), err))
 		}
 	} else {
 		proc = DefaultProcessor(cfg)
 	}
-	return &Checkpoint{Config: cfg, Processor: proc, Weights: sd, Source: path}, nil
+	return &Checkpoint{Config: cfg, Processor: proc, Weights: src, Source: path, closer: closer}, nil
+}
+
+// openWeights opens safetensors files lazily and reads PyTorch files whole.
+func openWeights(path string) (weights.Source, io.Closer, error) {
+	if strings.HasSuffix(path, ".safetensors") {
+		f, err := weights.OpenSafetensors(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		return f, f, nil
+	}
+	sd, err := weights.ReadFile(path)
+	return sd, nil, err
 }
 
 // DefaultProcessor is the preprocessing of a checkpoint family without a
@@ -230,6 +269,10 @@ func (ck *Checkpoint) Save(dir string) error {
 	if err := model.Check(&spec, ck.Weights); err != nil {
 		return err
 	}
+	sd, err := weights.Materialize(ck.Weights)
+	if err != nil {
+		return err
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -247,7 +290,7 @@ func (ck *Checkpoint) Save(dir string) error {
 	if err := writeAtomic(filepath.Join(dir, "preprocessor_config.json"), append(proc, '\n')); err != nil {
 		return err
 	}
-	return weights.WriteSafetensors(filepath.Join(dir, "model.safetensors"), ck.Weights, map[string]string{"format": "pt"}, "F32")
+	return weights.WriteSafetensors(filepath.Join(dir, "model.safetensors"), sd, map[string]string{"format": "pt"}, "F32")
 }
 
 func writeAtomic(path string, data []byte) error {

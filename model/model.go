@@ -5,7 +5,6 @@ package model
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/resnet-go/resnet/arch"
@@ -33,55 +32,75 @@ type block struct {
 	proj  *nn.ConvBN
 }
 
-// New checks sd against the architecture and builds the model. Tensor names are HF
-// transformers names (see weights.ToHF for other families); num_batches_tracked is ignored.
-func New(cfg *arch.Config, sd weights.StateDict) (*Model, error) {
+// New checks the checkpoint against the architecture and builds the model. Tensor names are
+// HF transformers names (see weights.ToHF for other families); num_batches_tracked is ignored.
+// Tensors are read one at a time, folded and packed, so a lazily opened file is never held
+// in memory whole beside the model.
+func New(cfg *arch.Config, src weights.Source) (*Model, error) {
 	spec, err := cfg.Spec()
 	if err != nil {
 		return nil, err
 	}
-	if err := Check(&spec, sd); err != nil {
+	if err := Check(&spec, src); err != nil {
 		return nil, err
 	}
 	m := &Model{Config: spec.Config, Spec: spec}
-	fold := func(cv arch.Conv) (*nn.ConvBN, error) {
-		p := kernels.ConvParams{InC: cv.In, OutC: cv.Out, KH: cv.Kernel, KW: cv.Kernel, StrideH: cv.Stride, StrideW: cv.Stride, PadH: cv.Pad, PadW: cv.Pad}
-		g := func(s string) []float32 { return sd[cv.Name+s].Data }
-		return nn.FoldBN(cv.Name, p, g(".convolution.weight"), g(".normalization.weight"), g(".normalization.bias"),
-			g(".normalization.running_mean"), g(".normalization.running_var"), nn.BNEps, cv.ReLU)
+	var raw, folded []float32 // reused across layers
+	read := func(name string, dst []float32) ([]float32, error) {
+		shape, _ := src.Shape(name)
+		n := tensor.Numel(shape)
+		if cap(dst) < n {
+			dst = make([]float32, n)
+		}
+		return dst[:n], src.Read(name, dst[:n])
 	}
-	if m.stem, err = fold(spec.Stem); err != nil {
+	fold := func(cv arch.Conv, relu bool) (*nn.ConvBN, error) {
+		p := kernels.ConvParams{InC: cv.In, OutC: cv.Out, KH: cv.Kernel, KW: cv.Kernel, StrideH: cv.Stride, StrideW: cv.Stride, PadH: cv.Pad, PadW: cv.Pad}
+		var err error
+		if raw, err = read(cv.Name+".convolution.weight", raw); err != nil {
+			return nil, err
+		}
+		bn := make([][]float32, 4)
+		for i, s := range []string{"weight", "bias", "running_mean", "running_var"} {
+			if bn[i], err = read(cv.Name+".normalization."+s, nil); err != nil {
+				return nil, err
+			}
+		}
+		c, err := nn.FoldBN(cv.Name, p, raw, bn[0], bn[1], bn[2], bn[3], nn.BNEps, relu, folded)
+		if err != nil {
+			return nil, err
+		}
+		folded = c.Weight
+		c.Pack()
+		return c, nil
+	}
+	if m.stem, err = fold(spec.Stem, true); err != nil {
 		return nil, err
 	}
 	for _, bs := range spec.Blocks {
 		b := block{spec: bs}
-		for _, cv := range bs.Convs {
-			c, err := fold(cv)
+		for i, cv := range bs.Convs {
+			// The ReLU of the last branch convolution runs after the residual add.
+			c, err := fold(cv, cv.ReLU || i == len(bs.Convs)-1)
 			if err != nil {
 				return nil, err
 			}
 			b.convs = append(b.convs, c)
 		}
-		// The ReLU of the last branch convolution runs after the residual add.
-		b.convs[len(b.convs)-1].ReLU = true
 		if bs.Proj != nil {
-			if b.proj, err = fold(*bs.Proj); err != nil {
+			if b.proj, err = fold(*bs.Proj, false); err != nil {
 				return nil, err
 			}
 		}
 		m.blocks = append(m.blocks, b)
 	}
-	m.stem.Pack()
-	for _, b := range m.blocks {
-		for _, c := range b.convs {
-			c.Pack()
-		}
-		if b.proj != nil {
-			b.proj.Pack()
-		}
-	}
 	if cfg.NumLabels > 0 {
-		m.fcWeight, m.fcBias = sd[arch.ClassifierWeight].Data, sd[arch.ClassifierBias].Data
+		if m.fcWeight, err = read(arch.ClassifierWeight, nil); err != nil {
+			return nil, err
+		}
+		if m.fcBias, err = read(arch.ClassifierBias, nil); err != nil {
+			return nil, err
+		}
 	}
 	return m, nil
 }
@@ -116,29 +135,26 @@ func list(names []string) string {
 	return strings.Join(names, ", ")
 }
 
-// Check compares a state dict with what the spec needs. It returns a *LoadError when any tensor
+// Check compares a checkpoint with what the spec needs. It returns a *LoadError when any tensor
 // is missing, unexpected or wrongly shaped; num_batches_tracked entries are ignored.
-func Check(spec *arch.Spec, sd weights.StateDict) error {
+func Check(spec *arch.Spec, src weights.Source) error {
 	e := &LoadError{Model: describe(spec)}
 	want := map[string]bool{}
 	for _, p := range spec.Params() {
 		want[p.Name] = true
-		t, ok := sd[p.Name]
+		shape, ok := src.Shape(p.Name)
 		switch {
 		case !ok:
 			e.Missing = append(e.Missing, p.Name)
-		case !tensor.SameShape(t.Shape, p.Shape):
-			e.Mismatched = append(e.Mismatched, fmt.Sprintf("%s: checkpoint %s, model %s", p.Name, tensor.Format(t.Shape), tensor.Format(p.Shape)))
-		case len(t.Data) != tensor.Numel(p.Shape):
-			e.Mismatched = append(e.Mismatched, fmt.Sprintf("%s: %d values for shape %s", p.Name, len(t.Data), tensor.Format(p.Shape)))
+		case !tensor.SameShape(shape, p.Shape):
+			e.Mismatched = append(e.Mismatched, fmt.Sprintf("%s: checkpoint %s, model %s", p.Name, tensor.Format(shape), tensor.Format(p.Shape)))
 		}
 	}
-	for name := range sd {
+	for _, name := range src.Names() {
 		if !want[name] && !strings.HasSuffix(name, "num_batches_tracked") {
 			e.Unexpected = append(e.Unexpected, name)
 		}
 	}
-	sort.Strings(e.Unexpected)
 	if len(e.Missing)+len(e.Unexpected)+len(e.Mismatched) == 0 {
 		return nil
 	}

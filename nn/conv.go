@@ -25,8 +25,9 @@ type ConvBN struct {
 }
 
 // FoldBN builds a ConvBN from a convolution weight and BN statistics. The fold is computed in
-// float64 so that the only rounding is the final conversion to float32.
-func FoldBN(name string, p kernels.ConvParams, w, gamma, beta, mean, variance []float32, eps float64, relu bool) (*ConvBN, error) {
+// float64 so that the only rounding is the final conversion to float32. The folded weight is
+// written to dst when it has room (it may be w itself), else to a new slice.
+func FoldBN(name string, p kernels.ConvParams, w, gamma, beta, mean, variance []float32, eps float64, relu bool, dst []float32) (*ConvBN, error) {
 	per := p.InC * p.KH * p.KW
 	if len(w) != p.OutC*per {
 		return nil, fmt.Errorf("%s: weight has %d values, want %d", name, len(w), p.OutC*per)
@@ -36,7 +37,10 @@ func FoldBN(name string, p kernels.ConvParams, w, gamma, beta, mean, variance []
 			return nil, fmt.Errorf("%s: batch-norm vector has %d values, want %d", name, len(v), p.OutC)
 		}
 	}
-	c := &ConvBN{Name: name, Params: p, Weight: make([]float32, len(w)), Bias: make([]float32, p.OutC), ReLU: relu}
+	if cap(dst) < len(w) {
+		dst = make([]float32, len(w))
+	}
+	c := &ConvBN{Name: name, Params: p, Weight: dst[:len(w)], Bias: make([]float32, p.OutC), ReLU: relu}
 	for o := 0; o < p.OutC; o++ {
 		if variance[o] < 0 {
 			return nil, fmt.Errorf("%s: running_var[%d] = %g is negative", name, o, variance[o])

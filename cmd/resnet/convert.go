@@ -20,10 +20,11 @@ func convertCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer ck.Close()
 			if err := ck.Save(args[1]); err != nil {
 				return err
 			}
-			fmt.Printf("wrote %s (%d tensors, %d labels)\n", args[1], len(ck.Weights), ck.Config.NumLabels)
+			fmt.Printf("wrote %s (%d tensors, %d labels)\n", args[1], len(ck.Weights.Names()), ck.Config.NumLabels)
 			return nil
 		},
 	}

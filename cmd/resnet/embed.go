@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/resnet-go/resnet/arch"
 	"github.com/resnet-go/resnet/npy"
 )
 
@@ -54,10 +53,9 @@ func runEmbed(cmd *cobra.Command, f *embedFlags, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer ck.Close()
 	// The pooled embedding is what a head-less model returns as its logits.
-	ck.Config.NumLabels, ck.Config.ID2Label = 0, nil
-	delete(ck.Weights, arch.ClassifierWeight)
-	delete(ck.Weights, arch.ClassifierBias)
+	ck.DropHead()
 	m, err := ck.Build()
 	if err != nil {
 		return err

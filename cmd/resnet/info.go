@@ -72,6 +72,7 @@ func runInfo(cmd *cobra.Command, f *infoFlags) error {
 		if err != nil {
 			return err
 		}
+		ck.Close()
 		cfg, source = ck.Config, ck.Source
 		h, w = ck.Processor.OutputSize()
 	case f.arch != "":

@@ -106,6 +106,7 @@ func (f *modelFlags) load(ctx context.Context) (*resnet.Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer ck.Close()
 	m, err := ck.Build()
 	if err != nil {
 		return nil, err
