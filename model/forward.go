@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/resnet-go/resnet/arch"
 	"github.com/resnet-go/resnet/kernels"
@@ -42,7 +43,8 @@ func (m *Model) Run(x *tensor.Tensor, hidden bool) (*Output, error) {
 			out.Hidden = append(out.Hidden, tensor.New(n, s.C, s.H, s.W))
 		}
 	}
-	r := m.newRunner(h, w)
+	r := m.getRunner(h, w)
+	defer m.putRunner(r)
 	for i := 0; i < n; i++ {
 		var stages [][]float32
 		if hidden {
@@ -85,9 +87,26 @@ func (m *Model) checkInput(x *tensor.Tensor) error {
 	return nil
 }
 
+// getRunner takes scratch memory planned for this input size from a pool, so steady-state
+// inference allocates nothing per layer or per call, and concurrent calls never share it.
+func (m *Model) getRunner(h, w int) *runner {
+	p, _ := m.runners.LoadOrStore([2]int{h, w}, &sync.Pool{})
+	if r, ok := p.(*sync.Pool).Get().(*runner); ok {
+		return r
+	}
+	return m.newRunner(h, w)
+}
+
+func (m *Model) putRunner(r *runner) {
+	if p, ok := m.runners.Load([2]int{r.h, r.w}); ok {
+		p.(*sync.Pool).Put(r)
+	}
+}
+
 // runner holds the scratch memory of one forward pass for one input size.
 type runner struct {
 	m            *Model
+	h, w         int
 	a, b, t1, t2 []float32 // ping-pong activations and branch temporaries
 	sc, scratch  []float32 // shortcut output and im2col scratch
 	stemOut      []float32
@@ -96,7 +115,7 @@ type runner struct {
 }
 
 func (m *Model) newRunner(h, w int) *runner {
-	r := &runner{m: m}
+	r := &runner{m: m, h: h, w: w}
 	maxAct, maxScratch := 0, 0
 	see := func(c *nn.ConvBN, h, w int) (int, int) {
 		p := nn.WithInput(c.Params, h, w)

@@ -6,6 +6,7 @@ package model
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/resnet-go/resnet/arch"
 	"github.com/resnet-go/resnet/kernels"
@@ -24,6 +25,8 @@ type Model struct {
 	blocks []block
 	// Classifier, absent when NumLabels is 0.
 	fcWeight, fcBias []float32
+	// runners pools forward-pass scratch memory per input size ([2]int{h, w} → *sync.Pool).
+	runners sync.Map
 }
 
 type block struct {

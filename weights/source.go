@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"sync"
 )
 
 // Source gives a checkpoint's tensors one at a time. A model builder reading from a Source
@@ -49,6 +50,8 @@ type SafetensorsFile struct {
 	path    string
 	dataOff int64
 	entries map[string]stEntry
+	mu      sync.Mutex
+	raw     []byte // reused read buffer, so loading makes no garbage per tensor
 	// Metadata is the header's __metadata__ map (nil when absent).
 	Metadata map[string]string
 }
@@ -106,8 +109,11 @@ func openSafetensors(f *os.File, path string) (*SafetensorsFile, error) {
 	return s, nil
 }
 
-// Close releases the file.
-func (s *SafetensorsFile) Close() error { return s.f.Close() }
+// Close releases the file and the read buffer.
+func (s *SafetensorsFile) Close() error {
+	s.raw = nil
+	return s.f.Close()
+}
 
 // Names implements Source.
 func (s *SafetensorsFile) Names() []string {
@@ -146,7 +152,12 @@ func (s *SafetensorsFile) Read(name string, dst []float32) error {
 	if len(dst) != n {
 		return fmt.Errorf("%s: tensor %q has %d values, destination %d", s.path, name, n, len(dst))
 	}
-	raw := make([]byte, e.end-e.begin)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cap(s.raw) < e.end-e.begin {
+		s.raw = make([]byte, e.end-e.begin)
+	}
+	raw := s.raw[:e.end-e.begin]
 	if _, err := s.f.ReadAt(raw, s.dataOff+int64(e.begin)); err != nil {
 		return fmt.Errorf("%s: reading tensor %q: %w", s.path, name, err)
 	}
