@@ -112,6 +112,7 @@ type runner struct {
 	stemOut      []float32
 	stemH, stemW int
 	poolH, poolW int
+	prof         map[string]*LayerTime // non-nil only while profiling
 }
 
 func (m *Model) newRunner(h, w int) *runner {
@@ -150,11 +151,13 @@ func (m *Model) newRunner(h, w int) *runner {
 // image runs one [C,H,W] image, writing the pooled features and optionally each stage's output.
 func (r *runner) image(x []float32, h, w int, pooled []float32, stages [][]float32) {
 	m := r.m
-	m.stem.Forward(x, h, w, nil, r.stemOut, r.scratch)
+	r.conv(m.stem, x, h, w, nil, r.stemOut)
 	c := m.stem.Params.OutC
 	cur := r.a
 	if m.Spec.MaxPool {
+		t := r.start()
 		kernels.MaxPool2D(c, r.stemH, r.stemW, 3, 2, 1, r.stemOut, cur)
+		r.stop("max-pool", t, 0)
 	} else {
 		copy(cur, r.stemOut)
 	}
@@ -170,10 +173,12 @@ func (r *runner) image(x []float32, h, w int, pooled []float32, stages [][]float
 		case arch.ShortcutIdentity:
 			res = cur
 		case arch.ShortcutProject:
-			b.proj.Forward(cur, h, w, nil, r.sc, r.scratch)
+			r.conv(b.proj, cur, h, w, nil, r.sc)
 			res = r.sc
 		case arch.ShortcutPad:
+			t := r.start()
 			nn.ZeroPadShortcut(cur, b.spec.In, h, w, b.spec.Out, b.spec.Stride, r.sc)
+			r.stop("zero-pad shortcut", t, 0)
 			res = r.sc
 		}
 		in, bh, bw := cur, h, w
@@ -187,7 +192,7 @@ func (r *runner) image(x []float32, h, w int, pooled []float32, stages [][]float
 			if ci == len(b.convs)-1 {
 				dst, add = next, res
 			}
-			cv.Forward(in, bh, bw, add, dst, r.scratch)
+			r.conv(cv, in, bh, bw, add, dst)
 			in, bh, bw = dst, p.OutH(), p.OutW()
 		}
 		cur, next = next, cur
@@ -196,5 +201,17 @@ func (r *runner) image(x []float32, h, w int, pooled []float32, stages [][]float
 			copy(stages[b.spec.Stage+1], cur[:c*h*w])
 		}
 	}
+	t := r.start()
 	kernels.GlobalAvgPool(c, h*w, cur, pooled)
+	r.stop("global avg-pool", t, 0)
+}
+
+// conv runs one convolution, timing it when profiling.
+func (r *runner) conv(c *nn.ConvBN, in []float32, h, w int, residual, out []float32) {
+	t := r.start()
+	c.Forward(in, h, w, residual, out, r.scratch)
+	if r.prof != nil {
+		p := nn.WithInput(c.Params, h, w)
+		r.stop(fmt.Sprintf("conv %dx%d/%d", p.KH, p.KW, p.StrideH), t, p.MACs())
+	}
 }

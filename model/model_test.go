@@ -217,3 +217,33 @@ func TestConcurrentForward(t *testing.T) {
 		}
 	}
 }
+
+// Profiling sees every convolution: its MACs add up to the spec's count (less the classifier).
+func TestProfileCountsEveryConv(t *testing.T) {
+	cfg, sd, exp := loadFixture(t, "bottleneck-v15")
+	m, err := New(cfg, sd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := asTensor(exp["input"])
+	prof, err := m.Profile(x, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var macs int64
+	kinds := map[string]bool{}
+	for _, l := range prof {
+		macs += l.MACs
+		kinds[l.Kind] = true
+	}
+	n, h, w := x.Shape[0], x.Shape[2], x.Shape[3]
+	want := 2 * int64(n) * (m.Spec.MACs(h, w) - int64(cfg.NumLabels*m.Spec.Features))
+	if macs != want {
+		t.Errorf("profiled %d MACs, spec says %d", macs, want)
+	}
+	for _, k := range []string{"conv 7x7/2", "conv 1x1/1", "conv 3x3/1", "conv 3x3/2", "conv 1x1/2", "max-pool", "global avg-pool"} {
+		if !kinds[k] {
+			t.Errorf("no %q in profile %+v", k, prof)
+		}
+	}
+}

@@ -4,12 +4,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"sort"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/resnet-go/resnet"
 	"github.com/resnet-go/resnet/kernels"
 	"github.com/resnet-go/resnet/tensor"
 )
@@ -17,7 +20,7 @@ import (
 type benchFlags struct {
 	modelFlags
 	batch, threads, runs, warmup int
-	json                         bool
+	json, profile                bool
 }
 
 func benchCmd() *cobra.Command {
@@ -34,6 +37,7 @@ func benchCmd() *cobra.Command {
 	cmd.Flags().IntVar(&f.threads, "threads", runtime.GOMAXPROCS(0), "worker threads")
 	cmd.Flags().IntVar(&f.runs, "runs", 10, "timed runs")
 	cmd.Flags().IntVar(&f.warmup, "warmup", 3, "untimed runs first")
+	cmd.Flags().BoolVar(&f.profile, "profile", false, "also time every layer and print where the time goes, by layer kind")
 	cmd.Flags().BoolVar(&f.json, "json", false, "one JSON object: median_ms, min_ms, images_per_sec, peak_rss_mb, batch, threads, load_ms, first_ms")
 	return cmd
 }
@@ -99,5 +103,27 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	fmt.Printf("%s  batch %d  threads %d  (%s)\n", m.Source, f.batch, f.threads, res.Engine)
 	fmt.Printf("median %.2f ms  min %.2f ms  %.1f images/s\n", res.MedianMS, res.MinMS, res.ImagesPerSec)
 	fmt.Printf("load %.0f ms  first forward %.1f ms  peak RSS %.0f MB\n", res.LoadMS, res.FirstMS, res.PeakRSSMB)
+	if f.profile {
+		return printProfile(m, x, f.runs)
+	}
 	return nil
+}
+
+// printProfile is the per-layer-kind table behind the README's profile note.
+func printProfile(m *resnet.Model, x *tensor.Tensor, runs int) error {
+	prof, err := m.Profile(x, runs)
+	if err != nil {
+		return err
+	}
+	var total time.Duration
+	for _, l := range prof {
+		total += l.Time
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "\nlayer kind\tcalls/pass\tms/pass\tshare\tGFLOP/s\t")
+	for _, l := range prof {
+		ms := float64(l.Time.Microseconds()) / 1000 / float64(runs)
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.1f%%\t%.1f\t\n", l.Kind, l.Calls/runs, ms, 100*float64(l.Time)/float64(total), l.GFLOPS())
+	}
+	return tw.Flush()
 }
