@@ -132,4 +132,3 @@ func save(path string, w, h vg.Length, render func(draw.Canvas)) error {
 	}
 	return os.Rename(f.Name(), path)
 }
-
