@@ -24,6 +24,9 @@ type Options struct {
 	Revision string
 	// Hub is the client for hub ids (default hub.NewFromEnv()).
 	Hub *hub.Client
+	// ConfigOnly skips the weights of hub models (for `resnet info`): the checkpoint's
+	// Weights are nil and it cannot be built.
+	ConfigOnly bool
 }
 
 // Option changes Options.
@@ -34,6 +37,9 @@ func WithArch(name string) Option { return func(o *Options) { o.Arch = name } }
 
 // WithRevision picks a hub revision.
 func WithRevision(rev string) Option { return func(o *Options) { o.Revision = rev } }
+
+// ConfigOnly reads a hub model's config files but not its weights.
+func ConfigOnly() Option { return func(o *Options) { o.ConfigOnly = true } }
 
 // WithHub uses a configured hub client.
 func WithHub(c *hub.Client) Option { return func(o *Options) { o.Hub = c } }
@@ -78,6 +84,9 @@ func FromPretrained(ctx context.Context, nameOrPath string, opts ...Option) (*Mo
 
 // Build checks the weights against the architecture and folds them into a runnable model.
 func (ck *Checkpoint) Build() (*Model, error) {
+	if ck.Weights == nil {
+		return nil, fmt.Errorf("%s: checkpoint was opened without its weights", ck.Source)
+	}
 	m, err := model.New(ck.Config, ck.Weights)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ck.Source, err)
@@ -163,6 +172,19 @@ func loadHub(ctx context.Context, id string, o Options) (*Checkpoint, error) {
 		}
 	} else if !errors.Is(err, hub.ErrEntryNotFound) {
 		return nil, err
+	}
+	if o.ConfigOnly && o.Arch == "" {
+		cfg, err := arch.ParseConfig(cfgData)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", id, err)
+		}
+		proc := DefaultProcessor(cfg)
+		if procData != nil {
+			if proc, err = imageproc.ParseProcessorConfig(procData); err != nil {
+				return nil, fmt.Errorf("%s: preprocessor_config.json: %w", id, err)
+			}
+		}
+		return &Checkpoint{Config: cfg, Processor: proc, Source: id}, nil
 	}
 	var wPath string
 	for _, name := range weightFiles {

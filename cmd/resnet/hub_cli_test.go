@@ -50,12 +50,21 @@ func TestClassifyFromHubThenOffline(t *testing.T) {
 		err := cmd.Run()
 		return o.String(), e.String(), err
 	}
+	// info needs the config only.
+	info := exec.Command(binary, "info", "--model", "tiny/basic", "--json")
+	info.Env = env
+	if out, err := info.CombinedOutput(); err != nil || !strings.Contains(string(out), `"num_labels":7`) {
+		t.Fatalf("info: %v: %s", err, out)
+	}
+	if gets != 1 {
+		t.Errorf("info made %d downloads, want 1 (config.json)", gets)
+	}
 	online, errOut, err := runEnv()
 	if err != nil {
 		t.Fatalf("online: %v: %s", err, errOut)
 	}
 	if gets != 2 {
-		t.Errorf("%d downloads, want 2 (config.json, model.safetensors)", gets)
+		t.Errorf("%d downloads, want 2 (config.json, then model.safetensors)", gets)
 	}
 	snap := filepath.Join(home, "hub", "models--tiny--basic", "snapshots", commit, "model.safetensors")
 	if _, err := os.Stat(snap); err != nil {

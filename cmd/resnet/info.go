@@ -68,7 +68,7 @@ func runInfo(cmd *cobra.Command, f *infoFlags) error {
 	h, w := 224, 224
 	switch {
 	case f.model != "":
-		ck, err := f.checkpoint(cmd.Context())
+		ck, err := f.checkpoint(cmd.Context(), resnet.ConfigOnly())
 		if err != nil {
 			return err
 		}

@@ -78,11 +78,11 @@ func (f *modelFlags) requireModel() error {
 }
 
 // checkpoint reads the checkpoint and applies label and preprocessing overrides.
-func (f *modelFlags) checkpoint(ctx context.Context) (*resnet.Checkpoint, error) {
+func (f *modelFlags) checkpoint(ctx context.Context, extra ...resnet.Option) (*resnet.Checkpoint, error) {
 	if err := f.requireModel(); err != nil {
 		return nil, err
 	}
-	ck, err := resnet.LoadCheckpoint(ctx, f.model, f.options()...)
+	ck, err := resnet.LoadCheckpoint(ctx, f.model, append(f.options(), extra...)...)
 	if err != nil {
 		return nil, err
 	}
