@@ -1,0 +1,18 @@
+// Package datasets reads labelled image collections and cuts them into training batches.
+//
+// Sources: CIFAR-10 binary batches, image folders (one sub-folder per class, as torchvision's
+// ImageFolder) read from a directory or straight from a .tar / .tar.gz, and MNIST-style IDX
+// files (MNIST, Fashion-MNIST), plain or gzipped. A --dataset flag names one as KIND:PATH
+// (see ParseSpec).
+//
+// Two forms of the data:
+//   - []Example: one *imageproc.RGB per image, any size, what evaluation through a model's
+//     own preprocessor wants (grayscale is replicated to RGB);
+//   - *Dataset: same-size images in one uint8 block, planar N×C×H×W with C = 1 (IDX) or 3,
+//     what a Loader cuts into float32 NCHW mini-batches with seeded shuffling and
+//     He et al. augmentation (pad, random crop, horizontal flip) and per-channel
+//     normalisation.
+//
+// Everything random is a pure function of (seed, epoch, example index), so a run resumed at
+// any (epoch, batch) sees the same bytes as an uninterrupted one, whatever the worker count.
+package datasets
