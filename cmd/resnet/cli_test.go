@@ -171,6 +171,12 @@ func TestEvalConvertAndEmbed(t *testing.T) {
 	if n := strings.Count(string(p), "\n"); n != 300 {
 		t.Errorf("%d predictions written, want 300", n)
 	}
+	// The same test images as JPEGs in class folders, read straight from the tarball.
+	out3, errOut, code := run(t, "eval", "--model", ckpt, "--arch", "cifar-resnet20", "--dataset", "folder:"+filepath.Join(sh, "data", "cifar10", "test-jpg.tar.gz"), "--limit", "200", "--json", "-q")
+	var res3 evalResult
+	if code != 0 || json.Unmarshal([]byte(out3), &res3) != nil || res3.Total != 200 || res3.Accuracy < 0.6 {
+		t.Errorf("eval on the JPEG tarball: %q %s", out3, errOut)
+	}
 	// convert, then the directory evaluates identically without --arch.
 	conv := filepath.Join(dir, "r20")
 	if _, errOut, code := run(t, "convert", ckpt, conv, "--arch", "cifar-resnet20"); code != 0 {
