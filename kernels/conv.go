@@ -90,7 +90,7 @@ func Conv2D(p ConvParams, in, w, bias, residual []float32, relu bool, out, scrat
 	if err := CheckConv2D(p, in, w, bias, residual, out, scratch); err != nil {
 		panic(err)
 	}
-	conv2D(p, in, w, nil, bias, residual, relu, out)
+	conv2D(p, in, w, nil, bias, residual, relu, out, nil)
 }
 
 // Conv2DPacked is Conv2D with weights prepacked by PackConvWeights, which
@@ -107,27 +107,72 @@ func Conv2DPacked(p ConvParams, in []float32, w *PackedA, bias, residual []float
 	if err := CheckConv2D(p, in, w.data[:p.OutC*k], bias, residual, out, scratch); err != nil {
 		panic(err)
 	}
-	conv2D(p, in, nil, w, bias, residual, relu, out)
+	conv2D(p, in, nil, w, bias, residual, relu, out, nil)
 }
 
-// conv2D runs the convolution as a GEMM with weights w or pw.
-func conv2D(p ConvParams, in, w []float32, pw *PackedA, bias, residual []float32, relu bool, out []float32) {
+// conv2D runs the convolution as a GEMM with weights w or pw. geom, if not
+// nil, is the phase geometry of p (see newPhaseGeom), cached by the caller.
+func conv2D(p ConvParams, in, w []float32, pw *PackedA, bias, residual []float32, relu bool, out []float32, geom *phaseGeom) {
 	n := p.OutH() * p.OutW()
 	k := p.InC * p.KH * p.KW
-	var b bSource
-	if p.KH == 1 && p.KW == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0 {
-		b = denseB{in, n} // the input is already the K×N matrix
-	} else {
-		b = &im2colB{p: p, in: in, outW: p.OutW()}
-	}
 	g := gemmArgs{
-		m: p.OutC, n: n, k: k,
+		m: p.OutC, k: k,
 		a: w, lda: k, pa: pw,
-		b: b,
-		c: out, ldc: n,
 		ep: epilogue{bias: nilIfEmpty(bias), res: nilIfEmpty(residual), ldr: n, relu: relu},
 	}
+	if p.KH == 1 && p.KW == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0 {
+		g.n, g.b, g.c, g.ldc = n, denseB{in, n}, out, n // the input is already the K×N matrix
+		g.run()
+		return
+	}
+	if geom == nil {
+		geom = newPhaseGeom(p)
+	}
+	asm := useAsm.Load()
+	e := getScratch(p.InC * geom.phases * geom.plane)
+	defer putScratch(e)
+	chunks := chunksFor(p.InC, p.InC*p.InH*p.InW)
+	parallel(chunks, func(i int) {
+		geom.fill(in, *e, i*p.InC/chunks, (i+1)*p.InC/chunks, asm)
+	})
+	g.n, g.b = geom.n, &phaseB{*e, geom.off}
+	if !geom.extended {
+		g.c, g.ldc = out, n
+		g.run()
+		return
+	}
+	// Extended output: compute OH rows of ew columns, then keep the first
+	// OW of each. A residual is added while compacting, so ReLU waits too.
+	ext := getScratch(p.OutC * geom.n)
+	defer putScratch(ext)
+	g.c, g.ldc = *ext, geom.n
+	res := g.ep.res
+	if res != nil {
+		g.ep.res, g.ep.relu = nil, false
+	}
 	g.run()
+	oh, ow, ew := geom.oh, geom.ow, geom.ew
+	chunks = chunksFor(p.OutC, p.OutC*n)
+	parallel(chunks, func(i int) {
+		for o := i * p.OutC / chunks; o < (i+1)*p.OutC/chunks; o++ {
+			for y := range oh {
+				src := (*ext)[o*geom.n+y*ew : o*geom.n+y*ew+ow]
+				dst := out[o*n+y*ow : o*n+(y+1)*ow]
+				if res == nil {
+					copy(dst, src)
+					continue
+				}
+				r := res[o*n+y*ow : o*n+(y+1)*ow]
+				for x, v := range src {
+					v += r[x]
+					if relu && v < 0 {
+						v = 0
+					}
+					dst[x] = v
+				}
+			}
+		}
+	})
 }
 
 func nilIfEmpty(s []float32) []float32 {

@@ -1,54 +1,122 @@
 package kernels
 
-// im2colB is the im2col matrix of a convolution as a bSource: row k =
-// (c, kh, kw) and column j = (oh, ow) hold in[c, oh·sh-ph+kh, ow·sw-pw+kw],
-// or 0 in the padding. It is generated block by block while packing.
-type im2colB struct {
-	p    ConvParams
-	in   []float32
-	outW int
+// Convolutions other than 1×1 stride 1 read their input through phase
+// planes. With stride s, input row y = oh·s - pad + kh is row oh + dh of
+// phase a, where kh - pad = s·dh + a (0 <= a < s), and likewise for columns.
+// Phase plane (a, b) holds in[c][i·sh+a][j·sw+b] with zero margins, laid out
+// with rows of ew = OW + (column margins) values. The GEMM then computes an
+// "extended" output of OH rows of ew columns: column j of the extended
+// output reads element j + offset(kh, kw) of the phase plane, so every row of
+// the im2col matrix is a contiguous slice and packing it is a plain copy.
+// The ew-OW extra columns per row are computed and dropped.
+
+// phaseGeom is the phase decomposition of one convolution.
+type phaseGeom struct {
+	p              ConvParams
+	oh, ow         int
+	dhMin, dwMin   int // smallest row / column shift (floor((0-pad)/s))
+	rows, ew       int // rows and row width of a phase plane
+	plane          int // values per phase plane (with slack)
+	phases         int // sh·sw
+	n              int // columns of the extended output: oh·ew
+	off            []int
+	extended       bool // ew > ow: the output must be compacted
+	sh, sw, kh, kw int
+	usedH, usedW   []bool // phases some kernel row / column reads (1×1/2 reads one)
 }
 
-func (s *im2colB) packB(dst, row []float32, k0, kc, j0, nc int) {
-	p := s.p
-	khw := p.KH * p.KW
-	plane := p.InH * p.InW
-	asm := useAsm.Load()
-	row = row[:nc]
-	for kk := 0; kk < kc; kk++ {
-		k := k0 + kk
-		c, r := k/khw, k%khw
-		s.fillRow(row, s.in[c*plane:(c+1)*plane], r/p.KW, r%p.KW, j0, asm)
-		scatterRow(dst, row, kk, kc, asm)
+// floorDiv is ⌊a/b⌋ for b > 0.
+func floorDiv(a, b int) int {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
+}
+
+func newPhaseGeom(p ConvParams) *phaseGeom {
+	g := &phaseGeom{p: p, oh: p.OutH(), ow: p.OutW(), sh: p.StrideH, sw: p.StrideW, kh: p.KH, kw: p.KW}
+	g.dhMin, g.dwMin = floorDiv(-p.PadH, p.StrideH), floorDiv(-p.PadW, p.StrideW)
+	dhMax, dwMax := floorDiv(p.KH-1-p.PadH, p.StrideH), floorDiv(p.KW-1-p.PadW, p.StrideW)
+	g.ew = g.ow + dwMax - g.dwMin
+	g.rows = g.oh + dhMax - g.dhMin
+	g.plane = g.rows*g.ew + g.ew // slack: the last row's largest column shift
+	g.phases = g.sh * g.sw
+	g.n = g.oh * g.ew
+	g.extended = g.ew > g.ow
+	// Row k = (c, kh, kw) of the im2col matrix starts at off[k].
+	g.usedH, g.usedW = make([]bool, g.sh), make([]bool, g.sw)
+	for kh := range p.KH {
+		g.usedH[mod(kh-p.PadH, g.sh)] = true
+	}
+	for kw := range p.KW {
+		g.usedW[mod(kw-p.PadW, g.sw)] = true
+	}
+	g.off = make([]int, p.InC*p.KH*p.KW)
+	for c := range p.InC {
+		for kh := range p.KH {
+			a, dh := mod(kh-p.PadH, g.sh), floorDiv(kh-p.PadH, g.sh)
+			for kw := range p.KW {
+				b, dw := mod(kw-p.PadW, g.sw), floorDiv(kw-p.PadW, g.sw)
+				phase := (c*g.sh+a)*g.sw + b
+				g.off[(c*p.KH+kh)*p.KW+kw] = phase*g.plane + (dh-g.dhMin)*g.ew + dw - g.dwMin
+			}
+		}
+	}
+	return g
+}
+
+// mod is a mod b in [0, b) for b > 0.
+func mod(a, b int) int { return a - floorDiv(a, b)*b }
+
+// fill writes the phase planes of channels c0…c1-1 of the image in to e
+// (phases·plane values per channel, from channel 0).
+func (g *phaseGeom) fill(in, e []float32, c0, c1 int, asm bool) {
+	p := g.p
+	for c := c0; c < c1; c++ {
+		src := in[c*p.InH*p.InW : (c+1)*p.InH*p.InW]
+		for a := range g.sh {
+			for b := range g.sw {
+				if !g.usedH[a] || !g.usedW[b] {
+					continue
+				}
+				dst := e[((c*g.sh+a)*g.sw+b)*g.plane:][:g.plane]
+				clear(dst[g.rows*g.ew:])
+				for i := range g.rows {
+					row := dst[i*g.ew : (i+1)*g.ew]
+					y := (i+g.dhMin)*g.sh + a
+					if y < 0 || y >= p.InH {
+						clear(row)
+						continue
+					}
+					// Column j is input column (j+dwMin)·sw + b: zeros left of
+					// column 0, the gathered inputs, zeros right of the row.
+					xr := src[y*p.InW : (y+1)*p.InW]
+					x0 := g.dwMin*g.sw + b // input column of j = 0
+					lo := min(max(ceilDiv(-x0, g.sw), 0), g.ew)
+					hi := max(min(ceilDiv(p.InW-x0, g.sw), g.ew), lo)
+					clear(row[:lo])
+					if lo < hi {
+						gather(row[lo:hi], xr[x0+lo*g.sw:x0+(hi-1)*g.sw+1], g.sw, asm)
+					}
+					clear(row[hi:])
+				}
+			}
+		}
 	}
 }
 
-// fillRow writes columns j0..j0+len(row)-1 of the im2col row for kernel
-// offset (kh, kw) over the input channel plane x.
-func (s *im2colB) fillRow(row, x []float32, kh, kw, j0 int, asm bool) {
-	p := s.p
-	oh, ow := j0/s.outW, j0%s.outW
-	for off := 0; off < len(row); oh, ow = oh+1, 0 {
-		n := min(s.outW-ow, len(row)-off)
-		seg := row[off : off+n]
-		off += n
-		ih := oh*p.StrideH - p.PadH + kh
-		if ih < 0 || ih >= p.InH {
-			clear(seg)
-			continue
-		}
-		xr := x[ih*p.InW : (ih+1)*p.InW]
-		// Zeros for outputs left of input column 0, the gathered inputs, zeros
-		// right of the last column.
-		iw := ow*p.StrideW - p.PadW + kw // input column of seg[0]
-		sw := p.StrideW
-		lo := min(max(ceilDiv(-iw, sw), 0), n)
-		hi := max(min(ceilDiv(p.InW-iw, sw), n), lo)
-		clear(seg[:lo])
-		if lo < hi {
-			gather(seg[lo:hi], xr[iw+lo*sw:iw+(hi-1)*sw+1], sw, asm)
-		}
-		clear(seg[hi:])
+// phaseB is the im2col matrix over phase planes: row k is e[off[k]…].
+type phaseB struct {
+	e   []float32
+	off []int
+}
+
+func (s *phaseB) packB(dst, _ []float32, k0, kc, j0, nc int) {
+	asm := useAsm.Load()
+	for p := 0; p < kc; p++ {
+		o := s.off[k0+p] + j0
+		scatterRow(dst, s.e[o:o+nc], p, kc, asm)
 	}
 }
 

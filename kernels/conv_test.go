@@ -59,6 +59,10 @@ var convCases = []struct {
 	{"asymmetric", ConvParams{InC: 3, InH: 10, InW: 12, OutC: 5, KH: 3, KW: 5, StrideH: 1, StrideW: 2, PadH: 2, PadW: 0}},
 	{"pad wider than kernel reach", ConvParams{InC: 2, InH: 3, InW: 3, OutC: 3, KH: 2, KW: 2, StrideH: 1, StrideW: 1, PadH: 3, PadW: 3}},
 	{"1x1 tiny", ConvParams{InC: 1, InH: 1, InW: 1, OutC: 1, KH: 1, KW: 1, StrideH: 1, StrideW: 1}},
+	{"5x5/3 pad2", ConvParams{InC: 3, InH: 17, InW: 19, OutC: 5, KH: 5, KW: 5, StrideH: 3, StrideW: 3, PadH: 2, PadW: 2}},
+	{"2x2/2 no pad", ConvParams{InC: 4, InH: 9, InW: 10, OutC: 6, KH: 2, KW: 2, StrideH: 2, StrideW: 2}},
+	{"3x1 strides 1,3", ConvParams{InC: 2, InH: 8, InW: 20, OutC: 3, KH: 3, KW: 1, StrideH: 1, StrideW: 3, PadH: 1, PadW: 0}},
+	{"1x1/2 padded", ConvParams{InC: 3, InH: 7, InW: 8, OutC: 4, KH: 1, KW: 1, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}},
 }
 
 func TestConv2D(t *testing.T) {

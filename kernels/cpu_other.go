@@ -25,3 +25,23 @@ func kernel6x8(k int, a, b, c *float32, ldc int) {
 func gatherEven8(blocks int, src, dst *float32) {
 	panic("kernels: assembly kernel called in a build without it")
 }
+
+func winoIn6(rows **float32, inW, padW int, e *float32, ew, groups int, v *float32, stride int) {
+	panic("kernels: assembly kernel called in a build without it")
+}
+
+func winoOut6(m *float32, stride, groups, ow int, out, res **float32, flags int, bias float32) {
+	panic("kernels: assembly kernel called in a build without it")
+}
+
+func winoIn4(rows **float32, inW, padW int, e *float32, ew, groups int, v *float32, stride int) {
+	panic("kernels: assembly kernel called in a build without it")
+}
+
+func winoOut4(m *float32, stride, groups, ow int, out, res **float32, flags int, bias float32) {
+	panic("kernels: assembly kernel called in a build without it")
+}
+
+func maxPool3s2Row(r0, r1, r2 *float32, w int, out *float32, ow int) {
+	panic("kernels: assembly kernel called in a build without it")
+}

@@ -70,8 +70,11 @@ type gemmArgs struct {
 	ep         epilogue
 }
 
+// bBlockLen is the size of a packed kcBlock×ncBlock block of B.
+const bBlockLen = (kcBlock*nr + nr) * (ncBlock / nr)
+
 var bufPool = sync.Pool{New: func() any {
-	s := make([]float32, mcBlock*kcBlock+kcBlock*ncBlock+ncBlock)
+	s := make([]float32, mcBlock*kcBlock+bBlockLen+ncBlock)
 	return &s
 }}
 
@@ -140,12 +143,16 @@ func (g *gemmArgs) split() (tm, tn int) {
 // rect computes rows m0..m1-1, columns n0..n1-1 of C.
 func (g *gemmArgs) rect(m0, m1, n0, n1 int, buf []float32, asm bool) {
 	abuf := buf[:mcBlock*kcBlock]
-	bbuf := buf[mcBlock*kcBlock : mcBlock*kcBlock+kcBlock*ncBlock]
-	row := buf[mcBlock*kcBlock+kcBlock*ncBlock:]
+	bbuf := buf[mcBlock*kcBlock : mcBlock*kcBlock+bBlockLen]
+	row := buf[mcBlock*kcBlock+bBlockLen:]
 	for jc := n0; jc < n1; jc += ncBlock {
 		nc := min(ncBlock, n1-jc)
-		for pc := 0; pc < g.k; pc += kcBlock {
-			kc := min(kcBlock, g.k-pc)
+		kb := kcBlock
+		if g.pa != nil && nc <= 2*nr && g.k <= 4*kcBlock {
+			kb = g.k
+		}
+		for pc := 0; pc < g.k; pc += kb {
+			kc := min(kb, g.k-pc)
 			g.b.packB(bbuf, row, pc, kc, jc, nc)
 			flags := 0
 			if pc > 0 || g.accumulate {
@@ -172,7 +179,7 @@ func (g *gemmArgs) rect(m0, m1, n0, n1 int, buf []float32, asm bool) {
 // A panel q (rows ic+q·mr…) starts at ablk[q·astride].
 func (g *gemmArgs) macro(ablk []float32, astride int, bbuf []float32, ic, mc, jc, nc, kc, flags int, asm bool) {
 	for jr := 0; jr < nc; jr += nr {
-		bp := bbuf[jr*kc : jr*kc+kc*nr]
+		bp := bbuf[jr/nr*panelStride(kc):][:kc*nr]
 		cols := min(nr, nc-jr)
 		for ir := 0; ir < mc; ir += mr {
 			ap := ablk[ir/mr*astride : ir/mr*astride+kc*mr]

@@ -29,6 +29,7 @@ TEXT ·kernel6x16(SB), NOSPLIT, $0-80
 
 loop4:
 	PREFETCHT0   1024(DX)
+	PREFETCHT0   3072(CX)
 	VMOVUPS      (DX), Y12
 	VMOVUPS      32(DX), Y13
 	VBROADCASTSS (CX), Y14
@@ -587,3 +588,1541 @@ ge_loop:
 ge_done:
 	VZEROUPPER
 	RET
+
+DATA winomask<>+0(SB)/4, $0xffffffff
+DATA winomask<>+4(SB)/4, $0xffffffff
+DATA winomask<>+8(SB)/4, $0xffffffff
+DATA winomask<>+12(SB)/4, $0xffffffff
+DATA winomask<>+16(SB)/4, $0xffffffff
+DATA winomask<>+20(SB)/4, $0xffffffff
+DATA winomask<>+24(SB)/4, $0xffffffff
+DATA winomask<>+28(SB)/4, $0xffffffff
+DATA winomask<>+32(SB)/4, $0x00000000
+DATA winomask<>+36(SB)/4, $0x00000000
+DATA winomask<>+40(SB)/4, $0x00000000
+DATA winomask<>+44(SB)/4, $0x00000000
+DATA winomask<>+48(SB)/4, $0x00000000
+DATA winomask<>+52(SB)/4, $0x00000000
+DATA winomask<>+56(SB)/4, $0x00000000
+DATA winomask<>+60(SB)/4, $0x00000000
+GLOBL winomask<>(SB), RODATA|NOPTR, $64
+
+DATA winorot<>+0(SB)/4, $0x00000001
+DATA winorot<>+4(SB)/4, $0x00000002
+DATA winorot<>+8(SB)/4, $0x00000003
+DATA winorot<>+12(SB)/4, $0x00000004
+DATA winorot<>+16(SB)/4, $0x00000005
+DATA winorot<>+20(SB)/4, $0x00000006
+DATA winorot<>+24(SB)/4, $0x00000007
+DATA winorot<>+28(SB)/4, $0x00000000
+GLOBL winorot<>(SB), RODATA|NOPTR, $32
+
+DATA winoconst<>+0(SB)/4, $0x40000000
+DATA winoconst<>+4(SB)/4, $0x40800000
+DATA winoconst<>+8(SB)/4, $0x40a00000
+DATA winoconst<>+12(SB)/4, $0x41000000
+GLOBL winoconst<>(SB), RODATA|NOPTR, $16
+
+// func winoIn6(rows **float32, inW int, padW int, e *float32, ew int, groups int, v *float32, stride int)
+// Requires: AVX, AVX2, CMOV, FMA3
+TEXT ·winoIn6(SB), NOSPLIT, $0-64
+	MOVQ rows+0(FP), AX
+	MOVQ (AX), CX
+	MOVQ 8(AX), DX
+	MOVQ 16(AX), BX
+	MOVQ 24(AX), SI
+	MOVQ 32(AX), DI
+	MOVQ 40(AX), AX
+	MOVQ inW+8(FP), R8
+	MOVQ padW+16(FP), R9
+	MOVQ e+24(FP), R10
+	MOVQ ew+32(FP), R11
+	SHLQ $0x02, R11
+
+	// Vertical pass: E = Bᵀ·rows, 8 columns at a time.
+	MOVQ R9, R12
+	NEGQ R12
+	SHLQ $0x02, R9
+	SUBQ R9, CX
+	SUBQ R9, DX
+	SUBQ R9, BX
+	SUBQ R9, SI
+	SUBQ R9, DI
+	SUBQ R9, AX
+	MOVQ R10, R9
+
+winoIn6_vloop:
+	CMPQ    R12, R8
+	JGE     winoIn6_hpass
+	TESTQ   R12, R12
+	JS      winoIn6_vmask
+	LEAQ    8(R12), R13
+	CMPQ    R13, R8
+	JG      winoIn6_vmask
+	VMOVUPS (CX), Y4
+	VMOVUPS (DX), Y5
+	VMOVUPS (BX), Y6
+	VMOVUPS (SI), Y7
+	VMOVUPS (DI), Y8
+	VMOVUPS (AX), Y9
+	JMP     winoIn6_vcompute
+
+winoIn6_vmask:
+	// Edge vector: lanes l with 0 <= lo+l < inW; masked loads never fault.
+	XORQ       R14, R14
+	MOVQ       R12, R13
+	NEGQ       R13
+	CMPQ       R13, R14
+	CMOVQLT    R14, R13
+	MOVQ       R8, R14
+	SUBQ       R12, R14
+	MOVQ       $0x00000008, R15
+	CMPQ       R14, R15
+	CMOVQGT    R15, R14
+	LEAQ       winomask<>+32(SB), R15
+	SHLQ       $0x02, R14
+	SUBQ       R14, R15
+	VMOVDQU    (R15), Y10
+	LEAQ       winomask<>+32(SB), R15
+	SHLQ       $0x02, R13
+	SUBQ       R13, R15
+	VMOVDQU    (R15), Y11
+	VANDNPS    Y10, Y11, Y10
+	VMASKMOVPS (CX), Y10, Y4
+	VMASKMOVPS (DX), Y10, Y5
+	VMASKMOVPS (BX), Y10, Y6
+	VMASKMOVPS (SI), Y10, Y7
+	VMASKMOVPS (DI), Y10, Y8
+	VMASKMOVPS (AX), Y10, Y9
+
+winoIn6_vcompute:
+	MOVQ         R9, R13
+	VBROADCASTSS winoconst<>+4(SB), Y13
+	VBROADCASTSS winoconst<>+8(SB), Y14
+	VSUBPS       Y6, Y8, Y10
+	VSUBPS       Y5, Y7, Y11
+	VADDPS       Y11, Y11, Y11
+	VADDPS       Y11, Y10, Y12
+	VSUBPS       Y11, Y10, Y10
+	VFMADD132PS  Y13, Y8, Y4
+	VFNMADD231PS Y14, Y6, Y4
+	VFMADD231PS  Y13, Y5, Y9
+	VFNMADD231PS Y14, Y7, Y9
+	VFNMADD231PS Y13, Y6, Y8
+	VFNMADD231PS Y13, Y5, Y7
+	VADDPS       Y7, Y8, Y6
+	VSUBPS       Y7, Y8, Y8
+	VMOVUPS      Y4, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Y6, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Y8, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Y12, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Y10, (R13)
+	ADDQ         R11, R13
+	VMOVUPS      Y9, (R13)
+	ADDQ         $0x20, CX
+	ADDQ         $0x20, DX
+	ADDQ         $0x20, BX
+	ADDQ         $0x20, SI
+	ADDQ         $0x20, DI
+	ADDQ         $0x20, AX
+	ADDQ         $0x20, R9
+	ADDQ         $0x08, R12
+	JMP          winoIn6_vloop
+
+winoIn6_hpass:
+	// Horizontal pass: for each row of E, 8 tiles per group.
+	MOVQ stride+56(FP), AX
+	SHLQ $0x02, AX
+	MOVQ v+48(FP), CX
+	MOVQ R10, DX
+	MOVQ $0x00000006, BX
+
+winoIn6_hrow:
+	MOVQ groups+40(FP), SI
+	MOVQ DX, DI
+	MOVQ CX, R8
+
+winoIn6_hgroup:
+	VMOVUPS      (DI), Y0
+	VMOVUPS      32(DI), Y1
+	VMOVUPS      64(DI), Y2
+	VMOVUPS      96(DI), Y3
+	VPERM2F128   $0x20, Y2, Y0, Y4
+	VPERM2F128   $0x31, Y2, Y0, Y5
+	VPERM2F128   $0x20, Y3, Y1, Y6
+	VPERM2F128   $0x31, Y3, Y1, Y7
+	VUNPCKLPS    Y5, Y4, Y0
+	VUNPCKHPS    Y5, Y4, Y1
+	VUNPCKLPS    Y7, Y6, Y2
+	VUNPCKHPS    Y7, Y6, Y3
+	VSHUFPS      $0x44, Y2, Y0, Y4
+	VSHUFPS      $0xee, Y2, Y0, Y5
+	VSHUFPS      $0x44, Y3, Y1, Y6
+	VSHUFPS      $0xee, Y3, Y1, Y7
+	VMOVUPS      128(DI), Y2
+	VMOVDQU      winorot<>+0(SB), Y15
+	VPERMPS      Y4, Y15, Y8
+	VBROADCASTSS X2, Y0
+	VBLENDPS     $0x80, Y0, Y8, Y8
+	VPERMILPS    $0x55, Y2, Y1
+	VPERMPS      Y5, Y15, Y9
+	VBROADCASTSS X1, Y0
+	VBLENDPS     $0x80, Y0, Y9, Y9
+	VBROADCASTSS winoconst<>+4(SB), Y13
+	VBROADCASTSS winoconst<>+8(SB), Y14
+	VSUBPS       Y6, Y8, Y10
+	VSUBPS       Y5, Y7, Y11
+	VADDPS       Y11, Y11, Y11
+	VADDPS       Y11, Y10, Y12
+	VSUBPS       Y11, Y10, Y10
+	VFMADD132PS  Y13, Y8, Y4
+	VFNMADD231PS Y14, Y6, Y4
+	VFMADD231PS  Y13, Y5, Y9
+	VFNMADD231PS Y14, Y7, Y9
+	VFNMADD231PS Y13, Y6, Y8
+	VFNMADD231PS Y13, Y5, Y7
+	VADDPS       Y7, Y8, Y6
+	VSUBPS       Y7, Y8, Y8
+	MOVQ         R8, R9
+	VMOVUPS      Y4, (R9)
+	ADDQ         AX, R9
+	VMOVUPS      Y6, (R9)
+	ADDQ         AX, R9
+	VMOVUPS      Y8, (R9)
+	ADDQ         AX, R9
+	VMOVUPS      Y12, (R9)
+	ADDQ         AX, R9
+	VMOVUPS      Y10, (R9)
+	ADDQ         AX, R9
+	VMOVUPS      Y9, (R9)
+	ADDQ         $0x00000080, DI
+	ADDQ         $0x20, R8
+	DECQ         SI
+	JNZ          winoIn6_hgroup
+	ADDQ         R11, DX
+	ADDQ         AX, CX
+	ADDQ         AX, CX
+	ADDQ         AX, CX
+	ADDQ         AX, CX
+	ADDQ         AX, CX
+	ADDQ         AX, CX
+	DECQ         BX
+	JNZ          winoIn6_hrow
+	VZEROUPPER
+	RET
+
+// func winoIn4(rows **float32, inW int, padW int, e *float32, ew int, groups int, v *float32, stride int)
+// Requires: AVX, AVX2, CMOV
+TEXT ·winoIn4(SB), NOSPLIT, $0-64
+	MOVQ rows+0(FP), AX
+	MOVQ (AX), CX
+	MOVQ 8(AX), DX
+	MOVQ 16(AX), BX
+	MOVQ 24(AX), AX
+	MOVQ inW+8(FP), SI
+	MOVQ padW+16(FP), DI
+	MOVQ e+24(FP), R8
+	MOVQ ew+32(FP), R9
+	SHLQ $0x02, R9
+
+	// Vertical pass: E = Bᵀ·rows, 8 columns at a time.
+	MOVQ DI, R10
+	NEGQ R10
+	SHLQ $0x02, DI
+	SUBQ DI, CX
+	SUBQ DI, DX
+	SUBQ DI, BX
+	SUBQ DI, AX
+	MOVQ R8, DI
+
+winoIn4_vloop:
+	CMPQ    R10, SI
+	JGE     winoIn4_hpass
+	TESTQ   R10, R10
+	JS      winoIn4_vmask
+	LEAQ    8(R10), R11
+	CMPQ    R11, SI
+	JG      winoIn4_vmask
+	VMOVUPS (CX), Y4
+	VMOVUPS (DX), Y5
+	VMOVUPS (BX), Y6
+	VMOVUPS (AX), Y7
+	JMP     winoIn4_vcompute
+
+winoIn4_vmask:
+	// Edge vector: lanes l with 0 <= lo+l < inW; masked loads never fault.
+	XORQ       R12, R12
+	MOVQ       R10, R11
+	NEGQ       R11
+	CMPQ       R11, R12
+	CMOVQLT    R12, R11
+	MOVQ       SI, R12
+	SUBQ       R10, R12
+	MOVQ       $0x00000008, R13
+	CMPQ       R12, R13
+	CMOVQGT    R13, R12
+	LEAQ       winomask<>+32(SB), R13
+	SHLQ       $0x02, R12
+	SUBQ       R12, R13
+	VMOVDQU    (R13), Y10
+	LEAQ       winomask<>+32(SB), R13
+	SHLQ       $0x02, R11
+	SUBQ       R11, R13
+	VMOVDQU    (R13), Y11
+	VANDNPS    Y10, Y11, Y10
+	VMASKMOVPS (CX), Y10, Y4
+	VMASKMOVPS (DX), Y10, Y5
+	VMASKMOVPS (BX), Y10, Y6
+	VMASKMOVPS (AX), Y10, Y7
+
+winoIn4_vcompute:
+	MOVQ    DI, R11
+	VADDPS  Y6, Y5, Y10
+	VSUBPS  Y6, Y4, Y4
+	VSUBPS  Y5, Y6, Y6
+	VSUBPS  Y7, Y5, Y5
+	VMOVUPS Y4, (R11)
+	ADDQ    R9, R11
+	VMOVUPS Y10, (R11)
+	ADDQ    R9, R11
+	VMOVUPS Y6, (R11)
+	ADDQ    R9, R11
+	VMOVUPS Y5, (R11)
+	ADDQ    $0x20, CX
+	ADDQ    $0x20, DX
+	ADDQ    $0x20, BX
+	ADDQ    $0x20, AX
+	ADDQ    $0x20, DI
+	ADDQ    $0x08, R10
+	JMP     winoIn4_vloop
+
+winoIn4_hpass:
+	// Horizontal pass: for each row of E, 8 tiles per group.
+	MOVQ stride+56(FP), AX
+	SHLQ $0x02, AX
+	MOVQ v+48(FP), CX
+	MOVQ R8, DX
+	MOVQ $0x00000004, BX
+
+winoIn4_hrow:
+	MOVQ groups+40(FP), SI
+	MOVQ DX, DI
+	MOVQ CX, R8
+
+winoIn4_hgroup:
+	VMOVUPS      (DI), Y0
+	VMOVUPS      32(DI), Y1
+	VSHUFPS      $0x88, Y1, Y0, Y4
+	VPERMPD      $0xd8, Y4, Y4
+	VSHUFPS      $0xdd, Y1, Y0, Y5
+	VPERMPD      $0xd8, Y5, Y5
+	VMOVUPS      64(DI), Y2
+	VMOVDQU      winorot<>+0(SB), Y15
+	VPERMPS      Y4, Y15, Y6
+	VBROADCASTSS X2, Y0
+	VBLENDPS     $0x80, Y0, Y6, Y6
+	VPERMILPS    $0x55, Y2, Y1
+	VPERMPS      Y5, Y15, Y7
+	VBROADCASTSS X1, Y0
+	VBLENDPS     $0x80, Y0, Y7, Y7
+	VADDPS       Y6, Y5, Y10
+	VSUBPS       Y6, Y4, Y4
+	VSUBPS       Y5, Y6, Y6
+	VSUBPS       Y7, Y5, Y5
+	MOVQ         R8, R10
+	VMOVUPS      Y4, (R10)
+	ADDQ         AX, R10
+	VMOVUPS      Y10, (R10)
+	ADDQ         AX, R10
+	VMOVUPS      Y6, (R10)
+	ADDQ         AX, R10
+	VMOVUPS      Y5, (R10)
+	ADDQ         $0x00000040, DI
+	ADDQ         $0x20, R8
+	DECQ         SI
+	JNZ          winoIn4_hgroup
+	ADDQ         R9, DX
+	ADDQ         AX, CX
+	ADDQ         AX, CX
+	ADDQ         AX, CX
+	ADDQ         AX, CX
+	DECQ         BX
+	JNZ          winoIn4_hrow
+	VZEROUPPER
+	RET
+
+// func winoOut6(m *float32, stride int, groups int, ow int, out **float32, res **float32, flags int, bias float32)
+// Requires: AVX, FMA3
+TEXT ·winoOut6(SB), NOSPLIT, $768-60
+	MOVQ         m+0(FP), AX
+	MOVQ         stride+8(FP), CX
+	SHLQ         $0x02, CX
+	VXORPS       Y14, Y14, Y14
+	VBROADCASTSS bias+56(FP), Y15
+	MOVQ         ow+24(FP), DX
+	XORQ         BX, BX
+	MOVQ         groups+16(FP), SI
+
+winoOut6_group:
+	VBROADCASTSS winoconst<>+0(SB), Y9
+	VBROADCASTSS winoconst<>+4(SB), Y10
+	VBROADCASTSS winoconst<>+12(SB), Y11
+	LEAQ         (CX)(CX*2), DI
+	SHLQ         $0x01, DI
+
+	// Columns: Aᵀ down each of the six columns of every tile, to the stack.
+	MOVQ         AX, R8
+	LEAQ         (R8)(DI*2), R9
+	ADDQ         DI, R9
+	VMOVUPS      (R8), Y0
+	VMOVUPS      (R8)(DI*1), Y1
+	VMOVUPS      (R8)(DI*2), Y2
+	VMOVUPS      (R9), Y3
+	VMOVUPS      (R9)(DI*1), Y4
+	VMOVUPS      (R9)(DI*2), Y5
+	VADDPS       Y2, Y1, Y6
+	VSUBPS       Y2, Y1, Y1
+	VADDPS       Y4, Y3, Y7
+	VSUBPS       Y4, Y3, Y3
+	VADDPS       Y6, Y0, Y0
+	VADDPS       Y7, Y0, Y0
+	VADDPS       Y1, Y5, Y5
+	VFMADD231PS  Y11, Y3, Y5
+	VFMADD231PS  Y9, Y3, Y1
+	VFMADD231PS  Y10, Y7, Y6
+	VMOVUPS      Y0, (SP)
+	VMOVUPS      Y1, 192(SP)
+	VMOVUPS      Y6, 384(SP)
+	VMOVUPS      Y5, 576(SP)
+	MOVQ         AX, R8
+	ADDQ         CX, R8
+	LEAQ         (R8)(DI*2), R9
+	ADDQ         DI, R9
+	VMOVUPS      (R8), Y0
+	VMOVUPS      (R8)(DI*1), Y1
+	VMOVUPS      (R8)(DI*2), Y2
+	VMOVUPS      (R9), Y3
+	VMOVUPS      (R9)(DI*1), Y4
+	VMOVUPS      (R9)(DI*2), Y5
+	VADDPS       Y2, Y1, Y6
+	VSUBPS       Y2, Y1, Y1
+	VADDPS       Y4, Y3, Y7
+	VSUBPS       Y4, Y3, Y3
+	VADDPS       Y6, Y0, Y0
+	VADDPS       Y7, Y0, Y0
+	VADDPS       Y1, Y5, Y5
+	VFMADD231PS  Y11, Y3, Y5
+	VFMADD231PS  Y9, Y3, Y1
+	VFMADD231PS  Y10, Y7, Y6
+	VMOVUPS      Y0, 32(SP)
+	VMOVUPS      Y1, 224(SP)
+	VMOVUPS      Y6, 416(SP)
+	VMOVUPS      Y5, 608(SP)
+	MOVQ         AX, R8
+	ADDQ         CX, R8
+	ADDQ         CX, R8
+	LEAQ         (R8)(DI*2), R9
+	ADDQ         DI, R9
+	VMOVUPS      (R8), Y0
+	VMOVUPS      (R8)(DI*1), Y1
+	VMOVUPS      (R8)(DI*2), Y2
+	VMOVUPS      (R9), Y3
+	VMOVUPS      (R9)(DI*1), Y4
+	VMOVUPS      (R9)(DI*2), Y5
+	VADDPS       Y2, Y1, Y6
+	VSUBPS       Y2, Y1, Y1
+	VADDPS       Y4, Y3, Y7
+	VSUBPS       Y4, Y3, Y3
+	VADDPS       Y6, Y0, Y0
+	VADDPS       Y7, Y0, Y0
+	VADDPS       Y1, Y5, Y5
+	VFMADD231PS  Y11, Y3, Y5
+	VFMADD231PS  Y9, Y3, Y1
+	VFMADD231PS  Y10, Y7, Y6
+	VMOVUPS      Y0, 64(SP)
+	VMOVUPS      Y1, 256(SP)
+	VMOVUPS      Y6, 448(SP)
+	VMOVUPS      Y5, 640(SP)
+	MOVQ         AX, R8
+	ADDQ         CX, R8
+	ADDQ         CX, R8
+	ADDQ         CX, R8
+	LEAQ         (R8)(DI*2), R9
+	ADDQ         DI, R9
+	VMOVUPS      (R8), Y0
+	VMOVUPS      (R8)(DI*1), Y1
+	VMOVUPS      (R8)(DI*2), Y2
+	VMOVUPS      (R9), Y3
+	VMOVUPS      (R9)(DI*1), Y4
+	VMOVUPS      (R9)(DI*2), Y5
+	VADDPS       Y2, Y1, Y6
+	VSUBPS       Y2, Y1, Y1
+	VADDPS       Y4, Y3, Y7
+	VSUBPS       Y4, Y3, Y3
+	VADDPS       Y6, Y0, Y0
+	VADDPS       Y7, Y0, Y0
+	VADDPS       Y1, Y5, Y5
+	VFMADD231PS  Y11, Y3, Y5
+	VFMADD231PS  Y9, Y3, Y1
+	VFMADD231PS  Y10, Y7, Y6
+	VMOVUPS      Y0, 96(SP)
+	VMOVUPS      Y1, 288(SP)
+	VMOVUPS      Y6, 480(SP)
+	VMOVUPS      Y5, 672(SP)
+	MOVQ         AX, R8
+	ADDQ         CX, R8
+	ADDQ         CX, R8
+	ADDQ         CX, R8
+	ADDQ         CX, R8
+	LEAQ         (R8)(DI*2), R9
+	ADDQ         DI, R9
+	VMOVUPS      (R8), Y0
+	VMOVUPS      (R8)(DI*1), Y1
+	VMOVUPS      (R8)(DI*2), Y2
+	VMOVUPS      (R9), Y3
+	VMOVUPS      (R9)(DI*1), Y4
+	VMOVUPS      (R9)(DI*2), Y5
+	VADDPS       Y2, Y1, Y6
+	VSUBPS       Y2, Y1, Y1
+	VADDPS       Y4, Y3, Y7
+	VSUBPS       Y4, Y3, Y3
+	VADDPS       Y6, Y0, Y0
+	VADDPS       Y7, Y0, Y0
+	VADDPS       Y1, Y5, Y5
+	VFMADD231PS  Y11, Y3, Y5
+	VFMADD231PS  Y9, Y3, Y1
+	VFMADD231PS  Y10, Y7, Y6
+	VMOVUPS      Y0, 128(SP)
+	VMOVUPS      Y1, 320(SP)
+	VMOVUPS      Y6, 512(SP)
+	VMOVUPS      Y5, 704(SP)
+	MOVQ         AX, R8
+	ADDQ         CX, R8
+	ADDQ         CX, R8
+	ADDQ         CX, R8
+	ADDQ         CX, R8
+	ADDQ         CX, R8
+	LEAQ         (R8)(DI*2), R9
+	ADDQ         DI, R9
+	VMOVUPS      (R8), Y0
+	VMOVUPS      (R8)(DI*1), Y1
+	VMOVUPS      (R8)(DI*2), Y2
+	VMOVUPS      (R9), Y3
+	VMOVUPS      (R9)(DI*1), Y4
+	VMOVUPS      (R9)(DI*2), Y5
+	VADDPS       Y2, Y1, Y6
+	VSUBPS       Y2, Y1, Y1
+	VADDPS       Y4, Y3, Y7
+	VSUBPS       Y4, Y3, Y3
+	VADDPS       Y6, Y0, Y0
+	VADDPS       Y7, Y0, Y0
+	VADDPS       Y1, Y5, Y5
+	VFMADD231PS  Y11, Y3, Y5
+	VFMADD231PS  Y9, Y3, Y1
+	VFMADD231PS  Y10, Y7, Y6
+	VMOVUPS      Y0, 160(SP)
+	VMOVUPS      Y1, 352(SP)
+	VMOVUPS      Y6, 544(SP)
+	VMOVUPS      Y5, 736(SP)
+	LEAQ         winomask<>+32(SB), DI
+	MOVQ         DX, R8
+	SHLQ         $0x02, R8
+	SUBQ         R8, DI
+	VBROADCASTSS winoconst<>+0(SB), Y9
+	VBROADCASTSS winoconst<>+4(SB), Y10
+	VBROADCASTSS winoconst<>+12(SB), Y11
+	VMOVUPS      (SP), Y0
+	VMOVUPS      32(SP), Y1
+	VMOVUPS      64(SP), Y2
+	VMOVUPS      96(SP), Y3
+	VMOVUPS      128(SP), Y4
+	VMOVUPS      160(SP), Y5
+	VADDPS       Y2, Y1, Y6
+	VSUBPS       Y2, Y1, Y1
+	VADDPS       Y4, Y3, Y7
+	VSUBPS       Y4, Y3, Y3
+	VADDPS       Y6, Y0, Y0
+	VADDPS       Y7, Y0, Y0
+	VADDPS       Y1, Y5, Y5
+	VFMADD231PS  Y11, Y3, Y5
+	VFMADD231PS  Y9, Y3, Y1
+	VFMADD231PS  Y10, Y7, Y6
+	VADDPS       Y15, Y0, Y0
+	VADDPS       Y15, Y1, Y1
+	VADDPS       Y15, Y6, Y6
+	VADDPS       Y15, Y5, Y5
+	VUNPCKLPS    Y1, Y0, Y2
+	VUNPCKHPS    Y1, Y0, Y3
+	VUNPCKLPS    Y5, Y6, Y4
+	VUNPCKHPS    Y5, Y6, Y8
+	VSHUFPS      $0x44, Y4, Y2, Y12
+	VSHUFPS      $0xee, Y4, Y2, Y13
+	VSHUFPS      $0x44, Y8, Y3, Y2
+	VSHUFPS      $0xee, Y8, Y3, Y4
+	VPERM2F128   $0x20, Y13, Y12, Y0
+	VPERM2F128   $0x20, Y4, Y2, Y1
+	VPERM2F128   $0x31, Y13, Y12, Y3
+	VPERM2F128   $0x31, Y4, Y2, Y5
+	MOVQ         flags+48(FP), R8
+	TESTQ        $0x00000001, R8
+	JZ           winoOut6_relu0
+	MOVQ         res+40(FP), R9
+	MOVQ         (R9), R9
+	ADDQ         BX, R9
+	CMPQ         DX, $0x08
+	JGE          winoOut6_res0_0_full
+	CMPQ         DX, $0x00
+	JLE          winoOut6_res0_0_done
+	VMOVDQU      (DI), Y12
+	VMASKMOVPS   (R9), Y12, Y13
+	VADDPS       Y13, Y0, Y0
+	JMP          winoOut6_res0_0_done
+
+winoOut6_res0_0_full:
+	VADDPS (R9), Y0, Y0
+
+winoOut6_res0_0_done:
+	CMPQ       DX, $0x10
+	JGE        winoOut6_res0_1_full
+	CMPQ       DX, $0x08
+	JLE        winoOut6_res0_1_done
+	VMOVDQU    32(DI), Y12
+	VMASKMOVPS 32(R9), Y12, Y13
+	VADDPS     Y13, Y1, Y1
+	JMP        winoOut6_res0_1_done
+
+winoOut6_res0_1_full:
+	VADDPS 32(R9), Y1, Y1
+
+winoOut6_res0_1_done:
+	CMPQ       DX, $0x18
+	JGE        winoOut6_res0_2_full
+	CMPQ       DX, $0x10
+	JLE        winoOut6_res0_2_done
+	VMOVDQU    64(DI), Y12
+	VMASKMOVPS 64(R9), Y12, Y13
+	VADDPS     Y13, Y3, Y3
+	JMP        winoOut6_res0_2_done
+
+winoOut6_res0_2_full:
+	VADDPS 64(R9), Y3, Y3
+
+winoOut6_res0_2_done:
+	CMPQ       DX, $0x20
+	JGE        winoOut6_res0_3_full
+	CMPQ       DX, $0x18
+	JLE        winoOut6_res0_3_done
+	VMOVDQU    96(DI), Y12
+	VMASKMOVPS 96(R9), Y12, Y13
+	VADDPS     Y13, Y5, Y5
+	JMP        winoOut6_res0_3_done
+
+winoOut6_res0_3_full:
+	VADDPS 96(R9), Y5, Y5
+
+winoOut6_res0_3_done:
+winoOut6_relu0:
+	TESTQ  $0x00000002, R8
+	JZ     winoOut6_store0
+	VMAXPS Y0, Y14, Y0
+	VMAXPS Y1, Y14, Y1
+	VMAXPS Y3, Y14, Y3
+	VMAXPS Y5, Y14, Y5
+
+winoOut6_store0:
+	MOVQ       out+32(FP), R8
+	MOVQ       (R8), R8
+	ADDQ       BX, R8
+	CMPQ       DX, $0x08
+	JGE        winoOut6_st0_0_full
+	CMPQ       DX, $0x00
+	JLE        winoOut6_st0_0_done
+	VMOVDQU    (DI), Y12
+	VMASKMOVPS Y0, Y12, (R8)
+	JMP        winoOut6_st0_0_done
+
+winoOut6_st0_0_full:
+	VMOVUPS Y0, (R8)
+
+winoOut6_st0_0_done:
+	CMPQ       DX, $0x10
+	JGE        winoOut6_st0_1_full
+	CMPQ       DX, $0x08
+	JLE        winoOut6_st0_1_done
+	VMOVDQU    32(DI), Y12
+	VMASKMOVPS Y1, Y12, 32(R8)
+	JMP        winoOut6_st0_1_done
+
+winoOut6_st0_1_full:
+	VMOVUPS Y1, 32(R8)
+
+winoOut6_st0_1_done:
+	CMPQ       DX, $0x18
+	JGE        winoOut6_st0_2_full
+	CMPQ       DX, $0x10
+	JLE        winoOut6_st0_2_done
+	VMOVDQU    64(DI), Y12
+	VMASKMOVPS Y3, Y12, 64(R8)
+	JMP        winoOut6_st0_2_done
+
+winoOut6_st0_2_full:
+	VMOVUPS Y3, 64(R8)
+
+winoOut6_st0_2_done:
+	CMPQ       DX, $0x20
+	JGE        winoOut6_st0_3_full
+	CMPQ       DX, $0x18
+	JLE        winoOut6_st0_3_done
+	VMOVDQU    96(DI), Y12
+	VMASKMOVPS Y5, Y12, 96(R8)
+	JMP        winoOut6_st0_3_done
+
+winoOut6_st0_3_full:
+	VMOVUPS Y5, 96(R8)
+
+winoOut6_st0_3_done:
+	VBROADCASTSS winoconst<>+0(SB), Y9
+	VBROADCASTSS winoconst<>+4(SB), Y10
+	VBROADCASTSS winoconst<>+12(SB), Y11
+	VMOVUPS      192(SP), Y0
+	VMOVUPS      224(SP), Y1
+	VMOVUPS      256(SP), Y2
+	VMOVUPS      288(SP), Y3
+	VMOVUPS      320(SP), Y4
+	VMOVUPS      352(SP), Y5
+	VADDPS       Y2, Y1, Y6
+	VSUBPS       Y2, Y1, Y1
+	VADDPS       Y4, Y3, Y7
+	VSUBPS       Y4, Y3, Y3
+	VADDPS       Y6, Y0, Y0
+	VADDPS       Y7, Y0, Y0
+	VADDPS       Y1, Y5, Y5
+	VFMADD231PS  Y11, Y3, Y5
+	VFMADD231PS  Y9, Y3, Y1
+	VFMADD231PS  Y10, Y7, Y6
+	VADDPS       Y15, Y0, Y0
+	VADDPS       Y15, Y1, Y1
+	VADDPS       Y15, Y6, Y6
+	VADDPS       Y15, Y5, Y5
+	VUNPCKLPS    Y1, Y0, Y2
+	VUNPCKHPS    Y1, Y0, Y3
+	VUNPCKLPS    Y5, Y6, Y4
+	VUNPCKHPS    Y5, Y6, Y8
+	VSHUFPS      $0x44, Y4, Y2, Y12
+	VSHUFPS      $0xee, Y4, Y2, Y13
+	VSHUFPS      $0x44, Y8, Y3, Y2
+	VSHUFPS      $0xee, Y8, Y3, Y4
+	VPERM2F128   $0x20, Y13, Y12, Y0
+	VPERM2F128   $0x20, Y4, Y2, Y1
+	VPERM2F128   $0x31, Y13, Y12, Y3
+	VPERM2F128   $0x31, Y4, Y2, Y5
+	MOVQ         flags+48(FP), R8
+	TESTQ        $0x00000001, R8
+	JZ           winoOut6_relu1
+	MOVQ         res+40(FP), R9
+	MOVQ         8(R9), R9
+	ADDQ         BX, R9
+	CMPQ         DX, $0x08
+	JGE          winoOut6_res1_0_full
+	CMPQ         DX, $0x00
+	JLE          winoOut6_res1_0_done
+	VMOVDQU      (DI), Y12
+	VMASKMOVPS   (R9), Y12, Y13
+	VADDPS       Y13, Y0, Y0
+	JMP          winoOut6_res1_0_done
+
+winoOut6_res1_0_full:
+	VADDPS (R9), Y0, Y0
+
+winoOut6_res1_0_done:
+	CMPQ       DX, $0x10
+	JGE        winoOut6_res1_1_full
+	CMPQ       DX, $0x08
+	JLE        winoOut6_res1_1_done
+	VMOVDQU    32(DI), Y12
+	VMASKMOVPS 32(R9), Y12, Y13
+	VADDPS     Y13, Y1, Y1
+	JMP        winoOut6_res1_1_done
+
+winoOut6_res1_1_full:
+	VADDPS 32(R9), Y1, Y1
+
+winoOut6_res1_1_done:
+	CMPQ       DX, $0x18
+	JGE        winoOut6_res1_2_full
+	CMPQ       DX, $0x10
+	JLE        winoOut6_res1_2_done
+	VMOVDQU    64(DI), Y12
+	VMASKMOVPS 64(R9), Y12, Y13
+	VADDPS     Y13, Y3, Y3
+	JMP        winoOut6_res1_2_done
+
+winoOut6_res1_2_full:
+	VADDPS 64(R9), Y3, Y3
+
+winoOut6_res1_2_done:
+	CMPQ       DX, $0x20
+	JGE        winoOut6_res1_3_full
+	CMPQ       DX, $0x18
+	JLE        winoOut6_res1_3_done
+	VMOVDQU    96(DI), Y12
+	VMASKMOVPS 96(R9), Y12, Y13
+	VADDPS     Y13, Y5, Y5
+	JMP        winoOut6_res1_3_done
+
+winoOut6_res1_3_full:
+	VADDPS 96(R9), Y5, Y5
+
+winoOut6_res1_3_done:
+winoOut6_relu1:
+	TESTQ  $0x00000002, R8
+	JZ     winoOut6_store1
+	VMAXPS Y0, Y14, Y0
+	VMAXPS Y1, Y14, Y1
+	VMAXPS Y3, Y14, Y3
+	VMAXPS Y5, Y14, Y5
+
+winoOut6_store1:
+	MOVQ       out+32(FP), R8
+	MOVQ       8(R8), R8
+	ADDQ       BX, R8
+	CMPQ       DX, $0x08
+	JGE        winoOut6_st1_0_full
+	CMPQ       DX, $0x00
+	JLE        winoOut6_st1_0_done
+	VMOVDQU    (DI), Y12
+	VMASKMOVPS Y0, Y12, (R8)
+	JMP        winoOut6_st1_0_done
+
+winoOut6_st1_0_full:
+	VMOVUPS Y0, (R8)
+
+winoOut6_st1_0_done:
+	CMPQ       DX, $0x10
+	JGE        winoOut6_st1_1_full
+	CMPQ       DX, $0x08
+	JLE        winoOut6_st1_1_done
+	VMOVDQU    32(DI), Y12
+	VMASKMOVPS Y1, Y12, 32(R8)
+	JMP        winoOut6_st1_1_done
+
+winoOut6_st1_1_full:
+	VMOVUPS Y1, 32(R8)
+
+winoOut6_st1_1_done:
+	CMPQ       DX, $0x18
+	JGE        winoOut6_st1_2_full
+	CMPQ       DX, $0x10
+	JLE        winoOut6_st1_2_done
+	VMOVDQU    64(DI), Y12
+	VMASKMOVPS Y3, Y12, 64(R8)
+	JMP        winoOut6_st1_2_done
+
+winoOut6_st1_2_full:
+	VMOVUPS Y3, 64(R8)
+
+winoOut6_st1_2_done:
+	CMPQ       DX, $0x20
+	JGE        winoOut6_st1_3_full
+	CMPQ       DX, $0x18
+	JLE        winoOut6_st1_3_done
+	VMOVDQU    96(DI), Y12
+	VMASKMOVPS Y5, Y12, 96(R8)
+	JMP        winoOut6_st1_3_done
+
+winoOut6_st1_3_full:
+	VMOVUPS Y5, 96(R8)
+
+winoOut6_st1_3_done:
+	VBROADCASTSS winoconst<>+0(SB), Y9
+	VBROADCASTSS winoconst<>+4(SB), Y10
+	VBROADCASTSS winoconst<>+12(SB), Y11
+	VMOVUPS      384(SP), Y0
+	VMOVUPS      416(SP), Y1
+	VMOVUPS      448(SP), Y2
+	VMOVUPS      480(SP), Y3
+	VMOVUPS      512(SP), Y4
+	VMOVUPS      544(SP), Y5
+	VADDPS       Y2, Y1, Y6
+	VSUBPS       Y2, Y1, Y1
+	VADDPS       Y4, Y3, Y7
+	VSUBPS       Y4, Y3, Y3
+	VADDPS       Y6, Y0, Y0
+	VADDPS       Y7, Y0, Y0
+	VADDPS       Y1, Y5, Y5
+	VFMADD231PS  Y11, Y3, Y5
+	VFMADD231PS  Y9, Y3, Y1
+	VFMADD231PS  Y10, Y7, Y6
+	VADDPS       Y15, Y0, Y0
+	VADDPS       Y15, Y1, Y1
+	VADDPS       Y15, Y6, Y6
+	VADDPS       Y15, Y5, Y5
+	VUNPCKLPS    Y1, Y0, Y2
+	VUNPCKHPS    Y1, Y0, Y3
+	VUNPCKLPS    Y5, Y6, Y4
+	VUNPCKHPS    Y5, Y6, Y8
+	VSHUFPS      $0x44, Y4, Y2, Y12
+	VSHUFPS      $0xee, Y4, Y2, Y13
+	VSHUFPS      $0x44, Y8, Y3, Y2
+	VSHUFPS      $0xee, Y8, Y3, Y4
+	VPERM2F128   $0x20, Y13, Y12, Y0
+	VPERM2F128   $0x20, Y4, Y2, Y1
+	VPERM2F128   $0x31, Y13, Y12, Y3
+	VPERM2F128   $0x31, Y4, Y2, Y5
+	MOVQ         flags+48(FP), R8
+	TESTQ        $0x00000001, R8
+	JZ           winoOut6_relu2
+	MOVQ         res+40(FP), R9
+	MOVQ         16(R9), R9
+	ADDQ         BX, R9
+	CMPQ         DX, $0x08
+	JGE          winoOut6_res2_0_full
+	CMPQ         DX, $0x00
+	JLE          winoOut6_res2_0_done
+	VMOVDQU      (DI), Y12
+	VMASKMOVPS   (R9), Y12, Y13
+	VADDPS       Y13, Y0, Y0
+	JMP          winoOut6_res2_0_done
+
+winoOut6_res2_0_full:
+	VADDPS (R9), Y0, Y0
+
+winoOut6_res2_0_done:
+	CMPQ       DX, $0x10
+	JGE        winoOut6_res2_1_full
+	CMPQ       DX, $0x08
+	JLE        winoOut6_res2_1_done
+	VMOVDQU    32(DI), Y12
+	VMASKMOVPS 32(R9), Y12, Y13
+	VADDPS     Y13, Y1, Y1
+	JMP        winoOut6_res2_1_done
+
+winoOut6_res2_1_full:
+	VADDPS 32(R9), Y1, Y1
+
+winoOut6_res2_1_done:
+	CMPQ       DX, $0x18
+	JGE        winoOut6_res2_2_full
+	CMPQ       DX, $0x10
+	JLE        winoOut6_res2_2_done
+	VMOVDQU    64(DI), Y12
+	VMASKMOVPS 64(R9), Y12, Y13
+	VADDPS     Y13, Y3, Y3
+	JMP        winoOut6_res2_2_done
+
+winoOut6_res2_2_full:
+	VADDPS 64(R9), Y3, Y3
+
+winoOut6_res2_2_done:
+	CMPQ       DX, $0x20
+	JGE        winoOut6_res2_3_full
+	CMPQ       DX, $0x18
+	JLE        winoOut6_res2_3_done
+	VMOVDQU    96(DI), Y12
+	VMASKMOVPS 96(R9), Y12, Y13
+	VADDPS     Y13, Y5, Y5
+	JMP        winoOut6_res2_3_done
+
+winoOut6_res2_3_full:
+	VADDPS 96(R9), Y5, Y5
+
+winoOut6_res2_3_done:
+winoOut6_relu2:
+	TESTQ  $0x00000002, R8
+	JZ     winoOut6_store2
+	VMAXPS Y0, Y14, Y0
+	VMAXPS Y1, Y14, Y1
+	VMAXPS Y3, Y14, Y3
+	VMAXPS Y5, Y14, Y5
+
+winoOut6_store2:
+	MOVQ       out+32(FP), R8
+	MOVQ       16(R8), R8
+	ADDQ       BX, R8
+	CMPQ       DX, $0x08
+	JGE        winoOut6_st2_0_full
+	CMPQ       DX, $0x00
+	JLE        winoOut6_st2_0_done
+	VMOVDQU    (DI), Y12
+	VMASKMOVPS Y0, Y12, (R8)
+	JMP        winoOut6_st2_0_done
+
+winoOut6_st2_0_full:
+	VMOVUPS Y0, (R8)
+
+winoOut6_st2_0_done:
+	CMPQ       DX, $0x10
+	JGE        winoOut6_st2_1_full
+	CMPQ       DX, $0x08
+	JLE        winoOut6_st2_1_done
+	VMOVDQU    32(DI), Y12
+	VMASKMOVPS Y1, Y12, 32(R8)
+	JMP        winoOut6_st2_1_done
+
+winoOut6_st2_1_full:
+	VMOVUPS Y1, 32(R8)
+
+winoOut6_st2_1_done:
+	CMPQ       DX, $0x18
+	JGE        winoOut6_st2_2_full
+	CMPQ       DX, $0x10
+	JLE        winoOut6_st2_2_done
+	VMOVDQU    64(DI), Y12
+	VMASKMOVPS Y3, Y12, 64(R8)
+	JMP        winoOut6_st2_2_done
+
+winoOut6_st2_2_full:
+	VMOVUPS Y3, 64(R8)
+
+winoOut6_st2_2_done:
+	CMPQ       DX, $0x20
+	JGE        winoOut6_st2_3_full
+	CMPQ       DX, $0x18
+	JLE        winoOut6_st2_3_done
+	VMOVDQU    96(DI), Y12
+	VMASKMOVPS Y5, Y12, 96(R8)
+	JMP        winoOut6_st2_3_done
+
+winoOut6_st2_3_full:
+	VMOVUPS Y5, 96(R8)
+
+winoOut6_st2_3_done:
+	VBROADCASTSS winoconst<>+0(SB), Y9
+	VBROADCASTSS winoconst<>+4(SB), Y10
+	VBROADCASTSS winoconst<>+12(SB), Y11
+	VMOVUPS      576(SP), Y0
+	VMOVUPS      608(SP), Y1
+	VMOVUPS      640(SP), Y2
+	VMOVUPS      672(SP), Y3
+	VMOVUPS      704(SP), Y4
+	VMOVUPS      736(SP), Y5
+	VADDPS       Y2, Y1, Y6
+	VSUBPS       Y2, Y1, Y1
+	VADDPS       Y4, Y3, Y7
+	VSUBPS       Y4, Y3, Y3
+	VADDPS       Y6, Y0, Y0
+	VADDPS       Y7, Y0, Y0
+	VADDPS       Y1, Y5, Y5
+	VFMADD231PS  Y11, Y3, Y5
+	VFMADD231PS  Y9, Y3, Y1
+	VFMADD231PS  Y10, Y7, Y6
+	VADDPS       Y15, Y0, Y0
+	VADDPS       Y15, Y1, Y1
+	VADDPS       Y15, Y6, Y6
+	VADDPS       Y15, Y5, Y5
+	VUNPCKLPS    Y1, Y0, Y2
+	VUNPCKHPS    Y1, Y0, Y3
+	VUNPCKLPS    Y5, Y6, Y4
+	VUNPCKHPS    Y5, Y6, Y8
+	VSHUFPS      $0x44, Y4, Y2, Y12
+	VSHUFPS      $0xee, Y4, Y2, Y13
+	VSHUFPS      $0x44, Y8, Y3, Y2
+	VSHUFPS      $0xee, Y8, Y3, Y4
+	VPERM2F128   $0x20, Y13, Y12, Y0
+	VPERM2F128   $0x20, Y4, Y2, Y1
+	VPERM2F128   $0x31, Y13, Y12, Y3
+	VPERM2F128   $0x31, Y4, Y2, Y5
+	MOVQ         flags+48(FP), R8
+	TESTQ        $0x00000001, R8
+	JZ           winoOut6_relu3
+	MOVQ         res+40(FP), R9
+	MOVQ         24(R9), R9
+	ADDQ         BX, R9
+	CMPQ         DX, $0x08
+	JGE          winoOut6_res3_0_full
+	CMPQ         DX, $0x00
+	JLE          winoOut6_res3_0_done
+	VMOVDQU      (DI), Y12
+	VMASKMOVPS   (R9), Y12, Y13
+	VADDPS       Y13, Y0, Y0
+	JMP          winoOut6_res3_0_done
+
+winoOut6_res3_0_full:
+	VADDPS (R9), Y0, Y0
+
+winoOut6_res3_0_done:
+	CMPQ       DX, $0x10
+	JGE        winoOut6_res3_1_full
+	CMPQ       DX, $0x08
+	JLE        winoOut6_res3_1_done
+	VMOVDQU    32(DI), Y12
+	VMASKMOVPS 32(R9), Y12, Y13
+	VADDPS     Y13, Y1, Y1
+	JMP        winoOut6_res3_1_done
+
+winoOut6_res3_1_full:
+	VADDPS 32(R9), Y1, Y1
+
+winoOut6_res3_1_done:
+	CMPQ       DX, $0x18
+	JGE        winoOut6_res3_2_full
+	CMPQ       DX, $0x10
+	JLE        winoOut6_res3_2_done
+	VMOVDQU    64(DI), Y12
+	VMASKMOVPS 64(R9), Y12, Y13
+	VADDPS     Y13, Y3, Y3
+	JMP        winoOut6_res3_2_done
+
+winoOut6_res3_2_full:
+	VADDPS 64(R9), Y3, Y3
+
+winoOut6_res3_2_done:
+	CMPQ       DX, $0x20
+	JGE        winoOut6_res3_3_full
+	CMPQ       DX, $0x18
+	JLE        winoOut6_res3_3_done
+	VMOVDQU    96(DI), Y12
+	VMASKMOVPS 96(R9), Y12, Y13
+	VADDPS     Y13, Y5, Y5
+	JMP        winoOut6_res3_3_done
+
+winoOut6_res3_3_full:
+	VADDPS 96(R9), Y5, Y5
+
+winoOut6_res3_3_done:
+winoOut6_relu3:
+	TESTQ  $0x00000002, R8
+	JZ     winoOut6_store3
+	VMAXPS Y0, Y14, Y0
+	VMAXPS Y1, Y14, Y1
+	VMAXPS Y3, Y14, Y3
+	VMAXPS Y5, Y14, Y5
+
+winoOut6_store3:
+	MOVQ       out+32(FP), R8
+	MOVQ       24(R8), R8
+	ADDQ       BX, R8
+	CMPQ       DX, $0x08
+	JGE        winoOut6_st3_0_full
+	CMPQ       DX, $0x00
+	JLE        winoOut6_st3_0_done
+	VMOVDQU    (DI), Y12
+	VMASKMOVPS Y0, Y12, (R8)
+	JMP        winoOut6_st3_0_done
+
+winoOut6_st3_0_full:
+	VMOVUPS Y0, (R8)
+
+winoOut6_st3_0_done:
+	CMPQ       DX, $0x10
+	JGE        winoOut6_st3_1_full
+	CMPQ       DX, $0x08
+	JLE        winoOut6_st3_1_done
+	VMOVDQU    32(DI), Y12
+	VMASKMOVPS Y1, Y12, 32(R8)
+	JMP        winoOut6_st3_1_done
+
+winoOut6_st3_1_full:
+	VMOVUPS Y1, 32(R8)
+
+winoOut6_st3_1_done:
+	CMPQ       DX, $0x18
+	JGE        winoOut6_st3_2_full
+	CMPQ       DX, $0x10
+	JLE        winoOut6_st3_2_done
+	VMOVDQU    64(DI), Y12
+	VMASKMOVPS Y3, Y12, 64(R8)
+	JMP        winoOut6_st3_2_done
+
+winoOut6_st3_2_full:
+	VMOVUPS Y3, 64(R8)
+
+winoOut6_st3_2_done:
+	CMPQ       DX, $0x20
+	JGE        winoOut6_st3_3_full
+	CMPQ       DX, $0x18
+	JLE        winoOut6_st3_3_done
+	VMOVDQU    96(DI), Y12
+	VMASKMOVPS Y5, Y12, 96(R8)
+	JMP        winoOut6_st3_3_done
+
+winoOut6_st3_3_full:
+	VMOVUPS Y5, 96(R8)
+
+winoOut6_st3_3_done:
+	ADDQ $0x20, AX
+	SUBQ $0x20, DX
+	ADDQ $0x00000080, BX
+	DECQ SI
+	JNZ  winoOut6_group
+	VZEROUPPER
+	RET
+
+// func winoOut4(m *float32, stride int, groups int, ow int, out **float32, res **float32, flags int, bias float32)
+// Requires: AVX
+TEXT ·winoOut4(SB), NOSPLIT, $0-60
+	MOVQ         m+0(FP), AX
+	MOVQ         stride+8(FP), CX
+	SHLQ         $0x02, CX
+	VXORPS       Y14, Y14, Y14
+	VBROADCASTSS bias+56(FP), Y15
+	MOVQ         ow+24(FP), DX
+	XORQ         BX, BX
+	MOVQ         groups+16(FP), SI
+
+winoOut4_group:
+	LEAQ       (CX)(CX*2), DI
+	ADDQ       CX, DI
+	MOVQ       AX, R8
+	VMOVUPS    (R8), Y0
+	VMOVUPS    (R8)(DI*1), Y1
+	VMOVUPS    (R8)(DI*2), Y8
+	LEAQ       (R8)(DI*2), R8
+	VMOVUPS    (R8)(DI*1), Y9
+	VADDPS     Y1, Y0, Y0
+	VADDPS     Y8, Y0, Y0
+	VSUBPS     Y8, Y1, Y1
+	VSUBPS     Y9, Y1, Y1
+	MOVQ       AX, R8
+	ADDQ       CX, R8
+	VMOVUPS    (R8), Y2
+	VMOVUPS    (R8)(DI*1), Y3
+	VMOVUPS    (R8)(DI*2), Y8
+	LEAQ       (R8)(DI*2), R8
+	VMOVUPS    (R8)(DI*1), Y9
+	VADDPS     Y3, Y2, Y2
+	VADDPS     Y8, Y2, Y2
+	VSUBPS     Y8, Y3, Y3
+	VSUBPS     Y9, Y3, Y3
+	MOVQ       AX, R8
+	ADDQ       CX, R8
+	ADDQ       CX, R8
+	VMOVUPS    (R8), Y4
+	VMOVUPS    (R8)(DI*1), Y5
+	VMOVUPS    (R8)(DI*2), Y8
+	LEAQ       (R8)(DI*2), R8
+	VMOVUPS    (R8)(DI*1), Y9
+	VADDPS     Y5, Y4, Y4
+	VADDPS     Y8, Y4, Y4
+	VSUBPS     Y8, Y5, Y5
+	VSUBPS     Y9, Y5, Y5
+	MOVQ       AX, R8
+	ADDQ       CX, R8
+	ADDQ       CX, R8
+	ADDQ       CX, R8
+	VMOVUPS    (R8), Y6
+	VMOVUPS    (R8)(DI*1), Y7
+	VMOVUPS    (R8)(DI*2), Y8
+	LEAQ       (R8)(DI*2), R8
+	VMOVUPS    (R8)(DI*1), Y9
+	VADDPS     Y7, Y6, Y6
+	VADDPS     Y8, Y6, Y6
+	VSUBPS     Y8, Y7, Y7
+	VSUBPS     Y9, Y7, Y7
+	LEAQ       winomask<>+32(SB), DI
+	MOVQ       DX, R8
+	SHLQ       $0x02, R8
+	SUBQ       R8, DI
+	VADDPS     Y2, Y0, Y0
+	VADDPS     Y4, Y0, Y0
+	VSUBPS     Y4, Y2, Y2
+	VSUBPS     Y6, Y2, Y2
+	VADDPS     Y15, Y0, Y0
+	VADDPS     Y15, Y2, Y2
+	VUNPCKLPS  Y2, Y0, Y8
+	VUNPCKHPS  Y2, Y0, Y9
+	VPERM2F128 $0x20, Y9, Y8, Y10
+	VPERM2F128 $0x31, Y9, Y8, Y11
+	MOVQ       flags+48(FP), R8
+	TESTQ      $0x00000001, R8
+	JZ         winoOut4_relu0
+	MOVQ       res+40(FP), R9
+	MOVQ       (R9), R9
+	ADDQ       BX, R9
+	CMPQ       DX, $0x08
+	JGE        winoOut4_res0_0_full
+	CMPQ       DX, $0x00
+	JLE        winoOut4_res0_0_done
+	VMOVDQU    (DI), Y12
+	VMASKMOVPS (R9), Y12, Y13
+	VADDPS     Y13, Y10, Y10
+	JMP        winoOut4_res0_0_done
+
+winoOut4_res0_0_full:
+	VADDPS (R9), Y10, Y10
+
+winoOut4_res0_0_done:
+	CMPQ       DX, $0x10
+	JGE        winoOut4_res0_1_full
+	CMPQ       DX, $0x08
+	JLE        winoOut4_res0_1_done
+	VMOVDQU    32(DI), Y12
+	VMASKMOVPS 32(R9), Y12, Y13
+	VADDPS     Y13, Y11, Y11
+	JMP        winoOut4_res0_1_done
+
+winoOut4_res0_1_full:
+	VADDPS 32(R9), Y11, Y11
+
+winoOut4_res0_1_done:
+winoOut4_relu0:
+	TESTQ  $0x00000002, R8
+	JZ     winoOut4_store0
+	VMAXPS Y10, Y14, Y10
+	VMAXPS Y11, Y14, Y11
+
+winoOut4_store0:
+	MOVQ       out+32(FP), R8
+	MOVQ       (R8), R8
+	ADDQ       BX, R8
+	CMPQ       DX, $0x08
+	JGE        winoOut4_st0_0_full
+	CMPQ       DX, $0x00
+	JLE        winoOut4_st0_0_done
+	VMOVDQU    (DI), Y12
+	VMASKMOVPS Y10, Y12, (R8)
+	JMP        winoOut4_st0_0_done
+
+winoOut4_st0_0_full:
+	VMOVUPS Y10, (R8)
+
+winoOut4_st0_0_done:
+	CMPQ       DX, $0x10
+	JGE        winoOut4_st0_1_full
+	CMPQ       DX, $0x08
+	JLE        winoOut4_st0_1_done
+	VMOVDQU    32(DI), Y12
+	VMASKMOVPS Y11, Y12, 32(R8)
+	JMP        winoOut4_st0_1_done
+
+winoOut4_st0_1_full:
+	VMOVUPS Y11, 32(R8)
+
+winoOut4_st0_1_done:
+	VADDPS     Y3, Y1, Y1
+	VADDPS     Y5, Y1, Y1
+	VSUBPS     Y5, Y3, Y3
+	VSUBPS     Y7, Y3, Y3
+	VADDPS     Y15, Y1, Y1
+	VADDPS     Y15, Y3, Y3
+	VUNPCKLPS  Y3, Y1, Y8
+	VUNPCKHPS  Y3, Y1, Y9
+	VPERM2F128 $0x20, Y9, Y8, Y10
+	VPERM2F128 $0x31, Y9, Y8, Y11
+	MOVQ       flags+48(FP), R8
+	TESTQ      $0x00000001, R8
+	JZ         winoOut4_relu1
+	MOVQ       res+40(FP), R9
+	MOVQ       8(R9), R9
+	ADDQ       BX, R9
+	CMPQ       DX, $0x08
+	JGE        winoOut4_res1_0_full
+	CMPQ       DX, $0x00
+	JLE        winoOut4_res1_0_done
+	VMOVDQU    (DI), Y12
+	VMASKMOVPS (R9), Y12, Y13
+	VADDPS     Y13, Y10, Y10
+	JMP        winoOut4_res1_0_done
+
+winoOut4_res1_0_full:
+	VADDPS (R9), Y10, Y10
+
+winoOut4_res1_0_done:
+	CMPQ       DX, $0x10
+	JGE        winoOut4_res1_1_full
+	CMPQ       DX, $0x08
+	JLE        winoOut4_res1_1_done
+	VMOVDQU    32(DI), Y12
+	VMASKMOVPS 32(R9), Y12, Y13
+	VADDPS     Y13, Y11, Y11
+	JMP        winoOut4_res1_1_done
+
+winoOut4_res1_1_full:
+	VADDPS 32(R9), Y11, Y11
+
+winoOut4_res1_1_done:
+winoOut4_relu1:
+	TESTQ  $0x00000002, R8
+	JZ     winoOut4_store1
+	VMAXPS Y10, Y14, Y10
+	VMAXPS Y11, Y14, Y11
+
+winoOut4_store1:
+	MOVQ       out+32(FP), R8
+	MOVQ       8(R8), R8
+	ADDQ       BX, R8
+	CMPQ       DX, $0x08
+	JGE        winoOut4_st1_0_full
+	CMPQ       DX, $0x00
+	JLE        winoOut4_st1_0_done
+	VMOVDQU    (DI), Y12
+	VMASKMOVPS Y10, Y12, (R8)
+	JMP        winoOut4_st1_0_done
+
+winoOut4_st1_0_full:
+	VMOVUPS Y10, (R8)
+
+winoOut4_st1_0_done:
+	CMPQ       DX, $0x10
+	JGE        winoOut4_st1_1_full
+	CMPQ       DX, $0x08
+	JLE        winoOut4_st1_1_done
+	VMOVDQU    32(DI), Y12
+	VMASKMOVPS Y11, Y12, 32(R8)
+	JMP        winoOut4_st1_1_done
+
+winoOut4_st1_1_full:
+	VMOVUPS Y11, 32(R8)
+
+winoOut4_st1_1_done:
+	ADDQ $0x20, AX
+	SUBQ $0x10, DX
+	ADDQ $0x00000040, BX
+	DECQ SI
+	JNZ  winoOut4_group
+	VZEROUPPER
+	RET
+
+// func maxPool3s2Row(r0 *float32, r1 *float32, r2 *float32, w int, out *float32, ow int)
+// Requires: AVX, AVX2, CMOV
+TEXT ·maxPool3s2Row(SB), NOSPLIT, $0-48
+	MOVQ         r0+0(FP), AX
+	MOVQ         r1+8(FP), CX
+	MOVQ         r2+16(FP), DX
+	MOVQ         w+24(FP), BX
+	MOVQ         out+32(FP), SI
+	MOVQ         ow+40(FP), DI
+	VBROADCASTSS neginf<>+0(SB), Y15
+	VMOVDQU      rotright<>+0(SB), Y14
+	VMOVAPS      Y15, Y13
+
+mp_loop:
+	TESTQ   DI, DI
+	JLE     mp_done
+	CMPQ    BX, $0x10
+	JL      mp_vtail
+	VMOVUPS (AX), Y0
+	VMOVUPS (CX), Y2
+	VCMPPS  $0x03, Y2, Y0, Y3
+	VMAXPS  Y2, Y0, Y0
+	VORPS   Y3, Y0, Y0
+	VMOVUPS (DX), Y2
+	VCMPPS  $0x03, Y2, Y0, Y3
+	VMAXPS  Y2, Y0, Y0
+	VORPS   Y3, Y0, Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS 32(CX), Y2
+	VCMPPS  $0x03, Y2, Y1, Y3
+	VMAXPS  Y2, Y1, Y1
+	VORPS   Y3, Y1, Y1
+	VMOVUPS 32(DX), Y2
+	VCMPPS  $0x03, Y2, Y1, Y3
+	VMAXPS  Y2, Y1, Y1
+	VORPS   Y3, Y1, Y1
+	JMP     mp_horiz
+
+mp_vtail:
+	// Fewer than 16 columns: masked loads, padding lanes -inf.
+	MOVQ       BX, R8
+	SUBQ       $0x00, R8
+	MOVQ       $0x00000008, R9
+	CMPQ       R8, R9
+	CMOVQGT    R9, R8
+	XORQ       R9, R9
+	CMPQ       R8, R9
+	CMOVQLT    R9, R8
+	LEAQ       winomask<>+32(SB), R9
+	SHLQ       $0x02, R8
+	SUBQ       R8, R9
+	VMOVDQU    (R9), Y4
+	VMASKMOVPS (AX), Y4, Y2
+	VBLENDVPS  Y4, Y2, Y15, Y2
+	VMOVAPS    Y2, Y0
+	VMASKMOVPS (CX), Y4, Y2
+	VBLENDVPS  Y4, Y2, Y15, Y2
+	VCMPPS     $0x03, Y2, Y0, Y3
+	VMAXPS     Y2, Y0, Y0
+	VORPS      Y3, Y0, Y0
+	VMASKMOVPS (DX), Y4, Y2
+	VBLENDVPS  Y4, Y2, Y15, Y2
+	VCMPPS     $0x03, Y2, Y0, Y3
+	VMAXPS     Y2, Y0, Y0
+	VORPS      Y3, Y0, Y0
+	MOVQ       BX, R8
+	SUBQ       $0x08, R8
+	MOVQ       $0x00000008, R9
+	CMPQ       R8, R9
+	CMOVQGT    R9, R8
+	XORQ       R9, R9
+	CMPQ       R8, R9
+	CMOVQLT    R9, R8
+	LEAQ       winomask<>+32(SB), R9
+	SHLQ       $0x02, R8
+	SUBQ       R8, R9
+	VMOVDQU    (R9), Y4
+	VMASKMOVPS 32(AX), Y4, Y2
+	VBLENDVPS  Y4, Y2, Y15, Y2
+	VMOVAPS    Y2, Y1
+	VMASKMOVPS 32(CX), Y4, Y2
+	VBLENDVPS  Y4, Y2, Y15, Y2
+	VCMPPS     $0x03, Y2, Y1, Y3
+	VMAXPS     Y2, Y1, Y1
+	VORPS      Y3, Y1, Y1
+	VMASKMOVPS 32(DX), Y4, Y2
+	VBLENDVPS  Y4, Y2, Y15, Y2
+	VCMPPS     $0x03, Y2, Y1, Y3
+	VMAXPS     Y2, Y1, Y1
+	VORPS      Y3, Y1, Y1
+
+mp_horiz:
+	VSHUFPS  $0x88, Y1, Y0, Y4
+	VPERMPD  $0xd8, Y4, Y4
+	VSHUFPS  $0xdd, Y1, Y0, Y5
+	VPERMPD  $0xd8, Y5, Y5
+	VPERMPS  Y5, Y14, Y6
+	VBLENDPS $0x01, Y13, Y6, Y7
+	VMOVAPS  Y6, Y13
+	VCMPPS   $0x03, Y5, Y4, Y3
+	VMAXPS   Y5, Y4, Y4
+	VORPS    Y3, Y4, Y4
+	VCMPPS   $0x03, Y7, Y4, Y3
+	VMAXPS   Y7, Y4, Y4
+	VORPS    Y3, Y4, Y4
+	CMPQ     DI, $0x08
+	JL       mp_otail
+	VMOVUPS  Y4, (SI)
+	JMP      mp_next
+
+mp_otail:
+	MOVQ       DI, R8
+	MOVQ       $0x00000008, R9
+	CMPQ       R8, R9
+	CMOVQGT    R9, R8
+	XORQ       R9, R9
+	CMPQ       R8, R9
+	CMOVQLT    R9, R8
+	LEAQ       winomask<>+32(SB), R9
+	SHLQ       $0x02, R8
+	SUBQ       R8, R9
+	VMOVDQU    (R9), Y2
+	VMASKMOVPS Y4, Y2, (SI)
+
+mp_next:
+	ADDQ $0x40, AX
+	ADDQ $0x40, CX
+	ADDQ $0x40, DX
+	ADDQ $0x20, SI
+	SUBQ $0x10, BX
+	SUBQ $0x08, DI
+	JMP  mp_loop
+
+mp_done:
+	VZEROUPPER
+	RET
+
+DATA neginf<>+0(SB)/4, $0xff800000
+GLOBL neginf<>(SB), RODATA|NOPTR, $4
+
+DATA rotright<>+0(SB)/4, $0x00000007
+DATA rotright<>+4(SB)/4, $0x00000000
+DATA rotright<>+8(SB)/4, $0x00000001
+DATA rotright<>+12(SB)/4, $0x00000002
+DATA rotright<>+16(SB)/4, $0x00000003
+DATA rotright<>+20(SB)/4, $0x00000004
+DATA rotright<>+24(SB)/4, $0x00000005
+DATA rotright<>+28(SB)/4, $0x00000006
+GLOBL rotright<>(SB), RODATA|NOPTR, $32

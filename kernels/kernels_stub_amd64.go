@@ -29,3 +29,37 @@ func copyPanels16(n int, src *float32, dst *float32, stride int)
 //
 //go:noescape
 func gatherEven8(blocks int, src *float32, dst *float32)
+
+// winoIn6 transforms one F4 tile row of one channel (see winoInputGo): rows are
+// the six input rows (inW values each), e is 6×ew scratch whose margins are
+// zero, and element ξ of tile 8q+k goes to v[ξ*stride + 8q+k] for q < groups,
+// k < 8; padW must be below 8.
+//
+//go:noescape
+func winoIn6(rows **float32, inW int, padW int, e *float32, ew int, groups int, v *float32, stride int)
+
+// winoIn4 transforms one F2 tile row of one channel (see winoInput2Go), as
+// winoIn6 with four rows and tiles 2 columns apart.
+//
+//go:noescape
+func winoIn4(rows **float32, inW int, padW int, e *float32, ew int, groups int, v *float32, stride int)
+
+// winoOut6 inverts one F4 tile row of one output channel (see winoOutputGo):
+// tile 8q+k reads m[ξ*stride + 8q+k]; output row i (of four) gets columns
+// 32q…32q+31 below ow, plus bias, plus res[i] if flags&1, then ReLU if flags&2.
+//
+//go:noescape
+func winoOut6(m *float32, stride int, groups int, ow int, out **float32, res **float32, flags int, bias float32)
+
+// winoOut4 inverts one F2 tile row of one output channel (see winoOutput2Go),
+// as winoOut6 with two output rows and 16 columns per group.
+//
+//go:noescape
+func winoOut4(m *float32, stride int, groups int, ow int, out **float32, res **float32, flags int, bias float32)
+
+// maxPool3s2Row writes out[x] = max(r_i[2x-1+j], i, j < 3) for x < ow, columns outside
+// 0…w-1 excluded; a NaN in a window gives NaN. Padding rows are passed as copies
+// of a valid row.
+//
+//go:noescape
+func maxPool3s2Row(r0 *float32, r1 *float32, r2 *float32, w int, out *float32, ow int)

@@ -35,12 +35,18 @@ func packA(dst, a []float32, lda, i0, mc, k0, kc int) {
 	}
 }
 
+// panelStride is the distance between the B panels of a block of kc rows:
+// kc·nr values and one cache line more, so that consecutive panels are not
+// a multiple of 4 KiB apart (kc = 64, 256, …), which would put every store
+// of a packed row into the same L1 set.
+func panelStride(kc int) int { return kc*nr + nr }
+
 // bSource produces packed blocks of the K×N matrix B, which need not exist
 // in memory (a convolution's im2col matrix is generated while packing).
 type bSource interface {
 	// packB writes rows k0..k0+kc-1, columns j0..j0+nc-1 of B into dst as
-	// ceil(nc/nr) panels of kc×nr values, zero-padding the last panel. row is
-	// scratch space for at least nc values.
+	// ceil(nc/nr) panels of kc×nr values panelStride(kc) apart, zero-padding
+	// the last panel. row is scratch space for at least nc values.
 	packB(dst, row []float32, k0, kc, j0, nc int)
 }
 
@@ -64,16 +70,17 @@ func scatterRow(dst, src []float32, p, kc int, asm bool) {
 	nc := len(src)
 	full := nc / nr * nr
 	d := dst[p*nr:]
+	ps := panelStride(kc)
 	if full > 0 {
-		_ = d[(full/nr-1)*kc*nr+nr-1] // bounds of the last piece
+		_ = d[(full/nr-1)*ps+nr-1] // bounds of the last piece
 		if asm {
-			copyPanels16(full/nr, &src[0], &d[0], kc*nr)
+			copyPanels16(full/nr, &src[0], &d[0], ps)
 		} else {
-			copyPanelsGo(full/nr, src, d, kc*nr)
+			copyPanelsGo(full/nr, src, d, ps)
 		}
 	}
 	if full < nc {
-		q := d[full*kc : full*kc+nr]
+		q := d[full/nr*ps : full/nr*ps+nr]
 		clear(q[copy(q, src[full:]):])
 	}
 }
@@ -98,7 +105,7 @@ type transB struct {
 
 func (s transB) packB(dst, _ []float32, k0, kc, j0, nc int) {
 	for jp := 0; jp < nc; jp += nr {
-		d := dst[jp*kc : jp*kc+kc*nr]
+		d := dst[jp/nr*panelStride(kc):][:kc*nr]
 		cols := min(nr, nc-jp)
 		if cols < nr {
 			clear(d)

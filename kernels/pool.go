@@ -13,11 +13,29 @@ func MaxPool2D(c, h, w, k, stride, pad int, in, out []float32) {
 	}
 	oh, ow := (h+2*pad-k)/stride+1, (w+2*pad-k)/stride+1
 	chunks := chunksFor(c, c*oh*ow*k*k)
+	asm := useAsm.Load() && k == 3 && stride == 2 && pad == 1
 	parallel(chunks, func(i int) {
 		for ch := i * c / chunks; ch < (i+1)*c/chunks; ch++ {
-			maxPoolPlane(h, w, k, stride, pad, oh, ow, in[ch*h*w:(ch+1)*h*w], out[ch*oh*ow:(ch+1)*oh*ow])
+			src, dst := in[ch*h*w:(ch+1)*h*w], out[ch*oh*ow:(ch+1)*oh*ow]
+			if asm {
+				maxPool3s2Plane(h, w, oh, ow, src, dst)
+			} else {
+				maxPoolPlane(h, w, k, stride, pad, oh, ow, src, dst)
+			}
 		}
 	})
+}
+
+// maxPool3s2Plane is maxPoolPlane for the ResNet stem's 3×3, stride-2,
+// padding-1 pool on the assembly kernel: a padding row is passed as a second
+// copy of a valid one, which changes no maximum.
+func maxPool3s2Plane(h, w, oh, ow int, in, out []float32) {
+	for y := range oh {
+		y0, y2 := max(2*y-1, 0), min(2*y+1, h-1)
+		r0, r1, r2 := in[y0*w:(y0+1)*w], in[2*y*w:(2*y+1)*w], in[y2*w:(y2+1)*w]
+		o := out[y*ow : (y+1)*ow]
+		maxPool3s2Row(&r0[0], &r1[0], &r2[0], w, &o[0], ow)
+	}
 }
 
 // maxPoolPlane pools one channel; windows are clipped to the image (never

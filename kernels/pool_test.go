@@ -50,26 +50,60 @@ func TestMaxPool2D(t *testing.T) {
 		{1, 3, 3, 3, 3, 1},
 		{5, 10, 3, 2, 1, 1},
 	}
-	for i, tc := range tests {
-		t.Run(fmt.Sprintf("%dx%dx%d_k%d_s%d_p%d", tc.c, tc.h, tc.w, tc.k, tc.s, tc.pad), func(t *testing.T) {
-			r := rand.New(rand.NewPCG(uint64(i), 3))
-			in := randSlice(r, tc.c*tc.h*tc.w)
-			for j := range in { // all-negative values check that padding is -∞, not 0
-				in[j] = -float32(math.Abs(float64(in[j]))) - 1
-			}
-			if len(in) > 10 {
-				in[10] = float32(math.NaN())
-			}
-			want := refMaxPool(tc.c, tc.h, tc.w, tc.k, tc.s, tc.pad, in)
-			got := make([]float32, len(want))
-			withThreads(3, func() { MaxPool2D(tc.c, tc.h, tc.w, tc.k, tc.s, tc.pad, in, got) })
-			for j := range want {
-				if got[j] != want[j] && !(math.IsNaN(float64(got[j])) && math.IsNaN(float64(want[j]))) {
-					t.Fatalf("out[%d] = %g, want %g", j, got[j], want[j])
+	// The 3×3/2/1 assembly path: every width up to three vector groups
+	// (tails of input and output), heights 1…4.
+	for w := 1; w <= 40; w++ {
+		tests = append(tests, struct{ c, h, w, k, s, pad int }{2, 1 + w%4, w, 3, 2, 1})
+	}
+	eachPath(t, func(t *testing.T) {
+		for i, tc := range tests {
+			t.Run(fmt.Sprintf("%dx%dx%d_k%d_s%d_p%d", tc.c, tc.h, tc.w, tc.k, tc.s, tc.pad), func(t *testing.T) {
+				r := rand.New(rand.NewPCG(uint64(i), 3))
+				in := randSlice(r, tc.c*tc.h*tc.w)
+				for j := range in { // all-negative values check that padding is -∞, not 0
+					in[j] = -float32(math.Abs(float64(in[j]))) - 1
+				}
+				in[r.IntN(len(in))] = float32(math.NaN())
+				want := refMaxPool(tc.c, tc.h, tc.w, tc.k, tc.s, tc.pad, in)
+				got := fill(make([]float32, len(want)+9), 7)
+				withThreads(3, func() { MaxPool2D(tc.c, tc.h, tc.w, tc.k, tc.s, tc.pad, in, got[:len(want)]) })
+				for j := range want {
+					if got[j] != want[j] && !(math.IsNaN(float64(got[j])) && math.IsNaN(float64(want[j]))) {
+						t.Fatalf("out[%d] = %g, want %g", j, got[j], want[j])
+					}
+				}
+				for j, v := range got[len(want):] {
+					if v != 7 {
+						t.Fatalf("out[%d] past the output written", len(want)+j)
+					}
+				}
+			})
+		}
+	})
+}
+
+// TestMaxPoolNaNEverywhere puts a NaN at each input position in turn: every
+// window containing it, and only those, must be NaN.
+func TestMaxPoolNaNEverywhere(t *testing.T) {
+	eachPath(t, func(t *testing.T) {
+		for _, w := range []int{5, 16, 19} {
+			h := 5
+			r := rand.New(rand.NewPCG(uint64(w), 4))
+			base := randSlice(r, h*w)
+			for pos := range base {
+				in := append([]float32(nil), base...)
+				in[pos] = float32(math.NaN())
+				want := refMaxPool(1, h, w, 3, 2, 1, in)
+				got := make([]float32, len(want))
+				MaxPool2D(1, h, w, 3, 2, 1, in, got)
+				for j := range want {
+					if got[j] != want[j] && !(math.IsNaN(float64(got[j])) && math.IsNaN(float64(want[j]))) {
+						t.Fatalf("w=%d NaN at %d: out[%d] = %g, want %g", w, pos, j, got[j], want[j])
+					}
 				}
 			}
-		})
-	}
+		}
+	})
 }
 
 func TestCheckMaxPool2D(t *testing.T) {

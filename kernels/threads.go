@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // The worker pool: long-lived goroutines fed by one channel. A parallel loop
@@ -39,11 +40,41 @@ func (j *job) help() {
 }
 
 func worker() {
-	for j := range jobCh {
+	for {
+		j := nextJob()
 		if j == nil {
 			return
 		}
 		j.help()
+	}
+}
+
+// spinWait is how long an idle worker polls for the next job before it
+// blocks. Kernel calls of a forward pass follow each other within
+// microseconds, while waking a blocked worker takes tens of microseconds
+// (longer on a virtual machine, whose idle vCPU must be rescheduled): a whole
+// small layer. Polling briefly keeps the worker on its core between calls,
+// as ONNX Runtime's spinning thread pool does, at the price of at most this
+// much busy waiting after the last call.
+const spinWait = 200 * time.Microsecond
+
+// nextJob polls jobCh for up to spinWait, then blocks on it.
+func nextJob() *job {
+	var deadline time.Time
+	for i := 1; ; i++ {
+		select {
+		case j := <-jobCh:
+			return j
+		default:
+		}
+		if i%64 == 0 {
+			now := time.Now()
+			if deadline.IsZero() {
+				deadline = now.Add(spinWait)
+			} else if now.After(deadline) {
+				return <-jobCh
+			}
+		}
 	}
 }
 

@@ -20,23 +20,25 @@ import (
 type benchFlags struct {
 	modelFlags
 	batch, threads, runs, warmup int
-	json, profile                bool
+	json, profile, train         bool
 }
 
 func benchCmd() *cobra.Command {
 	var f benchFlags
 	cmd := &cobra.Command{
-		Use:     "bench --model M [--batch N] [--threads T] [--runs R] [--warmup W] [--json]",
-		Short:   "Time forward passes on random input: median/min latency, images per second, peak RSS",
-		Example: `  resnet bench --model microsoft/resnet-50 --batch 1 --threads 2 --runs 20`,
-		Args:    cobra.NoArgs,
-		RunE:    func(cmd *cobra.Command, _ []string) error { return runBench(cmd, &f) },
+		Use:   "bench (--model M | --train --arch A) [--batch N] [--threads T] [--runs R] [--warmup W] [--json]",
+		Short: "Time forward passes on random input: median/min latency, images per second, peak RSS",
+		Example: `  resnet bench --model microsoft/resnet-50 --batch 1 --threads 2 --runs 20
+  resnet bench --train --arch cifar-resnet20 --batch 128 --threads 2 --runs 10 --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd, &f) },
 	}
 	f.register(cmd)
 	cmd.Flags().IntVar(&f.batch, "batch", 1, "images per forward pass")
 	cmd.Flags().IntVar(&f.threads, "threads", runtime.GOMAXPROCS(0), "worker threads")
 	cmd.Flags().IntVar(&f.runs, "runs", 10, "timed runs")
 	cmd.Flags().IntVar(&f.warmup, "warmup", 3, "untimed runs first")
+	cmd.Flags().BoolVar(&f.train, "train", false, "time training steps (forward, backward, SGD update) of --arch on random data instead")
 	cmd.Flags().BoolVar(&f.profile, "profile", false, "also time every layer and print where the time goes, by layer kind")
 	cmd.Flags().BoolVar(&f.json, "json", false, "one JSON object: median_ms, min_ms, images_per_sec, peak_rss_mb, batch, threads, load_ms, first_ms")
 	return cmd
@@ -62,6 +64,9 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	runtime.GOMAXPROCS(f.threads)
 	kernels.SetThreads(f.threads)
 	f.quiet = f.quiet || f.json
+	if f.train {
+		return runTrainBench(f)
+	}
 	t0 := time.Now()
 	m, err := f.load(cmd.Context())
 	if err != nil {

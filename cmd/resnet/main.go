@@ -19,7 +19,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(classifyCmd(), evalCmd(), infoCmd(), embedCmd(), convertCmd(), benchCmd())
+	root.AddCommand(classifyCmd(), evalCmd(), infoCmd(), embedCmd(), convertCmd(), benchCmd(), trainCmd(), experimentCmd())
 	if err := root.Execute(); err != nil {
 		if !errors.Is(err, errSomeFailed) {
 			fmt.Fprintln(os.Stderr, "resnet:", err)

@@ -34,6 +34,12 @@ func main() {
 	gemv4()
 	copyPanels()
 	gatherEven()
+	tb := winoData()
+	winoInput4(tb)
+	winoInput2(tb)
+	winoOutput4(tb)
+	winoOutput2(tb)
+	maxPool3s2(tb)
 	Generate()
 }
 
@@ -77,6 +83,7 @@ func microKernel() {
 	JL(LabelRef("tail"))
 	Label("loop4")
 	PREFETCHT0(Mem{Base: bp, Disp: 4 * nr * 16})
+	PREFETCHT0(Mem{Base: ap, Disp: 3072}) // A streams from L3 or memory when prepacked
 	for u := 0; u < unroll; u++ {
 		step(4*mr*u, 4*nr*u)
 	}

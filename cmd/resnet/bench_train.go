@@ -1,0 +1,78 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"time"
+
+	"github.com/resnet-go/resnet/arch"
+	"github.com/resnet-go/resnet/kernels"
+	"github.com/resnet-go/resnet/tensor"
+	"github.com/resnet-go/resnet/train"
+)
+
+// runTrainBench times SGD steps (momentum 0.9, weight decay 1e-4, as compare.sh's PyTorch side)
+// of a freshly initialised network on random images and labels.
+func runTrainBench(f *benchFlags) error {
+	if f.arch == "" {
+		return fmt.Errorf("--train needs --arch (e.g. cifar-resnet20)")
+	}
+	cfg, err := arch.Preset(f.arch)
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	net, err := train.New(cfg, train.InitOptions{Seed: 1})
+	if err != nil {
+		return err
+	}
+	tr, err := train.NewTrainer(net, train.SGDConfig{Momentum: 0.9, WeightDecay: 1e-4}, train.Constant(0.01))
+	if err != nil {
+		return err
+	}
+	load := time.Since(t0)
+	size := 224
+	if cfg.Stem == arch.StemCIFAR {
+		size = 32
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	x := tensor.New(f.batch, cfg.NumChannels, size, size)
+	for i := range x.Data {
+		x.Data[i] = float32(rng.NormFloat64())
+	}
+	labels := make([]int, f.batch)
+	for i := range labels {
+		labels[i] = rng.IntN(max(cfg.NumLabels, 1))
+	}
+	var times []float64
+	var first time.Duration
+	for i := 0; i < f.warmup+f.runs; i++ {
+		t := time.Now()
+		if _, _, err := tr.Step(x, labels); err != nil {
+			return err
+		}
+		d := time.Since(t)
+		if i == 0 {
+			first = d
+		}
+		if i >= f.warmup {
+			times = append(times, float64(d.Microseconds())/1000)
+		}
+	}
+	sort.Float64s(times)
+	med := times[len(times)/2]
+	res := benchResult{
+		Engine: "resnet-go train " + kernels.Backend(), MedianMS: med, MinMS: times[0], ImagesPerSec: float64(f.batch) * 1000 / med,
+		PeakRSSMB: peakRSSMB(), Batch: f.batch, Threads: f.threads, LoadMS: float64(load.Microseconds()) / 1000, FirstMS: float64(first.Microseconds()) / 1000,
+	}
+	if f.json {
+		b, _ := json.Marshal(res)
+		fmt.Println(string(b))
+		return nil
+	}
+	fmt.Printf("%s training  batch %d  threads %d  (%s)\n", f.arch, f.batch, f.threads, res.Engine)
+	fmt.Printf("median %.1f ms/step  min %.1f ms  %.0f images/s  peak RSS %.0f MB\n", res.MedianMS, res.MinMS, res.ImagesPerSec, res.PeakRSSMB)
+	return nil
+}

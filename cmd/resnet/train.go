@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"sort"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/resnet-go/resnet"
+	"github.com/resnet-go/resnet/arch"
+	"github.com/resnet-go/resnet/datasets"
+	"github.com/resnet-go/resnet/fit"
+	"github.com/resnet-go/resnet/imageproc"
+	"github.com/resnet-go/resnet/kernels"
+	"github.com/resnet-go/resnet/weights"
+)
+
+// trainFlags are the settings shared by `train` and `experiment degradation`.
+type trainFlags struct {
+	arch, dataset, out, schedule, normalize, onBad, init string
+	epochs, batch, warmup, subset, threads, numLabels    int
+	lr, momentum, weightDecay                            float64
+	milestones                                           []int
+	seed                                                 uint64
+	nesterov, noDecayBN, noAugment, zeroInit, resume     bool
+	freeze, quiet                                        bool
+}
+
+func (f *trainFlags) register(cmd *cobra.Command, withModel bool) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.dataset, "dataset", "", "KIND:PATH: cifar10:DIR, folder:DIR|TAR|TAR.GZ (class sub-folders), fashion-mnist:DIR, mnist:DIR")
+	fl.IntVar(&f.epochs, "epochs", 30, "epochs to train")
+	fl.IntVar(&f.batch, "batch", 128, "images per SGD step")
+	fl.Float64Var(&f.lr, "lr", 0.1, "base learning rate")
+	fl.StringVar(&f.schedule, "schedule", "cosine", "learning-rate schedule: cosine, multistep (×0.1 at --milestones) or constant")
+	fl.IntSliceVar(&f.milestones, "milestones", nil, "multistep: epochs at which the rate is divided by 10 (default: half and three quarters)")
+	fl.IntVar(&f.warmup, "warmup", 0, "epochs of linear warm-up from lr/10")
+	fl.Float64Var(&f.momentum, "momentum", 0.9, "SGD momentum")
+	fl.Float64Var(&f.weightDecay, "weight-decay", 1e-4, "L2 weight decay (He et al. use 1e-4)")
+	fl.BoolVar(&f.nesterov, "nesterov", false, "Nesterov momentum")
+	fl.BoolVar(&f.noDecayBN, "no-decay-bn", false, "no weight decay on BatchNorm parameters and biases")
+	fl.BoolVar(&f.noAugment, "no-augment", false, "no padding/crop/flip augmentation")
+	fl.BoolVar(&f.zeroInit, "zero-init-residual", false, "start each residual branch's last BN at γ=0")
+	fl.StringVar(&f.normalize, "normalize", "dataset", "per-channel normalisation: dataset (training-set mean/std), imagenet, or none")
+	fl.Uint64Var(&f.seed, "seed", 1, "seed for initialisation, shuffling and augmentation")
+	fl.IntVar(&f.subset, "subset", 0, "train on a seeded random subset of this many images (0: all)")
+	fl.IntVar(&f.threads, "threads", runtime.GOMAXPROCS(0), "worker threads")
+	fl.StringVar(&f.onBad, "on-bad-image", "fail", "an unreadable image in a folder dataset: fail or skip (skipped images are counted and listed)")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bars")
+	if withModel {
+		fl.StringVar(&f.arch, "arch", "", "architecture preset (resnet info --list), e.g. cifar-resnet20")
+		fl.StringVar(&f.out, "out", "", "output directory: model files, metrics.jsonl, training.png, checkpoint")
+		fl.BoolVar(&f.resume, "resume", false, "continue the run whose checkpoint is in --out, exactly where it stopped")
+		fl.StringVar(&f.init, "init", "", "start from this model's weights (hub id, directory or file) and replace its head (fine-tuning)")
+		fl.IntVar(&f.numLabels, "num-labels", 0, "with --init: the new head's classes (must match the dataset's)")
+		fl.BoolVar(&f.freeze, "freeze-backbone", false, "with --init: train only the new head")
+	}
+}
+
+func trainCmd() *cobra.Command {
+	var f trainFlags
+	cmd := &cobra.Command{
+		Use:   "train --arch A --dataset KIND:PATH --out DIR",
+		Short: "Train a ResNet (or plain network) with SGD; resumable, with metrics and a plot per epoch",
+		Example: `  resnet train --arch cifar-resnet20 --dataset cifar10:../shared/data/cifar10 --epochs 30 --out runs/r20
+  resnet train --arch cifar-resnet20 --dataset cifar10:../shared/data/cifar10 --epochs 30 --out runs/r20 --resume
+  resnet train --init microsoft/resnet-18 --dataset folder:pets.tar.gz --num-labels 37 --epochs 5 --lr 0.01 --out runs/pets`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runTrain(cmd.Context(), &f) },
+	}
+	f.register(cmd, true)
+	return cmd
+}
+
+func runTrain(ctx context.Context, f *trainFlags) error {
+	if f.out == "" {
+		return fmt.Errorf("--out is required")
+	}
+	cfg, init, err := f.architecture(ctx)
+	if err != nil {
+		return err
+	}
+	trainSet, testSet, err := f.data(cfg)
+	if err != nil {
+		return err
+	}
+	if f.numLabels > 0 && f.numLabels != len(trainSet.Classes) {
+		return fmt.Errorf("--num-labels %d, but the dataset has %d classes", f.numLabels, len(trainSet.Classes))
+	}
+	c, err := f.fitConfig(cfg, trainSet, testSet)
+	if err != nil {
+		return err
+	}
+	c.Out, c.Resume, c.Init, c.FreezeBackbone = f.out, f.resume, init, f.freeze
+	return runFit(ctx, c)
+}
+
+// runFit runs with Ctrl-C (and SIGTERM) turned into a checkpointed stop.
+func runFit(ctx context.Context, c fit.Config) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := fit.Run(ctx, c)
+	if errors.Is(err, fit.ErrInterrupted) {
+		fmt.Fprintf(os.Stderr, "\nstopped: checkpoint written to %s; continue with the same command plus --resume\n", c.Out)
+		os.Exit(130)
+	}
+	if err != nil {
+		return err
+	}
+	if n := len(res.History); n > 0 {
+		last := res.History[n-1]
+		fmt.Printf("done: %s (train error %.2f%%, test error %.2f%%); classify with: resnet classify --model %s IMAGE\n", c.Out, last.TrainError, last.TestError, c.Out)
+	}
+	return nil
+}
+
+// architecture is the preset, or the --init model's own architecture with its weights.
+func (f *trainFlags) architecture(ctx context.Context) (*arch.Config, weights.StateDict, error) {
+	switch {
+	case f.init != "" && f.arch != "":
+		return nil, nil, fmt.Errorf("give --arch or --init, not both (--init brings its own architecture)")
+	case f.init != "":
+		ck, err := resnet.LoadCheckpoint(ctx, f.init, resnet.WithHub((&modelFlags{quiet: f.quiet}).hubClient()))
+		if err != nil {
+			return nil, nil, err
+		}
+		defer ck.Close()
+		sd, err := weights.Materialize(ck.Weights)
+		return ck.Config, sd, err
+	case f.arch != "":
+		cfg, err := arch.Preset(f.arch)
+		return cfg, nil, err
+	}
+	return nil, nil, fmt.Errorf("--arch is required (e.g. cifar-resnet20; resnet info --list)")
+}
+
+// data loads the training split (optionally a seeded subset) and, when the dataset has one,
+// the test split.
+func (f *trainFlags) data(cfg *arch.Config) (*datasets.Dataset, *datasets.Dataset, error) {
+	if f.dataset == "" {
+		return nil, nil, fmt.Errorf("--dataset is required (e.g. cifar10:../shared/data/cifar10)")
+	}
+	spec, err := datasets.ParseSpec(f.dataset)
+	if err != nil {
+		return nil, nil, err
+	}
+	policy, err := datasets.ParseBadImagePolicy(f.onBad)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := datasets.Options{OnBadImage: policy, Warn: os.Stderr, Filter: imageproc.Bilinear}
+	trainSet, err := spec.Dataset(datasets.Train, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(trainSet.Skipped) > 0 {
+		fmt.Fprintf(os.Stderr, "skipped %d unreadable training images\n", len(trainSet.Skipped))
+	}
+	if trainSet.C != cfg.NumChannels {
+		if trainSet, err = trainSet.WithChannels(cfg.NumChannels); err != nil {
+			return nil, nil, err
+		}
+	}
+	if f.subset > 0 && f.subset < trainSet.Len() {
+		idx := datasets.Permutation(f.seed, -1, trainSet.Len())[:f.subset]
+		sort.Ints(idx)
+		if trainSet, err = trainSet.Subset(idx); err != nil {
+			return nil, nil, err
+		}
+	}
+	testSet, err := spec.Dataset(datasets.Test, opts)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "no test split (%v); training without test error\n", err)
+		return trainSet, nil, nil
+	}
+	if testSet.C != cfg.NumChannels {
+		if testSet, err = testSet.WithChannels(cfg.NumChannels); err != nil {
+			return nil, nil, err
+		}
+	}
+	return trainSet, testSet, nil
+}
+
+func (f *trainFlags) fitConfig(cfg *arch.Config, trainSet, testSet *datasets.Dataset) (fit.Config, error) {
+	runtime.GOMAXPROCS(f.threads)
+	kernels.SetThreads(f.threads)
+	c := fit.Config{
+		Arch: cfg, Train: trainSet, Test: testSet, Epochs: f.epochs, Batch: f.batch, LR: f.lr,
+		Momentum: f.momentum, WeightDecay: f.weightDecay, Nesterov: f.nesterov, NoDecayBNBias: f.noDecayBN,
+		Schedule: f.schedule, Milestones: f.milestones, WarmupEpochs: f.warmup, Seed: f.seed,
+		Augment: !f.noAugment, ZeroInitResidual: f.zeroInit, Quiet: f.quiet, Log: os.Stdout,
+	}
+	switch f.normalize {
+	case "dataset":
+		mean, std := trainSet.ChannelStats()
+		c.Normalize = datasets.Normalize{Mean: mean, Std: std}
+	case "imagenet":
+		m, s := imageproc.ImageNetMean, imageproc.ImageNetStd
+		c.Normalize = datasets.Normalize{Mean: m[:trainSet.C], Std: s[:trainSet.C]}
+	case "none":
+	default:
+		return c, fmt.Errorf("--normalize %q: want dataset, imagenet or none", f.normalize)
+	}
+	return c, nil
+}

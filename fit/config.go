@@ -1,0 +1,118 @@
+// Package fit runs whole training jobs: epochs of SGD steps over a data loader, evaluation,
+// metrics and plots after every epoch, atomic checkpoints, exact resume, and the HF-style
+// model directory that classify, eval, info and bench accept.
+package fit
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/resnet-go/resnet/arch"
+	"github.com/resnet-go/resnet/datasets"
+	"github.com/resnet-go/resnet/train"
+	"github.com/resnet-go/resnet/weights"
+)
+
+// Config describes one training run. Everything that decides the numbers (architecture,
+// data, seed, optimiser, schedule) is recorded in the checkpoint; a resumed run must match.
+type Config struct {
+	Arch        *arch.Config
+	Train, Test *datasets.Dataset // Test may be nil
+
+	Epochs, Batch int
+	LR            float64
+	Momentum      float64
+	WeightDecay   float64
+	Nesterov      bool
+	NoDecayBNBias bool
+	// Schedule is "cosine", "multistep" (Milestones in epochs, ×0.1 each), or "constant".
+	Schedule     string
+	Milestones   []int
+	WarmupEpochs int
+
+	Seed             uint64
+	Augment          bool // 4-pixel padding, random crop, horizontal flip (He et al. §4.2)
+	Normalize        datasets.Normalize
+	ZeroInitResidual bool
+
+	// Init starts from these weights (HF names) instead of random ones; a classifier of the
+	// wrong width is replaced by a fresh one (fine-tuning).
+	Init weights.StateDict
+	// FreezeBackbone trains only the classifier.
+	FreezeBackbone bool
+
+	Out    string // output directory
+	Resume bool
+	// Quiet drops the per-epoch progress bar; Log receives one line per epoch (nil: none).
+	Quiet bool
+	Log   io.Writer
+
+	// afterStep, for tests, runs after every optimiser step.
+	afterStep func(t *train.Trainer)
+}
+
+// check rejects settings that cannot train.
+func (c *Config) check() error {
+	switch {
+	case c.Arch == nil:
+		return fmt.Errorf("fit: no architecture")
+	case c.Train == nil || c.Train.Len() == 0:
+		return fmt.Errorf("fit: no training data")
+	case c.Epochs < 1:
+		return fmt.Errorf("fit: --epochs %d must be at least 1", c.Epochs)
+	case c.Batch < 1:
+		return fmt.Errorf("fit: --batch %d must be at least 1", c.Batch)
+	case c.Batch > c.Train.Len():
+		return fmt.Errorf("fit: batch size %d is larger than the %d training images", c.Batch, c.Train.Len())
+	case c.LR <= 0:
+		return fmt.Errorf("fit: learning rate %g must be positive", c.LR)
+	case c.Out == "":
+		return fmt.Errorf("fit: no output directory")
+	case c.Train.C != c.Arch.NumChannels:
+		return fmt.Errorf("fit: the data has %d channels, the architecture expects %d", c.Train.C, c.Arch.NumChannels)
+	}
+	if c.Test != nil && (c.Test.C != c.Train.C || c.Test.H != c.Train.H || c.Test.W != c.Train.W) {
+		return fmt.Errorf("fit: test images are %dx%dx%d, training images %dx%dx%d", c.Test.C, c.Test.H, c.Test.W, c.Train.C, c.Train.H, c.Train.W)
+	}
+	return nil
+}
+
+// schedule builds the learning-rate schedule for itersPerEpoch steps per epoch.
+func (c *Config) schedule(itersPerEpoch int) (train.Schedule, error) {
+	total := c.Epochs * itersPerEpoch
+	warm := c.WarmupEpochs * itersPerEpoch
+	switch c.Schedule {
+	case "", "cosine":
+		return train.Cosine{Base: c.LR, Total: total, Warmup: warm, WarmupStart: 0.1}, nil
+	case "multistep":
+		ms := c.Milestones
+		if len(ms) == 0 {
+			// The paper's 32k and 48k of 64k iterations: at half and three quarters.
+			ms = []int{c.Epochs / 2, c.Epochs * 3 / 4}
+		}
+		return train.MultiStep{Base: c.LR, Gamma: 0.1, Milestones: train.EpochMilestones(ms, itersPerEpoch), Warmup: warm, WarmupStart: 0.1}, nil
+	case "constant":
+		return train.Constant(c.LR), nil
+	}
+	return nil, fmt.Errorf("fit: unknown schedule %q (cosine, multistep or constant)", c.Schedule)
+}
+
+// fingerprint is what a resumed run must share with the run that wrote the checkpoint.
+type fingerprint struct {
+	Arch         string  `json:"arch"`
+	TrainImages  int     `json:"train_images"`
+	Batch        int     `json:"batch"`
+	Epochs       int     `json:"epochs"`
+	LR           float64 `json:"lr"`
+	Schedule     string  `json:"schedule"`
+	Seed         uint64  `json:"seed"`
+	Augment      bool    `json:"augment"`
+	Momentum     float64 `json:"momentum"`
+	WeightDecay  float64 `json:"weight_decay"`
+	WarmupEpochs int     `json:"warmup_epochs"`
+}
+
+func (c *Config) fingerprint() fingerprint {
+	a, _ := c.Arch.MarshalJSON()
+	return fingerprint{string(a), c.Train.Len(), c.Batch, c.Epochs, c.LR, c.Schedule, c.Seed, c.Augment, c.Momentum, c.WeightDecay, c.WarmupEpochs}
+}

@@ -1,0 +1,389 @@
+package fit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/resnet-go/resnet/arch"
+	"github.com/resnet-go/resnet/datasets"
+	"github.com/resnet-go/resnet/imageproc"
+	"github.com/resnet-go/resnet/plots"
+	"github.com/resnet-go/resnet/tensor"
+	"github.com/resnet-go/resnet/train"
+	"github.com/resnet-go/resnet/weights"
+)
+
+// Epoch is one line of metrics.jsonl.
+type Epoch struct {
+	Epoch        int     `json:"epoch"` // 1-based
+	TrainLoss    float64 `json:"train_loss"`
+	TrainError   float64 `json:"train_error"` // percent, on the augmented training batches
+	TestLoss     float64 `json:"test_loss,omitempty"`
+	TestError    float64 `json:"test_error,omitempty"` // percent; absent without test data
+	LR           float64 `json:"lr"`                   // rate of the epoch's last step
+	Seconds      float64 `json:"seconds"`
+	ImagesPerSec float64 `json:"images_per_sec"`
+}
+
+// Result is what a finished (or interrupted) run leaves.
+type Result struct {
+	History []Epoch
+	Out     string
+}
+
+// ErrInterrupted means the context was cancelled (Ctrl-C): the position was checkpointed and
+// --resume continues from the same batch.
+var ErrInterrupted = errors.New("training interrupted; the checkpoint holds the exact position, continue with --resume")
+
+// Files written in the output directory besides the checkpoint.
+const (
+	MetricsFile = "metrics.jsonl"
+	PlotFile    = "training.png"
+)
+
+// Run trains as configured. After every epoch it writes the model directory (config.json,
+// preprocessor_config.json, model.safetensors), metrics.jsonl, training.png and the checkpoint,
+// each atomically, checkpoint last; on cancellation it checkpoints mid-epoch and returns
+// ErrInterrupted.
+func Run(ctx context.Context, c Config) (*Result, error) {
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(c.Out, 0o755); err != nil {
+		return nil, err
+	}
+	cfg := *c.Arch
+	cfg.SetLabels(c.Train.Classes)
+	c.Arch = &cfg
+	net, err := train.New(&cfg, train.InitOptions{Seed: c.Seed, ZeroInitResidual: c.ZeroInitResidual})
+	if err != nil {
+		return nil, err
+	}
+	if c.Init != nil {
+		if err := loadInit(net, c.Init); err != nil {
+			return nil, err
+		}
+	}
+	loader, err := datasets.NewLoader(c.Train, datasets.LoaderOptions{
+		BatchSize: c.Batch, Shuffle: true, DropLast: true, Seed: c.Seed, Augment: augment(c.Augment), Normalize: c.Normalize,
+	})
+	if err != nil {
+		return nil, err
+	}
+	sched, err := c.schedule(loader.Len())
+	if err != nil {
+		return nil, err
+	}
+	tr, err := newTrainer(net, &c, sched)
+	if err != nil {
+		return nil, err
+	}
+	pos := position{Fingerprint: c.fingerprint()}
+	switch p, err := loadCheckpoint(c.Out, tr, pos.Fingerprint); {
+	case err == nil && !c.Resume:
+		return nil, fmt.Errorf("%s already holds a training checkpoint; pass --resume to continue it, or choose another --out", c.Out)
+	case err == nil:
+		pos = p
+	case c.Resume && isNotExist(err):
+		return nil, fmt.Errorf("--resume: no %s in %s", CheckpointFile, c.Out)
+	case !isNotExist(err):
+		return nil, err
+	}
+	res := &Result{History: pos.History, Out: c.Out}
+	for pos.Epoch < c.Epochs {
+		ep, err := runEpoch(ctx, &c, tr, loader, &pos)
+		if errors.Is(err, ErrInterrupted) {
+			if serr := saveCheckpoint(c.Out, tr, pos); serr != nil {
+				return res, fmt.Errorf("interrupted, and the checkpoint could not be written: %w", serr)
+			}
+			return res, err
+		}
+		if err != nil {
+			return res, err
+		}
+		pos.History = append(pos.History, ep)
+		pos.Epoch, pos.Batch, pos.Partial = pos.Epoch+1, 0, sums{}
+		res.History = pos.History
+		if err := writeOutputs(&c, tr, pos); err != nil {
+			return res, err
+		}
+		if c.Log != nil {
+			fmt.Fprintln(c.Log, ep.line(c.Epochs))
+		}
+	}
+	return res, nil
+}
+
+func augment(on bool) datasets.Augment {
+	if on {
+		return datasets.CIFARAugment
+	}
+	return datasets.Augment{}
+}
+
+// newTrainer builds SGD over all parameters, or only the classifier's when the backbone is
+// frozen.
+func newTrainer(net *train.Network, c *Config, sched train.Schedule) (*train.Trainer, error) {
+	opt := train.SGDConfig{Momentum: c.Momentum, WeightDecay: c.WeightDecay, Nesterov: c.Nesterov, NoDecayBNBias: c.NoDecayBNBias}
+	if !c.FreezeBackbone {
+		return train.NewTrainer(net, opt, sched)
+	}
+	var head []*train.Param
+	for _, p := range net.Params() {
+		if p.Name == arch.ClassifierWeight || p.Name == arch.ClassifierBias {
+			head = append(head, p)
+		}
+	}
+	if len(head) == 0 {
+		return nil, fmt.Errorf("fit: --freeze-backbone needs a classifier (num_labels > 0)")
+	}
+	if err := train.CheckSchedule(sched); err != nil {
+		return nil, err
+	}
+	o, err := train.NewSGD(head, opt)
+	if err != nil {
+		return nil, err
+	}
+	return &train.Trainer{Net: net, Opt: o, Schedule: sched}, nil
+}
+
+// loadInit copies pretrained weights into net; a classifier of another width (or none) is
+// replaced by net's freshly initialised one.
+func loadInit(net *train.Network, init weights.StateDict) error {
+	own := net.StateDict()
+	sd := weights.StateDict{}
+	for k, v := range init {
+		sd[k] = v
+	}
+	for _, k := range []string{arch.ClassifierWeight, arch.ClassifierBias} {
+		mine, ok := own[k]
+		theirs, has := sd[k]
+		switch {
+		case !ok:
+			delete(sd, k) // a feature extractor keeps no head
+		case !has || !tensor.SameShape(theirs.Shape, mine.Shape):
+			sd[k] = mine
+		}
+	}
+	if err := net.LoadStateDict(sd); err != nil {
+		return fmt.Errorf("--init: %w", err)
+	}
+	return nil
+}
+
+// runEpoch trains from pos (which it advances batch by batch) to the end of the epoch, then
+// evaluates.
+func runEpoch(ctx context.Context, c *Config, tr *train.Trainer, loader *datasets.Loader, pos *position) (Epoch, error) {
+	ep := Epoch{Epoch: pos.Epoch + 1}
+	total := int64(loader.Len() * c.Batch)
+	bar := progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetVisibility(!c.Quiet),
+		progressbar.OptionShowIts(), progressbar.OptionSetItsString("img"), progressbar.OptionShowCount(),
+		progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish(),
+		progressbar.OptionSetDescription(fmt.Sprintf("epoch %d/%d", ep.Epoch, c.Epochs)))
+	bar.Set64(int64(pos.Batch * c.Batch))
+	it := loader.Epoch(ctx, pos.Epoch, pos.Batch)
+	defer it.Close()
+	for it.Next() {
+		if ctx.Err() != nil {
+			return ep, ErrInterrupted
+		}
+		b := it.Batch()
+		t0 := time.Now()
+		loss, correct, err := tr.Step(b.Tensor(), b.Labels)
+		if err != nil {
+			return ep, err
+		}
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			return ep, fmt.Errorf("the loss became %v at epoch %d, batch %d (learning rate %g); stopped, and the last good checkpoint in %s (after epoch %d) is untouched — try a lower --lr",
+				loss, ep.Epoch, b.Index, tr.Schedule.LR(tr.Iter-1), c.Out, pos.Epoch)
+		}
+		n := len(b.Labels)
+		p := &pos.Partial
+		p.Loss += loss * float64(n)
+		p.Correct += correct
+		p.Images += n
+		p.Seconds += time.Since(t0).Seconds()
+		pos.Batch, pos.Iter = b.Index+1, tr.Iter
+		if c.afterStep != nil {
+			c.afterStep(tr)
+		}
+		bar.Describe(fmt.Sprintf("epoch %d/%d  loss %.3f  acc %.1f%%", ep.Epoch, c.Epochs, p.Loss/float64(p.Images), 100*float64(p.Correct)/float64(p.Images)))
+		bar.Add(n)
+	}
+	if err := it.Err(); err != nil {
+		if ctx.Err() != nil {
+			return ep, ErrInterrupted
+		}
+		return ep, err
+	}
+	bar.Finish()
+	p := pos.Partial
+	ep.TrainLoss = p.Loss / float64(p.Images)
+	ep.TrainError = 100 * (1 - float64(p.Correct)/float64(p.Images))
+	ep.LR = tr.Schedule.LR(tr.Iter - 1)
+	ep.Seconds = p.Seconds
+	ep.ImagesPerSec = float64(p.Images) / p.Seconds
+	if c.Test != nil {
+		loss, errPct, err := Evaluate(ctx, tr.Net, c.Test, c.Normalize)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ep, ErrInterrupted
+			}
+			return ep, err
+		}
+		ep.TestLoss, ep.TestError = loss, errPct
+	}
+	return ep, nil
+}
+
+// Evaluate runs the network in eval mode over d and returns the mean cross-entropy loss and the
+// top-1 error in percent.
+func Evaluate(ctx context.Context, net *train.Network, d *datasets.Dataset, norm datasets.Normalize) (loss, errPct float64, err error) {
+	l, err := datasets.NewEvalLoader(d, 250, norm)
+	if err != nil {
+		return 0, 0, err
+	}
+	it := l.Epoch(ctx, 0, 0)
+	defer it.Close()
+	var wrong, total int
+	for it.Next() {
+		b := it.Batch()
+		logits, err := net.Eval(b.Tensor())
+		if err != nil {
+			return 0, 0, err
+		}
+		k := logits.Shape[1]
+		for i, y := range b.Labels {
+			row := logits.Data[i*k : (i+1)*k]
+			best, peak := 0, math.Inf(-1)
+			for j, v := range row {
+				if float64(v) > peak {
+					best, peak = j, float64(v)
+				}
+			}
+			var s float64
+			for _, v := range row {
+				s += math.Exp(float64(v) - peak)
+			}
+			loss += math.Log(s) + peak - float64(row[y])
+			if best != y {
+				wrong++
+			}
+			total++
+		}
+	}
+	if err := it.Err(); err != nil {
+		return 0, 0, err
+	}
+	return loss / float64(total), 100 * float64(wrong) / float64(total), nil
+}
+
+// writeOutputs writes the model directory, metrics, plot and (last) the checkpoint.
+func writeOutputs(c *Config, tr *train.Trainer, pos position) error {
+	net := tr.Net
+	cfgJSON, err := c.Arch.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(filepath.Join(c.Out, "config.json"), append(cfgJSON, '\n')); err != nil {
+		return err
+	}
+	if err := writeAtomic(filepath.Join(c.Out, "preprocessor_config.json"), processorFor(c).Config()); err != nil {
+		return err
+	}
+	if err := weights.WriteSafetensors(filepath.Join(c.Out, "model.safetensors"), net.StateDict(), map[string]string{"format": "pt"}, "F32"); err != nil {
+		return err
+	}
+	var lines strings.Builder
+	trainErr, test := make([]float64, len(pos.History)), []float64{}
+	for i, e := range pos.History {
+		b, _ := json.Marshal(e)
+		lines.Write(append(b, '\n'))
+		trainErr[i] = e.TrainError
+		if c.Test != nil {
+			test = append(test, e.TestError)
+		}
+	}
+	if err := writeAtomic(filepath.Join(c.Out, MetricsFile), []byte(lines.String())); err != nil {
+		return err
+	}
+	title := fmt.Sprintf("%s on %s", describe(c.Arch), c.Train.Source)
+	if err := plots.Training(filepath.Join(c.Out, PlotFile), title, plots.Curve{Name: "error", Train: trainErr, Test: test}); err != nil {
+		return err
+	}
+	return saveCheckpoint(c.Out, tr, pos)
+}
+
+// processorFor is the preprocessing that matches training: resize to the training size with
+// Pillow's bilinear filter, rescale 1/255, then the training normalisation.
+func processorFor(c *Config) *imageproc.Processor {
+	p := imageproc.CIFARProcessor()
+	p.Height, p.Width = c.Train.H, c.Train.W
+	p.Mean, p.Std = [3]float32{0, 0, 0}, [3]float32{1, 1, 1}
+	for i := 0; i < 3; i++ {
+		if len(c.Normalize.Mean) == 3 {
+			p.Mean[i], p.Std[i] = c.Normalize.Mean[i], c.Normalize.Std[i]
+		} else if len(c.Normalize.Mean) == 1 {
+			p.Mean[i], p.Std[i] = c.Normalize.Mean[0], c.Normalize.Std[0]
+		}
+	}
+	return p
+}
+
+func describe(c *arch.Config) string {
+	kind := "ResNet"
+	if c.Plain {
+		kind = "plain"
+	}
+	per := 2
+	if c.LayerType == arch.Bottleneck {
+		per = 3
+	}
+	depth := 2
+	for _, d := range c.Depths {
+		depth += d * per
+	}
+	return fmt.Sprintf("%s-%d", kind, depth)
+}
+
+func (e Epoch) line(epochs int) string {
+	s := fmt.Sprintf("epoch %d/%d  train loss %.4f  train error %.2f%%", e.Epoch, epochs, e.TrainLoss, e.TrainError)
+	if e.TestError != 0 || e.TestLoss != 0 {
+		s += fmt.Sprintf("  test loss %.4f  test error %.2f%%", e.TestLoss, e.TestError)
+	}
+	return s + fmt.Sprintf("  lr %.4g  %.0f s  %.0f img/s", e.LR, e.Seconds, e.ImagesPerSec)
+}
+
+func writeAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}

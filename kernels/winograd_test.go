@@ -1,0 +1,261 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// winoTol is the accepted Winograd error, relative to the largest output
+// magnitude of the same output plane: max|got-want| <= winoTol·max|want|.
+// The transforms' rounding error grows with the spread of the interpolation
+// points; F(4×4,3×3) on ResNet-like data is observed at up to ~1e-5 (F2 ~1e-6),
+// so 1e-4 leaves a margin of ~10 while any indexing or padding mistake, a
+// missing bias or residual is of the order of the outputs themselves.
+const winoTol = 1e-4
+
+// resnetLike fills a convolution's input and weights as a trained ResNet
+// sees them: inputs are post-ReLU activations (non-negative), weights
+// He-initialised, N(0, 2/fan-in).
+func resnetLike(r *rand.Rand, p ConvParams, n int) (in, w []float32) {
+	in = make([]float32, n*p.InC*p.InH*p.InW)
+	for i := range in {
+		in[i] = float32(math.Abs(r.NormFloat64()))
+	}
+	w = make([]float32, p.OutC*p.InC*p.KH*p.KW)
+	scale := math.Sqrt(2 / float64(p.InC*p.KH*p.KW))
+	for i := range w {
+		w[i] = float32(r.NormFloat64() * scale)
+	}
+	return in, w
+}
+
+// refConvBatch is refConv over n images plus bias, residual and ReLU.
+func refConvBatch(p ConvParams, n int, in, w, bias, res []float32, relu bool) (want, mag []float64) {
+	inN, outN, hw := p.InC*p.InH*p.InW, p.OutC*p.OutH()*p.OutW(), p.OutH()*p.OutW()
+	for img := range n {
+		o, m := refConv(p, in[img*inN:(img+1)*inN], w)
+		for i := range o {
+			if bias != nil {
+				o[i] += float64(bias[i/hw])
+				m[i] += math.Abs(float64(bias[i/hw]))
+			}
+			if res != nil {
+				o[i] += float64(res[img*outN+i])
+				m[i] += math.Abs(float64(res[img*outN+i]))
+			}
+			if relu && o[i] < 0 {
+				o[i] = 0
+			}
+		}
+		want, mag = append(want, o...), append(mag, m...)
+	}
+	return want, mag
+}
+
+// checkPlanes checks got against want plane by plane (hw values each) with
+// the Winograd criterion and returns the largest relative error seen.
+func checkPlanes(t *testing.T, got []float32, want []float64, hw int) float64 {
+	t.Helper()
+	worst := 0.0
+	for p0 := 0; p0 < len(want); p0 += hw {
+		scale, maxErr, at := 0.0, 0.0, 0
+		for i := p0; i < p0+hw; i++ {
+			scale = max(scale, math.Abs(want[i]))
+			e := math.Abs(float64(got[i]) - want[i])
+			if !(e <= maxErr) { // also catches NaN
+				maxErr, at = e, i
+				if e != e {
+					maxErr = math.Inf(1)
+				}
+			}
+		}
+		rel := maxErr / max(scale, 1e-30)
+		if scale == 0 && maxErr == 0 {
+			rel = 0
+		}
+		worst = max(worst, rel)
+		if rel > winoTol {
+			t.Fatalf("plane %d: element %d = %g, want %g: error %.3g of max|out| %.3g (tolerance %g)",
+				p0/hw, at-p0, got[at], want[at], rel, scale, winoTol)
+		}
+	}
+	return worst
+}
+
+// winoCases are 3×3 stride-1 shapes that exercise the tilings: partial tiles
+// at the right and bottom, rows narrower than a vector, several vector
+// groups per tile row, padding 0…2 and batches.
+var winoCases = []struct {
+	name string
+	p    ConvParams
+	n    int
+}{
+	{"14x14", ConvParams{InC: 16, InH: 14, InW: 14, OutC: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, 1},
+	{"7x7 batch 3", ConvParams{InC: 24, InH: 7, InW: 7, OutC: 20, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, 3},
+	{"odd 9x23", ConvParams{InC: 5, InH: 9, InW: 23, OutC: 7, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, 2},
+	{"wide 3 groups", ConvParams{InC: 3, InH: 5, InW: 90, OutC: 4, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, 1},
+	{"no padding", ConvParams{InC: 6, InH: 12, InW: 11, OutC: 5, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 0, PadW: 0}, 2},
+	{"pad 2 uneven", ConvParams{InC: 4, InH: 10, InW: 13, OutC: 3, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 2, PadW: 0}, 1},
+	{"pad 0,2", ConvParams{InC: 4, InH: 6, InW: 9, OutC: 3, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 0, PadW: 2}, 1},
+	{"1 pixel", ConvParams{InC: 8, InH: 1, InW: 1, OutC: 8, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, 2},
+	{"3x3 no pad", ConvParams{InC: 9, InH: 3, InW: 3, OutC: 2, KH: 3, KW: 3, StrideH: 1, StrideW: 1}, 1},
+}
+
+// TestWinogradTolerance runs F(4×4,3×3) and F(2×2,3×3), assembly and Go
+// transforms, against the float64 direct convolution on ResNet-like values,
+// with every epilogue and 1 and 3 threads.
+func TestWinogradTolerance(t *testing.T) {
+	worst := map[int]float64{}
+	eachPath(t, func(t *testing.T) {
+		for ci, tc := range winoCases {
+			for _, kind := range []*winoKind{winoF4, winoF2} {
+				for _, ep := range []struct{ bias, res, relu bool }{{}, {true, true, true}, {true, false, true}} {
+					for _, threads := range []int{1, 3} {
+						name := fmt.Sprintf("%s/F%d/bias=%v,res=%v,relu=%v/t%d", tc.name, kind.m, ep.bias, ep.res, ep.relu, threads)
+						t.Run(name, func(t *testing.T) {
+							p, n := tc.p, tc.n
+							r := rand.New(rand.NewPCG(uint64(ci), 11))
+							in, w := resnetLike(r, p, n)
+							outN := n * p.OutC * p.OutH() * p.OutW()
+							var bias, res []float32
+							if ep.bias {
+								bias = randSlice(r, p.OutC)
+							}
+							if ep.res {
+								res = randSlice(r, outN)
+							}
+							out := fill(make([]float32, outN+5), float32(math.NaN()))
+							withThreads(threads, func() {
+								winoConv(p, n, in, newWinoWeights(kind, p, w), bias, res, ep.relu, out[:outN])
+							})
+							for i := outN; i < len(out); i++ {
+								if out[i] == out[i] {
+									t.Fatalf("wrote past the output: out[%d] = %g", i, out[i])
+								}
+							}
+							want, _ := refConvBatch(p, n, in, w, bias, res, ep.relu)
+							e := checkPlanes(t, out, want, p.OutH()*p.OutW())
+							worst[kind.m] = max(worst[kind.m], e)
+						})
+					}
+				}
+			}
+		}
+	})
+	t.Logf("largest error relative to max|out| of its plane: F4 %.3g, F2 %.3g (tolerance %g)", worst[4], worst[2], winoTol)
+}
+
+// TestWinogradResNetLayers checks full-size ResNet channel counts (where
+// F4's error is largest: the sums are longest) on shortened maps.
+func TestWinogradResNetLayers(t *testing.T) {
+	if raceEnabled {
+		t.Skip("slow under the race detector; the plain run covers it")
+	}
+	for _, c := range []int{64, 256, 512} {
+		p := ConvParams{InC: c, InH: 7, InW: 9, OutC: 4, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
+		for _, kind := range []*winoKind{winoF4, winoF2} {
+			t.Run(fmt.Sprintf("C%d/F%d", c, kind.m), func(t *testing.T) {
+				r := rand.New(rand.NewPCG(uint64(c), 3))
+				in, w := resnetLike(r, p, 1)
+				out := make([]float32, p.OutC*p.OutH()*p.OutW())
+				winoConv(p, 1, in, newWinoWeights(kind, p, w), nil, nil, false, out)
+				want, _ := refConvBatch(p, 1, in, w, nil, nil, false)
+				t.Logf("error %.3g of max|out|", checkPlanes(t, out, want, p.OutH()*p.OutW()))
+			})
+		}
+	}
+}
+
+// TestWinoTransformsAsm compares the assembly transforms with the Go ones
+// directly, including the extents they may write: V rows up to the group
+// end, output rows exactly up to ow.
+func TestWinoTransformsAsm(t *testing.T) {
+	if !haveAsm {
+		t.Skip("no assembly kernels in this build or CPU")
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	close := func(g, w float32) bool { return math.Abs(float64(g-w)) <= 1e-5*(1+math.Abs(float64(w))) }
+	for _, m := range []int{4, 2} {
+		a := m + 2
+		for _, inW := range []int{1, 2, 5, 7, 8, 9, 14, 16, 17, 28, 31, 56, 70} {
+			for padW := 0; padW <= 3; padW++ {
+				ow := inW + 2*padW - 2
+				if ow < 1 {
+					continue
+				}
+				tw := ceilDiv(ow, m)
+				groups := ceilDiv(tw, 8)
+				t.Run(fmt.Sprintf("F%d/in/w%d/pad%d", m, inW, padW), func(t *testing.T) {
+					var rows [6][]float32
+					for i := range rows {
+						rows[i] = randSlice(r, inW)
+					}
+					stride := 8*groups + 3
+					want := make([]float32, a*a*stride)
+					if m == 4 {
+						winoInputGo(&rows, padW, tw, want, stride)
+					} else {
+						winoInput2Go((*[4][]float32)(rows[:4]), padW, tw, want, stride)
+					}
+					got := make([]float32, a*a*stride)
+					ew := 8*m*groups + 16 + padW
+					winoInputAsm(m, rows[:a], inW, padW, make([]float32, a*ew), ew, groups, got, stride)
+					for x := range a * a {
+						for k := range tw {
+							if g, w := got[x*stride+k], want[x*stride+k]; !close(g, w) {
+								t.Fatalf("element %d of tile %d: %g, want %g", x, k, g, w)
+							}
+						}
+					}
+				})
+				t.Run(fmt.Sprintf("F%d/out/w%d", m, ow), func(t *testing.T) {
+					stride := 8*groups + 5
+					mt := randSlice(r, a*a*stride)
+					for _, hasRes := range []bool{false, true} {
+						for _, relu := range []bool{false, true} {
+							var want, got, res [4][]float32
+							for i := range m {
+								want[i] = make([]float32, ow)
+								got[i] = fill(make([]float32, ow+9), -7)[:ow]
+								if hasRes {
+									res[i] = randSlice(r, ow)
+								}
+							}
+							if m == 4 {
+								winoOutputGo(mt, stride, tw, &want, &res, 0.25, relu)
+							} else {
+								winoOutput2Go(mt, stride, tw, (*[2][]float32)(want[:2]), (*[2][]float32)(res[:2]), 0.25, relu)
+							}
+							winoOutputAsm(m, mt, stride, groups, ow, got[:m], res[:m], hasRes, 0.25, relu)
+							for i := range m {
+								for j := range ow {
+									if g, w := got[i][j], want[i][j]; !close(g, w) {
+										t.Fatalf("res=%v relu=%v: row %d column %d: %g, want %g", hasRes, relu, i, j, g, w)
+									}
+								}
+								for j, v := range got[i][ow : ow+9] {
+									if v != -7 {
+										t.Fatalf("row %d: column %d past ow=%d written", i, ow+j, ow)
+									}
+								}
+							}
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestPlaneStride checks that plane strides avoid multiples of 4 KiB (an odd
+// number of cache lines) and never shrink a plane.
+func TestPlaneStride(t *testing.T) {
+	for _, n := range []int{1, 15, 16, 17, 1024, 6144, 13056, 99999} {
+		s := planeStride(n)
+		if s < n || s%16 != 0 || (s/16)%2 != 1 {
+			t.Errorf("planeStride(%d) = %d", n, s)
+		}
+	}
+}

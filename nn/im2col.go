@@ -1,0 +1,237 @@
+package nn
+
+// geom is the geometry of a square-kernel convolution (or of its transpose) over a batch in
+// the channel-major layout.
+type geom struct {
+	c, h, w int // input channels and size
+	k, s, p int // kernel, stride, zero padding
+	oh, ow  int // output size
+}
+
+func newGeom(c, h, w, k, s, p int) geom {
+	return geom{c: c, h: h, w: w, k: k, s: s, p: p, oh: (h+2*p-k)/s + 1, ow: (w+2*p-k)/s + 1}
+}
+
+// rows is the height of the im2col matrix, c·k·k.
+func (g geom) rows() int { return g.c * g.k * g.k }
+
+// pointwise reports whether the im2col matrix of the whole batch is the input itself.
+func (g geom) pointwise() bool { return g.k == 1 && g.s == 1 && g.p == 0 }
+
+// xRange is the range [lo, hi) of output columns ox whose input column ox·s−p+kx lies inside
+// the image.
+func (g geom) xRange(kx int) (lo, hi int) {
+	off := kx - g.p
+	lo = 0
+	if off < 0 {
+		lo = (-off + g.s - 1) / g.s
+	}
+	hi = 0
+	if g.w-off > 0 {
+		hi = (g.w - off + g.s - 1) / g.s
+	}
+	hi = min(hi, g.ow)
+	return min(lo, hi), hi
+}
+
+// A chunk of images of a channel-major tensor is passed as a slice starting at its first
+// image and the channel stride cs: channel ch of image i (counted from the chunk's first) is
+// the plane at x[ch·cs + i·h·w]. For a chunk of a whole batch of n images cs is n·h·w; for a
+// chunk held in scratch memory it is the chunk's own image count times h·w.
+
+// im2col writes the im2col matrix of the nimg images of the chunk x (channel stride cs) to
+// col: row (ch, ky, kx) holds x[ch, i, oy·s−p+ky, ox·s−p+kx] (zero outside the image) for every
+// image i and output position (oy, ox), so col is [c·k·k, nimg·oh·ow] with row stride ld.
+func im2col(g geom, x []float32, cs, nimg int, col []float32, ld int) {
+	if g.s == 1 && g.oh == g.h && g.ow == g.w {
+		im2colSame(g, x, cs, nimg, col, ld)
+		return
+	}
+	hw, ohw := g.h*g.w, g.oh*g.ow
+	r := 0
+	for ch := 0; ch < g.c; ch++ {
+		for ky := 0; ky < g.k; ky++ {
+			for kx := 0; kx < g.k; kx++ {
+				lo, hi := g.xRange(kx)
+				off := kx - g.p
+				row := col[r*ld : r*ld+nimg*ohw]
+				for i := 0; i < nimg; i++ {
+					plane := x[ch*cs+i*hw : ch*cs+(i+1)*hw]
+					for oy := 0; oy < g.oh; oy++ {
+						dst := row[i*ohw+oy*g.ow : i*ohw+(oy+1)*g.ow]
+						iy := oy*g.s - g.p + ky
+						if iy < 0 || iy >= g.h {
+							clear(dst)
+							continue
+						}
+						src := plane[iy*g.w : (iy+1)*g.w]
+						clear(dst[:lo])
+						if g.s == 1 {
+							copy(dst[lo:hi], src[lo+off:hi+off])
+						} else {
+							for ox := lo; ox < hi; ox++ {
+								dst[ox] = src[ox*g.s+off]
+							}
+						}
+						clear(dst[hi:])
+					}
+				}
+				r++
+			}
+		}
+	}
+}
+
+// im2colSame is im2col for a stride-1 convolution whose output has the input's size. Row
+// (ch, ky, kx) is then the channel's planes shifted by (ky−p)·w + (kx−p) values, one copy for
+// all images of the chunk, after which the positions that the shift took across an image's
+// top or bottom edge or its left or right border are cleared.
+func im2colSame(g geom, x []float32, cs, nimg int, col []float32, ld int) {
+	hw := g.h * g.w
+	cols := nimg * hw
+	r := 0
+	for ch := 0; ch < g.c; ch++ {
+		src := x[ch*cs : ch*cs+cols]
+		for ky := 0; ky < g.k; ky++ {
+			dy := ky - g.p
+			for kx := 0; kx < g.k; kx++ {
+				dx := kx - g.p
+				d := dy*g.w + dx
+				row := col[r*ld : r*ld+cols]
+				lo, hi := max(0, -d), min(cols, cols-d)
+				copy(row[lo:hi], src[lo+d:hi+d])
+				clear(row[:lo])
+				clear(row[hi:])
+				for i := 0; i < nimg; i++ {
+					img := row[i*hw : (i+1)*hw]
+					if dy < 0 {
+						clear(img[:-dy*g.w])
+					} else if dy > 0 {
+						clear(img[(g.h-dy)*g.w:])
+					}
+					// The border columns: x < −dx or x ≥ w−dx.
+					for c0 := 0; c0 < -dx; c0++ {
+						for j := c0; j < hw; j += g.w {
+							img[j] = 0
+						}
+					}
+					for c0 := g.w - dx; c0 < g.w; c0++ {
+						for j := c0; j < hw; j += g.w {
+							img[j] = 0
+						}
+					}
+				}
+				r++
+			}
+		}
+	}
+}
+
+// col2im is the adjoint of im2col: it adds every entry of col ([c·k·k, nimg·oh·ow], row
+// stride ld) to the input position it was read from, in the chunk dx (channel stride cs).
+func col2im(g geom, col []float32, ld, nimg int, dx []float32, cs int) {
+	hw, ohw := g.h*g.w, g.oh*g.ow
+	r := 0
+	for ch := 0; ch < g.c; ch++ {
+		for ky := 0; ky < g.k; ky++ {
+			for kx := 0; kx < g.k; kx++ {
+				lo, hi := g.xRange(kx)
+				off := kx - g.p
+				row := col[r*ld : r*ld+nimg*ohw]
+				for i := 0; i < nimg; i++ {
+					plane := dx[ch*cs+i*hw : ch*cs+(i+1)*hw]
+					for oy := 0; oy < g.oh; oy++ {
+						iy := oy*g.s - g.p + ky
+						if iy < 0 || iy >= g.h {
+							continue
+						}
+						src := row[i*ohw+oy*g.ow : i*ohw+(oy+1)*g.ow]
+						dst := plane[iy*g.w : (iy+1)*g.w]
+						if g.s == 1 {
+							d := dst[lo+off : hi+off]
+							for j, v := range src[lo:hi] {
+								d[j] += v
+							}
+						} else {
+							for ox := lo; ox < hi; ox++ {
+								dst[ox*g.s+off] += src[ox]
+							}
+						}
+					}
+				}
+				r++
+			}
+		}
+	}
+}
+
+// im2row writes the im2col matrix of nimg images transposed, one row per output position
+// (i, oy, ox) holding its receptive field in (ky, kx, ch) order, from xt, the images in
+// pixel-major layout ([nimg·h·w, c]). Within a kernel row the k·c values are contiguous in
+// xt, so a row is k copies (zeros outside the image). rows is [nimg·oh·ow, k·k·c].
+func im2row(g geom, xt []float32, nimg int, rows []float32) {
+	kc := g.k * g.c
+	r := kc * g.k
+	for i := 0; i < nimg; i++ {
+		img := xt[i*g.h*g.w*g.c : (i+1)*g.h*g.w*g.c]
+		for oy := 0; oy < g.oh; oy++ {
+			y0 := oy*g.s - g.p
+			inside := y0 >= 0 && y0+g.k <= g.h
+			for ox := 0; ox < g.ow; ox++ {
+				row := rows[((i*g.oh+oy)*g.ow+ox)*r : ((i*g.oh+oy)*g.ow+ox+1)*r]
+				x0 := ox*g.s - g.p
+				if inside && x0 >= 0 && x0+g.k <= g.w {
+					// The whole field is inside the image: k plain copies.
+					for ky := 0; ky < g.k; ky++ {
+						base := ((y0+ky)*g.w + x0) * g.c
+						copy(row[ky*kc:(ky+1)*kc], img[base:base+kc])
+					}
+					continue
+				}
+				kx0, kx1 := max(0, -x0), min(g.k, g.w-x0)
+				for ky := 0; ky < g.k; ky++ {
+					dst := row[ky*kc : (ky+1)*kc]
+					iy := y0 + ky
+					if iy < 0 || iy >= g.h || kx0 >= kx1 {
+						clear(dst)
+						continue
+					}
+					base := (iy*g.w + x0) * g.c
+					clear(dst[:kx0*g.c])
+					copy(dst[kx0*g.c:kx1*g.c], img[base+kx0*g.c:base+kx1*g.c])
+					clear(dst[kx1*g.c:])
+				}
+			}
+		}
+	}
+}
+
+// transpose writes the rows×cols matrix src (row stride lds) transposed into dst (cols×rows,
+// row stride ldd). Eight source rows are read side by side so every destination row gets
+// eight consecutive values at once, over column blocks whose destination stays in L1.
+func transpose(rows, cols int, src []float32, lds int, dst []float32, ldd int) {
+	const block = 128
+	for j0 := 0; j0 < cols; j0 += block {
+		j1 := min(j0+block, cols)
+		i := 0
+		for ; i+8 <= rows; i += 8 {
+			s0 := src[i*lds+j0 : i*lds+j1]
+			s1 := src[(i+1)*lds+j0 : (i+1)*lds+j1]
+			s2 := src[(i+2)*lds+j0 : (i+2)*lds+j1]
+			s3 := src[(i+3)*lds+j0 : (i+3)*lds+j1]
+			s4 := src[(i+4)*lds+j0 : (i+4)*lds+j1]
+			s5 := src[(i+5)*lds+j0 : (i+5)*lds+j1]
+			s6 := src[(i+6)*lds+j0 : (i+6)*lds+j1]
+			s7 := src[(i+7)*lds+j0 : (i+7)*lds+j1]
+			for j := range s0 {
+				d := (*[8]float32)(dst[(j0+j)*ldd+i:])
+				d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7] = s0[j], s1[j], s2[j], s3[j], s4[j], s5[j], s6[j], s7[j]
+			}
+		}
+		for ; i < rows; i++ {
+			for j, v := range src[i*lds+j0 : i*lds+j1] {
+				dst[(j0+j)*ldd+i] = v
+			}
+		}
+	}
+}
