@@ -1,6 +1,7 @@
 package arch
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -149,6 +150,9 @@ func TestConfigRoundTrip(t *testing.T) {
 		back, err := ParseConfig(data)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
+		}
+		if strings.Contains(string(data), "NumLabels") || strings.Contains(string(data), "ID2Label") {
+			t.Errorf("%s: config.json has Go field names: %s", name, data)
 		}
 		a, _ := cfg.Spec()
 		b, _ := back.Spec()

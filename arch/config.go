@@ -43,9 +43,9 @@ type Config struct {
 
 	// NumLabels is the classifier width; 0 makes the model a feature extractor whose
 	// "logits" are the pooled features, as in HF.
-	NumLabels int
+	NumLabels int `json:"-"`
 	// ID2Label names the classes; missing entries print as LABEL_i.
-	ID2Label map[int]string
+	ID2Label map[int]string `json:"-"`
 
 	Stem         string `json:"stem,omitempty"`
 	ShortcutType string `json:"shortcut_type,omitempty"`

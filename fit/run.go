@@ -88,15 +88,16 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		return nil, err
 	}
 	pos := position{Fingerprint: c.fingerprint()}
-	switch p, err := loadCheckpoint(c.Out, tr, pos.Fingerprint); {
-	case err == nil && !c.Resume:
+	_, statErr := os.Stat(filepath.Join(c.Out, CheckpointFile))
+	switch {
+	case statErr == nil && !c.Resume:
 		return nil, fmt.Errorf("%s already holds a training checkpoint; pass --resume to continue it, or choose another --out", c.Out)
-	case err == nil:
-		pos = p
-	case c.Resume && isNotExist(err):
+	case c.Resume && isNotExist(statErr):
 		return nil, fmt.Errorf("--resume: no %s in %s", CheckpointFile, c.Out)
-	case !isNotExist(err):
-		return nil, err
+	case c.Resume:
+		if pos, err = loadCheckpoint(c.Out, tr, pos.Fingerprint); err != nil {
+			return nil, err
+		}
 	}
 	res := &Result{History: pos.History, Out: c.Out}
 	for pos.Epoch < c.Epochs {

@@ -173,14 +173,15 @@ func planeStride(n int) int {
 // winoBatchBytes bounds the V and M matrices of one pass over a batch: the
 // images of a batch are transformed together (more tiles per GEMM, weights
 // read once), but in groups whose transformed data stays in the L3 cache.
-const winoBatchBytes = 6 << 20
+const winoBatchBytes = 16 << 20
 
 // winoConv runs n images through the Winograd convolution, in groups of
 // images of at most winoBatchBytes of transformed data (one image at least);
 // arguments are checked by the caller.
 func winoConv(p ConvParams, n int, in []float32, ww *winoWeights, bias, residual []float32, relu bool, out []float32) {
 	one := newWinoGeom(ww.kind, p, 1)
-	per := max(1, min(n, winoBatchBytes/(4*(one.vN+one.mN))))
+	perImage := 4 * one.k.planes() * (p.InC + p.OutC) * one.tiles
+	per := max(1, min(n, winoBatchBytes/perImage))
 	inN, outN := p.InC*p.InH*p.InW, p.OutC*p.OutH()*p.OutW()
 	for i := 0; i < n; i += per {
 		k := min(per, n-i)
