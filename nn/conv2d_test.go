@@ -156,3 +156,20 @@ func TestIm2colAdjoint(t *testing.T) {
 		}
 	}
 }
+
+func TestTranspose(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, sz := range [][2]int{{3, 5}, {8, 200}, {17, 300}, {64, 129}} {
+		rows, cols := sz[0], sz[1]
+		src := randVec(r, rows*(cols+3))
+		dst := make([]float32, cols*(rows+2))
+		transpose(rows, cols, src, cols+3, dst, rows+2)
+		for i := 0; i < rows; i++ {
+			for j := 0; j < cols; j++ {
+				if dst[j*(rows+2)+i] != src[i*(cols+3)+j] {
+					t.Fatalf("%d×%d: dst[%d][%d] = %v, want %v", rows, cols, j, i, dst[j*(rows+2)+i], src[i*(cols+3)+j])
+				}
+			}
+		}
+	}
+}
