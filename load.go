@@ -282,8 +282,15 @@ func DefaultProcessor(cfg *arch.Config) *imageproc.Processor {
 }
 
 // Save writes the checkpoint as an HF-style directory: config.json, preprocessor_config.json and
-// model.safetensors with HF names. Each file is written atomically.
-func (ck *Checkpoint) Save(dir string) error {
+// model.safetensors with HF names and float32 weights. Each file is written atomically.
+func (ck *Checkpoint) Save(dir string) error { return ck.SaveAs(dir, "F32") }
+
+// SaveAs is Save with the weights stored as dtype: "F32", "F16" or "BF16" (integer buffers
+// such as num_batches_tracked keep their type).
+func (ck *Checkpoint) SaveAs(dir, dtype string) error {
+	if dtype != "F32" && dtype != "F16" && dtype != "BF16" {
+		return fmt.Errorf("weights dtype %q: want F32, F16 or BF16", dtype)
+	}
 	spec, err := ck.Config.Spec()
 	if err != nil {
 		return err
@@ -312,7 +319,7 @@ func (ck *Checkpoint) Save(dir string) error {
 	if err := writeAtomic(filepath.Join(dir, "preprocessor_config.json"), append(proc, '\n')); err != nil {
 		return err
 	}
-	return weights.WriteSafetensors(filepath.Join(dir, "model.safetensors"), sd, map[string]string{"format": "pt"}, "F32")
+	return weights.WriteSafetensors(filepath.Join(dir, "model.safetensors"), sd, map[string]string{"format": "pt"}, dtype)
 }
 
 func writeAtomic(path string, data []byte) error {

@@ -2,12 +2,14 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
 
 func convertCmd() *cobra.Command {
 	var f modelFlags
+	var dtype string
 	cmd := &cobra.Command{
 		Use:   "convert IN OUT_DIR",
 		Short: "Write any supported checkpoint as an HF-style directory (config.json, preprocessor_config.json, model.safetensors)",
@@ -21,7 +23,7 @@ func convertCmd() *cobra.Command {
 				return err
 			}
 			defer ck.Close()
-			if err := ck.Save(args[1]); err != nil {
+			if err := ck.SaveAs(args[1], strings.ToUpper(dtype)); err != nil {
 				return err
 			}
 			fmt.Printf("wrote %s (%d tensors, %d labels)\n", args[1], len(ck.Weights.Names()), ck.Config.NumLabels)
@@ -29,6 +31,7 @@ func convertCmd() *cobra.Command {
 		},
 	}
 	f.register(cmd)
+	cmd.Flags().StringVar(&dtype, "dtype", "f32", "weight precision in model.safetensors: f32, f16 or bf16")
 	cmd.Flags().MarkHidden("model")
 	return cmd
 }
