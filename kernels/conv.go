@@ -90,7 +90,7 @@ func Conv2D(p ConvParams, in, w, bias, residual []float32, relu bool, out, scrat
 	if err := CheckConv2D(p, in, w, bias, residual, out, scratch); err != nil {
 		panic(err)
 	}
-	conv2D(p, in, w, nil, bias, residual, relu, out, nil)
+	conv2D(p, 1, in, w, nil, bias, residual, relu, out, nil)
 }
 
 // Conv2DPacked is Conv2D with weights prepacked by PackConvWeights, which
@@ -107,68 +107,102 @@ func Conv2DPacked(p ConvParams, in []float32, w *PackedA, bias, residual []float
 	if err := CheckConv2D(p, in, w.data[:p.OutC*k], bias, residual, out, scratch); err != nil {
 		panic(err)
 	}
-	conv2D(p, in, nil, w, bias, residual, relu, out, nil)
+	conv2D(p, 1, in, nil, w, bias, residual, relu, out, nil)
 }
 
-// conv2D runs the convolution as a GEMM with weights w or pw. geom, if not
-// nil, is the phase geometry of p (see newPhaseGeom), cached by the caller.
-func conv2D(p ConvParams, in, w []float32, pw *PackedA, bias, residual []float32, relu bool, out []float32, geom *phaseGeom) {
-	n := p.OutH() * p.OutW()
+// batchCols is the GEMM width up to which conv2D puts the images of a batch
+// side by side in one GEMM: a 7×7 map is 49 columns, a poor fit for 16-wide
+// panels, and each image would read all the weights again.
+const batchCols = 512
+
+// conv2D runs n images (one after another in in, residual and out) through
+// the convolution as a GEMM with weights w or pw. geom, if not nil, is the
+// phase geometry of p (see newPhaseGeom), cached by the caller.
+func conv2D(p ConvParams, n int, in, w []float32, pw *PackedA, bias, residual []float32, relu bool, out []float32, geom *phaseGeom) {
+	dense := p.KH == 1 && p.KW == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0
+	if !dense && geom == nil {
+		geom = newPhaseGeom(p)
+	}
+	cols := p.OutH() * p.OutW() // GEMM columns per image
+	if !dense {
+		cols = geom.n
+	}
+	per := max(1, min(n, batchCols/cols))
+	inN, outN := p.InC*p.InH*p.InW, p.OutC*p.OutH()*p.OutW()
+	for i := 0; i < n; i += per {
+		k := min(per, n-i)
+		var res []float32
+		if len(residual) > 0 {
+			res = residual[i*outN : (i+k)*outN]
+		}
+		convGroup(p, k, in[i*inN:(i+k)*inN], w, pw, nilIfEmpty(bias), res, relu, out[i*outN:(i+k)*outN], geom)
+	}
+}
+
+// convGroup is conv2D for n images computed by one GEMM.
+func convGroup(p ConvParams, n int, in, w []float32, pw *PackedA, bias, residual []float32, relu bool, out []float32, geom *phaseGeom) {
+	hw := p.OutH() * p.OutW()
 	k := p.InC * p.KH * p.KW
 	g := gemmArgs{
 		m: p.OutC, k: k,
 		a: w, lda: k, pa: pw,
-		ep: epilogue{bias: nilIfEmpty(bias), res: nilIfEmpty(residual), ldr: n, relu: relu},
+		ep: epilogue{bias: bias, res: residual, ldr: hw, relu: relu},
 	}
-	if p.KH == 1 && p.KW == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0 {
-		g.n, g.b, g.c, g.ldc = n, denseB{in, n}, out, n // the input is already the K×N matrix
-		g.run()
-		return
-	}
+	// The extended output has rows of ew columns, oh rows, cols per image.
+	oh, ow, ew, cols := p.OutH(), p.OutW(), p.OutW(), hw
 	if geom == nil {
-		geom = newPhaseGeom(p)
+		g.b = &imagesB{src: in, rowStride: hw, imgStride: p.InC * hw, cols: hw, imgs: n}
+	} else {
+		ew, cols = geom.ew, geom.n
+		asm := useAsm.Load()
+		size := p.InC * geom.phases * geom.plane // per image
+		e := getScratch(n * size)
+		defer putScratch(e)
+		chunks := chunksFor(n*p.InC, n*p.InC*p.InH*p.InW)
+		parallel(chunks, func(i int) {
+			for j := i * n * p.InC / chunks; j < (i+1)*n*p.InC/chunks; j++ {
+				img, c := j/p.InC, j%p.InC
+				geom.fill(in[img*p.InC*p.InH*p.InW:], (*e)[img*size:], c, c+1, asm)
+			}
+		})
+		g.b = &imagesB{src: *e, off: geom.off, imgStride: size, cols: cols, imgs: n}
 	}
-	asm := useAsm.Load()
-	e := getScratch(p.InC * geom.phases * geom.plane)
-	defer putScratch(e)
-	chunks := chunksFor(p.InC, p.InC*p.InH*p.InW)
-	parallel(chunks, func(i int) {
-		geom.fill(in, *e, i*p.InC/chunks, (i+1)*p.InC/chunks, asm)
-	})
-	g.n, g.b = geom.n, &phaseB{*e, geom.off}
-	if !geom.extended {
-		g.c, g.ldc = out, n
+	g.n = n * cols
+	if n == 1 && ew == ow {
+		g.c, g.ldc = out, hw // the GEMM's output is the convolution's
 		g.run()
 		return
 	}
-	// Extended output: compute OH rows of ew columns, then keep the first
-	// OW of each. A residual is added while compacting, so ReLU waits too.
-	ext := getScratch(p.OutC * geom.n)
+	// Compute into a scratch matrix, then copy each image's rows out (and
+	// drop the extra columns). A residual is added while copying, so ReLU
+	// waits too.
+	ext := getScratch(p.OutC * g.n)
 	defer putScratch(ext)
-	g.c, g.ldc = *ext, geom.n
-	res := g.ep.res
-	if res != nil {
+	g.c, g.ldc = *ext, g.n
+	if residual != nil {
 		g.ep.res, g.ep.relu = nil, false
 	}
 	g.run()
-	oh, ow, ew := geom.oh, geom.ow, geom.ew
-	chunks = chunksFor(p.OutC, p.OutC*n)
+	chunks := chunksFor(p.OutC, p.OutC*n*hw)
 	parallel(chunks, func(i int) {
 		for o := i * p.OutC / chunks; o < (i+1)*p.OutC/chunks; o++ {
-			for y := range oh {
-				src := (*ext)[o*geom.n+y*ew : o*geom.n+y*ew+ow]
-				dst := out[o*n+y*ow : o*n+(y+1)*ow]
-				if res == nil {
-					copy(dst, src)
-					continue
-				}
-				r := res[o*n+y*ow : o*n+(y+1)*ow]
-				for x, v := range src {
-					v += r[x]
-					if relu && v < 0 {
-						v = 0
+			for img := range n {
+				for y := range oh {
+					src := (*ext)[o*g.n+img*cols+y*ew:][:ow]
+					at := (img*p.OutC+o)*hw + y*ow
+					dst := out[at : at+ow]
+					if residual == nil {
+						copy(dst, src)
+						continue
 					}
-					dst[x] = v
+					r := residual[at : at+ow]
+					for x, v := range src {
+						v += r[x]
+						if relu && v < 0 {
+							v = 0
+						}
+						dst[x] = v
+					}
 				}
 			}
 		}

@@ -14,6 +14,7 @@ var benchConvs = []struct {
 	{"l1_1x1_64to256", ConvParams{InC: 64, InH: 56, InW: 56, OutC: 256, KH: 1, KW: 1, StrideH: 1, StrideW: 1}},
 	{"l1_3x3_64", ConvParams{InC: 64, InH: 56, InW: 56, OutC: 64, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}},
 	{"l2_3x3s2_128", ConvParams{InC: 128, InH: 56, InW: 56, OutC: 128, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}},
+	{"l2_3x3_128", ConvParams{InC: 128, InH: 28, InW: 28, OutC: 128, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}},
 	{"l2_down1x1s2", ConvParams{InC: 256, InH: 56, InW: 56, OutC: 512, KH: 1, KW: 1, StrideH: 2, StrideW: 2}},
 	{"l3_3x3_256", ConvParams{InC: 256, InH: 14, InW: 14, OutC: 256, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}},
 	{"l4_3x3_512", ConvParams{InC: 512, InH: 7, InW: 7, OutC: 512, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}},
@@ -53,6 +54,26 @@ func BenchmarkConv2DPacked(b *testing.B) {
 			benchPaths(b, func(b *testing.B) {
 				for b.Loop() {
 					Conv2DPacked(p, in, w, bias, res, true, out, scratch)
+				}
+				b.ReportMetric(2*float64(p.MACs())*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		})
+	}
+}
+
+// BenchmarkConv2DPlanned is BenchmarkConv2D through PlanConv (Winograd for
+// the 3×3 stride-1 layers); GFLOP/s counts the direct convolution's work.
+func BenchmarkConv2DPlanned(b *testing.B) {
+	for _, c := range benchConvs {
+		b.Run(c.name, func(b *testing.B) {
+			p := c.p
+			r := rand.New(rand.NewPCG(1, 2))
+			n := p.OutC * p.OutH() * p.OutW()
+			in, pl := randSlice(r, p.InC*p.InH*p.InW), PlanConv(p, randSlice(r, p.OutC*p.InC*p.KH*p.KW))
+			bias, res, out := randSlice(r, p.OutC), randSlice(r, n), make([]float32, n)
+			benchPaths(b, func(b *testing.B) {
+				for b.Loop() {
+					Conv2DPlanned(p, 1, in, pl, bias, res, true, out)
 				}
 				b.ReportMetric(2*float64(p.MACs())*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})

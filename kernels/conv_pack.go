@@ -106,17 +106,40 @@ func (g *phaseGeom) fill(in, e []float32, c0, c1 int, asm bool) {
 	}
 }
 
-// phaseB is the im2col matrix over phase planes: row k is e[off[k]…].
-type phaseB struct {
-	e   []float32
-	off []int
+// imagesB is the B matrix of a convolution over imgs images side by side:
+// row k of image i is src[i·imgStride + off[k] + j] for columns j < cols of
+// that image (off[k] = k·rowStride when off is nil: a 1×1 convolution).
+type imagesB struct {
+	src       []float32
+	off       []int
+	rowStride int
+	imgStride int
+	cols      int
+	imgs      int
 }
 
-func (s *phaseB) packB(dst, _ []float32, k0, kc, j0, nc int) {
+func (s *imagesB) packB(dst, row []float32, k0, kc, j0, nc int) {
 	asm := useAsm.Load()
+	img0, c0 := j0/s.cols, j0%s.cols
+	one := c0+nc <= s.cols // the block lies within one image
 	for p := 0; p < kc; p++ {
-		o := s.off[k0+p] + j0
-		scatterRow(dst, s.e[o:o+nc], p, kc, asm)
+		off := (k0 + p) * s.rowStride
+		if s.off != nil {
+			off = s.off[k0+p]
+		}
+		if one {
+			o := img0*s.imgStride + off + c0
+			scatterRow(dst, s.src[o:o+nc], p, kc, asm)
+			continue
+		}
+		// Gather the row's pieces from consecutive images first.
+		for j, img, c := 0, img0, c0; j < nc; img, c = img+1, 0 {
+			seg := min(s.cols-c, nc-j)
+			o := img*s.imgStride + off + c
+			copy(row[j:j+seg], s.src[o:o+seg])
+			j += seg
+		}
+		scatterRow(dst, row[:nc], p, kc, asm)
 	}
 }
 

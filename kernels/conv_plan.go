@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 )
 
@@ -9,31 +10,39 @@ import (
 // algorithm that suits the layer's shape:
 //
 //   - 3×3 stride-1 convolutions use Winograd F(4×4, 3×3), or F(2×2, 3×3) when
-//     the planned output map is at most 9×9 (there F4's four-fold weights
-//     cost more memory traffic than its fewer multiplications save) — unless
-//     a side has fewer than 16 channels, where the transforms would dominate;
+//     the output map is at most 9×9 (there F4's four-fold weights cost more
+//     memory traffic than its fewer multiplications save) — unless a side
+//     has fewer than 16 channels, where the transforms would dominate;
 //   - every other convolution is a GEMM with prepacked weights, as
 //     PackConvWeights and Conv2DPacked.
 //
-// The plan is read-only after PlanConv and safe for concurrent use.
+// The map size is that of the size hint given to PlanConv or, without one,
+// of the first call: the Winograd weights are then transformed on first
+// use (the plan keeps a copy of the weights until then).
+// A plan is safe for concurrent use.
 type ConvPlan struct {
 	p      ConvParams
-	packed *PackedA     // GEMM weights, or nil
-	wino   *winoWeights // Winograd weights, or nil
+	packed *PackedA // GEMM weights, or nil
 	geom   atomic.Pointer[phaseGeom]
+
+	// Winograd plans: wino is set once, by PlanConv or the first call,
+	// which also drops the weight copy w.
+	wino atomic.Pointer[winoWeights]
+	mu   sync.Mutex
+	w    []float32
 }
 
 // winoMinChannels is the smallest InC and OutC worth the Winograd transforms.
 const winoMinChannels = 16
 
-// winoSmallMap is the largest output map (OH·OW) planned with F2.
+// winoSmallMap is the largest output map (OH·OW) computed with F2.
 const winoSmallMap = 81
 
-// PlanConv prepares the OutC×InC×KH×KW weights w of the convolution p. The
-// input size in p (InH, InW) is a hint for choosing the algorithm, for
-// example the size at the model's nominal resolution; 0 means unknown.
-// Conv2DPlanned accepts any input size with the plan. PlanConv panics with a
-// descriptive error if w has the wrong size.
+// PlanConv prepares the OutC×InC×KH×KW weights w of the convolution p; w is
+// not retained. The input size in p (InH, InW) is the size hint, for example
+// the size at the model's nominal resolution; 0 means unknown. Any input size
+// works with the plan. PlanConv panics with a descriptive error if w has the
+// wrong size.
 func PlanConv(p ConvParams, w []float32) *ConvPlan {
 	k := p.InC * p.KH * p.KW
 	if p.InC < 1 || p.OutC < 1 || p.KH < 1 || p.KW < 1 || p.StrideH < 1 || p.StrideW < 1 || p.PadH < 0 || p.PadW < 0 {
@@ -45,24 +54,55 @@ func PlanConv(p ConvParams, w []float32) *ConvPlan {
 	pl := &ConvPlan{p: p}
 	switch {
 	case winoApplies(p) && p.InC >= winoMinChannels && p.OutC >= winoMinChannels:
-		kind := winoF4
-		if p.InH > 0 && p.InW > 0 && p.InH+2*p.PadH >= 3 && p.InW+2*p.PadW >= 3 && p.OutH()*p.OutW() <= winoSmallMap {
-			kind = winoF2
+		if p.InH > 0 && p.InW > 0 && p.Validate() == nil {
+			pl.wino.Store(newWinoWeights(winoKindFor(p), p, w))
+		} else {
+			pl.w = append([]float32(nil), w...)
 		}
-		pl.wino = newWinoWeights(kind, p, w)
 	default:
 		pl.packed = PackA(p.OutC, k, w, k)
 	}
 	return pl
 }
 
-// Algorithm names the planned algorithm: "winograd-f4", "winograd-f2" or
-// "gemm", for reports and benchmarks.
-func (pl *ConvPlan) Algorithm() string {
-	if pl.wino != nil {
-		return fmt.Sprintf("winograd-f%d", pl.wino.kind.m)
+// winoKindFor is the Winograd algorithm for the output map of p.
+func winoKindFor(p ConvParams) *winoKind {
+	if p.OutH()*p.OutW() <= winoSmallMap {
+		return winoF2
 	}
-	return "gemm"
+	return winoF4
+}
+
+// winograd returns the Winograd weights, transforming them for the map of
+// p on first use; nil for a GEMM plan.
+func (pl *ConvPlan) winograd(p ConvParams) *winoWeights {
+	if pl.packed != nil {
+		return nil
+	}
+	if ww := pl.wino.Load(); ww != nil {
+		return ww
+	}
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if ww := pl.wino.Load(); ww != nil {
+		return ww
+	}
+	ww := newWinoWeights(winoKindFor(p), p, pl.w)
+	pl.wino.Store(ww)
+	pl.w = nil
+	return ww
+}
+
+// Algorithm names the algorithm: "winograd-f4", "winograd-f2", "winograd"
+// (chosen at the first call) or "gemm", for reports and benchmarks.
+func (pl *ConvPlan) Algorithm() string {
+	if pl.packed != nil {
+		return "gemm"
+	}
+	if ww := pl.wino.Load(); ww != nil {
+		return fmt.Sprintf("winograd-f%d", ww.kind.m)
+	}
+	return "winograd"
 }
 
 // phaseGeom returns the phase geometry of p for the GEMM path, nil for 1×1
@@ -126,9 +166,9 @@ func CheckConv2DPlanned(p ConvParams, n int, in []float32, pl *ConvPlan, bias, r
 // in or residual. It panics with the CheckConv2DPlanned error on bad
 // arguments.
 //
-// Winograd plans treat the n images as one problem (n times the tiles per
-// GEMM, so the transformed weights are read once per batch); GEMM plans
-// run image by image.
+// The images of a batch share GEMMs where that pays: Winograd plans put the
+// tiles of several images into one GEMM, GEMM plans the columns of small
+// maps, so the weights are read once per group of images.
 func Conv2DPlanned(p ConvParams, n int, in []float32, pl *ConvPlan, bias, residual []float32, relu bool, out []float32) {
 	if err := CheckConv2DPlanned(p, n, in, pl, bias, residual, out); err != nil {
 		panic(err)
@@ -137,17 +177,9 @@ func Conv2DPlanned(p ConvParams, n int, in []float32, pl *ConvPlan, bias, residu
 		return
 	}
 	bias, residual = nilIfEmpty(bias), nilIfEmpty(residual)
-	if pl.wino != nil {
-		winoConv(p, n, in, pl.wino, bias, residual, relu, out)
+	if ww := pl.winograd(p); ww != nil {
+		winoConv(p, n, in, ww, bias, residual, relu, out)
 		return
 	}
-	inN, outN := p.InC*p.InH*p.InW, p.OutC*p.OutH()*p.OutW()
-	geom := pl.phaseGeom(p)
-	for i := range n {
-		var res []float32
-		if residual != nil {
-			res = residual[i*outN : (i+1)*outN]
-		}
-		conv2D(p, in[i*inN:(i+1)*inN], nil, pl.packed, bias, res, relu, out[i*outN:(i+1)*outN], geom)
-	}
+	conv2D(p, n, in, nil, pl.packed, bias, residual, relu, out, pl.phaseGeom(p))
 }

@@ -69,3 +69,52 @@ func BenchmarkResNetPlanned(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkResNetLayerKinds runs, for each kind of ResNet-50 and ResNet-18
+// layer (kernel, stride, channels, input size, algorithm), all the network's
+// layers of that kind in sequence at batch 1, with bias and ReLU: the
+// GFLOP/s per layer type (direct-convolution work) and ms per pass that
+// layers of this kind cost the network.
+func BenchmarkResNetLayerKinds(b *testing.B) {
+	for _, net := range []struct {
+		name string
+		ps   []ConvParams
+	}{{"resnet50", resnet50Convs()}, {"resnet18", resnet18Convs()}} {
+		r := rand.New(rand.NewPCG(1, 2))
+		type layer struct {
+			p       ConvParams
+			pl      *ConvPlan
+			bias    []float32
+			in, out []float32
+		}
+		kinds := map[string][]layer{}
+		var order []string
+		for _, p := range net.ps {
+			pl := PlanConv(p, randSlice(r, p.OutC*p.InC*p.KH*p.KW))
+			k := fmt.Sprintf("%dx%ds%d_%dto%d@%d_%s", p.KH, p.KW, p.StrideH, p.InC, p.OutC, p.InH, pl.Algorithm())
+			if kinds[k] == nil {
+				order = append(order, k)
+			}
+			kinds[k] = append(kinds[k], layer{p, pl, randSlice(r, p.OutC), randSlice(r, p.InC*p.InH*p.InW), make([]float32, p.OutC*p.OutH()*p.OutW())})
+		}
+		for _, k := range order {
+			ls := kinds[k]
+			var macs int64
+			for _, l := range ls {
+				macs += l.p.MACs()
+			}
+			b.Run(net.name+"/"+k, func(b *testing.B) {
+				benchPaths(b, func(b *testing.B) {
+					for b.Loop() {
+						for _, l := range ls {
+							Conv2DPlanned(l.p, 1, l.in, l.pl, l.bias, nil, true, l.out)
+						}
+					}
+					sec := b.Elapsed().Seconds() / float64(b.N)
+					b.ReportMetric(sec*1e3, "ms/pass")
+					b.ReportMetric(2*float64(macs)/sec/1e9, "GFLOP/s")
+				})
+			})
+		}
+	}
+}

@@ -17,15 +17,15 @@ func TestPlanConvAlgorithm(t *testing.T) {
 		p    ConvParams
 		want string
 	}{
-		{"3x3/1 size unknown", conv(64, 0, 3, 1), "winograd-f4"},
-		{"3x3/1 56x56", conv(64, 56, 3, 1), "winograd-f4"},
-		{"3x3/1 14x14", conv(256, 14, 3, 1), "winograd-f4"},
-		{"3x3/1 7x7", conv(512, 7, 3, 1), "winograd-f2"},
+		{"3x3/1 size unknown", conv(16, 0, 3, 1), "winograd"},
+		{"3x3/1 56x56", conv(16, 56, 3, 1), "winograd-f4"},
+		{"3x3/1 14x14", conv(32, 14, 3, 1), "winograd-f4"},
+		{"3x3/1 7x7", conv(32, 7, 3, 1), "winograd-f2"},
 		{"3x3/1 9x9", conv(32, 9, 3, 1), "winograd-f2"},
 		{"3x3/1 10x10", conv(32, 10, 3, 1), "winograd-f4"},
 		{"3x3/1 few channels", conv(8, 32, 3, 1), "gemm"},
-		{"3x3/2", conv(128, 56, 3, 2), "gemm"},
-		{"1x1", conv(256, 14, 1, 1), "gemm"},
+		{"3x3/2", conv(32, 56, 3, 2), "gemm"},
+		{"1x1", conv(32, 14, 1, 1), "gemm"},
 		{"7x7/2 stem", ConvParams{InC: 3, InH: 224, InW: 224, OutC: 64, KH: 7, KW: 7, StrideH: 2, StrideW: 2, PadH: 3, PadW: 3}, "gemm"},
 	}
 	for _, tc := range tests {
@@ -48,6 +48,10 @@ func TestConv2DPlanned(t *testing.T) {
 	for _, c := range convCases {
 		cases = append(cases, tcase{c.name, c.p})
 	}
+	// Maps wide enough that a batch of 3 is split into GEMM groups of 2 and 1.
+	cases = append(cases,
+		tcase{"1x1 groups 2+1", ConvParams{InC: 8, InH: 15, InW: 15, OutC: 7, KH: 1, KW: 1, StrideH: 1, StrideW: 1}},
+		tcase{"3x3/2 groups 2+1", ConvParams{InC: 3, InH: 28, InW: 28, OutC: 5, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}})
 	// Winograd-sized versions (at least 16 channels) of the 3×3/1 shapes.
 	for _, c := range winoCases {
 		p := c.p
@@ -56,14 +60,13 @@ func TestConv2DPlanned(t *testing.T) {
 	}
 	eachPath(t, func(t *testing.T) {
 		for ci, tc := range cases {
-			for _, n := range []int{1, 3} {
+			// One image on one thread, a batch on three.
+			for _, nt := range []struct{ n, threads int }{{1, 1}, {3, 3}} {
 				for _, ep := range []struct{ bias, res, relu bool }{{}, {true, true, true}} {
-					for _, threads := range []int{1, 3} {
-						name := fmt.Sprintf("%s/n%d/bias=%v,res=%v,relu=%v/t%d", tc.name, n, ep.bias, ep.res, ep.relu, threads)
-						t.Run(name, func(t *testing.T) {
-							withThreads(threads, func() { runPlannedCase(t, tc.p, n, ep.bias, ep.res, ep.relu, uint64(ci)) })
-						})
-					}
+					name := fmt.Sprintf("%s/n%d/bias=%v,res=%v,relu=%v/t%d", tc.name, nt.n, ep.bias, ep.res, ep.relu, nt.threads)
+					t.Run(name, func(t *testing.T) {
+						withThreads(nt.threads, func() { runPlannedCase(t, tc.p, nt.n, ep.bias, ep.res, ep.relu, uint64(ci)) })
+					})
 				}
 			}
 		}
@@ -143,6 +146,52 @@ func TestCheckConv2DPlanned(t *testing.T) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestPlanConvLazy checks that a plan without a size hint picks the
+// Winograd variant on its first call, from that call's map, once, also when
+// the first calls are concurrent (run with -race), and that it keeps no
+// reference to the caller's weights.
+func TestPlanConvLazy(t *testing.T) {
+	for _, tc := range []struct {
+		h    int
+		want string
+	}{{7, "winograd-f2"}, {12, "winograd-f4"}} {
+		p := ConvParams{InC: 16, OutC: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
+		r := rand.New(rand.NewPCG(uint64(tc.h), 1))
+		w := randSlice(r, 16*16*9)
+		pl := PlanConv(p, w)
+		want := append([]float32(nil), w...)
+		clear(w) // the caller reuses its buffer
+		p.InH, p.InW = tc.h, tc.h
+		in := randSlice(r, 2*16*tc.h*tc.h)
+		outs := make([][]float32, 4)
+		done := make(chan bool)
+		for i := range outs {
+			outs[i] = make([]float32, 2*16*tc.h*tc.h)
+			go func() {
+				Conv2DPlanned(p, 2, in, pl, nil, nil, false, outs[i])
+				done <- true
+			}()
+		}
+		for range outs {
+			<-done
+		}
+		if got := pl.Algorithm(); got != tc.want {
+			t.Errorf("%dx%d: %s, want %s", tc.h, tc.h, got, tc.want)
+		}
+		ref, _ := refConvBatch(p, 2, in, want, nil, nil, false)
+		for _, o := range outs {
+			checkPlanes(t, o, ref, tc.h*tc.h)
+		}
+		// Another size later reuses the variant chosen first.
+		q := p
+		q.InH, q.InW = 20, 20
+		Conv2DPlanned(q, 1, make([]float32, 16*400), pl, nil, nil, false, make([]float32, 16*400))
+		if got := pl.Algorithm(); got != tc.want {
+			t.Errorf("after a second size: %s, want %s", got, tc.want)
+		}
 	}
 }
 

@@ -147,6 +147,11 @@ func (g *gemmArgs) rect(m0, m1, n0, n1 int, buf []float32, asm bool) {
 	row := buf[mcBlock*kcBlock+bBlockLen:]
 	for jc := n0; jc < n1; jc += ncBlock {
 		nc := min(ncBlock, n1-jc)
+		// With prepacked A and a narrow B (one or two panels, e.g. a
+		// Winograd GEMM of one small image) K is not blocked: A, stored
+		// panel by panel over all of K, is then read as one sequential
+		// stream from memory, which the prefetchers follow, instead of
+		// kc-long pieces a panel apart; the B panels still fit in L1/L2.
 		kb := kcBlock
 		if g.pa != nil && nc <= 2*nr && g.k <= 4*kcBlock {
 			kb = g.k

@@ -99,12 +99,16 @@ func newWinoWeights(k *winoKind, p ConvParams, w []float32) *winoWeights {
 	}
 	np := k.planes()
 	ww := &winoWeights{kind: k, outC: p.OutC, inC: p.InC, u: make([]*PackedA, np)}
-	pairs := p.OutC * p.InC
-	u := make([]float32, np*pairs) // u[ξ*pairs + o*InC + c]
-	chunks := chunksFor(p.OutC, pairs*np*12)
+	// U_ξ goes straight into the packed layout (as PackA would lay it out:
+	// row o, column c at (o/mr)·mr·InC + c·mr + o%mr), with no dense copy.
+	for x := range ww.u {
+		ww.u[x] = &PackedA{m: p.OutC, k: p.InC, data: make([]float32, ceilDiv(p.OutC, mr)*mr*p.InC)}
+	}
+	chunks := chunksFor(p.OutC, p.OutC*p.InC*np*12)
 	parallel(chunks, func(i int) {
 		gg := make([][3]float64, k.a) // G g
 		for o := i * p.OutC / chunks; o < (i+1)*p.OutC/chunks; o++ {
+			at := o/mr*mr*p.InC + o%mr
 			for c := 0; c < p.InC; c++ {
 				g := w[(o*p.InC+c)*9 : (o*p.InC+c)*9+9]
 				for r := range k.a {
@@ -115,15 +119,12 @@ func newWinoWeights(k *winoKind, p ConvParams, w []float32) *winoWeights {
 				for r := range k.a {
 					for s := range k.a {
 						v := gg[r][0]*k.g[s][0] + gg[r][1]*k.g[s][1] + gg[r][2]*k.g[s][2]
-						u[(r*k.a+s)*pairs+o*p.InC+c] = float32(v)
+						ww.u[r*k.a+s].data[at+c*mr] = float32(v)
 					}
 				}
 			}
 		}
 	})
-	for x := range np {
-		ww.u[x] = PackA(p.OutC, p.InC, u[x*pairs:(x+1)*pairs], p.InC)
-	}
 	return ww
 }
 
@@ -173,7 +174,7 @@ func planeStride(n int) int {
 // winoBatchBytes bounds the V and M matrices of one pass over a batch: the
 // images of a batch are transformed together (more tiles per GEMM, weights
 // read once), but in groups whose transformed data stays in the L3 cache.
-const winoBatchBytes = 16 << 20
+const winoBatchBytes = 4 << 20
 
 // winoConv runs n images through the Winograd convolution, in groups of
 // images of at most winoBatchBytes of transformed data (one image at least);

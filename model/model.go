@@ -74,7 +74,7 @@ func New(cfg *arch.Config, src weights.Source) (*Model, error) {
 			return nil, err
 		}
 		folded = c.Weight
-		c.Pack()
+		c.Prepare(0, 0)
 		return c, nil
 	}
 	if m.stem, err = fold(spec.Stem, true); err != nil {

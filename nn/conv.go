@@ -20,8 +20,9 @@ type ConvBN struct {
 	Weight []float32 // [Out, In, K, K], BN scale folded in; nil once packed
 	Bias   []float32 // [Out]
 	ReLU   bool
-	// Packed is Weight laid out for the GEMM micro-kernel, done once at load.
-	Packed *kernels.PackedA
+	// Plan is the weights prepared once, at load, for the algorithm that suits the layer's
+	// shape (Winograd for 3×3 stride 1, packed GEMM otherwise).
+	Plan *kernels.ConvPlan
 }
 
 // FoldBN builds a ConvBN from a convolution weight and BN statistics. The fold is computed in
@@ -60,18 +61,19 @@ func (c *ConvBN) OutShape() (int, int, int) { return c.Params.OutC, c.Params.Out
 // OutLen is the number of output values for one image.
 func (c *ConvBN) OutLen() int { return c.Params.OutC * c.Params.OutH() * c.Params.OutW() }
 
-// Pack lays the weights out for the GEMM once and drops the plain copy: inference weights
-// never change, and packing on every call would cost up to a third of a layer's time.
-func (c *ConvBN) Pack() {
-	c.Packed = kernels.PackConvWeights(c.Params, c.Weight)
+// Prepare plans the weights once for the layer's algorithm and drops the plain copy:
+// inference weights never change, and preparing them on every call would cost up to a third
+// of a layer's time. h and w are the expected input size (0 if unknown).
+func (c *ConvBN) Prepare(h, w int) {
+	c.Plan = kernels.PlanConv(WithInput(c.Params, h, w), c.Weight)
 	c.Weight = nil
 }
 
 // Forward runs one image of h×w pixels: out = act(conv(in) + bias + residual); residual may be nil.
 func (c *ConvBN) Forward(in []float32, h, w int, residual, out, scratch []float32) {
 	p := WithInput(c.Params, h, w)
-	if c.Packed != nil {
-		kernels.Conv2DPacked(p, in, c.Packed, c.Bias, residual, c.ReLU, out, scratch)
+	if c.Plan != nil {
+		kernels.Conv2DPlanned(p, 1, in, c.Plan, c.Bias, residual, c.ReLU, out)
 		return
 	}
 	kernels.Conv2D(p, in, c.Weight, c.Bias, residual, c.ReLU, out, scratch)
