@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/resnet-go/resnet/internal/atomicfile"
+
 	"github.com/resnet-go/resnet/arch"
 	"github.com/resnet-go/resnet/hub"
 	"github.com/resnet-go/resnet/imageproc"
@@ -313,35 +315,11 @@ func (ck *Checkpoint) SaveAs(dir, dtype string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(filepath.Join(dir, "config.json"), append(cfg, '\n')); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, "config.json"), append(cfg, '\n')); err != nil {
 		return err
 	}
-	if err := writeAtomic(filepath.Join(dir, "preprocessor_config.json"), append(proc, '\n')); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, "preprocessor_config.json"), append(proc, '\n')); err != nil {
 		return err
 	}
 	return weights.WriteSafetensors(filepath.Join(dir, "model.safetensors"), sd, map[string]string{"format": "pt"}, dtype)
-}
-
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/resnet-go/resnet/internal/atomicfile"
+
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/resnet-go/resnet/arch"
@@ -296,10 +298,10 @@ func writeOutputs(c *Config, tr *train.Trainer, pos position) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(filepath.Join(c.Out, "config.json"), append(cfgJSON, '\n')); err != nil {
+	if err := atomicfile.Write(filepath.Join(c.Out, "config.json"), append(cfgJSON, '\n')); err != nil {
 		return err
 	}
-	if err := writeAtomic(filepath.Join(c.Out, "preprocessor_config.json"), processorFor(c).Config()); err != nil {
+	if err := atomicfile.Write(filepath.Join(c.Out, "preprocessor_config.json"), processorFor(c).Config()); err != nil {
 		return err
 	}
 	if err := weights.WriteSafetensors(filepath.Join(c.Out, "model.safetensors"), net.StateDict(), map[string]string{"format": "pt"}, "F32"); err != nil {
@@ -315,7 +317,7 @@ func writeOutputs(c *Config, tr *train.Trainer, pos position) error {
 			test = append(test, e.TestError)
 		}
 	}
-	if err := writeAtomic(filepath.Join(c.Out, MetricsFile), []byte(lines.String())); err != nil {
+	if err := atomicfile.Write(filepath.Join(c.Out, MetricsFile), []byte(lines.String())); err != nil {
 		return err
 	}
 	title := fmt.Sprintf("%s on %s", describe(c.Arch), c.Train.Source)
@@ -363,28 +365,4 @@ func (e Epoch) line(epochs int) string {
 		s += fmt.Sprintf("  test loss %.4f  test error %.2f%%", e.TestLoss, e.TestError)
 	}
 	return s + fmt.Sprintf("  lr %.4g  %.0f s  %.0f img/s", e.LR, e.Seconds, e.ImagesPerSec)
-}
-
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

@@ -10,6 +10,8 @@ import (
 	"math"
 	"sort"
 	"strconv"
+
+	"github.com/resnet-go/resnet/internal/atomicfile"
 )
 
 // intRanges lists the integer dtypes a tensor keeps when written, with the range of
@@ -34,7 +36,7 @@ func WriteSafetensors(path string, sd StateDict, meta map[string]string, dtype s
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return writeFileAtomic(path, func(w io.Writer) error {
+	return atomicfile.WriteFunc(path, func(w io.Writer) error {
 		var n [8]byte
 		binary.LittleEndian.PutUint64(n[:], uint64(len(header)))
 		if _, err := w.Write(n[:]); err != nil {

@@ -1,11 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
+
+	"github.com/resnet-go/resnet/internal/atomicfile"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -130,21 +131,12 @@ func predictAll(m *resnet.Model, examples []datasets.Example, batch int, quiet b
 }
 
 func writePredictions(path string, preds []int) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	w := bufio.NewWriter(f)
-	for _, p := range preds {
-		fmt.Fprintln(w, p)
-	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return atomicfile.WriteFunc(path, func(w io.Writer) error {
+		for _, p := range preds {
+			if _, err := fmt.Fprintln(w, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
