@@ -74,31 +74,13 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	}
 	load := time.Since(t0)
 	h, w := m.Processor.OutputSize()
-	x := tensor.New(f.batch, m.Config.NumChannels, h, w)
-	rng := rand.New(rand.NewPCG(1, 2))
-	for i := range x.Data {
-		x.Data[i] = float32(rng.NormFloat64())
-	}
-	var times []float64
-	var first time.Duration
-	for i := 0; i < f.warmup+f.runs; i++ {
-		t := time.Now()
-		if _, err := m.Forward(x); err != nil {
-			return err
-		}
-		d := time.Since(t)
-		if i == 0 {
-			first = d
-		}
-		if i >= f.warmup {
-			times = append(times, float64(d.Microseconds())/1000)
-		}
-	}
-	sort.Float64s(times)
-	med := times[len(times)/2]
-	res := benchResult{
-		Engine: "resnet-go " + kernels.Backend(), MedianMS: med, MinMS: times[0], ImagesPerSec: float64(f.batch) * 1000 / med,
-		PeakRSSMB: peakRSSMB(), Batch: f.batch, Threads: f.threads, LoadMS: float64(load.Microseconds()) / 1000, FirstMS: float64(first.Microseconds()) / 1000,
+	x := randomInput(f.batch, m.Config.NumChannels, h, w)
+	res, err := timeRuns(f, "resnet-go "+kernels.Backend(), load, func() error {
+		_, err := m.Forward(x)
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	if f.json {
 		b, _ := json.Marshal(res)
@@ -112,6 +94,41 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 		return printProfile(m, x, f.runs)
 	}
 	return nil
+}
+
+// randomInput is a seeded [n, c, h, w] batch of standard-normal values.
+func randomInput(n, c, h, w int) *tensor.Tensor {
+	x := tensor.New(n, c, h, w)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range x.Data {
+		x.Data[i] = float32(rng.NormFloat64())
+	}
+	return x
+}
+
+// timeRuns calls step f.warmup+f.runs times and summarises the timed runs.
+func timeRuns(f *benchFlags, engine string, load time.Duration, step func() error) (benchResult, error) {
+	var times []float64
+	var first time.Duration
+	for i := 0; i < f.warmup+f.runs; i++ {
+		t := time.Now()
+		if err := step(); err != nil {
+			return benchResult{}, err
+		}
+		d := time.Since(t)
+		if i == 0 {
+			first = d
+		}
+		if i >= f.warmup {
+			times = append(times, float64(d.Microseconds())/1000)
+		}
+	}
+	sort.Float64s(times)
+	med := times[len(times)/2]
+	return benchResult{
+		Engine: engine, MedianMS: med, MinMS: times[0], ImagesPerSec: float64(f.batch) * 1000 / med,
+		PeakRSSMB: peakRSSMB(), Batch: f.batch, Threads: f.threads, LoadMS: float64(load.Microseconds()) / 1000, FirstMS: float64(first.Microseconds()) / 1000,
+	}, nil
 }
 
 // printProfile is the per-layer-kind table behind the README's profile note.

@@ -4,12 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"sort"
 	"time"
 
 	"github.com/resnet-go/resnet/arch"
 	"github.com/resnet-go/resnet/kernels"
-	"github.com/resnet-go/resnet/tensor"
 	"github.com/resnet-go/resnet/train"
 )
 
@@ -37,35 +35,18 @@ func runTrainBench(f *benchFlags) error {
 	if cfg.Stem == arch.StemCIFAR {
 		size = 32
 	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	x := tensor.New(f.batch, cfg.NumChannels, size, size)
-	for i := range x.Data {
-		x.Data[i] = float32(rng.NormFloat64())
-	}
+	x := randomInput(f.batch, cfg.NumChannels, size, size)
+	rng := rand.New(rand.NewPCG(3, 4))
 	labels := make([]int, f.batch)
 	for i := range labels {
 		labels[i] = rng.IntN(max(cfg.NumLabels, 1))
 	}
-	var times []float64
-	var first time.Duration
-	for i := 0; i < f.warmup+f.runs; i++ {
-		t := time.Now()
-		if _, _, err := tr.Step(x, labels); err != nil {
-			return err
-		}
-		d := time.Since(t)
-		if i == 0 {
-			first = d
-		}
-		if i >= f.warmup {
-			times = append(times, float64(d.Microseconds())/1000)
-		}
-	}
-	sort.Float64s(times)
-	med := times[len(times)/2]
-	res := benchResult{
-		Engine: "resnet-go train " + kernels.Backend(), MedianMS: med, MinMS: times[0], ImagesPerSec: float64(f.batch) * 1000 / med,
-		PeakRSSMB: peakRSSMB(), Batch: f.batch, Threads: f.threads, LoadMS: float64(load.Microseconds()) / 1000, FirstMS: float64(first.Microseconds()) / 1000,
+	res, err := timeRuns(f, "resnet-go train "+kernels.Backend(), load, func() error {
+		_, _, err := tr.Step(x, labels)
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	if f.json {
 		b, _ := json.Marshal(res)
