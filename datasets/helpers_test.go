@@ -12,31 +12,9 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
-)
 
-// sharedDir locates ../shared beside the repository root (the directory holding go.mod).
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("cannot find the repository root (go.mod)")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(filepath.Dir(dir), "shared")
-	if _, err := os.Stat(filepath.Join(shared, "data")); err != nil {
-		t.Fatalf("test data not found: expected ../shared/data beside the repository root (%s): %v", shared, err)
-	}
-	return shared
-}
+	"github.com/resnet-go/resnet/internal/testenv"
+)
 
 // file is one entry of a synthetic image tree: a slash path and its bytes.
 type file struct {
@@ -150,3 +128,6 @@ func sameExamples(t *testing.T, what string, a, b []Example) {
 		}
 	}
 }
+
+// sharedDir is ../shared beside the repository root.
+func sharedDir(t testing.TB) string { return testenv.SharedDir(t) }

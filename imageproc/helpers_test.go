@@ -7,9 +7,10 @@ import (
 	"encoding/json"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/resnet-go/resnet/internal/testenv"
 )
 
 // readJSON loads a testdata manifest written by tools/fixtures/gen_resize.py.
@@ -31,31 +32,6 @@ func mustDecode(t testing.TB, path string) *RGB {
 		t.Fatal(err)
 	}
 	return m
-}
-
-// sharedDir finds ../shared relative to the repository root (the directory
-// holding go.mod).
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("cannot find the repository root (no go.mod above the package)")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(filepath.Join(shared, "data")); err != nil {
-		t.Fatalf("reference data missing: %s/data not found (%v)", shared, err)
-	}
-	return shared
 }
 
 // diffRGB describes how two images differ, or returns "" when identical.
@@ -110,3 +86,6 @@ func randRGB(w, h int, seed uint32) *RGB {
 	}
 	return m
 }
+
+// sharedDir is ../shared beside the repository root.
+func sharedDir(t testing.TB) string { return testenv.SharedDir(t) }

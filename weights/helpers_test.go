@@ -6,26 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// repoRoot walks up from the package directory to the directory holding go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the package directory")
-		}
-		dir = parent
-	}
-}
+	"github.com/resnet-go/resnet/internal/testenv"
+)
 
 // sharedDir is ../shared relative to the repo root: the reference data.
 func sharedDir(t testing.TB) string {
@@ -120,3 +103,6 @@ func wantErr(t *testing.T, err error, substr string) {
 		t.Fatalf("error %q does not contain %q", err, substr)
 	}
 }
+
+// repoRoot is the directory holding go.mod.
+func repoRoot(t testing.TB) string { return testenv.RepoRoot(t) }

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/resnet-go/resnet/internal/testenv"
 )
 
 var binary string
@@ -44,18 +46,6 @@ func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
 		t.Fatal(err)
 	}
 	return o.String(), e.String(), code
-}
-
-func shared(t *testing.T) string {
-	t.Helper()
-	p, err := filepath.Abs("../../../shared")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(p, "data")); err != nil {
-		t.Fatalf("test data not found: expected ../shared/data beside the repository root (%s)", p)
-	}
-	return p
 }
 
 const tinyModel = "../../model/testdata/basic"
@@ -215,6 +205,30 @@ func TestEvalConvertAndEmbed(t *testing.T) {
 	}
 }
 
+// With no --model the built-in CIFAR-10 ResNet-20 answers, offline, with no files at all.
+func TestDefaultModel(t *testing.T) {
+	sh := shared(t)
+	out, errOut, code := run(t, "classify", "--json", "--top-k", "1", filepath.Join(sh, "data", "images", "cifar10-test-png"))
+	if code != 0 {
+		t.Fatalf("classify with the built-in model: %s", errOut)
+	}
+	right := 0
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r classifyResult
+		json.Unmarshal([]byte(l), &r)
+		if len(r.Top) == 1 && strings.HasSuffix(strings.TrimSuffix(filepath.Base(r.Image), ".png"), "_"+strconv.Itoa(r.Top[0].Index)) {
+			right++
+		}
+	}
+	if right < 16 {
+		t.Errorf("built-in model: %d of 20 CIFAR test images right", right)
+	}
+	out, errOut, code = run(t, "info", "--json")
+	if code != 0 || !strings.Contains(out, `"parameters":269722`) {
+		t.Errorf("info of the built-in model: %s %s", out, errOut)
+	}
+}
+
 func TestBenchJSON(t *testing.T) {
 	out, errOut, code := run(t, "bench", "--model", tinyModel, "--runs", "3", "--warmup", "1", "--batch", "2", "--threads", "1", "--json")
 	if code != 0 {
@@ -246,3 +260,6 @@ func TestUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// shared is ../shared beside the repository root.
+func shared(t *testing.T) string { return testenv.SharedDir(t) }
