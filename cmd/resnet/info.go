@@ -22,7 +22,7 @@ type infoFlags struct {
 func infoCmd() *cobra.Command {
 	var f infoFlags
 	cmd := &cobra.Command{
-		Use:   "info (--model M | --arch NAME)",
+		Use:   "info [--model M | --arch NAME]",
 		Short: "Print layers, per-stage shapes, parameter count and multiply-adds",
 		Example: `  resnet info --model microsoft/resnet-50
   resnet info --arch cifar-resnet56 --json
@@ -82,8 +82,13 @@ func runInfo(cmd *cobra.Command, f *infoFlags) error {
 		}
 		h, w = resnet.DefaultProcessor(cfg).OutputSize()
 		source = "preset " + f.arch
-	default:
-		return fmt.Errorf("give --model or --arch (or --list)")
+	default: // the built-in model
+		ck, err := f.checkpoint(cmd.Context())
+		if err != nil {
+			return err
+		}
+		cfg, source = ck.Config, ck.Source
+		h, w = ck.Processor.OutputSize()
 	}
 	if f.size > 0 {
 		h, w = f.size, f.size

@@ -29,7 +29,7 @@ type modelFlags struct {
 
 func (f *modelFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVarP(&f.model, "model", "m", "", "hub id (microsoft/resnet-50), HF-style directory, or checkpoint file (.safetensors, .pth, .th, .bin)")
+	fl.StringVarP(&f.model, "model", "m", "", "hub id (microsoft/resnet-50), HF-style directory, or checkpoint file (.safetensors, .pth, .th, .bin); default: the built-in CIFAR-10 ResNet-20")
 	fl.StringVar(&f.arch, "arch", "", "architecture of a checkpoint without config.json (e.g. resnet-50, cifar-resnet20; see `resnet info --list`)")
 	fl.StringVar(&f.revision, "revision", "", "hub branch, tag or commit (default main)")
 	fl.StringVar(&f.labels, "labels", "", "class names file, one per line (replaces the checkpoint's id2label)")
@@ -70,19 +70,15 @@ func (f *modelFlags) options() []resnet.Option {
 	return opts
 }
 
-func (f *modelFlags) requireModel() error {
-	if f.model == "" {
-		return fmt.Errorf("--model is required (a hub id such as microsoft/resnet-50, a directory, or a checkpoint file with --arch)")
-	}
-	return nil
-}
-
 // checkpoint reads the checkpoint and applies label and preprocessing overrides.
 func (f *modelFlags) checkpoint(ctx context.Context, extra ...resnet.Option) (*resnet.Checkpoint, error) {
-	if err := f.requireModel(); err != nil {
-		return nil, err
+	var ck *resnet.Checkpoint
+	var err error
+	if f.model == "" {
+		ck, err = resnet.DefaultCheckpoint()
+	} else {
+		ck, err = resnet.LoadCheckpoint(ctx, f.model, append(f.options(), extra...)...)
 	}
-	ck, err := resnet.LoadCheckpoint(ctx, f.model, append(f.options(), extra...)...)
 	if err != nil {
 		return nil, err
 	}
