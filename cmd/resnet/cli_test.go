@@ -247,10 +247,10 @@ func TestBenchJSON(t *testing.T) {
 
 func TestUsageErrors(t *testing.T) {
 	cases := [][]string{
-		{"classify", "x.png"},           // no model
-		{"info"},                        // nothing to describe
-		{"eval", "--model", tinyModel},  // no dataset
-		{"info", "--arch", "resnet-19"}, // unknown preset
+		{"classify", "--top-k", "0", "x.png"}, // bad flag value
+		{"info", "--model", "./nope"},         // no such model
+		{"eval", "--model", tinyModel},        // no dataset
+		{"info", "--arch", "resnet-19"},       // unknown preset
 		{"classify", "--model", "./nope", "x.png"},
 	}
 	for _, args := range cases {
