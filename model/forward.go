@@ -43,16 +43,20 @@ func (m *Model) Run(x *tensor.Tensor, hidden bool) (*Output, error) {
 			out.Hidden = append(out.Hidden, tensor.New(n, s.C, s.H, s.W))
 		}
 	}
-	r := m.getRunner(h, w)
+	chunk := min(n, maxChunk)
+	r := m.getRunner(h, w, chunk)
 	defer m.putRunner(r)
-	for i := 0; i < n; i++ {
+	for i := 0; i < n; i += chunk {
+		k := min(chunk, n-i)
 		var stages [][]float32
 		if hidden {
 			for _, t := range out.Hidden {
-				stages = append(stages, t.Slice(i).Data)
+				per := len(t.Data) / n
+				stages = append(stages, t.Data[i*per:(i+k)*per])
 			}
 		}
-		r.image(x.Slice(i).Data, h, w, out.Pooled.Slice(i).Data, stages)
+		per := len(x.Data) / n
+		r.images(x.Data[i*per:(i+k)*per], k, h, w, out.Pooled.Data[i*m.Spec.Features:(i+k)*m.Spec.Features], stages)
 	}
 	if m.Config.NumLabels == 0 {
 		out.Logits = out.Pooled
@@ -87,18 +91,23 @@ func (m *Model) checkInput(x *tensor.Tensor) error {
 	return nil
 }
 
-// getRunner takes scratch memory planned for this input size from a pool, so steady-state
-// inference allocates nothing per layer or per call, and concurrent calls never share it.
-func (m *Model) getRunner(h, w int) *runner {
-	p, _ := m.runners.LoadOrStore([2]int{h, w}, &sync.Pool{})
+// maxChunk is how many images of a batch go through each layer together: enough for the
+// kernels to read each weight once per group, few enough to keep activations in memory small.
+const maxChunk = 8
+
+// getRunner takes scratch memory planned for this input size and chunk from a pool, so
+// steady-state inference allocates nothing per layer or per call, and concurrent calls never
+// share it.
+func (m *Model) getRunner(h, w, n int) *runner {
+	p, _ := m.runners.LoadOrStore([3]int{h, w, n}, &sync.Pool{})
 	if r, ok := p.(*sync.Pool).Get().(*runner); ok {
 		return r
 	}
-	return m.newRunner(h, w)
+	return m.newRunner(h, w, n)
 }
 
 func (m *Model) putRunner(r *runner) {
-	if p, ok := m.runners.Load([2]int{r.h, r.w}); ok {
+	if p, ok := m.runners.Load([3]int{r.h, r.w, r.n}); ok {
 		p.(*sync.Pool).Put(r)
 	}
 }
@@ -106,7 +115,7 @@ func (m *Model) putRunner(r *runner) {
 // runner holds the scratch memory of one forward pass for one input size.
 type runner struct {
 	m            *Model
-	h, w         int
+	h, w, n      int       // input size and images per chunk
 	a, b, t1, t2 []float32 // ping-pong activations and branch temporaries
 	sc, scratch  []float32 // shortcut output and im2col scratch
 	stemOut      []float32
@@ -115,8 +124,8 @@ type runner struct {
 	prof         map[string]*LayerTime // non-nil only while profiling
 }
 
-func (m *Model) newRunner(h, w int) *runner {
-	r := &runner{m: m, h: h, w: w}
+func (m *Model) newRunner(h, w, n int) *runner {
+	r := &runner{m: m, h: h, w: w, n: n}
 	maxAct, maxScratch := 0, 0
 	see := func(c *nn.ConvBN, h, w int) (int, int) {
 		p := nn.WithInput(c.Params, h, w)
@@ -125,7 +134,7 @@ func (m *Model) newRunner(h, w int) *runner {
 		return p.OutH(), p.OutW()
 	}
 	r.stemH, r.stemW = see(m.stem, h, w)
-	r.stemOut = make([]float32, m.stem.Params.OutC*r.stemH*r.stemW)
+	r.stemOut = make([]float32, n*m.stem.Params.OutC*r.stemH*r.stemW)
 	h, w = r.stemH, r.stemW
 	if m.Spec.MaxPool {
 		h, w = (h+2-3)/2+1, (w+2-3)/2+1
@@ -142,28 +151,30 @@ func (m *Model) newRunner(h, w int) *runner {
 		}
 		h, w = bh, bw
 	}
+	maxAct *= n
 	r.a, r.b = make([]float32, maxAct), make([]float32, maxAct)
 	r.t1, r.t2, r.sc = make([]float32, maxAct), make([]float32, maxAct), make([]float32, maxAct)
 	r.scratch = make([]float32, maxScratch)
 	return r
 }
 
-// image runs one [C,H,W] image, writing the pooled features and optionally each stage's output.
-func (r *runner) image(x []float32, h, w int, pooled []float32, stages [][]float32) {
+// images runs n [C,H,W] images stored one after another, writing their pooled features and
+// optionally each stage's output ([n, C, H, W] per stage).
+func (r *runner) images(x []float32, n, h, w int, pooled []float32, stages [][]float32) {
 	m := r.m
-	r.conv(m.stem, x, h, w, nil, r.stemOut)
+	r.conv(m.stem, x, n, h, w, nil, r.stemOut)
 	c := m.stem.Params.OutC
 	cur := r.a
 	if m.Spec.MaxPool {
 		t := r.start()
-		kernels.MaxPool2D(c, r.stemH, r.stemW, 3, 2, 1, r.stemOut, cur)
+		kernels.MaxPool2D(n*c, r.stemH, r.stemW, 3, 2, 1, r.stemOut, cur)
 		r.stop("max-pool", t, 0)
 	} else {
 		copy(cur, r.stemOut)
 	}
 	h, w = r.poolH, r.poolW
 	if stages != nil {
-		copy(stages[0], cur[:c*h*w])
+		copy(stages[0], cur[:n*c*h*w])
 	}
 	next := r.b
 	for bi, b := range m.blocks {
@@ -173,11 +184,15 @@ func (r *runner) image(x []float32, h, w int, pooled []float32, stages [][]float
 		case arch.ShortcutIdentity:
 			res = cur
 		case arch.ShortcutProject:
-			r.conv(b.proj, cur, h, w, nil, r.sc)
+			r.conv(b.proj, cur, n, h, w, nil, r.sc)
 			res = r.sc
 		case arch.ShortcutPad:
 			t := r.start()
-			nn.ZeroPadShortcut(cur, b.spec.In, h, w, b.spec.Out, b.spec.Stride, r.sc)
+			inLen := b.spec.In * h * w
+			outLen := b.spec.Out * ((h + b.spec.Stride - 1) / b.spec.Stride) * ((w + b.spec.Stride - 1) / b.spec.Stride)
+			for i := 0; i < n; i++ {
+				nn.ZeroPadShortcut(cur[i*inLen:], b.spec.In, h, w, b.spec.Out, b.spec.Stride, r.sc[i*outLen:])
+			}
 			r.stop("zero-pad shortcut", t, 0)
 			res = r.sc
 		}
@@ -192,26 +207,26 @@ func (r *runner) image(x []float32, h, w int, pooled []float32, stages [][]float
 			if ci == len(b.convs)-1 {
 				dst, add = next, res
 			}
-			r.conv(cv, in, bh, bw, add, dst)
+			r.conv(cv, in, n, bh, bw, add, dst)
 			in, bh, bw = dst, p.OutH(), p.OutW()
 		}
 		cur, next = next, cur
 		h, w, c = bh, bw, b.spec.Out
 		if stages != nil && (bi == len(m.blocks)-1 || m.blocks[bi+1].spec.Stage != b.spec.Stage) {
-			copy(stages[b.spec.Stage+1], cur[:c*h*w])
+			copy(stages[b.spec.Stage+1], cur[:n*c*h*w])
 		}
 	}
 	t := r.start()
-	kernels.GlobalAvgPool(c, h*w, cur, pooled)
+	kernels.GlobalAvgPool(n*c, h*w, cur, pooled)
 	r.stop("global avg-pool", t, 0)
 }
 
-// conv runs one convolution, timing it when profiling.
-func (r *runner) conv(c *nn.ConvBN, in []float32, h, w int, residual, out []float32) {
+// conv runs one convolution over n images, timing it when profiling.
+func (r *runner) conv(c *nn.ConvBN, in []float32, n, h, w int, residual, out []float32) {
 	t := r.start()
-	c.Forward(in, h, w, residual, out, r.scratch)
+	c.Forward(in, n, h, w, residual, out, r.scratch)
 	if r.prof != nil {
 		p := nn.WithInput(c.Params, h, w)
-		r.stop(fmt.Sprintf("conv %dx%d/%d", p.KH, p.KW, p.StrideH), t, p.MACs())
+		r.stop(fmt.Sprintf("conv %dx%d/%d", p.KH, p.KW, p.StrideH), t, int64(n)*p.MACs())
 	}
 }

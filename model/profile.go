@@ -51,12 +51,12 @@ func (m *Model) Profile(x *tensor.Tensor, runs int) ([]LayerTime, error) {
 		return nil, err
 	}
 	n, h, w := x.Shape[0], x.Shape[2], x.Shape[3]
-	r := m.newRunner(h, w)
+	r := m.newRunner(h, w, 1)
 	r.prof = map[string]*LayerTime{}
 	pooled := make([]float32, m.Spec.Features)
 	for run := 0; run < runs; run++ {
 		for i := 0; i < n; i++ {
-			r.image(x.Slice(i).Data, h, w, pooled, nil)
+			r.images(x.Slice(i).Data, 1, h, w, pooled, nil)
 		}
 	}
 	var out []LayerTime

@@ -69,14 +69,23 @@ func (c *ConvBN) Prepare(h, w int) {
 	c.Weight = nil
 }
 
-// Forward runs one image of h×w pixels: out = act(conv(in) + bias + residual); residual may be nil.
-func (c *ConvBN) Forward(in []float32, h, w int, residual, out, scratch []float32) {
+// Forward runs n images of h×w pixels stored one after another (NCHW):
+// out = act(conv(in) + bias + residual); residual may be nil. Prepared layers run the n images
+// together, so each weight is read once per group of images.
+func (c *ConvBN) Forward(in []float32, n, h, w int, residual, out, scratch []float32) {
 	p := WithInput(c.Params, h, w)
 	if c.Plan != nil {
-		kernels.Conv2DPlanned(p, 1, in, c.Plan, c.Bias, residual, c.ReLU, out)
+		kernels.Conv2DPlanned(p, n, in, c.Plan, c.Bias, residual, c.ReLU, out)
 		return
 	}
-	kernels.Conv2D(p, in, c.Weight, c.Bias, residual, c.ReLU, out, scratch)
+	inLen, outLen := p.InC*h*w, p.OutC*p.OutH()*p.OutW()
+	for i := 0; i < n; i++ {
+		var res []float32
+		if residual != nil {
+			res = residual[i*outLen : (i+1)*outLen]
+		}
+		kernels.Conv2D(p, in[i*inLen:(i+1)*inLen], c.Weight, c.Bias, res, c.ReLU, out[i*outLen:(i+1)*outLen], scratch)
+	}
 }
 
 // WithInput returns the convolution parameters for an input of h×w pixels.
