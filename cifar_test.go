@@ -39,31 +39,38 @@ func TestPretrainedCIFARAccuracy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			correct := 0
-			const batch = 100
-			for start := 0; start < len(examples); start += batch {
-				xs := make([]*tensor.Tensor, 0, batch)
-				for _, ex := range examples[start : start+batch] {
-					x, err := m.PreprocessRGB(ex.Image)
-					if err != nil {
-						t.Fatal(err)
-					}
-					xs = append(xs, x)
-				}
-				x, _ := Stack(xs)
-				logits, err := m.Forward(x)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for i, top := range m.TopK(logits, 1) {
-					if top[0].Index == examples[start+i].Label {
-						correct++
-					}
-				}
-			}
+			correct := countCorrect(t, m, examples, 100)
 			if correct != c.correct {
 				t.Errorf("%s: %d/10000 correct, PyTorch gets %d", c.file, correct, c.correct)
 			}
 		})
 	}
+}
+
+// countCorrect runs examples through m in batches and counts top-1 hits.
+func countCorrect(t *testing.T, m *Model, examples []datasets.Example, batch int) int {
+	t.Helper()
+	correct := 0
+	for start := 0; start < len(examples); start += batch {
+		end := min(start+batch, len(examples))
+		xs := make([]*tensor.Tensor, 0, end-start)
+		for _, ex := range examples[start:end] {
+			x, err := m.PreprocessRGB(ex.Image)
+			if err != nil {
+				t.Fatal(err)
+			}
+			xs = append(xs, x)
+		}
+		x, _ := Stack(xs)
+		logits, err := m.Forward(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, top := range m.TopK(logits, 1) {
+			if top[0].Index == examples[start+i].Label {
+				correct++
+			}
+		}
+	}
+	return correct
 }
