@@ -74,9 +74,9 @@ func CheckConv2D(p ConvParams, in, w, bias, residual, out, scratch []float32) er
 }
 
 // ConvScratch is the scratch size Conv2D needs for p, in float32 values.
-// It is 0 for every convolution today: the im2col matrix is never
-// materialised, its blocks are generated directly into the GEMM's packed B
-// panels (per-worker buffers of fixed size).
+// It is 0 for every convolution today: the temporary matrices (phase planes,
+// Winograd's transformed tiles) come from the package's own recycled buffers
+// (scratch.go), sized by the largest layer seen.
 func ConvScratch(p ConvParams) int { return 0 }
 
 // Conv2D computes out = act(conv(in, w) + bias + residual) for one image:
@@ -158,7 +158,7 @@ func convGroup(p ConvParams, n int, in, w []float32, pw *PackedA, bias, residual
 		size := p.InC * geom.phases * geom.plane // per image
 		e := getScratch(n * size)
 		defer putScratch(e)
-		chunks := chunksFor(n*p.InC, n*p.InC*p.InH*p.InW)
+		chunks := workChunks(n*p.InC, n*p.InC*p.InH*p.InW)
 		parallel(chunks, func(i int) {
 			for j := i * n * p.InC / chunks; j < (i+1)*n*p.InC/chunks; j++ {
 				img, c := j/p.InC, j%p.InC
@@ -183,7 +183,8 @@ func convGroup(p ConvParams, n int, in, w []float32, pw *PackedA, bias, residual
 		g.ep.res, g.ep.relu = nil, false
 	}
 	g.run()
-	chunks := chunksFor(p.OutC, p.OutC*n*hw)
+	asm := useAsm.Load()
+	chunks := workChunks(p.OutC, p.OutC*n*hw)
 	parallel(chunks, func(i int) {
 		for o := i * p.OutC / chunks; o < (i+1)*p.OutC/chunks; o++ {
 			for img := range n {
@@ -195,18 +196,31 @@ func convGroup(p ConvParams, n int, in, w []float32, pw *PackedA, bias, residual
 						copy(dst, src)
 						continue
 					}
-					r := residual[at : at+ow]
-					for x, v := range src {
-						v += r[x]
-						if relu && v < 0 {
-							v = 0
-						}
-						dst[x] = v
-					}
+					addReLURow(dst, src, residual[at:at+ow], relu, asm)
 				}
 			}
 		}
 	})
+}
+
+// addReLURow sets dst = src + res, then ReLU if relu (a NaN stays NaN).
+func addReLURow(dst, src, res []float32, relu, asm bool) {
+	if asm && len(dst) > 0 {
+		_, _ = src[len(dst)-1], res[len(dst)-1]
+		r := 0
+		if relu {
+			r = 1
+		}
+		addReLU(&dst[0], &src[0], &res[0], len(dst), r)
+		return
+	}
+	for x, v := range src[:len(dst)] {
+		v += res[x]
+		if relu && v < 0 {
+			v = 0
+		}
+		dst[x] = v
+	}
 }
 
 func nilIfEmpty(s []float32) []float32 {

@@ -26,7 +26,10 @@ var minParallelFlops = float64(1 << 21)
 const streamCost = 2
 
 // tasksPerThread bounds how many tasks split makes per goroutine.
-const tasksPerThread = 4
+const tasksPerThread = 8
+
+// taskCost is the fixed cost of a task (hand-off, buffers) in multiply-adds.
+const taskCost = 100000
 
 // packCost estimates packing one element in units of one multiply-add of the
 // micro-kernel; it weighs splitting M (B packed again per row group) against
@@ -103,9 +106,11 @@ func (g *gemmArgs) run() {
 // split chooses a tm×tn grid of C rectangles, the tasks the pool's
 // goroutines take dynamically. Each task packs its own B columns and its own
 // A rows (or streams them, if prepacked), so the cost of a task is its
-// multiply-adds plus that packing; the makespan is the number of task waves
-// times that.
-// Among grids within 5% of the best makespan the one with the most tasks
+// multiply-adds plus that packing plus a fixed hand-off cost. With tasks
+// taken greedily, the makespan is at most the total cost over the threads
+// plus the largest task times (t-1)/t: the last task started may leave the
+// other threads idle. Finer grids shrink that tail and repeat packing.
+// Among grids within 3% of the best makespan the one with the most tasks
 // wins: several tasks per goroutine keep a call fast when another process
 // slows one core down, at almost no cost otherwise.
 func (g *gemmArgs) split() (tm, tn int) {
@@ -113,18 +118,30 @@ func (g *gemmArgs) split() (tm, tn int) {
 	t := Threads()
 	flops := 2 * float64(g.m) * float64(g.n) * float64(g.k)
 	maxTasks := max(1, min(tasksPerThread*t, int(flops/minParallelFlops), mt*nt))
-	t = min(t, maxTasks)
-	aCost := packCost
+	if t == 1 || maxTasks == 1 {
+		return 1, 1
+	}
+	aCost := float64(packCost)
 	if g.pa != nil {
 		aCost = streamCost
 	}
-	type grid struct{ m, n, cost int }
+	// Costs are multiply-adds per step of K, as packing is; a hand-off
+	// (a few microseconds) is about taskCost multiply-adds in all.
+	fixed := taskCost / float64(g.k)
+	rowsAll, colsAll := float64(mt*mr), float64(nt*nr)
+	type grid struct {
+		m, n int
+		cost float64
+	}
 	var grids []grid
-	best := -1
+	best := -1.0
 	for m := 1; m <= min(maxTasks, mt); m++ {
 		for n := 1; n <= min(maxTasks/m, nt); n++ {
-			rows, cols := ceilDiv(mt, m)*mr, ceilDiv(nt, n)*nr
-			cost := ceilDiv(m*n, t) * (rows*cols + aCost*rows + packCost*cols)
+			rows, cols := float64(ceilDiv(mt, m)*mr), float64(ceilDiv(nt, n)*nr)
+			sum := rowsAll*colsAll + aCost*rowsAll*float64(n) + packCost*colsAll*float64(m) + fixed*float64(m*n)
+			largest := rows*cols + aCost*rows + packCost*cols + fixed
+			tt := float64(min(t, m*n))
+			cost := sum/tt + largest*(tt-1)/tt
 			grids = append(grids, grid{m, n, cost})
 			if best < 0 || cost < best {
 				best = cost
@@ -133,7 +150,7 @@ func (g *gemmArgs) split() (tm, tn int) {
 	}
 	tm, tn = 1, 1
 	for _, gr := range grids {
-		if gr.cost*100 <= best*105 && gr.m*gr.n > tm*tn {
+		if gr.cost <= best*1.03 && gr.m*gr.n > tm*tn {
 			tm, tn = gr.m, gr.n
 		}
 	}
@@ -147,17 +164,8 @@ func (g *gemmArgs) rect(m0, m1, n0, n1 int, buf []float32, asm bool) {
 	row := buf[mcBlock*kcBlock+bBlockLen:]
 	for jc := n0; jc < n1; jc += ncBlock {
 		nc := min(ncBlock, n1-jc)
-		// With prepacked A and a narrow B (one or two panels, e.g. a
-		// Winograd GEMM of one small image) K is not blocked: A, stored
-		// panel by panel over all of K, is then read as one sequential
-		// stream from memory, which the prefetchers follow, instead of
-		// kc-long pieces a panel apart; the B panels still fit in L1/L2.
-		kb := kcBlock
-		if g.pa != nil && nc <= 2*nr && g.k <= 4*kcBlock {
-			kb = g.k
-		}
-		for pc := 0; pc < g.k; pc += kb {
-			kc := min(kb, g.k-pc)
+		for pc := 0; pc < g.k; pc += kcBlock {
+			kc := min(kcBlock, g.k-pc)
 			g.b.packB(bbuf, row, pc, kc, jc, nc)
 			flags := 0
 			if pc > 0 || g.accumulate {
@@ -170,7 +178,8 @@ func (g *gemmArgs) rect(m0, m1, n0, n1 int, buf []float32, asm bool) {
 				mc := min(mcBlock, m1-ic)
 				ablk, astride := abuf, kc*mr
 				if g.pa != nil {
-					ablk, astride = g.pa.data[ic*g.k+pc*mr:], g.k*mr
+					off, _ := g.pa.block(pc)
+					ablk, astride = g.pa.data[off+ic*kc:], kc*mr
 				} else {
 					packA(abuf, g.a, g.lda, ic, mc, pc, kc)
 				}

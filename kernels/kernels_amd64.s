@@ -7,9 +7,56 @@
 // func kernel6x16(k int, a *float32, b *float32, c *float32, ldc int, rows int, flags int, bias *float32, res *float32, ldr int)
 // Requires: AVX, FMA3, MMX+
 TEXT ·kernel6x16(SB), NOSPLIT, $0-80
-	MOVQ   k+0(FP), AX
-	MOVQ   a+8(FP), CX
-	MOVQ   b+16(FP), DX
+	MOVQ       k+0(FP), AX
+	MOVQ       a+8(FP), CX
+	MOVQ       b+16(FP), DX
+	CMPQ       AX, $0x80
+	JL         pf_done
+	MOVQ       c+24(FP), BX
+	MOVQ       ldc+32(FP), SI
+	SHLQ       $0x02, SI
+	PREFETCHT0 (BX)
+	PREFETCHT0 60(BX)
+	ADDQ       SI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 60(BX)
+	ADDQ       SI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 60(BX)
+	ADDQ       SI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 60(BX)
+	ADDQ       SI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 60(BX)
+	ADDQ       SI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 60(BX)
+	MOVQ       flags+48(FP), BX
+	TESTQ      $0x00000004, BX
+	JZ         pf_done
+	MOVQ       res+64(FP), BX
+	MOVQ       ldr+72(FP), SI
+	SHLQ       $0x02, SI
+	PREFETCHT0 (BX)
+	PREFETCHT0 60(BX)
+	ADDQ       SI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 60(BX)
+	ADDQ       SI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 60(BX)
+	ADDQ       SI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 60(BX)
+	ADDQ       SI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 60(BX)
+	ADDQ       SI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 60(BX)
+
+pf_done:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -2126,3 +2173,51 @@ DATA rotright<>+20(SB)/4, $0x00000004
 DATA rotright<>+24(SB)/4, $0x00000005
 DATA rotright<>+28(SB)/4, $0x00000006
 GLOBL rotright<>(SB), RODATA|NOPTR, $32
+
+// func addReLU(dst *float32, src *float32, res *float32, n int, relu int)
+// Requires: AVX
+TEXT ·addReLU(SB), NOSPLIT, $0-40
+	MOVQ   dst+0(FP), AX
+	MOVQ   src+8(FP), CX
+	MOVQ   res+16(FP), DX
+	MOVQ   n+24(FP), BX
+	MOVQ   relu+32(FP), SI
+	VXORPS Y15, Y15, Y15
+	XORQ   DI, DI
+
+ar_loop:
+	MOVQ    BX, R8
+	SUBQ    DI, R8
+	CMPQ    R8, $0x08
+	JL      ar_tail
+	VMOVUPS (CX)(DI*4), Y0
+	VADDPS  (DX)(DI*4), Y0, Y0
+	TESTQ   SI, SI
+	JZ      ar_store
+	VMAXPS  Y0, Y15, Y0
+
+ar_store:
+	VMOVUPS Y0, (AX)(DI*4)
+	ADDQ    $0x08, DI
+	JMP     ar_loop
+
+ar_tail:
+	TESTQ      R8, R8
+	JLE        ar_done
+	LEAQ       winomask<>+32(SB), BX
+	SHLQ       $0x02, R8
+	SUBQ       R8, BX
+	VMOVDQU    (BX), Y1
+	VMASKMOVPS (CX)(DI*4), Y1, Y0
+	VMASKMOVPS (DX)(DI*4), Y1, Y2
+	VADDPS     Y2, Y0, Y0
+	TESTQ      SI, SI
+	JZ         ar_tstore
+	VMAXPS     Y0, Y15, Y0
+
+ar_tstore:
+	VMASKMOVPS Y0, Y1, (AX)(DI*4)
+
+ar_done:
+	VZEROUPPER
+	RET

@@ -63,3 +63,8 @@ func winoOut4(m *float32, stride int, groups int, ow int, out **float32, res **f
 //
 //go:noescape
 func maxPool3s2Row(r0 *float32, r1 *float32, r2 *float32, w int, out *float32, ow int)
+
+// addReLU sets dst[i] = src[i] + res[i] for i < n, then clamps negatives to zero if relu != 0 (a NaN stays NaN).
+//
+//go:noescape
+func addReLU(dst *float32, src *float32, res *float32, n int, relu int)

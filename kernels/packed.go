@@ -6,13 +6,30 @@ import (
 )
 
 // PackedA is an m×k matrix packed once into the micro-panel layout the GEMM
-// reads (ceil(m/6) panels of k steps × 6 rows, zero-padded), for matrices
-// used many times such as a layer's weights: GemmPacked and Conv2DPacked skip
-// packing A, which matters most when N is small (late ResNet layers).
+// reads (ceil(m/6) panels of 6 rows, zero-padded), for matrices used many
+// times such as a layer's weights: GemmPacked and Conv2DPacked skip packing
+// A, which matters most when N is small (late ResNet layers).
+// K is stored in blocks of kcBlock columns, the GEMM's K blocks, each block
+// holding all panels (kcb steps × 6 rows each, kcb the block's width): a
+// sweep of the GEMM over one K block then reads A as one sequential stream,
+// which the prefetchers follow when the weights come from memory.
 // It is read-only after PackA and safe for concurrent use.
 type PackedA struct {
 	m, k int
 	data []float32
+}
+
+// block returns the offset of K block pc (a multiple of kcBlock) and its
+// width; panel q of the block starts q·kc·mr after it.
+func (p *PackedA) block(pc int) (off, kc int) {
+	return pc * ceilDiv(p.m, mr) * mr, min(kcBlock, p.k-pc)
+}
+
+// index is the position of element (row, col) in data.
+func (p *PackedA) index(row, col int) int {
+	pc := col / kcBlock * kcBlock
+	off, kc := p.block(pc)
+	return off + row/mr*kc*mr + (col-pc)*mr + row%mr
 }
 
 // Rows is m, the number of rows of the packed matrix.
@@ -38,8 +55,11 @@ func PackA(m, k int, a []float32, lda int) *PackedA {
 	chunks := chunksFor(panels, m*k)
 	parallel(chunks, func(i int) {
 		lo, hi := i*panels/chunks*mr, min((i+1)*panels/chunks*mr, m)
-		// packA's layout for one block of all k columns is the whole layout.
-		packA(p.data[lo*k:], a, lda, lo, hi-lo, 0, k)
+		for pc := 0; pc < k; pc += kcBlock {
+			off, kc := p.block(pc)
+			// packA's layout of one block of rows and columns.
+			packA(p.data[off+lo*kc:], a, lda, lo, hi-lo, pc, kc)
+		}
 	})
 	return p
 }

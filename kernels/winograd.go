@@ -99,8 +99,8 @@ func newWinoWeights(k *winoKind, p ConvParams, w []float32) *winoWeights {
 	}
 	np := k.planes()
 	ww := &winoWeights{kind: k, outC: p.OutC, inC: p.InC, u: make([]*PackedA, np)}
-	// U_ξ goes straight into the packed layout (as PackA would lay it out:
-	// row o, column c at (o/mr)·mr·InC + c·mr + o%mr), with no dense copy.
+	// U_ξ goes straight into the packed layout (PackedA.index), with no
+	// dense copy.
 	for x := range ww.u {
 		ww.u[x] = &PackedA{m: p.OutC, k: p.InC, data: make([]float32, ceilDiv(p.OutC, mr)*mr*p.InC)}
 	}
@@ -108,8 +108,8 @@ func newWinoWeights(k *winoKind, p ConvParams, w []float32) *winoWeights {
 	parallel(chunks, func(i int) {
 		gg := make([][3]float64, k.a) // G g
 		for o := i * p.OutC / chunks; o < (i+1)*p.OutC/chunks; o++ {
-			at := o/mr*mr*p.InC + o%mr
 			for c := 0; c < p.InC; c++ {
+				at := ww.u[0].index(o, c) // the same in every U_ξ
 				g := w[(o*p.InC+c)*9 : (o*p.InC+c)*9+9]
 				for r := range k.a {
 					for j := range 3 {
@@ -119,7 +119,7 @@ func newWinoWeights(k *winoKind, p ConvParams, w []float32) *winoWeights {
 				for r := range k.a {
 					for s := range k.a {
 						v := gg[r][0]*k.g[s][0] + gg[r][1]*k.g[s][1] + gg[r][2]*k.g[s][2]
-						ww.u[r*k.a+s].data[at+c*mr] = float32(v)
+						ww.u[r*k.a+s].data[at] = float32(v)
 					}
 				}
 			}
@@ -205,7 +205,7 @@ func winoGroup(p ConvParams, n int, in []float32, ww *winoWeights, bias, residua
 	// Input transform, parallel over channels: a worker owns whole V rows,
 	// so the 8-tile vector stores that run past a tile row are overwritten
 	// in order by the next row, never raced.
-	chunks := transformChunks(p.InC, p.InC*g.inPlane*n)
+	chunks := workChunks(p.InC, p.InC*g.inPlane*n)
 	parallel(chunks, func(i int) {
 		e := getScratch(g.k.a * g.ew)
 		clear(*e) // the margins stay zero: they are the horizontal padding
@@ -238,7 +238,7 @@ func winoGroup(p ConvParams, n int, in []float32, ww *winoWeights, bias, residua
 	})
 
 	// Output transform with the epilogue, parallel over output channels.
-	chunks = transformChunks(p.OutC, p.OutC*g.outPlane*n)
+	chunks = workChunks(p.OutC, p.OutC*g.outPlane*n)
 	parallel(chunks, func(i int) {
 		junk := getScratch(g.ow)
 		for o := i * p.OutC / chunks; o < (i+1)*p.OutC/chunks; o++ {
@@ -263,12 +263,13 @@ func winoGroup(p ConvParams, n int, in []float32, ww *winoWeights, bias, residua
 	})
 }
 
-// transformChunks splits the channels of a transform over `values` pixels
-// into chunks the pool hands out dynamically: a few per thread, so a core
-// slowed by another process does not hold the phase up, but none much below
-// ~4k pixels, a few microseconds of work.
-func transformChunks(channels, values int) int {
-	return max(1, min(channels, tasksPerThread*Threads(), values/(1<<12)))
+// workChunks splits n items (channels) of `values` pixels in all into
+// chunks the pool hands out dynamically: several per thread, so the last
+// chunk leaves the other threads little to wait for and a core slowed by
+// another process does not hold the phase up, but none much below ~4k
+// pixels, a few microseconds of work.
+func workChunks(n, values int) int {
+	return max(1, min(n, tasksPerThread*Threads(), values/(1<<12)))
 }
 
 // inputRow transforms tile row ty of one channel plane: tile tx's α² values

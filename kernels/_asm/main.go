@@ -40,6 +40,7 @@ func main() {
 	winoOutput4(tb)
 	winoOutput2(tb)
 	maxPool3s2(tb)
+	addReLU(tb)
 	Generate()
 }
 
@@ -59,6 +60,38 @@ func microKernel() {
 	ap := Load(Param("a"), GP64())
 	bp := Load(Param("b"), GP64())
 
+	// Start bringing the C tile into the cache: the stores of the epilogue
+	// would otherwise each wait for a line from memory or L3. Short K loops
+	// (under 128 steps) end before the lines could arrive: no prefetch.
+	CMPQ(k, U8(128))
+	JL(LabelRef("pf_done"))
+	{
+		cpf := Load(Param("c"), GP64())
+		ldcpf := Load(Param("ldc"), GP64())
+		SHLQ(U8(2), ldcpf)
+		for r := 0; r < mr; r++ {
+			PREFETCHT0(Mem{Base: cpf})
+			PREFETCHT0(Mem{Base: cpf, Disp: 60})
+			if r < mr-1 {
+				ADDQ(ldcpf, cpf)
+			}
+		}
+		// Likewise the residual tile, read by the epilogue.
+		fl := Load(Param("flags"), GP64())
+		TESTQ(U32(flagResidual), fl)
+		JZ(LabelRef("pf_done"))
+		rpf := Load(Param("res"), GP64())
+		ldrpf := Load(Param("ldr"), GP64())
+		SHLQ(U8(2), ldrpf)
+		for r := 0; r < mr; r++ {
+			PREFETCHT0(Mem{Base: rpf})
+			PREFETCHT0(Mem{Base: rpf, Disp: 60})
+			if r < mr-1 {
+				ADDQ(ldrpf, rpf)
+			}
+		}
+		Label("pf_done")
+	}
 	for r := 0; r < mr; r++ {
 		for h := 0; h < 2; h++ {
 			VXORPS(acc(r, h), acc(r, h), acc(r, h))
