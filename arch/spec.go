@@ -219,3 +219,12 @@ func (s *Spec) MACs(h, w int) int64 {
 	total += int64(s.Config.NumLabels) * int64(s.Features)
 	return total
 }
+
+// NominalSize is the input side the architecture is trained at: 224 for the ImageNet stem,
+// 32 for the CIFAR stem. Models plan their kernels for it at load time; other sizes still work.
+func (s *Spec) NominalSize() int {
+	if s.Config.Stem == StemCIFAR {
+		return 32
+	}
+	return 224
+}

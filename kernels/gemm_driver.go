@@ -25,8 +25,6 @@ var minParallelFlops = float64(1 << 21)
 // memory (each task streams the A rows it needs), in the units of packCost.
 const streamCost = 2
 
-// tasksPerThread bounds how many tasks split makes per goroutine.
-const tasksPerThread = 8
 
 // taskCost is the fixed cost of a task (hand-off, buffers) in multiply-adds.
 const taskCost = 100000
@@ -104,21 +102,23 @@ func (g *gemmArgs) run() {
 }
 
 // split chooses a tm×tn grid of C rectangles, the tasks the pool's
-// goroutines take dynamically. Each task packs its own B columns and its own
-// A rows (or streams them, if prepacked), so the cost of a task is its
-// multiply-adds plus that packing plus a fixed hand-off cost. With tasks
-// taken greedily, the makespan is at most the total cost over the threads
-// plus the largest task times (t-1)/t: the last task started may leave the
-// other threads idle. Finer grids shrink that tail and repeat packing.
-// Among grids within 3% of the best makespan the one with the most tasks
-// wins: several tasks per goroutine keep a call fast when another process
-// slows one core down, at almost no cost otherwise.
+// goroutines take, with at most one task per goroutine: measured on ResNet-50's
+// layers, finer grids (more tasks than threads, for balance when another
+// process slows a core) lost 10–25% to repeated packing, A streamed once per
+// task instead of once per thread, and hand-offs, while one task per thread
+// scales 1.9–2.0× from one thread to two.
+// Each task packs its own B columns and its own A rows (or streams them, if
+// prepacked), so the cost of a task is its multiply-adds plus that packing
+// plus a fixed hand-off cost; the grid with the cheapest largest task wins.
+// Task sizes are exact: the panel of C cut by the right border costs half a
+// panel when the half-width micro-kernel serves it (see edge), which decides
+// whether to split a narrow C (ResNet-50's 7×7 maps, N = 49) by rows instead.
 func (g *gemmArgs) split() (tm, tn int) {
 	mt, nt := ceilDiv(g.m, mr), ceilDiv(g.n, nr)
 	t := Threads()
 	flops := 2 * float64(g.m) * float64(g.n) * float64(g.k)
-	maxTasks := max(1, min(tasksPerThread*t, int(flops/minParallelFlops), mt*nt))
-	if t == 1 || maxTasks == 1 {
+	maxTasks := max(1, min(t, int(flops/minParallelFlops), mt*nt))
+	if maxTasks == 1 {
 		return 1, 1
 	}
 	aCost := float64(packCost)
@@ -128,30 +128,31 @@ func (g *gemmArgs) split() (tm, tn int) {
 	// Costs are multiply-adds per step of K, as packing is; a hand-off
 	// (a few microseconds) is about taskCost multiply-adds in all.
 	fixed := taskCost / float64(g.k)
-	rowsAll, colsAll := float64(mt*mr), float64(nt*nr)
-	type grid struct {
-		m, n int
-		cost float64
-	}
-	var grids []grid
-	best := -1.0
-	for m := 1; m <= min(maxTasks, mt); m++ {
-		for n := 1; n <= min(maxTasks/m, nt); n++ {
-			rows, cols := float64(ceilDiv(mt, m)*mr), float64(ceilDiv(nt, n)*nr)
-			sum := rowsAll*colsAll + aCost*rowsAll*float64(n) + packCost*colsAll*float64(m) + fixed*float64(m*n)
-			largest := rows*cols + aCost*rows + packCost*cols + fixed
-			tt := float64(min(t, m*n))
-			cost := sum/tt + largest*(tt-1)/tt
-			grids = append(grids, grid{m, n, cost})
-			if best < 0 || cost < best {
-				best = cost
+	// width is the cost of columns n0..n1 in units of columns.
+	width := func(n0, n1 int) float64 {
+		w := float64(n1 - n0)
+		if r := (n1 - n0) % nr; r != 0 {
+			w += float64(nr - r) // an edge panel costs a full panel
+			if r <= nr/2 {
+				w -= nr / 2 // or half, with the 6×8 kernel
 			}
 		}
+		return w
 	}
+	best := -1.0
 	tm, tn = 1, 1
-	for _, gr := range grids {
-		if gr.cost <= best*1.03 && gr.m*gr.n > tm*tn {
-			tm, tn = gr.m, gr.n
+	for m := 1; m <= min(maxTasks, mt); m++ {
+		for n := 1; n <= min(maxTasks/m, nt); n++ {
+			// The largest task: products, B packing, A packing or streaming.
+			rows := float64(ceilDiv(mt, m) * mr)
+			cost := 0.0
+			for j := 0; j < n; j++ {
+				n0, n1 := j*nt/n*nr, min((j+1)*nt/n*nr, g.n)
+				cost = max(cost, rows*width(n0, n1)+packCost*float64(n1-n0)+aCost*rows+fixed)
+			}
+			if best < 0 || cost < best*0.999 {
+				best, tm, tn = cost, m, n
+			}
 		}
 	}
 	return tm, tn

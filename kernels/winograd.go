@@ -269,7 +269,7 @@ func winoGroup(p ConvParams, n int, in []float32, ww *winoWeights, bias, residua
 // another process does not hold the phase up, but none much below ~4k
 // pixels, a few microseconds of work.
 func workChunks(n, values int) int {
-	return max(1, min(n, tasksPerThread*Threads(), values/(1<<12)))
+	return max(1, min(n, chunksPerThread*Threads(), values/(1<<12)))
 }
 
 // inputRow transforms tile row ty of one channel plane: tile tx's α² values
@@ -325,3 +325,6 @@ func (g *winoGeom) outputRow(mt, dst, res, junk []float32, ty int, bias float32,
 		winoOutputGo(mt, g.ms, g.tw, &outRows, &resRows, bias, relu)
 	}
 }
+
+// chunksPerThread bounds how many chunks workChunks makes per goroutine.
+const chunksPerThread = 2

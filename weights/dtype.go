@@ -141,3 +141,6 @@ func f32ToBF16(f float32) uint16 {
 	}
 	return uint16((b + 0x7fff + (b>>16)&1) >> 16)
 }
+
+// nativeLittleEndian is true where float32 values in memory have safetensors' byte order.
+var nativeLittleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1

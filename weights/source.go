@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"unsafe"
 )
 
 // Source gives a checkpoint's tensors one at a time. A model builder reading from a Source
@@ -151,6 +152,14 @@ func (s *SafetensorsFile) Read(name string, dst []float32) error {
 	n := (e.end - e.begin) / dtypeSizes[e.dtype]
 	if len(dst) != n {
 		return fmt.Errorf("%s: tensor %q has %d values, destination %d", s.path, name, n, len(dst))
+	}
+	if e.dtype == "F32" && nativeLittleEndian && n > 0 {
+		// The file's bytes are the values: read them straight into dst, with no buffer.
+		raw := unsafe.Slice((*byte)(unsafe.Pointer(&dst[0])), 4*n)
+		if _, err := s.f.ReadAt(raw, s.dataOff+int64(e.begin)); err != nil {
+			return fmt.Errorf("%s: reading tensor %q: %w", s.path, name, err)
+		}
+		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,0 +1,26 @@
+package kernels
+
+import "testing"
+
+// TestSplitResNetShapes pins the task grids of ResNet-50's 1×1 convolutions on two threads to
+// the fastest ones measured (BenchmarkGemm and per-grid timings, 2-core EPYC): one task per
+// thread, split by columns, except where the columns are one and a bit panels' worth
+// (7×7 maps), which split by rows.
+func TestSplitResNetShapes(t *testing.T) {
+	defer SetThreads(Threads())
+	SetThreads(2)
+	for _, c := range []struct{ m, k, n, tm, tn int }{
+		{64, 64, 3136, 1, 2},
+		{256, 1024, 196, 1, 2},
+		{128, 1152, 784, 1, 2},
+		{512, 2048, 49, 2, 1},
+		{2048, 512, 49, 2, 1},
+		{512, 4608, 49, 2, 1},
+		{16, 16, 64, 1, 1}, // too small to be worth a hand-off
+	} {
+		g := &gemmArgs{m: c.m, k: c.k, n: c.n, pa: &PackedA{}}
+		if tm, tn := g.split(); tm != c.tm || tn != c.tn {
+			t.Errorf("M %d K %d N %d: grid %d×%d, want %d×%d", c.m, c.k, c.n, tm, tn, c.tm, c.tn)
+		}
+	}
+}
