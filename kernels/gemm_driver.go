@@ -25,7 +25,6 @@ var minParallelFlops = float64(1 << 21)
 // memory (each task streams the A rows it needs), in the units of packCost.
 const streamCost = 2
 
-
 // taskCost is the fixed cost of a task (hand-off, buffers) in multiply-adds.
 const taskCost = 100000
 
