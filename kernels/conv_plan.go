@@ -65,6 +65,48 @@ func PlanConv(p ConvParams, w []float32) *ConvPlan {
 	return pl
 }
 
+// PlanConvWinograd is PlanConv for a 3×3 stride-1 convolution p with the
+// Winograd algorithm F(m×m, 3×3), m = 2 or 4, whatever the map size and the
+// channel counts (PlanConv's choice is tuned for inference); it panics if p
+// is not such a convolution or w has the wrong size. The weights are
+// transformed at once.
+func PlanConvWinograd(p ConvParams, m int, w []float32) *ConvPlan {
+	if p.InC < 1 || p.OutC < 1 || p.PadH < 0 || p.PadW < 0 || !winoApplies(p) {
+		panic(fmt.Errorf("kernels: PlanConvWinograd %+v: not a 3×3 stride-1 convolution", p))
+	}
+	k := map[int]*winoKind{2: winoF2, 4: winoF4}[m]
+	if k == nil {
+		panic(fmt.Errorf("kernels: PlanConvWinograd: F(%d×%d, 3×3) is not implemented (m = 2 or 4)", m, m))
+	}
+	pl := &ConvPlan{p: p}
+	pl.wino.Store(newWinoWeights(k, p, w))
+	return pl
+}
+
+// SetWeights replaces the weights of a Winograd plan (OutC×InC×3×3, as
+// given to PlanConv) by re-transforming them into the plan's buffers, for
+// training, where the weights change every step: the transform costs about
+// 2·36·3 flops per filter pair, little next to a batch's convolution. A
+// plan that has not transformed its weights yet (no size hint, no call)
+// just takes a copy. SetWeights must not run concurrently with a
+// convolution using the plan; it panics for GEMM plans and on a wrong size.
+func (pl *ConvPlan) SetWeights(w []float32) {
+	p := pl.p
+	if pl.packed != nil {
+		panic(fmt.Errorf("kernels: SetWeights %+v: not a Winograd plan", p))
+	}
+	if len(w) != p.OutC*p.InC*9 {
+		panic(fmt.Errorf("kernels: SetWeights %+v: weights has %d values, want %d", p, len(w), p.OutC*p.InC*9))
+	}
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if ww := pl.wino.Load(); ww != nil {
+		ww.transform(w)
+		return
+	}
+	pl.w = append(pl.w[:0], w...)
+}
+
 // winoKindFor is the Winograd algorithm for the output map of p.
 func winoKindFor(p ConvParams) *winoKind {
 	if p.OutH()*p.OutW() <= winoSmallMap {
@@ -118,6 +160,33 @@ func (pl *ConvPlan) phaseGeom(p ConvParams) *phaseGeom {
 	g := newPhaseGeom(p)
 	pl.geom.Store(g)
 	return g
+}
+
+// Layout places the channel planes of a batch in memory: the plane of
+// channel c of image i (its rows contiguous) starts at i·Image + c·Channel.
+type Layout struct{ Image, Channel int }
+
+// NCHW is the layout of c-channel images of h×w pixels stored one after
+// another, [N, C, H, W].
+func NCHW(c, h, w int) Layout { return Layout{Image: c * h * w, Channel: h * w} }
+
+// CNHW is the channel-major layout of a batch of n images of h×w pixels,
+// [C, N, H, W], in which training keeps its activations.
+func CNHW(n, h, w int) Layout { return Layout{Image: h * w, Channel: n * h * w} }
+
+// check reports whether n images of c planes of `plane` values fit into
+// `length` values without overlapping planes: one stride must step over a
+// plane and the other over all planes of the first.
+func (l Layout) check(name string, n, c, plane, length int) error {
+	imagesInner := (n == 1 || l.Image >= plane) && (c == 1 || l.Channel >= (n-1)*l.Image+plane)
+	channelsInner := (c == 1 || l.Channel >= plane) && (n == 1 || l.Image >= (c-1)*l.Channel+plane)
+	if l.Image < 0 || l.Channel < 0 || !(imagesInner || channelsInner) {
+		return fmt.Errorf("kernels: %s layout %+v: planes of %d values overlap for %d images of %d channels", name, l, plane, n, c)
+	}
+	if end := (n-1)*l.Image + (c-1)*l.Channel + plane; length < end {
+		return fmt.Errorf("kernels: %s has %d values, want at least %d for %d images in layout %+v", name, length, end, n, l)
+	}
+	return nil
 }
 
 // CheckConv2DPlanned reports whether Conv2DPlanned accepts these arguments:
@@ -182,4 +251,52 @@ func Conv2DPlanned(p ConvParams, n int, in []float32, pl *ConvPlan, bias, residu
 		return
 	}
 	conv2D(p, n, in, nil, pl.packed, bias, residual, relu, out, pl.phaseGeom(p))
+}
+
+// Conv2DPlannedLayout is Conv2DPlanned for batches whose planes lie as inL
+// and outL say (the residual's as out's), such as the channel-major
+// batches of training (CNHW): out = act(conv(in) + bias + residual).
+// residual may be out itself, to add the convolution to out; otherwise out
+// must not overlap in or residual. Only Winograd plans take other layouts
+// than NCHW. Winograd F4 runs its transforms lane-major, 8 images per
+// vector, where they apply (rows a multiple of 8 wide, with the assembly
+// kernels), which suits narrow maps; the result is the same either way up
+// to rounding. It panics with a descriptive error on bad arguments.
+func Conv2DPlannedLayout(p ConvParams, n int, in []float32, inL Layout, pl *ConvPlan, bias, residual []float32, relu bool, out []float32, outL Layout) {
+	if err := checkConv2DLayout(p, n, in, inL, pl, bias, residual, out, outL); err != nil {
+		panic(err)
+	}
+	if n == 0 {
+		return
+	}
+	bias, residual = nilIfEmpty(bias), nilIfEmpty(residual)
+	if ww := pl.winograd(p); ww != nil {
+		winoConvLayout(p, n, in, inL, ww, bias, residual, relu, out, outL, true)
+		return
+	}
+	conv2D(p, n, in, nil, pl.packed, bias, residual, relu, out, pl.phaseGeom(p))
+}
+
+func checkConv2DLayout(p ConvParams, n int, in []float32, inL Layout, pl *ConvPlan, bias, residual, out []float32, outL Layout) error {
+	nchwIn, nchwOut := NCHW(p.InC, p.InH, p.InW), NCHW(p.OutC, p.OutH(), p.OutW())
+	if pl != nil && pl.packed != nil && (inL != nchwIn || outL != nchwOut) {
+		return fmt.Errorf("kernels: conv %+v: a GEMM plan needs NCHW batches", p)
+	}
+	// The lengths are checked below for the layouts instead.
+	if err := CheckConv2DPlanned(p, 0, nil, pl, bias, nil, nil); err != nil || n <= 0 {
+		if err == nil && n < 0 {
+			err = fmt.Errorf("kernels: conv %+v: negative batch %d", p, n)
+		}
+		return err
+	}
+	if err := inL.check("input", n, p.InC, p.InH*p.InW, len(in)); err != nil {
+		return err
+	}
+	if err := outL.check("output", n, p.OutC, p.OutH()*p.OutW(), len(out)); err != nil {
+		return err
+	}
+	if len(residual) != 0 {
+		return outL.check("residual", n, p.OutC, p.OutH()*p.OutW(), len(residual))
+	}
+	return nil
 }

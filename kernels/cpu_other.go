@@ -49,3 +49,23 @@ func maxPool3s2Row(r0, r1, r2 *float32, w int, out *float32, ow int) {
 func addReLU(dst, src, res *float32, n, relu int) {
 	panic("kernels: assembly kernel called in a build without it")
 }
+
+func lanesIn8(src **float32, w, h int, dst *float32, ds int) {
+	panic("kernels: assembly kernel called in a build without it")
+}
+
+func lanesOut8(src *float32, w, h, ss int, dst, res **float32, flags int, bias float32) {
+	panic("kernels: assembly kernel called in a build without it")
+}
+
+func winoInL6(p *float32, rs, th, tw int, e, v *float32, vs int) {
+	panic("kernels: assembly kernel called in a build without it")
+}
+
+func winoOutL6(m *float32, ms, th, tw int, q *float32, qs int) {
+	panic("kernels: assembly kernel called in a build without it")
+}
+
+func winoGemm16(k int, a *float32, m int, b *float32, ldb int, c *float32, ldc, n int) {
+	panic("kernels: assembly kernel called in a build without it")
+}

@@ -57,6 +57,40 @@ func winoOut6(m *float32, stride int, groups int, ow int, out **float32, res **f
 //go:noescape
 func winoOut4(m *float32, stride int, groups int, ow int, out **float32, res **float32, flags int, bias float32)
 
+// lanesIn8 interleaves 8 planes of h×w values (src[l], rows contiguous) into
+// dst[y*ds + 8x + l]; w must be a positive multiple of 8.
+//
+//go:noescape
+func lanesIn8(src **float32, w int, h int, dst *float32, ds int)
+
+// lanesOut8 is the inverse of lanesIn8 with an epilogue: dst[l][y*w + x] =
+// src[y*ss + 8x + l] + bias, plus res[l][y*w + x] if flags&1, then ReLU if
+// flags&2; w must be a positive multiple of 8. res may be dst.
+//
+//go:noescape
+func lanesOut8(src *float32, w int, h int, ss int, dst **float32, res **float32, flags int, bias float32)
+
+// winoInL6 is the F4 input transform of th×tw tiles of 8 images in lane-major
+// layout (see winoInL6Go): tile (ty, tx) reads p[(4ty+i)*rs + 8(4tx+j) + l], i, j < 6,
+// and writes element ξ to v[ξ*vs + 8(ty*tw+tx) + l]; e is scratch of 6·8(4tw+2) values.
+//
+//go:noescape
+func winoInL6(p *float32, rs int, th int, tw int, e *float32, v *float32, vs int)
+
+// winoOutL6 inverts th×tw F4 tiles of 8 images in lane-major layout (see
+// winoOutL6Go): tile (ty, tx) reads m[ξ*ms + 8(ty*tw+tx) + l] and writes output
+// pixel (i, j), i, j < 4, to q[(4ty+i)*qs + 8(4tx+j) + l].
+//
+//go:noescape
+func winoOutL6(m *float32, ms int, th int, tw int, q *float32, qs int)
+
+// winoGemm16 sets C = A·B for the m×k matrix A packed in panels of 6 rows (k·6 values
+// each, rows past m zero, as PackedA for k ≤ kcBlock), B k×n (row stride ldb) and C
+// m×n (row stride ldc); n must be a positive multiple of 16, k and m positive.
+//
+//go:noescape
+func winoGemm16(k int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, n int)
+
 // maxPool3s2Row writes out[x] = max(r_i[2x-1+j], i, j < 3) for x < ow, columns outside
 // 0…w-1 excluded; a NaN in a window gives NaN. Padding rows are passed as copies
 // of a valid row.

@@ -107,3 +107,37 @@ func BenchmarkBatchNorm2d(b *testing.B) {
 		b.ReportMetric(float64(c*m)*float64(b.N)/b.Elapsed().Seconds()/1e9, "Gvalues/s")
 	})
 }
+
+// BenchmarkConvBNTrain runs a 3×3 ConvBNTrain unit (with ReLU) of a CIFAR ResNet forward and
+// backward at batch 128, on the Winograd path (whatever winoMinChannels) and on the direct
+// kernels: the measurement behind winoMinChannels.
+func BenchmarkConvBNTrain(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		c, h int
+	}{{"16x32x32", 16, 32}, {"32x16x16", 32, 16}, {"64x8x8", 64, 8}} {
+		for _, wino := range []bool{true, false} {
+			b.Run(fmt.Sprintf("%s/wino=%v", bc.name, wino), func(b *testing.B) {
+				r := rand.New(rand.NewPCG(1, 2))
+				u := NewConvBNTrain(bc.c, bc.c, 3, 1, 1, true)
+				copy(u.Conv.Weight, randVec(r, len(u.Conv.Weight)))
+				m := benchBatch * bc.h * bc.h
+				x, dy := randVec(r, bc.c*m), randVec(r, bc.c*m)
+				c, y, dx := make([]float32, bc.c*m), make([]float32, bc.c*m), make([]float32, bc.c*m)
+				prev, prevMin := useWino, winoMinChannels
+				useWino, winoMinChannels = wino, 16 // whatever the threshold, to re-measure it
+				defer func() { useWino, winoMinChannels = prev, prevMin }()
+				eachThreads(b, func(b *testing.B) {
+					for b.Loop() {
+						if err := u.ForwardTrain(benchBatch, bc.h, bc.h, x, c, nil, y); err != nil {
+							b.Fatal(err)
+						}
+						if err := u.Backward(benchBatch, bc.h, bc.h, x, c, y, dy, dx, BackwardOptions{}); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			})
+		}
+	}
+}

@@ -17,8 +17,10 @@ import (
 //	y, dy         [Out, N, OH, OW]
 //	im2col block  [R, n·OH·OW] for a chunk of n images (scratch)
 //
-// 3×3 stride-1 padding-1 convolutions on rows a multiple of 8 wide with output channels in
-// fours (nearly all of a ResNet) run on the direct AVX2 kernels of direct.go. Otherwise
+// The forward pass and input gradient of 3×3 stride-1 padding-1 convolutions with at least 16
+// input and output channels run on Winograd F(4×4, 3×3) (winograd.go); their weight gradient,
+// and all of the other 3×3 stride-1 padding-1 convolutions on rows a multiple of 8 wide with
+// output channels in fours, run on the direct AVX2 kernels of direct.go. Otherwise
 // Forward is y = Weight[Out × R] · col(x)[R × N·OH·OW] on kernels.Gemm, and Backward forms
 // Grad = dy · col(x)ᵀ as Σ over image chunks of dy[Out × n·OH·OW] · rows[n·OH·OW × R], rows
 // the transposed im2col matrix built from a pixel-major copy of the chunk (so the GEMM packs
@@ -26,10 +28,16 @@ import (
 // when the stride is 1 (no scatter), else as col2im(Wᵀ·dy).
 //
 // Work is split into chunks of whole images by shape alone, and partial weight gradients are
-// summed in a fixed order, so results do not depend on the number of threads.
+// summed in a fixed order, so results do not depend on the number of threads. Forward and
+// Backward must not run concurrently on one layer: they refresh its Winograd weights.
 type Conv2d struct {
 	In, Out, Kernel, Stride, Pad int
 	Weight, Grad                 []float32
+
+	// Winograd plans of the forward pass and of the input gradient (see winoOK), made on
+	// first use; their weights are re-transformed from Weight at every call, since the
+	// optimiser updates Weight in place.
+	winoFwd, winoBwd *kernels.ConvPlan
 }
 
 // NewConv2d returns a convolution with zero weights and gradient.
@@ -116,6 +124,10 @@ func (c *Conv2d) forward(n, h, w int, x, y []float32, after func(ci, i0, i1 int)
 	R, ohw, hw := g.rows(), g.oh*g.ow, h*w
 	P := n * ohw
 	per, count := c.chunking(n, h, w)
+	if c.winoOK(g) {
+		c.winoForward(g, n, per, x, y, after)
+		return
+	}
 	if directOK(g, c.Out) {
 		wp := getScratch(len(c.Weight))
 		defer putScratch(wp)
@@ -163,7 +175,13 @@ func (c *Conv2d) Backward(n, h, w int, x, dy, dx []float32, accumulate bool) {
 		panic(fmt.Errorf("nn: conv %d→%d: input gradient has %d values, want %d", c.In, c.Out, len(dx), c.In*n*h*w))
 	}
 	oh, ow := c.OutSize(h, w)
-	c.backward(n, h, w, x, dx, accumulate, func(i0, i1 int, padded bool) ([]float32, int, func()) {
+	c.backward(n, h, w, x, dx, accumulate, func(i0, i1 int, padded bool, into []float32, is int) ([]float32, int, func()) {
+		if into != nil {
+			for ch := 0; ch < c.Out; ch++ {
+				copy(into[ch*is:][:(i1-i0)*oh*ow], dy[ch*n*oh*ow+i0*oh*ow:][:(i1-i0)*oh*ow])
+			}
+			return into, is, nil
+		}
 		if !padded {
 			return dy[i0*oh*ow:], n * oh * ow, nil
 		}
@@ -173,16 +191,22 @@ func (c *Conv2d) Backward(n, h, w int, x, dy, dx []float32, accumulate bool) {
 	}, nil)
 }
 
-// backward is Backward with dy supplied chunk by chunk: dyChunk(i0, i1, padded) returns
-// ∂L/∂y of images [i0, i1) as a chunk (first image's start and channel stride, see im2col),
-// in the zero-bordered layout of padChunk if padded, and a function to call when the chunk is
-// no longer needed (or nil). It is called on the worker that processes the chunk, so it may
-// compute the chunk into that worker's cache. after, if not nil, is called on the worker once
+// backward is Backward with dy supplied chunk by chunk: dyChunk(i0, i1, padded, into, is)
+// returns ∂L/∂y of images [i0, i1) as a chunk (first image's start and channel stride, see
+// im2col), in the zero-bordered layout of padChunk if padded, and a function to call when the
+// chunk is no longer needed (or nil); if into is not nil (then padded is false), it writes
+// the chunk there instead, channel ch at into[ch·is], and returns (into, is, nil). It is
+// called on the worker that processes the chunk, so it may compute the chunk into that
+// worker's cache. after, if not nil, is called on the worker once
 // images [i0, i1) of dx are final.
-func (c *Conv2d) backward(n, h, w int, x, dx []float32, accumulate bool, dyChunk func(i0, i1 int, padded bool) ([]float32, int, func()), after func(i0, i1 int)) {
+func (c *Conv2d) backward(n, h, w int, x, dx []float32, accumulate bool, dyChunk dySource, after func(i0, i1 int)) {
 	g := c.geom(h, w)
 	R := g.rows()
 	kk := c.Kernel * c.Kernel
+	if dx != nil && c.winoOK(g) {
+		c.winoBackward(g, n, x, dx, accumulate, dyChunk, after)
+		return
+	}
 
 	// Weights for the input gradient, packed once: for stride 1 the flipped and transposed
 	// Wf [In × Out·k·k], Wf[ci, (o, ky, kx)] = W[o, ci, k−1−ky, k−1−kx], which makes ∂L/∂x a
@@ -198,15 +222,7 @@ func (c *Conv2d) backward(n, h, w int, x, dx []float32, accumulate bool, dyChunk
 	if dx != nil {
 		wt := getScratch(R * c.Out)
 		if flip {
-			for o := 0; o < c.Out; o++ {
-				for ci := 0; ci < c.In; ci++ {
-					src := c.Weight[(o*c.In+ci)*kk : (o*c.In+ci+1)*kk]
-					dst := (*wt)[ci*c.Out*kk+o*kk : ci*c.Out*kk+(o+1)*kk]
-					for j := range dst {
-						dst[j] = src[kk-1-j]
-					}
-				}
-			}
+			c.flipWeights(*wt)
 			if directDX {
 				wpf = make([]float32, len(c.Weight))
 				packDirect(c.In, c.Out, *wt, wpf)
@@ -231,7 +247,7 @@ func (c *Conv2d) backward(n, h, w int, x, dx []float32, accumulate bool, dyChunk
 		}
 		for ci := gi * count / groups; ci < (gi+1)*count/groups; ci++ {
 			i0, i1 := ci*per, min((ci+1)*per, n)
-			dy, cs, done := dyChunk(i0, i1, padded)
+			dy, cs, done := dyChunk(i0, i1, padded, nil, 0)
 			if directDW || directDX {
 				c.directBackward(g, directDW, directDX, padded, wpf, n, i0, i1, x, dy, cs, part, dx, accumulate)
 			}
@@ -249,13 +265,18 @@ func (c *Conv2d) backward(n, h, w int, x, dx []float32, accumulate bool, dyChunk
 			}
 		}
 	})
-	// Sum the groups' partial gradients in order and, for the GEMM path, put (ky, kx, ci)
-	// back into PyTorch's (ci, ky, kx) order.
-	if directDW {
+	c.sumParts(*parts, groups, directDW)
+}
+
+// sumParts sets Grad to the sum of the groups' partial gradients in parts, in order, putting
+// the GEMM path's (ky, kx, ci) order back into PyTorch's (ci, ky, kx) unless direct.
+func (c *Conv2d) sumParts(parts []float32, groups int, direct bool) {
+	R, kk := c.In*c.Kernel*c.Kernel, c.Kernel*c.Kernel
+	if direct {
 		for i := range c.Grad {
 			var s float32
 			for gi := 0; gi < groups; gi++ {
-				s += (*parts)[gi*c.Out*R+i]
+				s += parts[gi*c.Out*R+i]
 			}
 			c.Grad[i] = s
 		}
@@ -266,13 +287,32 @@ func (c *Conv2d) backward(n, h, w int, x, dx []float32, accumulate bool, dyChunk
 			for t := 0; t < kk; t++ {
 				var s float32
 				for gi := 0; gi < groups; gi++ {
-					s += (*parts)[gi*c.Out*R+o*R+t*c.In+ci]
+					s += parts[gi*c.Out*R+o*R+t*c.In+ci]
 				}
 				c.Grad[(o*c.In+ci)*kk+t] = s
 			}
 		}
 	}
 }
+
+// flipWeights writes the flipped, transposed weights Wf [In, Out, k, k], Wf[ci, o, ky, kx] =
+// W[o, ci, k−1−ky, k−1−kx], to wt: ∂L/∂x of a stride-1 convolution is the convolution of dy
+// (padded by k−1−p) with Wf.
+func (c *Conv2d) flipWeights(wt []float32) {
+	kk := c.Kernel * c.Kernel
+	for o := 0; o < c.Out; o++ {
+		for ci := 0; ci < c.In; ci++ {
+			src := c.Weight[(o*c.In+ci)*kk : (o*c.In+ci+1)*kk]
+			dst := wt[ci*c.Out*kk+o*kk : ci*c.Out*kk+(o+1)*kk]
+			for j := range dst {
+				dst[j] = src[kk-1-j]
+			}
+		}
+	}
+}
+
+// dySource supplies ∂L/∂y to backward chunk by chunk.
+type dySource func(i0, i1 int, padded bool, into []float32, is int) ([]float32, int, func())
 
 // inputGrad writes (or adds) ∂L/∂x for images [i0, i1) from their dy chunk (channel stride cs).
 func (c *Conv2d) inputGrad(g, gt geom, flip bool, wt *kernels.PackedA, n, i0, i1 int, dy []float32, cs int, dx []float32, accumulate bool) {

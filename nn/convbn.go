@@ -116,7 +116,7 @@ func (u *ConvBNTrain) Backward(n, h, w int, x, c, y, dy, dx []float32, o Backwar
 	ohw := m / n
 	out := u.BN.C
 	oh, ow := u.Conv.OutSize(h, w)
-	u.Conv.backward(n, h, w, x, dx, o.Accumulate, func(i0, i1 int, padded bool) ([]float32, int, func()) {
+	u.Conv.backward(n, h, w, x, dx, o.Accumulate, func(i0, i1 int, padded bool, into []float32, is int) ([]float32, int, func()) {
 		cols := (i1 - i0) * ohw
 		if padded {
 			// Straight into the zero-bordered layout the direct kernels read.
@@ -137,6 +137,13 @@ func (u *ConvBNTrain) Backward(n, h, w int, x, c, y, dy, dx []float32, o Backwar
 				}
 			}
 			return *buf, cs, func() { putScratch(buf) }
+		}
+		if into != nil {
+			for ch := 0; ch < out; ch++ {
+				lo, hi := ch*m+i0*ohw, ch*m+i1*ohw
+				co.apply(ch, dy[lo:hi], c[lo:hi], into[ch*is:ch*is+cols])
+			}
+			return into, is, nil
 		}
 		buf := getScratch(out * cols)
 		for ch := 0; ch < out; ch++ {

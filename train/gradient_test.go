@@ -97,9 +97,17 @@ func TestNetworkFiniteDifferences(t *testing.T) {
 }
 
 // TestThreadCountIndependence: the work split depends only on the shapes, so gradients are
-// bit for bit the same whatever the number of threads.
+// bit for bit the same whatever the number of threads; with 16 and 32 channels the 3×3
+// layers run on Winograd, with 4 and 8 on the direct kernels.
 func TestThreadCountIndependence(t *testing.T) {
-	cfg := tinyCIFAR(t, arch.ShortcutProjection)
+	wide := tinyCIFAR(t, arch.ShortcutProjection)
+	wide.EmbeddingSize, wide.HiddenSizes = 16, []int{16, 32, 32}
+	for _, cfg := range []*arch.Config{tinyCIFAR(t, arch.ShortcutProjection), wide} {
+		t.Run(fmt.Sprint(cfg.HiddenSizes), func(t *testing.T) { testThreadCountIndependence(t, cfg) })
+	}
+}
+
+func testThreadCountIndependence(t *testing.T, cfg *arch.Config) {
 	x, labels := randomBatch(16, 3, 16, 16, 10, 4)
 	var ref map[string][]float32
 	prev := kernels.Threads()

@@ -39,6 +39,7 @@ func main() {
 	winoInput2(tb)
 	winoOutput4(tb)
 	winoOutput2(tb)
+	winoLanes(tb)
 	maxPool3s2(tb)
 	addReLU(tb)
 	Generate()
