@@ -466,25 +466,7 @@ func winoOutput4(tb winoTables) {
 			LEAQ(Mem{Base: s, Index: s, Scale: 2}, s6)
 			SHLQ(U8(1), s6)
 			Comment("Columns: Aᵀ down each of the six columns of every tile, to the stack.")
-			for nu := 0; nu < 6; nu++ {
-				p, p3 := GP64(), GP64()
-				MOVQ(mp, p)
-				for k := 0; k < nu; k++ {
-					ADDQ(s, p)
-				}
-				LEAQ(Mem{Base: p, Index: s6, Scale: 2}, p3)
-				ADDQ(s6, p3)
-				m := []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5}
-				VMOVUPS(Mem{Base: p}, m[0])
-				VMOVUPS(Mem{Base: p, Index: s6, Scale: 1}, m[1])
-				VMOVUPS(Mem{Base: p, Index: s6, Scale: 2}, m[2])
-				VMOVUPS(Mem{Base: p3}, m[3])
-				VMOVUPS(Mem{Base: p3, Index: s6, Scale: 1}, m[4])
-				VMOVUPS(Mem{Base: p3, Index: s6, Scale: 2}, m[5])
-				for i, v := range winoAT(m, []VecPhysical{Y6, Y7}, c2, c4, c8) {
-					VMOVUPS(v, tmp.Offset(32*(6*i+nu)))
-				}
-			}
+			winoATColumns(mp, s, s6, []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5}, []VecPhysical{Y6, Y7}, c2, c4, c8, tmp)
 		},
 		row: func(i int, bias VecPhysical) []VecPhysical {
 			consts() // the epilogue of the previous row used Y12, Y13
@@ -557,4 +539,27 @@ func winoOutput2(tb winoTables) {
 			return []VecPhysical{Y10, Y11}
 		},
 	}, tb)
+}
+
+// winoATColumns applies Aᵀ down each of the six columns of a 6×6 tile of M, whose plane ξ
+// starts at mp + ξ·s (s6 = 6·s), and stores the 4×6 result, column by column, to tmp.
+func winoATColumns(mp, s, s6 Register, m, temps []VecPhysical, c2, c4, c8 VecPhysical, tmp Mem) {
+	for nu := 0; nu < 6; nu++ {
+		p, p3 := GP64(), GP64()
+		MOVQ(mp, p)
+		for k := 0; k < nu; k++ {
+			ADDQ(s, p)
+		}
+		LEAQ(Mem{Base: p, Index: s6, Scale: 2}, p3)
+		ADDQ(s6, p3)
+		VMOVUPS(Mem{Base: p}, m[0])
+		VMOVUPS(Mem{Base: p, Index: s6, Scale: 1}, m[1])
+		VMOVUPS(Mem{Base: p, Index: s6, Scale: 2}, m[2])
+		VMOVUPS(Mem{Base: p3}, m[3])
+		VMOVUPS(Mem{Base: p3, Index: s6, Scale: 1}, m[4])
+		VMOVUPS(Mem{Base: p3, Index: s6, Scale: 2}, m[5])
+		for i, v := range winoAT(m, temps, c2, c4, c8) {
+			VMOVUPS(v, tmp.Offset(32*(6*i+nu)))
+		}
+	}
 }

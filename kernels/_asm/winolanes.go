@@ -288,24 +288,7 @@ func winoOutL6(tb winoTables) {
 	ntile := Load(Param("tw"), GP64())
 	Label("wol6_tile")
 	Comment("Columns: Aᵀ down each of the six columns of the tile, to the stack.")
-	for nu := 0; nu < 6; nu++ {
-		p, p3 := GP64(), GP64()
-		MOVQ(mp, p)
-		for k := 0; k < nu; k++ {
-			ADDQ(s, p)
-		}
-		LEAQ(Mem{Base: p, Index: s6, Scale: 2}, p3)
-		ADDQ(s6, p3)
-		VMOVUPS(Mem{Base: p}, mr[0])
-		VMOVUPS(Mem{Base: p, Index: s6, Scale: 1}, mr[1])
-		VMOVUPS(Mem{Base: p, Index: s6, Scale: 2}, mr[2])
-		VMOVUPS(Mem{Base: p3}, mr[3])
-		VMOVUPS(Mem{Base: p3, Index: s6, Scale: 1}, mr[4])
-		VMOVUPS(Mem{Base: p3, Index: s6, Scale: 2}, mr[5])
-		for i, v := range winoAT(mr, temps, c2, c4, c8) {
-			VMOVUPS(v, tmp.Offset(32*(6*i+nu)))
-		}
-	}
+	winoATColumns(mp, s, s6, mr, temps, c2, c4, c8, tmp)
 	Comment("Rows: Aᵀ along each row, four output pixels each.")
 	qr := GP64()
 	MOVQ(qt, qr)
