@@ -67,30 +67,12 @@ func microKernel() {
 	CMPQ(k, U8(128))
 	JL(LabelRef("pf_done"))
 	{
-		cpf := Load(Param("c"), GP64())
-		ldcpf := Load(Param("ldc"), GP64())
-		SHLQ(U8(2), ldcpf)
-		for r := 0; r < mr; r++ {
-			PREFETCHT0(Mem{Base: cpf})
-			PREFETCHT0(Mem{Base: cpf, Disp: 60})
-			if r < mr-1 {
-				ADDQ(ldcpf, cpf)
-			}
-		}
+		prefetchTile("c", "ldc")
 		// Likewise the residual tile, read by the epilogue.
 		fl := Load(Param("flags"), GP64())
 		TESTQ(U32(flagResidual), fl)
 		JZ(LabelRef("pf_done"))
-		rpf := Load(Param("res"), GP64())
-		ldrpf := Load(Param("ldr"), GP64())
-		SHLQ(U8(2), ldrpf)
-		for r := 0; r < mr; r++ {
-			PREFETCHT0(Mem{Base: rpf})
-			PREFETCHT0(Mem{Base: rpf, Disp: 60})
-			if r < mr-1 {
-				ADDQ(ldrpf, rpf)
-			}
-		}
+		prefetchTile("res", "ldr")
 		Label("pf_done")
 	}
 	for r := 0; r < mr; r++ {
@@ -425,4 +407,19 @@ func gatherEven() {
 	Label("ge_done")
 	VZEROUPPER()
 	RET()
+}
+
+// prefetchTile prefetches the mr rows of 16 floats of the tile at argument base, whose rows
+// are argument ld floats apart: both cache lines of each row (it may straddle two).
+func prefetchTile(base, ld string) {
+	p := Load(Param(base), GP64())
+	stride := Load(Param(ld), GP64())
+	SHLQ(U8(2), stride)
+	for r := 0; r < mr; r++ {
+		PREFETCHT0(Mem{Base: p})
+		PREFETCHT0(Mem{Base: p, Disp: 60})
+		if r < mr-1 {
+			ADDQ(stride, p)
+		}
+	}
 }

@@ -550,16 +550,21 @@ func winoATColumns(mp, s, s6 Register, m, temps []VecPhysical, c2, c4, c8 VecPhy
 		for k := 0; k < nu; k++ {
 			ADDQ(s, p)
 		}
-		LEAQ(Mem{Base: p, Index: s6, Scale: 2}, p3)
-		ADDQ(s6, p3)
-		VMOVUPS(Mem{Base: p}, m[0])
-		VMOVUPS(Mem{Base: p, Index: s6, Scale: 1}, m[1])
-		VMOVUPS(Mem{Base: p, Index: s6, Scale: 2}, m[2])
-		VMOVUPS(Mem{Base: p3}, m[3])
-		VMOVUPS(Mem{Base: p3, Index: s6, Scale: 1}, m[4])
-		VMOVUPS(Mem{Base: p3, Index: s6, Scale: 2}, m[5])
+		loadSix(p, p3, s6, m)
 		for i, v := range winoAT(m, temps, c2, c4, c8) {
 			VMOVUPS(v, tmp.Offset(32*(6*i+nu)))
 		}
 	}
+}
+
+// loadSix loads six vectors stride bytes apart from base into v, using p3 for base+3·stride.
+func loadSix(base, p3, stride Register, v []VecPhysical) {
+	LEAQ(Mem{Base: base, Index: stride, Scale: 2}, p3)
+	ADDQ(stride, p3)
+	VMOVUPS(Mem{Base: base}, v[0])
+	VMOVUPS(Mem{Base: base, Index: stride, Scale: 1}, v[1])
+	VMOVUPS(Mem{Base: base, Index: stride, Scale: 2}, v[2])
+	VMOVUPS(Mem{Base: p3}, v[3])
+	VMOVUPS(Mem{Base: p3, Index: stride, Scale: 1}, v[4])
+	VMOVUPS(Mem{Base: p3, Index: stride, Scale: 2}, v[5])
 }
