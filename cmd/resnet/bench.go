@@ -83,8 +83,7 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 		return err
 	}
 	if f.json {
-		b, _ := json.Marshal(res)
-		fmt.Println(string(b))
+		printJSON(res)
 		return nil
 	}
 	fmt.Printf("%s  batch %d  threads %d  (%s)\n", m.Source, f.batch, f.threads, res.Engine)
@@ -148,4 +147,10 @@ func printProfile(m *resnet.Model, x *tensor.Tensor, runs int) error {
 		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.1f%%\t%.1f\t\n", l.Kind, l.Calls/runs, ms, 100*float64(l.Time)/float64(total), l.GFLOPS())
 	}
 	return tw.Flush()
+}
+
+// printJSON prints v as one line of JSON, the --json output of the commands.
+func printJSON(v any) {
+	b, _ := json.Marshal(v)
+	fmt.Println(string(b))
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -49,8 +48,7 @@ func runTrainBench(f *benchFlags) error {
 		return err
 	}
 	if f.json {
-		b, _ := json.Marshal(res)
-		fmt.Println(string(b))
+		printJSON(res)
 		return nil
 	}
 	fmt.Printf("%s training  batch %d  threads %d  (%s)\n", f.arch, f.batch, f.threads, res.Engine)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -89,8 +88,7 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 		}
 	}
 	if f.json {
-		b, _ := json.Marshal(res)
-		fmt.Println(string(b))
+		printJSON(res)
 	} else {
 		fmt.Printf("accuracy %.2f%% (%d/%d) on %s\n", 100*res.Accuracy, res.Correct, res.Total, f.dataset)
 	}

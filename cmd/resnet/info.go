@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -113,8 +112,7 @@ func runInfo(cmd *cobra.Command, f *infoFlags) error {
 		res.Stages = append(res.Stages, stageInfo{s.Name, [3]int{s.C, s.H, s.W}, blocks})
 	}
 	if f.json {
-		b, _ := json.Marshal(res)
-		fmt.Println(string(b))
+		printJSON(res)
 		return nil
 	}
 	fmt.Printf("%s\nsource: %s\ninput: %d×%d×%d\n\n", res.Architecture, source, cfg.NumChannels, h, w)
