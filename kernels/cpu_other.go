@@ -69,3 +69,11 @@ func winoOutL6(m *float32, ms, th, tw int, q *float32, qs int) {
 func winoGemm16(k int, a *float32, m int, b *float32, ldb int, c *float32, ldc, n int) {
 	panic("kernels: assembly kernel called in a build without it")
 }
+
+func winoDyL6(q *float32, qs, th, tw int, d *float32, ds int) {
+	panic("kernels: assembly kernel called in a build without it")
+}
+
+func winoDW16(k int, d *float32, dgs, no int, v *float32, vgs, ni int, u *float32) {
+	panic("kernels: assembly kernel called in a build without it")
+}

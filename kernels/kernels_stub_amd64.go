@@ -91,6 +91,19 @@ func winoOutL6(m *float32, ms int, th int, tw int, q *float32, qs int)
 //go:noescape
 func winoGemm16(k int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, n int)
 
+// winoDyL6 is the F4 output-gradient transform A·dY·Aᵀ of th×tw tiles in lane-major
+// layout (see winoDyL6Go): tile (ty, tx) reads q[(4ty+i)*qs + 8(4tx+j) + l], i, j < 4,
+// and writes element ξ to d[ξ*ds + 8(ty*tw+tx) + l].
+//
+//go:noescape
+func winoDyL6(q *float32, qs int, th int, tw int, d *float32, ds int)
+
+// winoDW16 adds u[o*ni + i] += Σ_t d[(o/8)*dgs + 8t + o%8]·v[(i/8)*vgs + 8t + i%8] for
+// o < no, i < ni, t < k (see winoDW16Go); no a multiple of 4, ni of 16, k positive.
+//
+//go:noescape
+func winoDW16(k int, d *float32, dgs int, no int, v *float32, vgs int, ni int, u *float32)
+
 // maxPool3s2Row writes out[x] = max(r_i[2x-1+j], i, j < 3) for x < ow, columns outside
 // 0…w-1 excluded; a NaN in a window gives NaN. Padding rows are passed as copies
 // of a valid row.

@@ -8,10 +8,12 @@ import "github.com/resnet-go/resnet/kernels"
 // (kernels.Conv2DPlannedLayout with kernels.CNHW, lane-major fused transforms): 36
 // multiplications per 16 outputs instead of 144. Per convolution at batch 128 this measured
 // 1.3× (16 channels, 32×32), 1.9× (32, 16×16) and 2.7× (64, 8×8) the speed of the direct
-// kernels; F(2×2) was slower than the direct kernels on all three. The weight gradient stays
-// on the direct kernels (or the GEMM path). F4's rounding error is about 1e-5 of the
-// outputs' magnitude (kernels.TestWinogradTolerance, TestConv2dWinograd), far below what SGD
-// notices and what the BatchNorm after each convolution sees.
+// kernels; F(2×2) was slower than the direct kernels on all three. The weight gradient, the
+// adjoint of the same transforms (kernels.WinoWeightGradAdd), needs a quarter of the direct
+// kernels' multiplications. F4's rounding error is about 1e-5 of the outputs' magnitude
+// (kernels.TestWinogradTolerance, TestConv2dWinograd) and 2e-6 of the weight gradient's terms
+// (kernels.TestWinoWeightGrad), far below what SGD notices and what the BatchNorm after each
+// convolution sees.
 //
 // The transformed weights are recomputed from Weight at every call (0.26 ms for 64×64
 // channels on one core, little next to a batch), as the optimiser updates Weight in place
@@ -19,6 +21,10 @@ import "github.com/resnet-go/resnet/kernels"
 
 // useWino switches the Winograd path off, for tests of the direct and GEMM paths.
 var useWino = true
+
+// useWinoDW switches the Winograd weight gradient off (the direct kernels take it instead),
+// for tests and benchmarks.
+var useWinoDW = true
 
 // winoMinChannels is the fewest input and output channels for the Winograd path. Measured
 // on whole ConvBNTrain units (forward and backward, batch 128, BenchmarkConvBNTrain), the
@@ -83,7 +89,9 @@ func (c *Conv2d) winoForward(g geom, n, per int, x, y []float32, after func(ci, 
 // (winoGroup): the chunks' dy is written into one plain [Out, group, OH, OW] buffer, and the
 // weight gradient taken from it, chunk by chunk (chunk ci adds to part ci mod groups,
 // in order, so the sums do not depend on the thread count), then dx of the whole group comes
-// from one Winograd call, then the group's hooks run.
+// from one Winograd call, then the group's hooks run. The weight gradient is Winograd's too
+// where kernels.WinoWeightGradApplies (sums kept in the Winograd domain, one transform back
+// at the end), else the direct kernels' or the GEMM path's.
 func (c *Conv2d) winoBackward(g geom, n int, x, dx []float32, accumulate bool, dyChunk dySource, after func(i0, i1 int)) {
 	R := g.rows()
 	hw, ohw := g.h*g.w, g.oh*g.ow
@@ -97,13 +105,19 @@ func (c *Conv2d) winoBackward(g geom, n int, x, dx []float32, accumulate bool, d
 	}
 	putScratch(wt)
 
-	directDW := directOK(g, c.Out)
+	pw := winoParams(c.In, c.Out, g.h, g.w)
+	winoDW := useWinoDW && kernels.WinoWeightGradApplies(pw)
+	directDW := !winoDW && directOK(g, c.Out)
+	partLen := c.Out * R
+	if winoDW {
+		partLen = kernels.WinoWeightGradSize(pw)
+	}
 	per, count := c.chunking(n, g.h, g.w)
 	groups := min(count, reduceGroups)
-	parts := getScratch(groups * c.Out * R)
+	parts := getScratch(groups * partLen)
 	defer putScratch(parts)
-	if directDW {
-		clear(*parts) // the direct kernels add; the GEMM path writes the first chunk
+	if directDW || winoDW {
+		clear(*parts) // these add; the GEMM path writes the first chunk
 	}
 	gn := winoGroup(n, per)
 	dyg := getScratch(c.Out * gn * ohw)
@@ -115,14 +129,17 @@ func (c *Conv2d) winoBackward(g geom, n int, x, dx []float32, accumulate bool, d
 		c0, c1 := g0/per, (g1+per-1)/per
 		parallelFor(min(groups, c1-c0), func(j int) {
 			k := (c0 + j) % groups
-			part := (*parts)[k*c.Out*R : (k+1)*c.Out*R]
+			part := (*parts)[k*partLen : (k+1)*partLen]
 			for ci := c0 + j; ci < c1; ci += groups {
 				i0, i1 := ci*per, min((ci+1)*per, n)
 				d := (*dyg)[(i0-g0)*ohw:]
 				dyChunk(i0, i1, false, d, m*ohw)
-				if directDW {
+				switch {
+				case winoDW:
+					kernels.WinoWeightGradAdd(pw, i1-i0, x[i0*hw:], xl, d, kernels.CNHW(m, g.oh, g.ow), part)
+				case directDW:
 					c.directBackward(g, true, false, false, nil, n, i0, i1, x, d, m*ohw, part, nil, false)
-				} else {
+				default:
 					c.gemmWeightGrad(g, n, i0, i1, x, d, m*ohw, part, ci >= groups)
 				}
 			}
@@ -138,6 +155,16 @@ func (c *Conv2d) winoBackward(g geom, n int, x, dx []float32, accumulate bool, d
 				after(ci*per, min((ci+1)*per, n))
 			})
 		}
+	}
+	if winoDW {
+		sum := (*parts)[:partLen]
+		for k := 1; k < groups; k++ {
+			for i, v := range (*parts)[k*partLen : (k+1)*partLen] {
+				sum[i] += v
+			}
+		}
+		kernels.WinoWeightGradFinish(pw, sum, c.Grad)
+		return
 	}
 	c.sumParts(*parts, groups, directDW)
 }

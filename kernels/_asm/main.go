@@ -40,6 +40,7 @@ func main() {
 	winoOutput4(tb)
 	winoOutput2(tb)
 	winoLanes(tb)
+	winoDW(tb)
 	maxPool3s2(tb)
 	addReLU(tb)
 	Generate()
