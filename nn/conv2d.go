@@ -17,10 +17,11 @@ import (
 //	y, dy         [Out, N, OH, OW]
 //	im2col block  [R, n·OH·OW] for a chunk of n images (scratch)
 //
-// The forward pass and input gradient of 3×3 stride-1 padding-1 convolutions with at least 16
-// input and output channels run on Winograd F(4×4, 3×3) (winograd.go); their weight gradient,
-// and all of the other 3×3 stride-1 padding-1 convolutions on rows a multiple of 8 wide with
-// output channels in fours, run on the direct AVX2 kernels of direct.go. Otherwise
+// The forward pass, input gradient and weight gradient of 3×3 stride-1 padding-1 convolutions
+// with at least 16 input and output channels run on Winograd F(4×4, 3×3) (winograd.go; the
+// weight gradient where kernels.WinoWeightGradApplies: input channels in 16s, output channels
+// in 8s); the other 3×3 stride-1 padding-1 convolutions on rows a multiple of 8 wide with
+// output channels in fours run on the direct AVX2 kernels of direct.go. Otherwise
 // Forward is y = Weight[Out × R] · col(x)[R × N·OH·OW] on kernels.Gemm, and Backward forms
 // Grad = dy · col(x)ᵀ as Σ over image chunks of dy[Out × n·OH·OW] · rows[n·OH·OW × R], rows
 // the transposed im2col matrix built from a pixel-major copy of the chunk (so the GEMM packs

@@ -117,7 +117,8 @@ func testConvWinograd(t *testing.T, ch, n, h, w int) (errY, errDX float64) {
 	grad := append([]float32(nil), c.Grad...)
 
 	// The same layer without Winograd: hooks over the same chunks, the same weight gradient
-	// (the parts are summed in another grouping, hence not bit for bit), dx accumulation.
+	// (Winograd's where it applies, summed in another grouping, hence not bit for bit), dx
+	// accumulation.
 	prev := useWino
 	useWino = false
 	defer func() { useWino = prev }()
