@@ -153,7 +153,7 @@ func WinoWeightGradFinish(p ConvParams, acc, grad []float32) {
 	}
 }
 
-// winoAT4 is A·d for one 4-vector, A the 6×4 transpose of the F4 output transform Aᵀ: the
+// winoACol is A·d for one 4-vector, A the 6×4 transpose of the F4 output transform Aᵀ: the
 // adjoint of winoATCol.
 func winoACol(d0, d1, d2, d3 float32) [6]float32 {
 	a, b := d0+d2, d1+d3

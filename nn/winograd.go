@@ -22,10 +22,6 @@ import "github.com/resnet-go/resnet/kernels"
 // useWino switches the Winograd path off, for tests of the direct and GEMM paths.
 var useWino = true
 
-// useWinoDW switches the Winograd weight gradient off (the direct kernels take it instead),
-// for tests and benchmarks.
-var useWinoDW = true
-
 // winoMinChannels is the fewest input and output channels for the Winograd path. Measured
 // on whole ConvBNTrain units (forward and backward, batch 128, BenchmarkConvBNTrain), the
 // Winograd path ran 1.08× (16 channels, 32×32), 1.32× (32, 16×16) and 1.37× (64, 8×8) as
@@ -105,12 +101,12 @@ func (c *Conv2d) winoBackward(g geom, n int, x, dx []float32, accumulate bool, d
 	}
 	putScratch(wt)
 
-	pw := winoParams(c.In, c.Out, g.h, g.w)
-	winoDW := useWinoDW && kernels.WinoWeightGradApplies(pw)
+	pf := winoParams(c.In, c.Out, g.h, g.w) // the forward convolution, whose weights get the gradient
+	winoDW := kernels.WinoWeightGradApplies(pf)
 	directDW := !winoDW && directOK(g, c.Out)
 	partLen := c.Out * R
 	if winoDW {
-		partLen = kernels.WinoWeightGradSize(pw)
+		partLen = kernels.WinoWeightGradSize(pf)
 	}
 	per, count := c.chunking(n, g.h, g.w)
 	groups := min(count, reduceGroups)
@@ -136,7 +132,7 @@ func (c *Conv2d) winoBackward(g geom, n int, x, dx []float32, accumulate bool, d
 				dyChunk(i0, i1, false, d, m*ohw)
 				switch {
 				case winoDW:
-					kernels.WinoWeightGradAdd(pw, i1-i0, x[i0*hw:], xl, d, kernels.CNHW(m, g.oh, g.ow), part)
+					kernels.WinoWeightGradAdd(pf, i1-i0, x[i0*hw:], xl, d, kernels.CNHW(m, g.oh, g.ow), part)
 				case directDW:
 					c.directBackward(g, true, false, false, nil, n, i0, i1, x, d, m*ohw, part, nil, false)
 				default:
@@ -163,7 +159,7 @@ func (c *Conv2d) winoBackward(g geom, n int, x, dx []float32, accumulate bool, d
 				sum[i] += v
 			}
 		}
-		kernels.WinoWeightGradFinish(pw, sum, c.Grad)
+		kernels.WinoWeightGradFinish(pf, sum, c.Grad)
 		return
 	}
 	c.sumParts(*parts, groups, directDW)
