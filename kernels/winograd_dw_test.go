@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -166,6 +167,62 @@ func BenchmarkWinoWeightGrad(b *testing.B) {
 			}
 			sec := b.Elapsed().Seconds() / float64(b.N)
 			b.ReportMetric(2*float64(p.MACs())*n/sec/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// TestWinoWeightGradChecks: shapes it does not handle and slices too short panic with a
+// message naming what is wrong, before any kernel runs.
+func TestWinoWeightGradChecks(t *testing.T) {
+	if !haveAsm || !useAsm.Load() {
+		t.Skip("no assembly kernels in this build")
+	}
+	p := ConvParams{InC: 16, InH: 8, InW: 8, OutC: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
+	l := CNHW(2, 8, 8)
+	ok := func() ([]float32, []float32, []float32) {
+		return make([]float32, 2*16*64), make([]float32, 2*16*64), make([]float32, WinoWeightGradSize(p))
+	}
+	for _, tc := range []struct {
+		name, want string
+		call       func()
+	}{
+		{"stride 2", "not a 3×3 stride-1", func() {
+			q := p
+			q.StrideH, q.StrideW = 2, 2
+			x, dy, acc := ok()
+			WinoWeightGradAdd(q, 2, x, l, dy, l, acc)
+		}},
+		{"24 input channels", "channels in 16s", func() {
+			q := p
+			q.InC = 24
+			x, dy, acc := ok()
+			WinoWeightGradAdd(q, 2, x, l, dy, l, acc)
+		}},
+		{"short input", "input", func() {
+			x, dy, acc := ok()
+			WinoWeightGradAdd(p, 2, x[:100], l, dy, l, acc)
+		}},
+		{"short output gradient", "output gradient", func() {
+			x, dy, acc := ok()
+			WinoWeightGradAdd(p, 2, x, l, dy[:100], l, acc)
+		}},
+		{"short accumulator", "accumulator", func() {
+			x, dy, acc := ok()
+			WinoWeightGradAdd(p, 2, x, l, dy, l, acc[:10])
+		}},
+		{"short gradient", "gradient of 10", func() {
+			_, _, acc := ok()
+			WinoWeightGradFinish(p, acc, make([]float32, 10))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func() {
+				r := recover()
+				if r == nil || !strings.Contains(fmt.Sprint(r), tc.want) {
+					t.Fatalf("panic %v, want one mentioning %q", r, tc.want)
+				}
+			}()
+			tc.call()
 		})
 	}
 }
