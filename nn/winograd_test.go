@@ -59,6 +59,7 @@ func TestConv2dWinograd(t *testing.T) {
 		{16, 32, 32}, {32, 16, 16}, {64, 8, 8}, // CIFAR ResNet stages
 		{16, 8, 16}, // wider than high
 		{16, 5, 6},  // rows not a multiple of 8: row-major transforms, GEMM reference
+		{24, 8, 8},  // input channels not in 16s: the weight gradient on the direct kernels
 	}
 	worstY, worstDX := 0.0, 0.0
 	for _, tc := range cases {
