@@ -4,7 +4,7 @@
 // it:
 //
 //	go run ./tools/plotruns -png docs/default-model-training.png \
-//	    -metrics docs/default-model-metrics.jsonl runs/r20 runs/r20b runs/r20c
+//	    -metrics docs/default-model-metrics.jsonl runs/r20 runs/r20b runs/r20c runs/r20d
 package main
 
 import (
