@@ -109,7 +109,15 @@ func LoadCheckpoint(ctx context.Context, nameOrPath string, opts ...Option) (*Ch
 		if st.IsDir() {
 			return loadDir(nameOrPath, o)
 		}
-		return loadFile(nameOrPath, nil, nil, o)
+		// A weights file inside an HF-style directory is described by the config files
+		// beside it, as if the directory had been given (unless WithArch says otherwise).
+		var cfgData, procData []byte
+		if o.Arch == "" {
+			if cfgData, procData, err = readConfigs(filepath.Dir(nameOrPath)); err != nil {
+				return nil, err
+			}
+		}
+		return loadFile(nameOrPath, cfgData, procData, o)
 	}
 	if !hub.IsRepoID(nameOrPath) || looksLikePath(nameOrPath) {
 		return nil, fmt.Errorf("model %q: no such file or directory, and not a hub id (org/name)", nameOrPath)
@@ -125,16 +133,27 @@ func looksLikePath(s string) bool {
 // weightFiles are tried in this order in a directory, as transformers does.
 var weightFiles = []string{"model.safetensors", "pytorch_model.bin"}
 
-func loadDir(dir string, o Options) (*Checkpoint, error) {
-	var cfgData, procData []byte
-	if b, err := os.ReadFile(filepath.Join(dir, "config.json")); err == nil {
-		cfgData = b
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
+// readConfigs reads dir's config.json and preprocessor_config.json; a missing file is nil.
+func readConfigs(dir string) (cfgData, procData []byte, err error) {
+	read := func(name string) ([]byte, error) {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return b, err
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, "preprocessor_config.json")); err == nil {
-		procData = b
-	} else if !errors.Is(err, os.ErrNotExist) {
+	if cfgData, err = read("config.json"); err != nil {
+		return nil, nil, err
+	}
+	if procData, err = read("preprocessor_config.json"); err != nil {
+		return nil, nil, err
+	}
+	return cfgData, procData, nil
+}
+
+func loadDir(dir string, o Options) (*Checkpoint, error) {
+	cfgData, procData, err := readConfigs(dir)
+	if err != nil {
 		return nil, err
 	}
 	candidates := weightFiles

@@ -54,8 +54,11 @@ func TestFromPretrainedSources(t *testing.T) {
 		errHas              string
 	}{
 		{"hf directory", "basic", fixture("basic"), nil, ""},
-		{"safetensors file with arch needs config", "basic", filepath.Join(fixture("basic"), "model.safetensors"), nil, "--arch"},
-		{"torchvision file without arch", "basic", filepath.Join(fixture("basic"), "torchvision.pth"), nil, "--arch"},
+		// A weights file in an HF directory uses the config.json beside it (issue 9.6).
+		{"safetensors file beside config.json", "basic", filepath.Join(fixture("basic"), "model.safetensors"), nil, ""},
+		{"torchvision file beside config.json", "basic", filepath.Join(fixture("basic"), "torchvision.pth"), nil, ""},
+		{"safetensors file alone needs arch", "basic", lone(t, fixture("basic"), "model.safetensors"), nil, "has no config.json beside it; say which architecture it is with --arch"},
+		{"torchvision file alone needs arch", "basic", lone(t, fixture("basic"), "torchvision.pth"), nil, "--arch"},
 		{"cifar legacy file with wrong arch", "cifar-a", filepath.Join(fixture("cifar-a"), "cifar.th"), []Option{WithArch("cifar-resnet20")}, "size mismatch"},
 		{"unknown arch", "basic", filepath.Join(fixture("basic"), "torchvision.pth"), []Option{WithArch("resnet-19")}, "unknown architecture"},
 		{"missing path", "basic", "./no/such/dir", nil, "no such file"},
@@ -76,6 +79,20 @@ func TestFromPretrainedSources(t *testing.T) {
 			checkLogits(t, m, expected(t, c.fixture))
 		})
 	}
+}
+
+// lone copies dir/name into a directory of its own, without the config files.
+func lone(t *testing.T, dir, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // Converting a legacy CIFAR checkpoint writes an HF directory that loads to the same logits.

@@ -26,26 +26,28 @@ type benchFlags struct {
 func benchCmd() *cobra.Command {
 	var f benchFlags
 	cmd := &cobra.Command{
-		Use:   "bench (--model M | --train --arch A) [--batch N] [--threads T] [--runs R] [--warmup W] [--json]",
+		Use:   "bench [--model M | --arch A] [--train] [--batch N] [--threads T] [--runs R] [--warmup W] [--json] [--profile]",
 		Short: "Time forward passes on random input: median/min latency, images per second, peak RSS",
 		Example: `  resnet bench --model microsoft/resnet-50 --batch 1 --threads 2 --runs 20
+  resnet bench --arch resnet-152 --batch 8 --json     # seeded random weights, no download
   resnet bench --train --arch cifar-resnet20 --batch 128 --threads 2 --runs 10 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd, &f) },
 	}
 	f.register(cmd)
-	cmd.Flags().IntVar(&f.batch, "batch", 1, "images per forward pass")
+	cmd.Flags().IntVar(&f.batch, "batch", 1, "images per forward pass (with --train: per SGD step, default 128)")
 	cmd.Flags().IntVar(&f.threads, "threads", runtime.GOMAXPROCS(0), "worker threads")
 	cmd.Flags().IntVar(&f.runs, "runs", 10, "timed runs")
 	cmd.Flags().IntVar(&f.warmup, "warmup", 3, "untimed runs first")
 	cmd.Flags().BoolVar(&f.train, "train", false, "time training steps (forward, backward, SGD update) of --arch on random data instead")
 	cmd.Flags().BoolVar(&f.profile, "profile", false, "also time every layer and print where the time goes, by layer kind")
-	cmd.Flags().BoolVar(&f.json, "json", false, "one JSON object: median_ms, min_ms, images_per_sec, peak_rss_mb, batch, threads, load_ms, first_ms")
+	cmd.Flags().BoolVar(&f.json, "json", false, "one JSON object: model, engine, median_ms, min_ms, images_per_sec, peak_rss_mb, batch, threads, load_ms, first_ms (and profile with --profile)")
 	return cmd
 }
 
 // benchResult is the stable JSON of `bench --json` (compare.sh reads median_ms).
 type benchResult struct {
+	Model        string  `json:"model"`
 	Engine       string  `json:"engine"`
 	MedianMS     float64 `json:"median_ms"`
 	MinMS        float64 `json:"min_ms"`
@@ -55,6 +57,17 @@ type benchResult struct {
 	Threads      int     `json:"threads"`
 	LoadMS       float64 `json:"load_ms"`
 	FirstMS      float64 `json:"first_ms"`
+	// Profile is the per-layer-kind table of --profile.
+	Profile []profileRow `json:"profile,omitempty"`
+}
+
+// profileRow is one layer kind of `bench --profile --json`.
+type profileRow struct {
+	Kind         string  `json:"kind"`
+	CallsPerPass int     `json:"calls_per_pass"`
+	MSPerPass    float64 `json:"ms_per_pass"`
+	Share        float64 `json:"share"`
+	GFLOPS       float64 `json:"gflops"`
 }
 
 func runBench(cmd *cobra.Command, f *benchFlags) error {
@@ -63,10 +76,20 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	}
 	runtime.GOMAXPROCS(f.threads)
 	kernels.SetThreads(f.threads)
-	f.quiet = f.quiet || f.json
+	if f.json {
+		f.quiet, f.progress = true, false
+	}
 	if f.train {
+		if f.profile {
+			return fmt.Errorf("--profile times inference layers; it does not apply to --train")
+		}
+		if !cmd.Flags().Changed("batch") {
+			f.batch = defaultTrainBatch
+		}
 		return runTrainBench(f)
 	}
+	// --arch without --model: the preset with seeded random weights.
+	f.randomArch = true
 	t0 := time.Now()
 	m, err := f.load(cmd.Context())
 	if err != nil {
@@ -82,6 +105,12 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	if err != nil {
 		return err
 	}
+	res.Model = m.Source
+	if f.profile {
+		if res.Profile, err = profile(m, x, f.runs); err != nil {
+			return err
+		}
+	}
 	if f.json {
 		printJSON(res)
 		return nil
@@ -90,10 +119,13 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	fmt.Printf("median %.2f ms  min %.2f ms  %.1f images/s\n", res.MedianMS, res.MinMS, res.ImagesPerSec)
 	fmt.Printf("load %.0f ms  first forward %.1f ms  peak RSS %.0f MB\n", res.LoadMS, res.FirstMS, res.PeakRSSMB)
 	if f.profile {
-		return printProfile(m, x, f.runs)
+		return printProfile(res.Profile)
 	}
 	return nil
 }
+
+// defaultTrainBatch is the batch of `bench --train` without --batch: train's default.
+const defaultTrainBatch = 128
 
 // randomInput is a seeded [n, c, h, w] batch of standard-normal values.
 func randomInput(n, c, h, w int) *tensor.Tensor {
@@ -130,21 +162,32 @@ func timeRuns(f *benchFlags, engine string, load time.Duration, step func() erro
 	}, nil
 }
 
-// printProfile is the per-layer-kind table behind the README's profile note.
-func printProfile(m *resnet.Model, x *tensor.Tensor, runs int) error {
+// profile times every layer over runs passes and sums by layer kind, largest first.
+func profile(m *resnet.Model, x *tensor.Tensor, runs int) ([]profileRow, error) {
 	prof, err := m.Profile(x, runs)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var total time.Duration
 	for _, l := range prof {
 		total += l.Time
 	}
+	var rows []profileRow
+	for _, l := range prof {
+		rows = append(rows, profileRow{
+			Kind: l.Kind, CallsPerPass: l.Calls / runs, MSPerPass: float64(l.Time.Microseconds()) / 1000 / float64(runs),
+			Share: float64(l.Time) / float64(total), GFLOPS: l.GFLOPS(),
+		})
+	}
+	return rows, nil
+}
+
+// printProfile is the per-layer-kind table behind the README's profile note.
+func printProfile(rows []profileRow) error {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "\nlayer kind\tcalls/pass\tms/pass\tshare\tGFLOP/s\t")
-	for _, l := range prof {
-		ms := float64(l.Time.Microseconds()) / 1000 / float64(runs)
-		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.1f%%\t%.1f\t\n", l.Kind, l.Calls/runs, ms, 100*float64(l.Time)/float64(total), l.GFLOPS())
+	for _, l := range rows {
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.1f%%\t%.1f\t\n", l.Kind, l.CallsPerPass, l.MSPerPass, 100*l.Share, l.GFLOPS)
 	}
 	return tw.Flush()
 }

@@ -16,6 +16,9 @@ func runTrainBench(f *benchFlags) error {
 	if f.arch == "" {
 		return fmt.Errorf("--train needs --arch (e.g. cifar-resnet20)")
 	}
+	if f.model != "" {
+		return fmt.Errorf("--train times a freshly initialised --arch; it does not load --model")
+	}
 	cfg, err := arch.Preset(f.arch)
 	if err != nil {
 		return err
@@ -47,6 +50,7 @@ func runTrainBench(f *benchFlags) error {
 	if err != nil {
 		return err
 	}
+	res.Model = fmt.Sprintf("%s (random weights, seed 1)", f.arch)
 	if f.json {
 		printJSON(res)
 		return nil

@@ -50,6 +50,9 @@ func runClassify(cmd *cobra.Command, f *classifyFlags, args []string) error {
 	if f.topK < 1 || f.batch < 1 {
 		return fmt.Errorf("--top-k and --batch must be at least 1")
 	}
+	if f.logits && !f.json {
+		return fmt.Errorf("--logits adds the raw logits to the JSON lines; use it with --json")
+	}
 	paths, err := expandInputs(args)
 	if err != nil {
 		return err

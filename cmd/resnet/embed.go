@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/resnet-go/resnet/internal/atomicfile"
 	"github.com/resnet-go/resnet/npy"
 )
 
@@ -29,9 +30,14 @@ func embedCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error { return runEmbed(cmd, &f, args) },
 	}
 	f.register(cmd)
-	cmd.Flags().StringVarP(&f.output, "output", "o", "", "write a float32 .npy matrix [images, features] here (rows in input order) instead of JSON lines")
+	cmd.Flags().StringVarP(&f.output, "output", "o", "", "write a float32 .npy matrix [images, features] here instead of JSON lines, and X.paths.txt beside it: the image of each row, one path per line (images that fail are left out of both)")
 	cmd.Flags().IntVar(&f.batch, "batch", 8, "images per forward pass")
 	return cmd
+}
+
+// pathsFileFor is X.paths.txt for --output X.npy.
+func pathsFileFor(output string) string {
+	return strings.TrimSuffix(output, ".npy") + ".paths.txt"
 }
 
 // embedResult is the stable JSON line of `embed`.
@@ -64,6 +70,7 @@ func runEmbed(cmd *cobra.Command, f *embedFlags, args []string) error {
 	out := bufio.NewWriter(os.Stdout)
 	defer out.Flush()
 	var rows [][]float32
+	var rowPaths []string
 	failed := false
 	err = forEachBatch(m, paths, f.batch, func(path string, emb []float32, err error) {
 		r := embedResult{Image: path, Embedding: emb}
@@ -77,6 +84,7 @@ func runEmbed(cmd *cobra.Command, f *embedFlags, args []string) error {
 		}
 		if f.output != "" {
 			rows = append(rows, append([]float32(nil), emb...))
+			rowPaths = append(rowPaths, path)
 			return
 		}
 		b, _ := json.Marshal(r)
@@ -89,10 +97,23 @@ func runEmbed(cmd *cobra.Command, f *embedFlags, args []string) error {
 		if len(rows) == 0 {
 			return fmt.Errorf("no image could be embedded")
 		}
+		// Rows follow the inputs that could be embedded; X.paths.txt names each row, so a
+		// failed image (reported above, exit status 1) cannot shift the pairing.
+		pathsFile := pathsFileFor(f.output)
+		var names strings.Builder
+		for _, p := range rowPaths {
+			if strings.ContainsAny(p, "\r\n") {
+				return fmt.Errorf("%q: a path with a line break cannot be listed in %s", p, pathsFile)
+			}
+			names.WriteString(p + "\n")
+		}
 		if err := npy.WriteMatrix(f.output, rows); err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "wrote %d×%d embeddings to %s\n", len(rows), len(rows[0]), f.output)
+		if err := atomicfile.Write(pathsFile, []byte(names.String())); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "wrote %d×%d embeddings to %s, the image of each row to %s\n", len(rows), len(rows[0]), f.output, pathsFile)
 	}
 	if failed {
 		return errSomeFailed

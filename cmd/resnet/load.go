@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/resnet-go/resnet"
 	"github.com/resnet-go/resnet/hub"
@@ -18,13 +21,16 @@ import (
 // modelFlags are the flags every command that loads a model shares.
 type modelFlags struct {
 	model, arch, revision, labels string
-	quiet                         bool
+	progressFlags
 	// Preprocessing overrides; zero values keep the checkpoint's own settings.
 	size, height, width int
 	cropPct             float64
 	resample            string
-	mean, std           []float32
+	mean, std           channelValues
 	maxPixels           int
+	// randomArch lets --arch without --model mean the preset with random weights (bench);
+	// elsewhere that combination is refused.
+	randomArch bool
 }
 
 func (f *modelFlags) register(cmd *cobra.Command) {
@@ -33,21 +39,21 @@ func (f *modelFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.arch, "arch", "", "architecture of a checkpoint without config.json (e.g. resnet-50, cifar-resnet20; see `resnet info --list`)")
 	fl.StringVar(&f.revision, "revision", "", "hub branch, tag or commit (default main)")
 	fl.StringVar(&f.labels, "labels", "", "class names file, one per line (replaces the checkpoint's id2label)")
-	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bars")
-	fl.IntVar(&f.size, "size", 0, "preprocessing: shortest edge after crop (HF size.shortest_edge)")
+	f.progressFlags.register(cmd)
+	fl.IntVar(&f.size, "size", 0, "preprocessing: output N×N, by the model's own rule: scale the short side and centre-crop by its crop_pct, or warp to N×N where it has no crop")
 	fl.IntVar(&f.height, "height", 0, "preprocessing: resize to exactly this height, no crop (with --width)")
 	fl.IntVar(&f.width, "width", 0, "preprocessing: resize to exactly this width, no crop (with --height)")
 	fl.Float64Var(&f.cropPct, "crop-pct", 0, "preprocessing: crop fraction (resize to size/crop-pct, then centre crop)")
 	fl.StringVar(&f.resample, "resample", "", "preprocessing: nearest, box, bilinear, hamming, bicubic or lanczos")
-	fl.Float32SliceVar(&f.mean, "mean", nil, "preprocessing: per-channel mean (3 values)")
-	fl.Float32SliceVar(&f.std, "std", nil, "preprocessing: per-channel std (3 values)")
+	fl.Var(&f.mean, "mean", "preprocessing: per-channel mean, 3 values (e.g. 0.485,0.456,0.406)")
+	fl.Var(&f.std, "std", "preprocessing: per-channel std, 3 values (e.g. 0.229,0.224,0.225)")
 	fl.IntVar(&f.maxPixels, "max-pixels", imageproc.DefaultMaxPixels, "refuse images with more pixels than this (Pillow's limit)")
 }
 
 // hubClient is the environment-configured client with a progress bar on stderr.
 func (f *modelFlags) hubClient() *hub.Client {
 	c := hub.NewFromEnv()
-	if !f.quiet {
+	if f.bars() {
 		c.Progress = func(file string, total int64) io.WriteCloser {
 			return &barWriter{progressbar.DefaultBytes(total, "downloading "+file)}
 		}
@@ -74,9 +80,14 @@ func (f *modelFlags) options() []resnet.Option {
 func (f *modelFlags) checkpoint(ctx context.Context, extra ...resnet.Option) (*resnet.Checkpoint, error) {
 	var ck *resnet.Checkpoint
 	var err error
-	if f.model == "" {
+	switch {
+	case f.model == "" && f.arch != "" && f.randomArch:
+		ck, err = resnet.RandomCheckpoint(f.arch, 1)
+	case f.model == "" && f.arch != "":
+		return nil, fmt.Errorf("--arch %s names the architecture of a --model checkpoint file that has no config.json; give --model too (without --model the built-in CIFAR-10 ResNet-20 is used; `resnet bench --arch %s` times the architecture with random weights)", f.arch, f.arch)
+	case f.model == "":
 		ck, err = resnet.DefaultCheckpoint()
-	} else {
+	default:
 		ck, err = resnet.LoadCheckpoint(ctx, f.model, append(f.options(), extra...)...)
 	}
 	if err != nil {
@@ -112,19 +123,44 @@ func (f *modelFlags) load(ctx context.Context) (*resnet.Model, error) {
 }
 
 func (f *modelFlags) overrideProcessor(p *imageproc.Processor) error {
-	if f.size > 0 {
-		p.ShortestEdge, p.Height, p.Width = f.size, 0, 0
+	if f.size < 0 || f.height < 0 || f.width < 0 {
+		return fmt.Errorf("--size, --height and --width must be positive")
 	}
 	if (f.height > 0) != (f.width > 0) {
 		return fmt.Errorf("--height and --width go together")
 	}
-	if f.height > 0 {
-		p.Height, p.Width, p.ShortestEdge = f.height, f.width, 0
+	if f.size > 0 && f.height > 0 {
+		return fmt.Errorf("give --size or --height/--width, not both")
 	}
 	if f.cropPct != 0 {
 		if f.cropPct <= 0 || f.cropPct > 1 {
 			return fmt.Errorf("--crop-pct %g must be in (0, 1]", f.cropPct)
 		}
+		if f.height > 0 {
+			return fmt.Errorf("--crop-pct does not apply to --height/--width, which resize without a crop")
+		}
+	}
+	// One rule for --size N (issue 9.8): the model's own kind of resize at the new size. A
+	// model that scales its short side and centre-crops (crop_pct) keeps doing so; a model
+	// that warps to a fixed height×width (CIFAR) warps to N×N, no crop. --crop-pct turns
+	// either into scale-and-crop.
+	switch {
+	case f.size > 0 && (p.ShortestEdge > 0 || f.cropPct != 0):
+		p.ShortestEdge, p.Height, p.Width = f.size, 0, 0
+	case f.size > 0:
+		p.Height, p.Width = f.size, f.size
+	case f.height > 0:
+		p.Height, p.Width, p.ShortestEdge = f.height, f.width, 0
+	case f.cropPct != 0 && p.ShortestEdge == 0:
+		if p.Height != p.Width || p.Height == 0 {
+			return fmt.Errorf("--crop-pct needs --size: this model resizes to %d×%d without a crop", p.Width, p.Height)
+		}
+		p.ShortestEdge, p.Height, p.Width = p.Height, 0, 0
+	}
+	if f.size > 0 || f.height > 0 {
+		p.DoResize = true
+	}
+	if f.cropPct != 0 {
 		p.CropPct = f.cropPct
 	}
 	if f.resample != "" {
@@ -136,7 +172,7 @@ func (f *modelFlags) overrideProcessor(p *imageproc.Processor) error {
 	}
 	for _, v := range []struct {
 		name string
-		vals []float32
+		vals channelValues
 		dst  *[3]float32
 	}{{"--mean", f.mean, &p.Mean}, {"--std", f.std, &p.Std}} {
 		if v.vals == nil {
@@ -153,4 +189,50 @@ func (f *modelFlags) overrideProcessor(p *imageproc.Processor) error {
 		}
 	}
 	return nil
+}
+
+// channelValues is a comma-separated list of numbers for --mean and --std. Unlike pflag's
+// float32 slice it has no "[]" default in the help text, and it rejects non-finite values.
+type channelValues []float32
+
+func (c *channelValues) String() string {
+	parts := make([]string, len(*c))
+	for i, v := range *c {
+		parts[i] = strconv.FormatFloat(float64(v), 'g', -1, 32)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (c *channelValues) Set(s string) error {
+	var vals []float32
+	for _, part := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(part), 32)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("%q is not a number", part)
+		}
+		vals = append(vals, float32(v))
+	}
+	*c = vals
+	return nil
+}
+
+func (c *channelValues) Type() string { return "r,g,b" }
+
+// progressFlags decide whether progress bars are drawn on stderr: by default only when stderr
+// is a terminal, so logs and pipes get no bar redraws; --progress forces them, -q turns them off.
+type progressFlags struct {
+	quiet, progress bool
+}
+
+func (p *progressFlags) register(cmd *cobra.Command) {
+	cmd.Flags().BoolVarP(&p.quiet, "quiet", "q", false, "no progress bars")
+	cmd.Flags().BoolVar(&p.progress, "progress", false, "progress bars even when stderr is not a terminal")
+}
+
+// bars reports whether to draw progress bars.
+func (p *progressFlags) bars() bool {
+	if p.progress {
+		return true
+	}
+	return !p.quiet && term.IsTerminal(int(os.Stderr.Fd()))
 }

@@ -126,7 +126,7 @@ func (f *trainFlags) architecture(ctx context.Context) (*arch.Config, weights.St
 	case f.init != "" && f.arch != "":
 		return nil, nil, fmt.Errorf("give --arch or --init, not both (--init brings its own architecture)")
 	case f.init != "":
-		ck, err := resnet.LoadCheckpoint(ctx, f.init, resnet.WithHub((&modelFlags{quiet: f.quiet}).hubClient()))
+		ck, err := resnet.LoadCheckpoint(ctx, f.init, resnet.WithHub((&modelFlags{progressFlags: progressFlags{quiet: f.quiet}}).hubClient()))
 		if err != nil {
 			return nil, nil, err
 		}

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Regression tests for issue 9: commands that answered wrongly with exit status 0, or that
+// lost what the user had.
+
+// bench --arch without --model runs that architecture (random weights) and says so; it used
+// to time the built-in CIFAR ResNet-20 instead. classify, eval and embed refuse the pair.
+func TestArchWithoutModel(t *testing.T) {
+	cases := []struct {
+		args      []string
+		wantModel string // bench: the JSON "model" key
+		errHas    string // others: the refusal
+	}{
+		{args: []string{"bench", "--arch", "resnet-18", "--runs", "1", "--warmup", "0", "--json"}, wantModel: "resnet-18 (random weights, seed 1)"},
+		{args: []string{"bench", "--runs", "1", "--warmup", "0", "--json"}, wantModel: "built-in cifar10-resnet20"},
+		{args: []string{"bench", "--model", tinyModel, "--runs", "1", "--warmup", "0", "--json"}, wantModel: filepath.Join(tinyModel, "model.safetensors")},
+		{args: []string{"classify", "--arch", "resnet-50", "x.png"}, errHas: "--arch resnet-50 names the architecture of a --model checkpoint"},
+		{args: []string{"embed", "--arch", "resnet-50", "x.png"}, errHas: "give --model too"},
+		{args: []string{"eval", "--arch", "resnet-50", "--dataset", "cifar10:/nonexistent"}, errHas: "give --model too"},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args[:2], " "), func(t *testing.T) {
+			out, errOut, code := run(t, c.args...)
+			if c.errHas != "" {
+				if code == 0 || !strings.Contains(errOut, c.errHas) {
+					t.Fatalf("exit %d, stderr %q; want a refusal mentioning %q", code, errOut, c.errHas)
+				}
+				return
+			}
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			var res benchResult
+			if err := json.Unmarshal([]byte(out), &res); err != nil {
+				t.Fatalf("%v in %q", err, out)
+			}
+			if filepath.Clean(res.Model) != filepath.Clean(c.wantModel) || !strings.HasPrefix(res.Engine, "resnet-go ") {
+				t.Errorf("model %q engine %q, want model %q", res.Model, res.Engine, c.wantModel)
+			}
+		})
+	}
+	// The random ResNet-18 is a real ResNet-18: 11.7 M parameters take far more memory than
+	// the 0.27 M of the built-in model the old code ran.
+	out, _, _ := run(t, "bench", "--arch", "resnet-18", "--runs", "1", "--warmup", "0", "--json")
+	var res benchResult
+	json.Unmarshal([]byte(out), &res)
+	if res.PeakRSSMB < 60 {
+		t.Errorf("bench --arch resnet-18 peaked at %.0f MB: not a ResNet-18", res.PeakRSSMB)
+	}
+}
+
+// embed --output X.npy leaves failed images out of the matrix; X.paths.txt names each row.
+func TestEmbedPathsFile(t *testing.T) {
+	dir := t.TempDir()
+	writePNG(t, filepath.Join(dir, "a.png"), 40, 30)
+	os.WriteFile(filepath.Join(dir, "b.png"), []byte("\x89PNG\r\n\x1a\nbroken"), 0o644)
+	writePNG(t, filepath.Join(dir, "c.png"), 20, 50)
+	npyPath := filepath.Join(t.TempDir(), "emb.npy")
+	_, errOut, code := run(t, "embed", "--model", tinyModel, "--output", npyPath, dir)
+	if code != 1 || !strings.Contains(errOut, "b.png: error:") {
+		t.Errorf("exit %d, stderr %q: want exit 1 and the broken file's error", code, errOut)
+	}
+	b, err := os.ReadFile(npyPath)
+	if err != nil || !strings.Contains(string(b[:128]), "'shape': (2, ") {
+		t.Fatalf("emb.npy: %v, header %q", err, b[:min(len(b), 128)])
+	}
+	paths, err := os.ReadFile(filepath.Join(filepath.Dir(npyPath), "emb.paths.txt"))
+	want := filepath.Join(dir, "a.png") + "\n" + filepath.Join(dir, "c.png") + "\n"
+	if err != nil || string(paths) != want {
+		t.Errorf("emb.paths.txt = %q (%v), want %q", paths, err, want)
+	}
+}
+
+// A weights file inside an HF directory is read with the config.json beside it.
+func TestModelFileBesideConfig(t *testing.T) {
+	img := filepath.Join(t.TempDir(), "a.png")
+	writePNG(t, img, 40, 30)
+	want, errOut, code := run(t, "classify", "--model", tinyModel, "--json", "--logits", img)
+	if code != 0 {
+		t.Fatalf("directory: %s", errOut)
+	}
+	got, errOut, code := run(t, "classify", "--model", filepath.Join(tinyModel, "model.safetensors"), "--json", "--logits", img)
+	if code != 0 || got != want {
+		t.Errorf("file in the directory: exit %d, %q, stderr %q; the directory gives %q", code, got, errOut, want)
+	}
+}
+
+// --size N works for every model: scale-and-crop where the model crops (ImageNet), a warp to
+// N×N where it does not (CIFAR), where it used to fail with "crop_pct must be a positive
+// number, got 0".
+func TestSizeFlag(t *testing.T) {
+	img := filepath.Join(t.TempDir(), "a.png")
+	writePNG(t, img, 40, 30)
+	for _, model := range []string{"", tinyModel} {
+		for _, extra := range [][]string{{"--size", "48"}, {"--size", "48", "--crop-pct", "0.9"}, {"--crop-pct", "0.9"}} {
+			args := append([]string{"classify", "--json", img}, extra...)
+			if model != "" {
+				args = append(args, "--model", model)
+			}
+			out, errOut, code := run(t, args...)
+			if code != 0 || !strings.Contains(out, `"top":[`) {
+				t.Errorf("%v: exit %d, %q, stderr %q", args, code, out, errOut)
+			}
+		}
+	}
+	for _, bad := range [][]string{{"--size", "48", "--height", "40", "--width", "40"}, {"--height", "40", "--width", "40", "--crop-pct", "0.9"}, {"--size", "-1"}} {
+		_, errOut, code := run(t, append([]string{"classify", img}, bad...)...)
+		if code == 0 || !strings.Contains(errOut, "resnet:") {
+			t.Errorf("%v: exit %d, stderr %q; want a refusal", bad, code, errOut)
+		}
+	}
+}
+
+// Flags that used to be ignored or shown oddly.
+func TestFlagDetails(t *testing.T) {
+	img := filepath.Join(t.TempDir(), "a.png")
+	writePNG(t, img, 40, 30)
+	if _, errOut, code := run(t, "classify", "--logits", img); code == 0 || !strings.Contains(errOut, "use it with --json") {
+		t.Errorf("--logits without --json: exit %d, %q", code, errOut)
+	}
+	help, _, _ := run(t, "classify", "--help")
+	if strings.Contains(help, "[]") || !strings.Contains(help, "--mean r,g,b") {
+		t.Errorf("classify --help shows a [] default or no r,g,b for --mean:\n%s", help)
+	}
+	if _, errOut, code := run(t, "classify", "--mean", "0.5,x,0.5", img); code == 0 || !strings.Contains(errOut, `"x" is not a number`) {
+		t.Errorf("--mean 0.5,x,0.5: exit %d, %q", code, errOut)
+	}
+	if _, errOut, code := run(t, "classify", "--mean", "0.5,0.5", img); code == 0 || !strings.Contains(errOut, "--mean needs 3 values, got 2") {
+		t.Errorf("--mean with 2 values: exit %d, %q", code, errOut)
+	}
+	// bench --profile --json carries the profile in the one JSON object.
+	out, errOut, code := run(t, "bench", "--model", tinyModel, "--runs", "1", "--warmup", "0", "--profile", "--json")
+	var res benchResult
+	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || len(res.Profile) == 0 || res.Profile[0].Kind == "" {
+		t.Errorf("bench --profile --json: exit %d, %q, stderr %q", code, out, errOut)
+	}
+}
+
+// bench --train defaults to train's batch of 128, not 1.
+func TestTrainBenchBatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a batch-128 training step")
+	}
+	out, errOut, code := run(t, "bench", "--train", "--arch", "cifar-resnet20", "--runs", "1", "--warmup", "0", "--json")
+	var res benchResult
+	if code != 0 || json.Unmarshal([]byte(out), &res) != nil {
+		t.Fatalf("exit %d, %q, stderr %q", code, out, errOut)
+	}
+	if res.Batch != 128 || !strings.Contains(res.Engine, "train") || res.Model != "cifar-resnet20 (random weights, seed 1)" {
+		t.Errorf("bench --train: %+v", res)
+	}
+}
