@@ -13,6 +13,10 @@
 //     He et al. augmentation (pad, random crop, horizontal flip) and per-channel
 //     normalisation.
 //
+// MapLabels matches a dataset's class names to a model's labels (id2label) by name, so that
+// an evaluation scores a prediction against the model class of each example's class, never
+// against the dataset's own index.
+//
 // Everything random is a pure function of (seed, epoch, example index), so a run resumed at
 // any (epoch, batch) sees the same bytes as an uninterrupted one, whatever the worker count.
 package datasets

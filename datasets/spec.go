@@ -44,18 +44,25 @@ func (s Spec) String() string { return s.Kind + ":" + s.Path }
 // Load reads a split as per-image examples (RGB; gray images replicated; folder images in
 // their own sizes), failing on any unreadable image.
 func (s Spec) Load(split Split) ([]Example, error) {
+	ex, _, err := s.LoadWithClasses(split)
+	return ex, err
+}
+
+// LoadWithClasses is Load that also returns the class names (index = Example.Label), which
+// an evaluation maps onto the model's labels with MapLabels.
+func (s Spec) LoadWithClasses(split Split) ([]Example, []string, error) {
 	if s.Kind == "folder" {
 		f, err := ReadFolder(s.Path, split, Options{})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return f.Examples, nil
+		return f.Examples, f.Classes, nil
 	}
 	d, err := s.Dataset(split, Options{})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return d.Examples(), nil
+	return d.Examples(), d.Classes, nil
 }
 
 // Dataset reads a split as a Dataset: 3 channels except for the IDX kinds (1 channel;

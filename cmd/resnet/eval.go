@@ -34,9 +34,9 @@ func evalCmd() *cobra.Command {
 		RunE:    func(cmd *cobra.Command, _ []string) error { return runEval(cmd, &f) },
 	}
 	f.register(cmd)
-	cmd.Flags().StringVar(&f.dataset, "dataset", "", "KIND:PATH; cifar10:DIR reads DIR/test_batch.bin (or a .bin file)")
-	cmd.Flags().BoolVar(&f.json, "json", false, `print {"accuracy","correct","total"} as one JSON line`)
-	cmd.Flags().StringVar(&f.predictions, "predictions", "", "also write one predicted class index per line, in dataset order")
+	cmd.Flags().StringVar(&f.dataset, "dataset", "", "KIND:PATH (cifar10, folder, mnist, fashion-mnist); cifar10:DIR reads DIR/test_batch.bin (or a .bin file); the dataset's class names are matched to the model's labels by name")
+	cmd.Flags().BoolVar(&f.json, "json", false, `print {"accuracy","correct","total","classes_matched","classes_total","class_mapping"} as one JSON line`)
+	cmd.Flags().StringVar(&f.predictions, "predictions", "", "also write one predicted model class index (id2label key) per line, in dataset order")
 	cmd.Flags().IntVar(&f.batch, "batch", 64, "images per forward pass")
 	cmd.Flags().IntVar(&f.limit, "limit", 0, "evaluate only the first N examples")
 	return cmd
@@ -47,6 +47,12 @@ type evalResult struct {
 	Accuracy float64 `json:"accuracy"`
 	Correct  int     `json:"correct"`
 	Total    int     `json:"total"`
+	// ClassesMatched of the dataset's ClassesTotal classes were found among the model's
+	// labels (all of them, or eval refuses); ClassMapping is "name", or "position" for a
+	// model whose labels are only the generic LABEL_i (see datasets.MapLabels).
+	ClassesMatched int    `json:"classes_matched"`
+	ClassesTotal   int    `json:"classes_total"`
+	ClassMapping   string `json:"class_mapping"`
 }
 
 func runEval(cmd *cobra.Command, f *evalFlags) error {
@@ -64,9 +70,19 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 	if err != nil {
 		return err
 	}
-	examples, err := spec.Load(datasets.CIFAR10Test)
+	examples, classes, err := spec.LoadWithClasses(datasets.Test)
 	if err != nil {
 		return err
+	}
+	// Score predictions (model class indices) against the model class of each example's
+	// dataset class, matched by name: never the dataset's own indices.
+	labels := make([]string, m.Config.NumLabels)
+	for i := range labels {
+		labels[i] = m.Config.Label(i)
+	}
+	mapping, err := datasets.MapLabels(classes, labels)
+	if err != nil {
+		return fmt.Errorf("%s: %w; evaluate a model trained on these classes, or name the model's classes with --labels FILE", spec, err)
 	}
 	if f.limit > 0 && f.limit < len(examples) {
 		examples = examples[:f.limit]
@@ -75,9 +91,9 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 	if err != nil {
 		return err
 	}
-	res := evalResult{Total: len(examples)}
+	res := evalResult{Total: len(examples), ClassesMatched: mapping.Matched, ClassesTotal: mapping.Total, ClassMapping: mapping.Method()}
 	for i, ex := range examples {
-		if preds[i] == ex.Label {
+		if preds[i] == mapping.ToModel[ex.Label] {
 			res.Correct++
 		}
 	}
@@ -90,7 +106,7 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 	if f.json {
 		printJSON(res)
 	} else {
-		fmt.Printf("accuracy %.2f%% (%d/%d) on %s\n", 100*res.Accuracy, res.Correct, res.Total, f.dataset)
+		fmt.Printf("accuracy %.2f%% (%d/%d) on %s; %s\n", 100*res.Accuracy, res.Correct, res.Total, f.dataset, mapping)
 	}
 	return nil
 }
