@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"runtime"
 	"sort"
 	"text/tabwriter"
 	"time"
@@ -19,8 +18,8 @@ import (
 
 type benchFlags struct {
 	modelFlags
-	batch, threads, runs, warmup int
-	json, profile, train         bool
+	batch, runs, warmup  int
+	json, profile, train bool
 }
 
 func benchCmd() *cobra.Command {
@@ -36,7 +35,6 @@ func benchCmd() *cobra.Command {
 	}
 	f.register(cmd)
 	cmd.Flags().IntVar(&f.batch, "batch", 1, "images per forward pass (with --train: per SGD step, default 128)")
-	cmd.Flags().IntVar(&f.threads, "threads", runtime.GOMAXPROCS(0), "worker threads")
 	cmd.Flags().IntVar(&f.runs, "runs", 10, "timed runs")
 	cmd.Flags().IntVar(&f.warmup, "warmup", 3, "untimed runs first")
 	cmd.Flags().BoolVar(&f.train, "train", false, "time training steps (forward, backward, SGD update) of --arch on random data instead")
@@ -74,8 +72,9 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	if f.batch < 1 || f.threads < 1 || f.runs < 1 || f.warmup < 0 {
 		return fmt.Errorf("--batch, --threads and --runs must be at least 1, --warmup at least 0")
 	}
-	runtime.GOMAXPROCS(f.threads)
-	kernels.SetThreads(f.threads)
+	if err := f.setThreads(); err != nil {
+		return err
+	}
 	if f.json {
 		f.quiet, f.progress = true, false
 	}

@@ -82,7 +82,7 @@ func runClassify(cmd *cobra.Command, f *classifyFlags, args []string) error {
 		}
 		out.Flush()
 	}
-	err = forEachBatch(m, paths, f.batch, func(path string, logits []float32, err error) {
+	err = forEachBatch(m, paths, f.batch, f.threads, func(path string, logits []float32, err error) {
 		if err != nil {
 			emit(classifyResult{Image: path, Error: err.Error()})
 			return
@@ -105,19 +105,56 @@ func runClassify(cmd *cobra.Command, f *classifyFlags, args []string) error {
 
 // forEachBatch preprocesses images, runs them through the model in batches and calls fn for
 // every path in input order, with its logits or its own error. The processor gives every
-// image the same size, so any images can share a batch.
-func forEachBatch(m *resnet.Model, paths []string, batch int, fn func(path string, logits []float32, err error)) error {
+// image the same size, so any images can share a batch. Decoding and preprocessing run on
+// `workers` goroutines up to two batches ahead of the forward passes, so a folder of photos
+// runs at close to the engine's speed (a 224² JPEG takes 10–20 ms to decode and resize on one
+// core, a third of a ResNet-50 forward pass on two).
+func forEachBatch(m *resnet.Model, paths []string, batch, workers int, fn func(path string, logits []float32, err error)) error {
 	type item struct {
-		path string
 		x    *tensor.Tensor
 		err  error
+		done chan struct{}
 	}
-	var pending []item
-	flush := func() error {
+	items := make([]item, len(paths))
+	for i := range items {
+		items[i].done = make(chan struct{})
+	}
+	// Tokens bound how far preprocessing runs ahead of the model (memory: a 224² image is
+	// 0.6 MB as float32).
+	ahead := make(chan struct{}, 2*batch+workers)
+	next := make(chan int)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		defer close(next)
+		for i := range paths {
+			select {
+			case ahead <- struct{}{}:
+			case <-stop:
+				return
+			}
+			select {
+			case next <- i:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	for range max(workers, 1) {
+		go func() {
+			for i := range next {
+				items[i].x, items[i].err = m.PreprocessFile(paths[i])
+				close(items[i].done)
+			}
+		}()
+	}
+	for start := 0; start < len(paths); start += batch {
+		end := min(start+batch, len(paths))
 		var xs []*tensor.Tensor
-		for _, it := range pending {
-			if it.err == nil {
-				xs = append(xs, it.x)
+		for i := start; i < end; i++ {
+			<-items[i].done
+			if items[i].err == nil {
+				xs = append(xs, items[i].x)
 			}
 		}
 		var logits *tensor.Tensor
@@ -131,26 +168,18 @@ func forEachBatch(m *resnet.Model, paths []string, batch int, fn func(path strin
 			}
 		}
 		row := 0
-		for _, it := range pending {
+		for i := start; i < end; i++ {
+			it := &items[i]
 			if it.err != nil {
-				fn(it.path, nil, it.err)
-				continue
+				fn(paths[i], nil, it.err)
+			} else {
+				n := logits.Shape[1]
+				fn(paths[i], logits.Data[row*n:(row+1)*n], nil)
+				row++
 			}
-			n := logits.Shape[1]
-			fn(it.path, logits.Data[row*n:(row+1)*n], nil)
-			row++
-		}
-		pending = pending[:0]
-		return nil
-	}
-	for _, p := range paths {
-		x, err := m.PreprocessFile(p)
-		pending = append(pending, item{p, x, err})
-		if len(pending) >= batch {
-			if err := flush(); err != nil {
-				return err
-			}
+			it.x = nil
+			<-ahead
 		}
 	}
-	return flush()
+	return nil
 }

@@ -72,7 +72,7 @@ func runEmbed(cmd *cobra.Command, f *embedFlags, args []string) error {
 	var rows [][]float32
 	var rowPaths []string
 	failed := false
-	err = forEachBatch(m, paths, f.batch, func(path string, emb []float32, err error) {
+	err = forEachBatch(m, paths, f.batch, f.threads, func(path string, emb []float32, err error) {
 		r := embedResult{Image: path, Embedding: emb}
 		if err != nil {
 			failed = true

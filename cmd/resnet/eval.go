@@ -1,9 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
+	"sort"
+	"sync"
 
 	"github.com/resnet-go/resnet/internal/atomicfile"
 
@@ -36,9 +40,9 @@ func evalCmd() *cobra.Command {
 	f.register(cmd)
 	cmd.Flags().StringVar(&f.dataset, "dataset", "", "KIND:PATH (cifar10, folder, mnist, fashion-mnist); cifar10:DIR reads DIR/test_batch.bin (or a .bin file); the dataset's class names are matched to the model's labels by name")
 	cmd.Flags().BoolVar(&f.json, "json", false, `print {"accuracy","correct","total","classes_matched","classes_total","class_mapping"} as one JSON line`)
-	cmd.Flags().StringVar(&f.predictions, "predictions", "", "also write one predicted model class index (id2label key) per line, in dataset order")
+	cmd.Flags().StringVar(&f.predictions, "predictions", "", "also write one predicted model class index (id2label key) per line, one per evaluated example in dataset order")
 	cmd.Flags().IntVar(&f.batch, "batch", 64, "images per forward pass")
-	cmd.Flags().IntVar(&f.limit, "limit", 0, "evaluate only the first N examples")
+	cmd.Flags().IntVar(&f.limit, "limit", 0, "evaluate a seeded random sample of N examples (the same N every run, kept in dataset order) instead of all")
 	return cmd
 }
 
@@ -84,10 +88,11 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w; evaluate a model trained on these classes, or name the model's classes with --labels FILE", spec, err)
 	}
-	if f.limit > 0 && f.limit < len(examples) {
-		examples = examples[:f.limit]
+	if f.limit < 0 {
+		return fmt.Errorf("--limit must be positive")
 	}
-	preds, err := predictAll(m, examples, f.batch, f.quiet)
+	examples = sample(examples, f.limit)
+	preds, err := predictAll(m, examples, f.batch, f.threads, f.bars())
 	if err != nil {
 		return err
 	}
@@ -111,22 +116,52 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 	return nil
 }
 
-// predictAll returns the arg-max class of every example.
-func predictAll(m *resnet.Model, examples []datasets.Example, batch int, quiet bool) ([]int, error) {
+// sample returns n examples drawn without replacement by a fixed seed, in dataset order, or
+// all of them when n is 0 or covers the set. A class folder lists its examples class by class,
+// so its first n would cover only the first classes.
+func sample(examples []datasets.Example, n int) []datasets.Example {
+	if n <= 0 || n >= len(examples) {
+		return examples
+	}
+	idx := rand.New(rand.NewPCG(1, 2)).Perm(len(examples))[:n]
+	sort.Ints(idx)
+	out := make([]datasets.Example, n)
+	for i, j := range idx {
+		out[i] = examples[j]
+	}
+	return out
+}
+
+// predictAll returns the arg-max class of every example. Each batch is preprocessed on
+// `workers` goroutines.
+func predictAll(m *resnet.Model, examples []datasets.Example, batch, workers int, bars bool) ([]int, error) {
 	bar := progressbar.NewOptions(len(examples), progressbar.OptionSetDescription("evaluating"),
 		progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowCount(), progressbar.OptionShowIts(),
-		progressbar.OptionSetVisibility(!quiet), progressbar.OptionClearOnFinish())
+		progressbar.OptionSetVisibility(bars), progressbar.OptionClearOnFinish())
 	defer bar.Finish()
 	preds := make([]int, len(examples))
 	for start := 0; start < len(examples); start += batch {
 		end := min(start+batch, len(examples))
-		xs := make([]*tensor.Tensor, 0, end-start)
-		for _, ex := range examples[start:end] {
-			x, err := m.PreprocessRGB(ex.Image)
-			if err != nil {
-				return nil, err
-			}
-			xs = append(xs, x)
+		xs := make([]*tensor.Tensor, end-start)
+		errs := make([]error, end-start)
+		var wg sync.WaitGroup
+		next := make(chan int, end-start)
+		for i := range xs {
+			next <- i
+		}
+		close(next)
+		for range min(max(workers, 1), len(xs)) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range next {
+					xs[i], errs[i] = m.PreprocessRGB(examples[start+i].Image)
+				}
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
 		}
 		x, err := resnet.Stack(xs)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/resnet-go/resnet"
 	"github.com/resnet-go/resnet/hub"
 	"github.com/resnet-go/resnet/imageproc"
+	"github.com/resnet-go/resnet/kernels"
 )
 
 // modelFlags are the flags every command that loads a model shares.
@@ -28,6 +30,7 @@ type modelFlags struct {
 	resample            string
 	mean, std           channelValues
 	maxPixels           int
+	threads             int
 	// randomArch lets --arch without --model mean the preset with random weights (bench);
 	// elsewhere that combination is refused.
 	randomArch bool
@@ -40,6 +43,7 @@ func (f *modelFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.revision, "revision", "", "hub branch, tag or commit (default main)")
 	fl.StringVar(&f.labels, "labels", "", "class names file, one per line (replaces the checkpoint's id2label)")
 	f.progressFlags.register(cmd)
+	fl.IntVar(&f.threads, "threads", runtime.GOMAXPROCS(0), "threads for the model's kernels and for decoding images (default: all cores)")
 	fl.IntVar(&f.size, "size", 0, "preprocessing: output N×N, by the model's own rule: scale the short side and centre-crop by its crop_pct, or warp to N×N where it has no crop")
 	fl.IntVar(&f.height, "height", 0, "preprocessing: resize to exactly this height, no crop (with --width)")
 	fl.IntVar(&f.width, "width", 0, "preprocessing: resize to exactly this width, no crop (with --height)")
@@ -78,6 +82,9 @@ func (f *modelFlags) options() []resnet.Option {
 
 // checkpoint reads the checkpoint and applies label and preprocessing overrides.
 func (f *modelFlags) checkpoint(ctx context.Context, extra ...resnet.Option) (*resnet.Checkpoint, error) {
+	if err := f.setThreads(); err != nil {
+		return nil, err
+	}
 	var ck *resnet.Checkpoint
 	var err error
 	switch {
@@ -105,6 +112,16 @@ func (f *modelFlags) checkpoint(ctx context.Context, extra ...resnet.Option) (*r
 		ck.Config.SetLabels(names)
 	}
 	return ck, f.overrideProcessor(ck.Processor)
+}
+
+// setThreads applies --threads to the Go scheduler and the kernels' pool.
+func (f *modelFlags) setThreads() error {
+	if f.threads < 1 {
+		return fmt.Errorf("--threads must be at least 1")
+	}
+	runtime.GOMAXPROCS(f.threads)
+	kernels.SetThreads(f.threads)
+	return nil
 }
 
 // load builds the model.

@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/resnet-go/resnet/datasets"
 )
 
 // Regression tests for issue 9: commands that answered wrongly with exit status 0, or that
@@ -156,5 +159,52 @@ func TestTrainBenchBatch(t *testing.T) {
 	}
 	if res.Batch != 128 || !strings.Contains(res.Engine, "train") || res.Model != "cifar-resnet20 (random weights, seed 1)" {
 		t.Errorf("bench --train: %+v", res)
+	}
+}
+
+// Progress bars only on a terminal: a log gets none, --progress forces them.
+func TestProgressBarsOnlyOnTerminal(t *testing.T) {
+	root := cifarFolder(t, 40, map[string]string{"cat": "cat", "dog": "dog"})
+	for _, c := range []struct {
+		extra []string
+		bar   bool
+	}{{nil, false}, {[]string{"--progress"}, true}, {[]string{"--progress", "--json"}, true}} {
+		args := append([]string{"eval", "--dataset", "folder:" + root, "--batch", "8"}, c.extra...)
+		out, errOut, code := run(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errOut)
+		}
+		if got := strings.Contains(errOut, "evaluating"); got != c.bar {
+			t.Errorf("%v: progress bar on stderr %v, want %v: %q", args, got, c.bar, errOut)
+		}
+		if slices.Contains(c.extra, "--json") {
+			var res labelledEval
+			if err := json.Unmarshal([]byte(out), &res); err != nil || strings.Count(out, "\n") != 1 {
+				t.Errorf("--json stdout is not one JSON line: %q", out)
+			}
+		}
+	}
+}
+
+// --limit N is a seeded sample in dataset order, not the first N (which in a class folder are
+// all of the first class).
+func TestLimitSample(t *testing.T) {
+	var ex []datasets.Example
+	for i := range 100 {
+		ex = append(ex, datasets.Example{Label: i / 50})
+	}
+	a, b := sample(ex, 10), sample(ex, 10)
+	labels := map[int]int{}
+	for i := range a {
+		labels[a[i].Label]++
+		if a[i] != b[i] {
+			t.Fatal("two samples of the same size differ")
+		}
+	}
+	if len(a) != 10 || labels[0] == 0 || labels[1] == 0 {
+		t.Errorf("sample of 10: %d examples, per class %v", len(a), labels)
+	}
+	if len(sample(ex, 0)) != 100 || len(sample(ex, 500)) != 100 {
+		t.Error("--limit 0 or above the size must keep every example")
 	}
 }
