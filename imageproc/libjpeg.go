@@ -8,7 +8,9 @@ import "image"
 // tables of jdcolor.c. Go's image/jpeg leaves chroma subsampled and its
 // color.YCbCrToRGB rounds differently; converting here removes most of the
 // difference (up to ~20 levels at colour edges for 4:2:0), leaving only the
-// IDCT's (usually ±1). ok is false for layouts this does not handle; the
+// IDCT's (usually ±1). On libjpeg-turbo's own planes the result is its output
+// bit for bit, for every layout and edge (testdata/jpeglayouts, made with
+// libjpeg-turbo 2.1.5). ok is false for layouts this does not handle; the
 // caller then falls back to Go's conversion.
 func libjpegRGB(m *image.YCbCr) (out *RGB, ok bool) {
 	b := m.Rect
