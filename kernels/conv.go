@@ -143,10 +143,13 @@ func conv2D(p ConvParams, n int, in, w []float32, pw *PackedA, bias, residual []
 func convGroup(p ConvParams, n int, in, w []float32, pw *PackedA, bias, residual []float32, relu bool, out []float32, geom *phaseGeom) {
 	hw := p.OutH() * p.OutW()
 	k := p.InC * p.KH * p.KW
+	cur := curISA()
+	asm := cur.asm
 	g := gemmArgs{
 		m: p.OutC, k: k,
 		a: w, lda: k, pa: pw,
-		ep: epilogue{bias: bias, res: residual, ldr: hw, relu: relu},
+		ep:  epilogue{bias: bias, res: residual, ldr: hw, relu: relu},
+		isa: cur,
 	}
 	// The extended output has rows of ew columns, oh rows, cols per image.
 	oh, ow, ew, cols := p.OutH(), p.OutW(), p.OutW(), hw
@@ -154,7 +157,6 @@ func convGroup(p ConvParams, n int, in, w []float32, pw *PackedA, bias, residual
 		g.b = &imagesB{src: in, rowStride: hw, imgStride: p.InC * hw, cols: hw, imgs: n}
 	} else {
 		ew, cols = geom.ew, geom.n
-		asm := useAsm.Load()
 		size := p.InC * geom.phases * geom.plane // per image
 		e := getScratch(n * size)
 		defer putScratch(e)
@@ -183,7 +185,6 @@ func convGroup(p ConvParams, n int, in, w []float32, pw *PackedA, bias, residual
 		g.ep.res, g.ep.relu = nil, false
 	}
 	g.run()
-	asm := useAsm.Load()
 	chunks := workChunks(p.OutC, p.OutC*n*hw)
 	parallel(chunks, func(i int) {
 		for o := i * p.OutC / chunks; o < (i+1)*p.OutC/chunks; o++ {

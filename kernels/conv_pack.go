@@ -118,8 +118,7 @@ type imagesB struct {
 	imgs      int
 }
 
-func (s *imagesB) packB(dst, row []float32, k0, kc, j0, nc int) {
-	asm := useAsm.Load()
+func (s *imagesB) packB(dst, row []float32, k0, kc, j0, nc int, asm bool) {
 	img0, c0 := j0/s.cols, j0%s.cols
 	one := c0+nc <= s.cols // the block lies within one image
 	for p := 0; p < kc; p++ {

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"math"
 	"testing"
+
+	"github.com/resnet-go/resnet/internal/isatest"
 )
 
 // TestGather checks the strided gather that fills phase planes, whose stride-2
 // assembly handles blocks of 8 outputs and must not read past src.
 func TestGather(t *testing.T) {
-	eachPath(t, func(t *testing.T) {
+	isatest.Run(t, func(t *testing.T) {
 		for _, stride := range []int{1, 2, 3} {
 			for n := 0; n <= 35; n++ {
 				t.Run(fmt.Sprintf("s%d/n%d", stride, n), func(t *testing.T) {
@@ -22,7 +24,7 @@ func TestGather(t *testing.T) {
 						src[i] = float32(i + 1)
 					}
 					dst := fill(make([]float32, n+1), -1)
-					gather(dst[:n], src, stride, useAsm.Load())
+					gather(dst[:n], src, stride, curISA().asm)
 					for i := 0; i < n; i++ {
 						if dst[i] != float32(i*stride+1) {
 							t.Fatalf("dst[%d] = %g, want %d", i, dst[i], i*stride+1)
@@ -40,7 +42,7 @@ func TestGather(t *testing.T) {
 // TestAddReLURow checks the residual stage of compacted convolution outputs
 // on both paths, every tail length, without writing past dst.
 func TestAddReLURow(t *testing.T) {
-	eachPath(t, func(t *testing.T) {
+	isatest.Run(t, func(t *testing.T) {
 		for n := 0; n <= 19; n++ {
 			for _, relu := range []bool{false, true} {
 				src, res := make([]float32, n), make([]float32, n)
@@ -51,7 +53,7 @@ func TestAddReLURow(t *testing.T) {
 					src[3] = float32(math.NaN())
 				}
 				dst := fill(make([]float32, n+8), 9)
-				addReLURow(dst[:n], src, res, relu, useAsm.Load())
+				addReLURow(dst[:n], src, res, relu, curISA().asm)
 				for i := range n {
 					want := src[i] + res[i]
 					if relu && want < 0 {

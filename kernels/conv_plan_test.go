@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/resnet-go/resnet/internal/isatest"
 )
 
 func TestPlanConvAlgorithm(t *testing.T) {
@@ -58,7 +60,7 @@ func TestConv2DPlanned(t *testing.T) {
 		p.InC, p.OutC = max(p.InC, 16), max(p.OutC, 17)
 		cases = append(cases, tcase{"wino " + c.name, p})
 	}
-	eachPath(t, func(t *testing.T) {
+	isatest.Run(t, func(t *testing.T) {
 		for ci, tc := range cases {
 			// One image on one thread, a batch on three.
 			for _, nt := range []struct{ n, threads int }{{1, 1}, {3, 3}} {

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/resnet-go/resnet/internal/isatest"
 )
 
 // refConv is the obviously correct direct convolution in float64, also
@@ -66,7 +68,7 @@ var convCases = []struct {
 }
 
 func TestConv2D(t *testing.T) {
-	eachPath(t, func(t *testing.T) {
+	isatest.Run(t, func(t *testing.T) {
 		for ci, tc := range convCases {
 			for _, ep := range []struct{ bias, res, relu bool }{{}, {true, false, false}, {false, true, true}, {true, true, true}} {
 				for _, threads := range []int{1, 3} {

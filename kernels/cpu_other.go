@@ -2,10 +2,8 @@
 
 package kernels
 
-// haveAsm is false: no assembly kernels exist for this build.
-const haveAsm = false
-
-// These stand in for the generated kernels; useAsm is never true here.
+// These stand in for the generated kernels, which this build lacks; no path that calls them
+// can be chosen here (internal/isa).
 func kernel6x16(k int, a, b, c *float32, ldc, rows, flags int, bias, res *float32, ldr int) {
 	panic("kernels: assembly kernel called in a build without it")
 }

@@ -1,36 +1,54 @@
 package kernels
 
-import (
-	"os"
-	"sync/atomic"
-)
+import "github.com/resnet-go/resnet/internal/isa"
 
-// useAsm selects the assembly micro-kernels. It starts true when the CPU
-// supports them (haveAsm), unless RESNET_NOASM=1; tests flip it to run both
-// paths. Each call reads it once, so a flip never mixes paths inside a call.
-var useAsm atomic.Bool
+// The instruction-set path (ISA) is chosen once, at start-up, from the CPU and the
+// environment (RESNET_ISA=go|avx2|avx512|neon, RESNET_NOASM=1 meaning go; see internal/isa),
+// and can be switched with SetISA. Every kernel call reads it once (curISA), so a switch
+// never mixes paths inside a call.
 
-func init() {
-	useAsm.Store(asmDefault(os.Getenv))
+// isaImpl is what one path runs.
+type isaImpl struct {
+	id isa.ID
+	// asm: the generated assembly kernels run (on amd64 the AVX2+FMA ones: the GEMM
+	// micro-kernel, B packing, Winograd transforms and tile products, pooling, gemv).
+	asm bool
 }
 
-// asmDefault is the start-up choice: assembly if available and not disabled
-// by RESNET_NOASM=1.
-func asmDefault(getenv func(string) string) bool {
-	return haveAsm && getenv("RESNET_NOASM") != "1"
+// impls is indexed by isa.ID. The AVX-512 path runs the AVX2 kernels until it has its own.
+var impls = [...]isaImpl{
+	isa.Go:     {id: isa.Go},
+	isa.AVX2:   {id: isa.AVX2, asm: true},
+	isa.AVX512: {id: isa.AVX512, asm: true},
+	isa.NEON:   {id: isa.NEON},
 }
 
-// Backend names the micro-kernels in use: "avx2-fma" (generated assembly)
-// or "go" (the portable fallback), e.g. for benchmark reports.
-func Backend() string {
-	if useAsm.Load() {
-		return "avx2-fma"
-	}
-	return "go"
-}
+// curISA is the path in use; callers read it once per call.
+func curISA() *isaImpl { return &impls[isa.Active()] }
 
-// setAsm switches between assembly and fallback kernels (only where the
-// assembly is available) and returns the previous setting.
-func setAsm(on bool) bool {
-	return useAsm.Swap(on && haveAsm)
-}
+// ISA names the instruction-set path in use: "go" (portable Go), "avx2" (AVX2+FMA assembly),
+// "avx512" (AVX-512 assembly) or "neon" (arm64 NEON assembly), e.g. for benchmark reports.
+func ISA() string { return isa.Active().String() }
+
+// SupportedISAs lists the paths this build and CPU can run, "go" first (always present):
+// an assembly path needs its architecture, a build without -tags noasm, and a CPU and OS
+// with the instructions and register state (golang.org/x/sys/cpu).
+func SupportedISAs() []string { return isa.Supported() }
+
+// SetISA makes name the path in use, for tests, benchmarks and programs that choose it
+// themselves. It refuses, changing nothing, a name that is unknown or that this build or CPU
+// cannot run, with an error that says why ("CPU lacks AVX-512F", "built with -tags noasm",
+// "not amd64"). Calls in progress finish on the path they started with. A successful SetISA
+// supersedes the environment's choice, so it also clears ISAError.
+func SetISA(name string) error { return isa.Set(name) }
+
+// ISAError is the error of the start-up choice: RESNET_ISA naming a path that is unknown or
+// that this build or CPU cannot run, or contradicting RESNET_NOASM=1. It is nil otherwise.
+// Meanwhile the best available path runs (go if RESNET_NOASM=1); model-loading entry points
+// return this error so that a forced path is never silently replaced.
+func ISAError() error { return isa.StartupError() }
+
+// Backend is ISA, under its former name.
+//
+// Deprecated: use ISA.
+func Backend() string { return ISA() }

@@ -1,33 +1,89 @@
 package kernels
 
-import "testing"
+import (
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
 
-func TestAsmDefault(t *testing.T) {
-	tests := []struct {
-		env  string
-		want bool
-	}{
-		{"", haveAsm},
-		{"0", haveAsm},
-		{"1", false},
+	"github.com/resnet-go/resnet/internal/isa"
+)
+
+// TestISA: SetISA switches among SupportedISAs, ISA and Backend report it, every path has
+// its entry in impls, and an unknown or unsupported name is refused with the reason. (The
+// choice from the environment is tested table-driven in internal/isa, and end to end by
+// TestISAFromEnv.)
+func TestISA(t *testing.T) {
+	prev := ISA()
+	defer SetISA(prev)
+	sup := SupportedISAs()
+	if len(sup) == 0 || sup[0] != "go" {
+		t.Fatalf("SupportedISAs() = %v, want go first", sup)
 	}
-	for _, tc := range tests {
-		got := asmDefault(func(k string) string {
-			if k == "RESNET_NOASM" {
-				return tc.env
+	for _, name := range isa.All() {
+		id, _ := isa.Parse(name)
+		if int(id) >= len(impls) || impls[id].id != id {
+			t.Errorf("%s: no entry in impls", name)
+		}
+		err := SetISA(name)
+		if !slices.Contains(sup, name) {
+			if err == nil || !strings.Contains(err.Error(), isa.Unavailable(id)) {
+				t.Errorf("SetISA(%s) on a build or CPU without it: %v", name, err)
 			}
-			return ""
-		})
-		if got != tc.want {
-			t.Errorf("RESNET_NOASM=%q: asm %v, want %v", tc.env, got, tc.want)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("SetISA(%s): %v", name, err)
+		}
+		if ISA() != name || Backend() != name || curISA().id != id {
+			t.Errorf("after SetISA(%s): ISA() = %s, Backend() = %s, curISA() = %v", name, ISA(), Backend(), curISA().id)
+		}
+		if curISA().asm != (name != "go") {
+			t.Errorf("%s: asm kernels %v", name, curISA().asm)
 		}
 	}
-	prev := setAsm(true)
-	defer setAsm(prev)
-	if want := map[bool]string{true: "avx2-fma", false: "go"}[haveAsm]; Backend() != want {
-		t.Errorf("setAsm(true): Backend() = %q, want %q", Backend(), want)
+	if err := SetISA("sse4"); err == nil || !strings.Contains(err.Error(), "unknown instruction set") {
+		t.Errorf("SetISA(sse4): %v", err)
 	}
-	if setAsm(false); Backend() != "go" {
-		t.Errorf("setAsm(false): Backend() = %q, want go", Backend())
+}
+
+// TestISAFromEnv runs this test binary with RESNET_ISA and RESNET_NOASM set and checks the
+// path it starts on and ISAError.
+func TestISAFromEnv(t *testing.T) {
+	if env := os.Getenv("KERNELS_ISA_CHILD"); env != "" {
+		err := "<nil>"
+		if e := ISAError(); e != nil {
+			err = e.Error()
+		}
+		os.Stdout.WriteString("isa=" + ISA() + " err=" + err + "\n")
+		return
+	}
+	sup := SupportedISAs()
+	bestISA := sup[len(sup)-1]
+	missing := ""
+	for _, n := range isa.All() {
+		if !slices.Contains(sup, n) {
+			missing = n
+		}
+	}
+	for _, tc := range []struct{ isa, noasm, want, err string }{
+		{"", "", bestISA, "<nil>"},
+		{"", "1", "go", "<nil>"},
+		{"go", "", "go", "<nil>"},
+		{sup[len(sup)/2], "", sup[len(sup)/2], "<nil>"},
+		{"bogus", "", bestISA, `kernels: RESNET_ISA=bogus: unknown instruction set "bogus"`},
+		{missing, "", bestISA, "kernels: RESNET_ISA=" + missing + ": instruction set " + missing + " cannot run here"},
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestISAFromEnv$")
+		cmd.Env = append(os.Environ(), "KERNELS_ISA_CHILD=1", "RESNET_ISA="+tc.isa, "RESNET_NOASM="+tc.noasm)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("child: %v\n%s", err, out)
+		}
+		line, _, _ := strings.Cut(string(out), "\n")
+		if want := "isa=" + tc.want + " err=" + tc.err; !strings.HasPrefix(line, want) {
+			t.Errorf("RESNET_ISA=%q RESNET_NOASM=%q: %q, want %q…", tc.isa, tc.noasm, line, want)
+		}
 	}
 }

@@ -26,25 +26,22 @@ var benchGemmShapes = []struct{ m, n, k int }{
 	{1024, 1024, 1024},
 }
 
-// benchPaths runs f under each kernel path and thread count.
+// benchPaths runs f under each instruction-set path this CPU runs and each
+// thread count, as sub-benchmarks ISA/tN (compare paths in the same run).
 func benchPaths(b *testing.B, f func(b *testing.B)) {
-	for _, asm := range []bool{true, false} {
-		if asm && !haveAsm {
-			continue
-		}
+	for _, name := range SupportedISAs() {
 		for _, ts := range strings.Split(*benchThreads, ",") {
 			threads, err := strconv.Atoi(strings.TrimSpace(ts))
 			if err != nil || threads < 1 {
 				b.Fatalf("bad -kthreads entry %q", ts)
 			}
-			name := fmt.Sprintf("go/t%d", threads)
-			if asm {
-				name = fmt.Sprintf("asm/t%d", threads)
-			}
-			b.Run(name, func(b *testing.B) {
-				prevAsm, prevT := setAsm(asm), Threads()
+			b.Run(fmt.Sprintf("%s/t%d", name, threads), func(b *testing.B) {
+				prevISA, prevT := ISA(), Threads()
+				if err := SetISA(name); err != nil {
+					b.Fatal(err)
+				}
 				SetThreads(threads)
-				defer func() { setAsm(prevAsm); SetThreads(prevT) }()
+				defer func() { SetISA(prevISA); SetThreads(prevT) }()
 				f(b)
 			})
 		}

@@ -68,6 +68,7 @@ type gemmArgs struct {
 	ldc        int
 	accumulate bool
 	ep         epilogue
+	isa        *isaImpl // the path to run on; run sets it if the caller has not
 }
 
 // bBlockLen is the size of a packed kcBlock×ncBlock block of B.
@@ -87,7 +88,9 @@ func (g *gemmArgs) run() {
 		g.emptyK()
 		return
 	}
-	asm := useAsm.Load()
+	if g.isa == nil {
+		g.isa = curISA()
+	}
 	tm, tn := g.split()
 	mt, nt := ceilDiv(g.m, mr), ceilDiv(g.n, nr)
 	parallel(tm*tn, func(i int) {
@@ -95,7 +98,7 @@ func (g *gemmArgs) run() {
 		m0, m1 := ti*mt/tm*mr, min((ti+1)*mt/tm*mr, g.m)
 		n0, n1 := tj*nt/tn*nr, min((tj+1)*nt/tn*nr, g.n)
 		buf := bufPool.Get().(*[]float32)
-		g.rect(m0, m1, n0, n1, *buf, asm)
+		g.rect(m0, m1, n0, n1, *buf)
 		bufPool.Put(buf)
 	})
 }
@@ -157,8 +160,9 @@ func (g *gemmArgs) split() (tm, tn int) {
 	return tm, tn
 }
 
-// rect computes rows m0..m1-1, columns n0..n1-1 of C.
-func (g *gemmArgs) rect(m0, m1, n0, n1 int, buf []float32, asm bool) {
+// rect computes rows m0..m1-1, columns n0..n1-1 of C on path g.isa.
+func (g *gemmArgs) rect(m0, m1, n0, n1 int, buf []float32) {
+	asm := g.isa.asm
 	abuf := buf[:mcBlock*kcBlock]
 	bbuf := buf[mcBlock*kcBlock : mcBlock*kcBlock+bBlockLen]
 	row := buf[mcBlock*kcBlock+bBlockLen:]
@@ -166,7 +170,7 @@ func (g *gemmArgs) rect(m0, m1, n0, n1 int, buf []float32, asm bool) {
 		nc := min(ncBlock, n1-jc)
 		for pc := 0; pc < g.k; pc += kcBlock {
 			kc := min(kcBlock, g.k-pc)
-			g.b.packB(bbuf, row, pc, kc, jc, nc)
+			g.b.packB(bbuf, row, pc, kc, jc, nc, asm)
 			flags := 0
 			if pc > 0 || g.accumulate {
 				flags |= flagLoad

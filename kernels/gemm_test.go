@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/resnet-go/resnet/internal/isatest"
 )
 
 // gemmCase is one Gemm call; pad* are extra stride columns beyond the width.
@@ -90,7 +92,7 @@ func runGemmCase(t *testing.T, tc gemmCase, seed uint64, packed bool) {
 }
 
 func TestGemm(t *testing.T) {
-	eachPath(t, func(t *testing.T) {
+	isatest.Run(t, func(t *testing.T) {
 		for _, mode := range []struct {
 			threads int
 			packed  bool
@@ -112,7 +114,7 @@ func TestGemm(t *testing.T) {
 // TestGemmConcurrent calls Gemm from several goroutines at once (run it
 // with -race); every result must still be right.
 func TestGemmConcurrent(t *testing.T) {
-	eachPath(t, func(t *testing.T) {
+	isatest.Run(t, func(t *testing.T) {
 		withThreads(2, func() {
 			var wg sync.WaitGroup
 			for g := 0; g < 6; g++ {
@@ -197,7 +199,7 @@ func TestGemmPanicsOnBadSize(t *testing.T) {
 // TestGemmDeterministic: K is never split between goroutines and tiles sit
 // on a fixed grid, so the thread count must not change a single bit.
 func TestGemmDeterministic(t *testing.T) {
-	eachPath(t, func(t *testing.T) {
+	isatest.Run(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(5, 5))
 		const m, n, k = 61, 203, 300
 		a, b := randSlice(r, m*k), randSlice(r, k*n)

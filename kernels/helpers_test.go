@@ -6,23 +6,17 @@ import (
 	"testing"
 )
 
-// eachPath runs f once with the assembly micro-kernels and once with the
-// portable fallback, so one `go test` run checks both.
-func eachPath(t *testing.T, f func(t *testing.T)) {
+// Tests that compare paths run under isatest.Run: once per instruction-set
+// path (go, avx2, avx512, neon), those this CPU cannot run skipped with the
+// reason.
+
+// needAsm skips a test of assembly kernels on a path that has none (go): their
+// specifications are the Go code that path runs, which other tests check
+// against float64 references.
+func needAsm(t testing.TB) {
 	t.Helper()
-	for _, asm := range []bool{true, false} {
-		name := "go"
-		if asm {
-			name = "asm"
-		}
-		t.Run(name, func(t *testing.T) {
-			if asm && !haveAsm {
-				t.Skip("no assembly kernels in this build or CPU")
-			}
-			prev := setAsm(asm)
-			defer setAsm(prev)
-			f(t)
-		})
+	if !curISA().asm {
+		t.Skipf("the %s path has no assembly kernels to compare with their Go specifications", ISA())
 	}
 }
 

@@ -5,15 +5,17 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/resnet-go/resnet/internal/isatest"
 )
 
 // TestKernelMatchesSpec runs the assembly micro-kernel and its specification
 // kernelGo on the same packed panels for every flag combination and row count;
 // they may differ only by rounding (FMA vs separate multiply and add).
-func TestKernelMatchesSpec(t *testing.T) {
-	if !haveAsm {
-		t.Skip("no assembly kernels in this build or CPU")
-	}
+func TestKernelMatchesSpec(t *testing.T) { isatest.Run(t, testKernelMatchesSpec) }
+
+func testKernelMatchesSpec(t *testing.T) {
+	needAsm(t)
 	const ldc, ldr = nr + 3, nr + 5
 	for _, k := range []int{1, 3, 4, 5, 64, 257} {
 		for flags := 0; flags < 16; flags++ {
@@ -52,10 +54,10 @@ func TestKernelMatchesSpec(t *testing.T) {
 
 // TestNarrowKernelMatchesSpec checks kernel6x8 against the first 8 columns
 // of kernelGo.
-func TestNarrowKernelMatchesSpec(t *testing.T) {
-	if !haveAsm {
-		t.Skip("no assembly kernels in this build or CPU")
-	}
+func TestNarrowKernelMatchesSpec(t *testing.T) { isatest.Run(t, testNarrowKernelMatchesSpec) }
+
+func testNarrowKernelMatchesSpec(t *testing.T) {
+	needAsm(t)
 	const ldc = nr
 	for _, k := range []int{1, 2, 3, 4, 5, 7, 8, 9, 64, 257} {
 		r := rand.New(rand.NewPCG(uint64(k), 99))

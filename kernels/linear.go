@@ -10,7 +10,7 @@ func Linear(in, w, bias, out []float32) {
 	if err := CheckLinear(1, inF, outF, len(in), len(w), len(bias), len(out)); err != nil {
 		panic(err)
 	}
-	asm := useAsm.Load()
+	asm := curISA().asm
 	// Four rows per gemv4 call; chunks are whole groups of four rows.
 	groups := ceilDiv(outF, 4)
 	chunks := chunksFor(groups, outF*inF/4)

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/resnet-go/resnet/internal/isatest"
 )
 
 // refLinear returns w·x + bias in float64 and the error-bound magnitudes.
@@ -40,7 +42,7 @@ var linearCases = []struct {
 }
 
 func TestLinear(t *testing.T) {
-	eachPath(t, func(t *testing.T) {
+	isatest.Run(t, func(t *testing.T) {
 		for i, tc := range linearCases {
 			t.Run(fmt.Sprintf("n%d_%dto%d_bias=%v", tc.n, tc.inF, tc.outF, tc.bias), func(t *testing.T) {
 				r := rand.New(rand.NewPCG(uint64(i), 9))

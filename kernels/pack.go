@@ -46,8 +46,9 @@ func panelStride(kc int) int { return kc*nr + nr }
 type bSource interface {
 	// packB writes rows k0..k0+kc-1, columns j0..j0+nc-1 of B into dst as
 	// ceil(nc/nr) panels of kc×nr values panelStride(kc) apart, zero-padding
-	// the last panel. row is scratch space for at least nc values.
-	packB(dst, row []float32, k0, kc, j0, nc int)
+	// the last panel. row is scratch space for at least nc values. asm selects
+	// the assembly kernels, as for the rest of the GEMM.
+	packB(dst, row []float32, k0, kc, j0, nc int, asm bool)
 }
 
 // denseB is a row-major B with row stride ldb.
@@ -56,8 +57,7 @@ type denseB struct {
 	ldb int
 }
 
-func (s denseB) packB(dst, _ []float32, k0, kc, j0, nc int) {
-	asm := useAsm.Load()
+func (s denseB) packB(dst, _ []float32, k0, kc, j0, nc int, asm bool) {
 	// Row by row: B is read sequentially, each nr-value piece goes to its panel.
 	for p := 0; p < kc; p++ {
 		src := s.b[(k0+p)*s.ldb+j0 : (k0+p)*s.ldb+j0+nc]
@@ -103,7 +103,7 @@ type transB struct {
 	ldx int
 }
 
-func (s transB) packB(dst, _ []float32, k0, kc, j0, nc int) {
+func (s transB) packB(dst, _ []float32, k0, kc, j0, nc int, _ bool) {
 	for jp := 0; jp < nc; jp += nr {
 		d := dst[jp/nr*panelStride(kc):][:kc*nr]
 		cols := min(nr, nc-jp)

@@ -13,7 +13,7 @@ func MaxPool2D(c, h, w, k, stride, pad int, in, out []float32) {
 	}
 	oh, ow := (h+2*pad-k)/stride+1, (w+2*pad-k)/stride+1
 	chunks := chunksFor(c, c*oh*ow*k*k)
-	asm := useAsm.Load() && k == 3 && stride == 2 && pad == 1
+	asm := curISA().asm && k == 3 && stride == 2 && pad == 1
 	parallel(chunks, func(i int) {
 		for ch := i * c / chunks; ch < (i+1)*c/chunks; ch++ {
 			src, dst := in[ch*h*w:(ch+1)*h*w], out[ch*oh*ow:(ch+1)*oh*ow]

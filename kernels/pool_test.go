@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/resnet-go/resnet/internal/isatest"
 )
 
 // refMaxPool pads with -∞ explicitly and takes every window's maximum.
@@ -55,7 +57,7 @@ func TestMaxPool2D(t *testing.T) {
 	for w := 1; w <= 40; w++ {
 		tests = append(tests, struct{ c, h, w, k, s, pad int }{2, 1 + w%4, w, 3, 2, 1})
 	}
-	eachPath(t, func(t *testing.T) {
+	isatest.Run(t, func(t *testing.T) {
 		for i, tc := range tests {
 			t.Run(fmt.Sprintf("%dx%dx%d_k%d_s%d_p%d", tc.c, tc.h, tc.w, tc.k, tc.s, tc.pad), func(t *testing.T) {
 				r := rand.New(rand.NewPCG(uint64(i), 3))
@@ -85,7 +87,7 @@ func TestMaxPool2D(t *testing.T) {
 // TestMaxPoolNaNEverywhere puts a NaN at each input position in turn: every
 // window containing it, and only those, must be NaN.
 func TestMaxPoolNaNEverywhere(t *testing.T) {
-	eachPath(t, func(t *testing.T) {
+	isatest.Run(t, func(t *testing.T) {
 		for _, w := range []int{5, 16, 19} {
 			h := 5
 			r := rand.New(rand.NewPCG(uint64(w), 4))

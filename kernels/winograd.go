@@ -254,10 +254,11 @@ func winoConv(p ConvParams, n int, in []float32, ww *winoWeights, bias, residual
 // transformed data (one image at least) through the row-major ones.
 // Arguments are checked by the caller.
 func winoConvLayout(p ConvParams, n int, in []float32, inL Layout, ww *winoWeights, bias, residual []float32, relu bool, out []float32, outL Layout, lanes bool) {
+	cur := curISA()
 	one := newWinoGeom(ww.kind, p, 1)
 	perImage := 4 * one.k.planes() * (p.InC + p.OutC) * one.tiles
 	per := max(1, min(n, winoBatchBytes/perImage))
-	lanes = lanes && lanesApply(ww.kind, p)
+	lanes = lanes && lanesApply(cur, ww.kind, p)
 	if lanes {
 		per = n // the fused lane-major path keeps V and M per task, not per group
 	}
@@ -271,15 +272,15 @@ func winoConvLayout(p ConvParams, n int, in []float32, inL Layout, ww *winoWeigh
 		if lanes {
 			group = winoGroupFused
 		}
-		group(p, k, in[i*inL.Image:], inL, ww, bias, res, relu, out[i*outL.Image:], outL)
+		group(cur, p, k, in[i*inL.Image:], inL, ww, bias, res, relu, out[i*outL.Image:], outL)
 	}
 }
 
 // winoGroup is winoConvLayout for one group of n images with the row-major
-// transforms; in, residual and out start at the group's first image.
-func winoGroup(p ConvParams, n int, in []float32, inL Layout, ww *winoWeights, bias, residual []float32, relu bool, out []float32, outL Layout) {
+// transforms on path cur; in, residual and out start at the group's first image.
+func winoGroup(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout, ww *winoWeights, bias, residual []float32, relu bool, out []float32, outL Layout) {
 	g := newWinoGeom(ww.kind, p, n)
-	asm := useAsm.Load()
+	asm := cur.asm
 	buf := getScratch(g.vN + g.mN)
 	defer putScratch(buf)
 	v, m := (*buf)[:g.vN], (*buf)[g.vN:g.vN+g.mN]
@@ -307,7 +308,7 @@ func winoGroup(p ConvParams, n int, in []float32, inL Layout, ww *winoWeights, b
 		putScratch(e)
 	})
 
-	g.gemms(ww, v, m, asm)
+	g.gemms(ww, v, m, cur)
 
 	// Output transform with the epilogue, parallel over output channels.
 	chunks = workChunks(p.OutC, p.OutC*g.outPlane*n)
@@ -335,17 +336,18 @@ func winoGroup(p ConvParams, n int, in []float32, inL Layout, ww *winoWeights, b
 	})
 }
 
-// gemms computes M_ξ = U_ξ·V_ξ for the α² planes, one task each.
-func (g *winoGeom) gemms(ww *winoWeights, v, m []float32, asm bool) {
+// gemms computes M_ξ = U_ξ·V_ξ for the α² planes, one task each, on path cur.
+func (g *winoGeom) gemms(ww *winoWeights, v, m []float32, cur *isaImpl) {
 	parallel(g.k.planes(), func(x int) {
 		ga := gemmArgs{
 			m: g.p.OutC, n: g.tiles, k: g.p.InC,
 			pa: ww.u[x],
 			b:  denseB{v[x*g.vs:], g.ld},
 			c:  m[x*g.ms:], ldc: g.ld,
+			isa: cur,
 		}
 		b := bufPool.Get().(*[]float32)
-		ga.rect(0, g.p.OutC, 0, g.tiles, *b, asm)
+		ga.rect(0, g.p.OutC, 0, g.tiles, *b)
 		bufPool.Put(b)
 	})
 }

@@ -20,7 +20,7 @@ import "fmt"
 // convolution with padding below 3, input channels in sixteens and output channels in eights,
 // on a CPU with the assembly kernels.
 func WinoWeightGradApplies(p ConvParams) bool {
-	return useAsm.Load() && p.KH == 3 && p.KW == 3 && p.StrideH == 1 && p.StrideW == 1 &&
+	return curISA().asm && p.KH == 3 && p.KW == 3 && p.StrideH == 1 && p.StrideW == 1 &&
 		p.PadH <= 2 && p.PadW <= 2 && p.InC%16 == 0 && p.OutC%8 == 0 && p.InC > 0 && p.OutC > 0
 }
 

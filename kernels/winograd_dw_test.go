@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/resnet-go/resnet/internal/isatest"
 )
 
 // refWeightGrad is the weight gradient of a 3×3 stride-1 convolution in float64, straight
@@ -46,17 +48,16 @@ func refWeightGrad(p ConvParams, n int, x []float32, xl Layout, dy []float32, dy
 	return grad, mag
 }
 
-// TestWinoWeightGrad compares the Winograd weight gradient, on the assembly kernels and on
-// their Go specifications, with the float64 definition, for CIFAR shapes and maps that are
+// TestWinoWeightGrad compares the Winograd weight gradient, on each path's kernels (the
+// assembly, or on the go path their Go specifications), with the float64 definition, for CIFAR shapes and maps that are
 // not a multiple of 4 or 8, with padding 0, 1 and 2, channel-major and image-major layouts,
 // and sums split over two calls. The bound, 1e-5 of the sum of the terms' magnitudes (plus
 // 1e-6 of the largest value), allows for F4's transforms: they scale terms by up to 64
 // (A·dY·Aᵀ) and 25 (Bᵀ·x·B) before G's fractions bring them back, which amplifies the
 // rounding of the float32 sums. The worst case measured on these shapes is 1.8e-6 (logged).
-func TestWinoWeightGrad(t *testing.T) {
-	if !haveAsm || !useAsm.Load() {
-		t.Skip("no assembly kernels in this build")
-	}
+func TestWinoWeightGrad(t *testing.T) { isatest.Run(t, testWinoWeightGrad) }
+
+func testWinoWeightGrad(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	cases := []struct{ n, in, out, h, w, pad int }{
 		{3, 16, 16, 32, 32, 1},
@@ -84,23 +85,23 @@ func TestWinoWeightGrad(t *testing.T) {
 				for _, v := range want {
 					peak = max(peak, math.Abs(v))
 				}
-				for _, asm := range []bool{true, false} {
-					acc := make([]float32, WinoWeightGradSize(p))
-					// Two calls: the first image, then the rest (sums carry over).
-					winoDWAdd(p, 1, x, xl, dy, dyl, acc, asm)
-					winoDWAdd(p, tc.n-1, x[xl.Image:], xl, dy[dyl.Image:], dyl, acc, asm)
-					got := make([]float32, len(want))
-					WinoWeightGradFinish(p, acc, got)
-					var worst float64
-					for f, w := range want {
-						e := math.Abs(float64(got[f]) - w)
-						worst = max(worst, e/mag[f])
-						if e > 1e-5*mag[f]+1e-6*peak {
-							t.Fatalf("asm %v: filter value %d: got %g, want %g (terms' magnitude %g)", asm, f, got[f], w, mag[f])
-						}
+				// The path's kernels: assembly, or on the go path their Go specifications.
+				asm := curISA().asm
+				acc := make([]float32, WinoWeightGradSize(p))
+				// Two calls: the first image, then the rest (sums carry over).
+				winoDWAdd(p, 1, x, xl, dy, dyl, acc, asm)
+				winoDWAdd(p, tc.n-1, x[xl.Image:], xl, dy[dyl.Image:], dyl, acc, asm)
+				got := make([]float32, len(want))
+				WinoWeightGradFinish(p, acc, got)
+				var worst float64
+				for f, w := range want {
+					e := math.Abs(float64(got[f]) - w)
+					worst = max(worst, e/mag[f])
+					if e > 1e-5*mag[f]+1e-6*peak {
+						t.Fatalf("filter value %d: got %g, want %g (terms' magnitude %g)", f, got[f], w, mag[f])
 					}
-					t.Logf("asm %v: worst error %.2g of the terms' magnitude", asm, worst)
 				}
+				t.Logf("worst error %.2g of the terms' magnitude", worst)
 			})
 		}
 	}
@@ -109,10 +110,10 @@ func TestWinoWeightGrad(t *testing.T) {
 // TestWinoDWAsm compares the weight-gradient kernels with their Go specifications: the
 // transform exactly (its products by 2, 4 and 8 are exact, so FMAs round as the Go code), the
 // plane product within the rounding of k fused versus separate multiply-adds.
-func TestWinoDWAsm(t *testing.T) {
-	if !haveAsm {
-		t.Skip("no assembly kernels in this build")
-	}
+func TestWinoDWAsm(t *testing.T) { isatest.Run(t, testWinoDWAsm) }
+
+func testWinoDWAsm(t *testing.T) {
+	needAsm(t)
 	r := rand.New(rand.NewPCG(13, 14))
 	for _, tc := range []struct{ th, tw int }{{1, 1}, {2, 3}, {8, 8}} {
 		qs := 8*4*tc.tw + 16
@@ -145,9 +146,7 @@ func TestWinoDWAsm(t *testing.T) {
 // at batch 128 on one goroutine, 64 tiles per call as the training layers chunk it;
 // "GFLOP/s" counts the direct sum's multiply-adds.
 func BenchmarkWinoWeightGrad(b *testing.B) {
-	if !haveAsm || !useAsm.Load() {
-		b.Skip("no assembly kernels in this build")
-	}
+	needAsm(b)
 	for _, s := range []struct{ c, h int }{{16, 32}, {32, 16}, {64, 8}} {
 		b.Run(fmt.Sprintf("%dx%dx%d", s.c, s.h, s.h), func(b *testing.B) {
 			p := ConvParams{InC: s.c, InH: s.h, InW: s.h, OutC: s.c, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
@@ -173,10 +172,10 @@ func BenchmarkWinoWeightGrad(b *testing.B) {
 
 // TestWinoWeightGradChecks: shapes it does not handle and slices too short panic with a
 // message naming what is wrong, before any kernel runs.
-func TestWinoWeightGradChecks(t *testing.T) {
-	if !haveAsm || !useAsm.Load() {
-		t.Skip("no assembly kernels in this build")
-	}
+func TestWinoWeightGradChecks(t *testing.T) { isatest.Run(t, testWinoWeightGradChecks) }
+
+func testWinoWeightGradChecks(t *testing.T) {
+	needAsm(t) // on the go path WinoWeightGradAdd refuses every shape
 	p := ConvParams{InC: 16, InH: 8, InW: 8, OutC: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
 	l := CNHW(2, 8, 8)
 	ok := func() ([]float32, []float32, []float32) {

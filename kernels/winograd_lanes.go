@@ -16,10 +16,11 @@ import "unsafe"
 // them up to rounding of the same operations in the same order.
 
 // lanesApply reports whether the lane-major transforms handle p with
-// algorithm k: F4 with the assembly kernels, rows a multiple of 8 wide in
-// and out (lanesIn8 and lanesOut8 move 8 pixels at a time), padding below 3.
-func lanesApply(k *winoKind, p ConvParams) bool {
-	return k == winoF4 && useAsm.Load() && p.InW%8 == 0 && p.OutW()%8 == 0 && p.PadH <= 2 && p.PadW <= 2
+// algorithm k on path cur: F4 with the assembly kernels, rows a multiple of 8
+// wide in and out (lanesIn8 and lanesOut8 move 8 pixels at a time), padding
+// below 3.
+func lanesApply(cur *isaImpl, k *winoKind, p ConvParams) bool {
+	return k == winoF4 && cur.asm && p.InW%8 == 0 && p.OutW()%8 == 0 && p.PadH <= 2 && p.PadW <= 2
 }
 
 // lanesIn interleaves rows×cols pixels of the 8 planes src (rows w values
@@ -121,14 +122,14 @@ func winoOutL6Go(m []float32, ms, th, tw int, q []float32, qs int) {
 }
 
 // winoGroupFused is winoConvLayout for one group of n images with the lane-major transforms;
-// in, residual and out start at the group's first image. The three phases are fused per task:
+// in, residual and out start at the group's first image; cur has the assembly kernels. The three phases are fused per task:
 // a task (a lane block of 8 images and enough tile rows for about 32 columns of V and M)
 // transforms its input for every channel, runs the 36 GEMMs on its columns and transforms its
 // output, so that its V and M (36·C·32 values) stay in L2 rather than going through L3 or
 // memory, and the pool is handed work once instead of three times: 1.2–1.25× faster than
 // running the phases over the whole group on CIFAR layers. The last lane block of a group of
 // n not a multiple of 8 computes zero images in its spare lanes and drops them.
-func winoGroupFused(p ConvParams, n int, in []float32, inL Layout, ww *winoWeights, bias, residual []float32, relu bool, out []float32, outL Layout) {
+func winoGroupFused(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout, ww *winoWeights, bias, residual []float32, relu bool, out []float32, outL Layout) {
 	blocks := ceilDiv(n, 8)
 	g := newWinoGeom(ww.kind, p, 8)
 	tr := min(g.th, max(1, ceilDiv(32, 8*g.tw))) // tile rows per task
@@ -176,7 +177,7 @@ func winoGroupFused(p ConvParams, n int, in []float32, inL Layout, ww *winoWeigh
 			winoInL6(&pad[0], pw*8, nt, g.tw, &e[0], &v[c*cols], vs)
 		}
 		for x := range 36 {
-			gemmPlane(ww.u[x], p.InC, v[x*vs:], cols, m[x*ms:], cols, nc)
+			gemmPlane(cur, ww.u[x], p.InC, v[x*vs:], cols, m[x*ms:], cols, nc)
 		}
 		var dst, res [8]*float32
 		oy := 4 * ty0
@@ -204,8 +205,9 @@ func winoGroupFused(p ConvParams, n int, in []float32, inL Layout, ww *winoWeigh
 }
 
 // gemmPlane sets M = U·V for one Winograd plane: U packed (M×K), V K×n (row stride ldv), M
-// (row stride ldm); winoGemm16 for the columns in multiples of 16, the Go driver for the rest.
-func gemmPlane(u *PackedA, k int, v []float32, ldv int, m []float32, ldm, n int) {
+// (row stride ldm); winoGemm16 for the columns in multiples of 16, the Go driver for the rest,
+// on path cur, which has the assembly kernels.
+func gemmPlane(cur *isaImpl, u *PackedA, k int, v []float32, ldv int, m []float32, ldm, n int) {
 	n0 := 0
 	if k <= kcBlock && n >= 16 {
 		n0 = n / 16 * 16
@@ -215,9 +217,9 @@ func gemmPlane(u *PackedA, k int, v []float32, ldv int, m []float32, ldm, n int)
 		winoGemm16(k, &u.data[0], u.m, &v[0], ldv, &m[0], ldm, n0)
 	}
 	if n0 < n {
-		ga := gemmArgs{m: u.m, n: n, k: k, pa: u, b: denseB{v, ldv}, c: m, ldc: ldm}
+		ga := gemmArgs{m: u.m, n: n, k: k, pa: u, b: denseB{v, ldv}, c: m, ldc: ldm, isa: cur}
 		b := bufPool.Get().(*[]float32)
-		ga.rect(0, u.m, n0, n, *b, true)
+		ga.rect(0, u.m, n0, n, *b)
 		bufPool.Put(b)
 	}
 }

@@ -6,16 +6,18 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/resnet-go/resnet/internal/isatest"
 )
 
 // TestWinoLanesAsm compares the lane-major assembly kernels with their Go
 // specifications. The transforms do the same operations in the same order,
 // but FMA contractions may differ between the Go compiler and the kernels,
 // hence a small tolerance rather than equality; the moves are exact.
-func TestWinoLanesAsm(t *testing.T) {
-	if !haveAsm {
-		t.Skip("no assembly kernels in this build")
-	}
+func TestWinoLanesAsm(t *testing.T) { isatest.Run(t, testWinoLanesAsm) }
+
+func testWinoLanesAsm(t *testing.T) {
+	needAsm(t)
 	r := rand.New(rand.NewPCG(5, 6))
 	t.Run("lanesIn8", func(t *testing.T) {
 		w, h, ds := 16, 3, 200
@@ -117,7 +119,7 @@ func TestConv2DPlannedLayout(t *testing.T) {
 	// The float64 convolutions (no bias), by case and batch: the slow part, shared.
 	type key struct{ ci, n int }
 	refs := map[key][]float64{}
-	eachPath(t, func(t *testing.T) {
+	isatest.Run(t, func(t *testing.T) {
 		for ci, tc := range cases {
 			for _, n := range tc.ns {
 				for _, m := range []int{4, 2} {
@@ -253,10 +255,10 @@ func checkScaled(t *testing.T, got []float32, want, scale []float64, hw int) {
 // TestWinoGemm16 checks the short-K GEMM of the lane-major path against refGemm, with K not
 // a multiple of the unrolling and M not a multiple of the panel height; rows and columns
 // past C's must stay untouched.
-func TestWinoGemm16(t *testing.T) {
-	if !haveAsm {
-		t.Skip("no assembly kernels in this build")
-	}
+func TestWinoGemm16(t *testing.T) { isatest.Run(t, testWinoGemm16) }
+
+func testWinoGemm16(t *testing.T) {
+	needAsm(t)
 	r := rand.New(rand.NewPCG(8, 9))
 	for _, sz := range [][3]int{{7, 5, 32}, {16, 16, 16}, {64, 64, 48}, {1, 1, 16}, {13, 30, 64}} {
 		m, k, n := sz[0], sz[1], sz[2]

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/resnet-go/resnet/internal/isatest"
 )
 
 // winoTol is the accepted Winograd error, relative to the largest output
@@ -108,7 +110,7 @@ var winoCases = []struct {
 // with every epilogue and 1 and 3 threads.
 func TestWinogradTolerance(t *testing.T) {
 	worst := map[int]float64{}
-	eachPath(t, func(t *testing.T) {
+	isatest.Run(t, func(t *testing.T) {
 		for ci, tc := range winoCases {
 			for _, kind := range []*winoKind{winoF4, winoF2} {
 				for _, ep := range []struct{ bias, res, relu bool }{{}, {true, true, true}, {true, false, true}} {
@@ -171,10 +173,10 @@ func TestWinogradResNetLayers(t *testing.T) {
 // TestWinoTransformsAsm compares the assembly transforms with the Go ones
 // directly, including the extents they may write: V rows up to the group
 // end, output rows exactly up to ow.
-func TestWinoTransformsAsm(t *testing.T) {
-	if !haveAsm {
-		t.Skip("no assembly kernels in this build or CPU")
-	}
+func TestWinoTransformsAsm(t *testing.T) { isatest.Run(t, testWinoTransformsAsm) }
+
+func testWinoTransformsAsm(t *testing.T) {
+	needAsm(t)
 	r := rand.New(rand.NewPCG(5, 6))
 	close := func(g, w float32) bool { return math.Abs(float64(g-w)) <= 1e-5*(1+math.Abs(float64(w))) }
 	for _, m := range []int{4, 2} {

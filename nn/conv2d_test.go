@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/resnet-go/resnet/internal/isatest"
 )
 
 // refConv is the definition of a convolution over a channel-major batch, in float64.
@@ -51,7 +53,11 @@ var convCases = []struct {
 	{8, 4, 3, 1, 1, 5, 3, 8},  // direct, with a short last tile of pixel vectors
 }
 
-func TestConv2dForwardBackward(t *testing.T) {
+// TestConv2dForwardBackward runs every case on each instruction-set path, through the direct
+// kernels where they apply (shapes and paths with AVX2) and through the GEMM path.
+func TestConv2dForwardBackward(t *testing.T) { isatest.Run(t, testConv2dForwardBackward) }
+
+func testConv2dForwardBackward(t *testing.T) {
 	for _, tc := range convCases {
 		for _, chunk := range []int{1, 1 << 16} {
 			for _, direct := range []bool{true, false} {

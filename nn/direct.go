@@ -14,20 +14,21 @@ var useDirect = true
 
 // directOK reports whether the direct kernels handle geometry g with out output channels.
 func directOK(g geom, out int) bool {
-	return useDirect && haveAVX2 && g.k == 3 && g.s == 1 && g.p == 1 && g.w%8 == 0 && out%4 == 0
+	return useDirect && useAVX2() && g.k == 3 && g.s == 1 && g.p == 1 && g.w%8 == 0 && out%4 == 0
 }
 
 // padChunk copies nimg images of c channels of the chunk x (channel stride cs, see im2col)
 // into xp ([c, nimg, h+2, w+2]) inside a border of zeros.
 func padChunk(c, nimg, h, w int, x []float32, cs int, xp []float32) {
 	ph, pw := h+2, w+2
+	vec := useAVX2() && w%8 == 0
 	for ch := 0; ch < c; ch++ {
 		for i := 0; i < nimg; i++ {
 			dst := xp[(ch*nimg+i)*ph*pw : (ch*nimg+i+1)*ph*pw]
 			src := x[ch*cs+i*h*w : ch*cs+(i+1)*h*w]
 			clear(dst[:pw])
 			clear(dst[(h+1)*pw:])
-			if haveAVX2 && w%8 == 0 {
+			if vec {
 				padRows(&src[0], &dst[pw], h, w, pw)
 				continue
 			}

@@ -2,16 +2,15 @@
 
 package nn
 
-import (
-	"os"
+import "github.com/resnet-go/resnet/internal/isa"
 
-	"golang.org/x/sys/cpu"
-)
-
-// haveAVX2 says whether this package's AVX2/FMA kernels (direct convolutions, batch-norm
-// loops) can run: the CPU has them and RESNET_NOASM=1 (the switch package kernels honours
-// too) does not turn them off.
-var haveAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && os.Getenv("RESNET_NOASM") != "1"
+// useAVX2 says whether this package's AVX2/FMA kernels (direct convolutions, batch-norm
+// loops) run: the instruction-set path in use (kernels.ISA, chosen from the CPU and
+// RESNET_ISA) is avx2 or avx512, which runs them too until they have AVX-512 versions.
+func useAVX2() bool {
+	id := isa.Active()
+	return id == isa.AVX2 || id == isa.AVX512
+}
 
 // convTile4x3 computes four output rows of three 8-pixel vectors of a 3×3 stride-1
 // convolution over c zero-padded input channels: for o < 4 and v < 3,

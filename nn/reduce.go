@@ -14,9 +14,10 @@ const reduceBlock = 256
 // same depth of float32 summation as the scalar blocks (a multiple of 8).
 const vecBlock = 1024
 
-// vecLen is how much of a slice of n values the AVX2 loops take (a multiple of 8).
+// vecLen is how much of a slice of n values the AVX2 loops take (a multiple of 8): none on
+// a path without them.
 func vecLen(n int) int {
-	if !haveAVX2 {
+	if !useAVX2() {
 		return 0
 	}
 	return n &^ 7
@@ -25,8 +26,8 @@ func vecLen(n int) int {
 // sum64 is Σ x.
 func sum64(x []float32) float64 {
 	var total float64
-	for vecLen(len(x)) > 0 {
-		n := min(vecLen(len(x)), vecBlock)
+	for nv := vecLen(len(x)); nv > 0; nv -= min(nv, vecBlock) {
+		n := min(nv, vecBlock)
 		total += float64(sumVec(&x[0], n))
 		x = x[n:]
 	}
@@ -52,8 +53,8 @@ func sum64(x []float32) float64 {
 // sqDev64 is Σ (x − m)², the deviations taken in float32.
 func sqDev64(x []float32, m float32) float64 {
 	var total float64
-	for vecLen(len(x)) > 0 {
-		n := min(vecLen(len(x)), vecBlock)
+	for nv := vecLen(len(x)); nv > 0; nv -= min(nv, vecBlock) {
+		n := min(nv, vecBlock)
 		total += float64(sqDevVec(&x[0], n, m))
 		x = x[n:]
 	}
@@ -86,8 +87,8 @@ func gradSums(g, x, y []float32, m float32) (sum, dot float64) {
 		y = y[:len(g)]
 	}
 	var out [2]float32
-	for vecLen(len(g)) > 0 {
-		n := min(vecLen(len(g)), vecBlock)
+	for nv := vecLen(len(g)); nv > 0; nv -= min(nv, vecBlock) {
+		n := min(nv, vecBlock)
 		var yp *float32
 		if y != nil {
 			yp = &y[0]

@@ -2,9 +2,9 @@
 
 package nn
 
-// haveAVX2 is false: the direct-convolution and batch-norm kernels exist only as AVX2
-// assembly.
-var haveAVX2 = false
+// useAVX2 is false: the direct-convolution and batch-norm kernels exist only as AVX2
+// assembly, which this build lacks.
+func useAVX2() bool { return false }
 
 func convTile4x3(c int, x0, x1, x2 *float32, cs, rs int, w *float32, y0, y1, y2 *float32, ys int, acc bool) {
 	panic("nn: no direct convolution kernels in this build")

@@ -4,22 +4,29 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/resnet-go/resnet/internal/isatest"
+	"github.com/resnet-go/resnet/kernels"
 )
 
-// withScalar runs f with the AVX2 loops switched off, giving the portable results.
+// withScalar runs f on the go path, giving the portable results.
 func withScalar(f func()) {
-	prev := haveAVX2
-	haveAVX2 = false
-	defer func() { haveAVX2 = prev }()
+	prev := kernels.ISA()
+	if err := kernels.SetISA("go"); err != nil {
+		panic(err)
+	}
+	defer kernels.SetISA(prev)
 	f()
 }
 
 // The AVX2 loops against the portable ones for every length up to 100 (main loop, 8-value
 // tail, scalar remainder) and a few long ones (several blocks): equal up to float32
 // summation order and fused multiply-adds.
-func TestVectorLoops(t *testing.T) {
-	if !haveAVX2 {
-		t.Skip("no AVX2 kernels in this build or CPU")
+func TestVectorLoops(t *testing.T) { isatest.Run(t, testVectorLoops) }
+
+func testVectorLoops(t *testing.T) {
+	if !useAVX2() {
+		t.Skipf("the %s path has no vector loops to compare with the portable ones", kernels.ISA())
 	}
 	r := rand.New(rand.NewPCG(11, 12))
 	lengths := []int{1000, 2048 + 24, 5000}
@@ -88,7 +95,9 @@ func TestVectorLoops(t *testing.T) {
 	}
 }
 
-func TestPadChunk(t *testing.T) {
+func TestPadChunk(t *testing.T) { isatest.Run(t, testPadChunk) }
+
+func testPadChunk(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
 	for _, sz := range [][2]int{{3, 8}, {2, 16}, {4, 5}, {1, 32}} {
 		h, w := sz[0], sz[1]

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+
+	"github.com/resnet-go/resnet/internal/isatest"
 )
 
 // refConvGradX is ∂L/∂x of refConv for L = <dy, y>, in float64: dx[ci, i, y, x] =
@@ -55,6 +57,14 @@ const winoTol = 1e-4
 // that the weight gradient, the accumulation into dx and the chunk hooks match the path
 // without Winograd (the direct kernels where the CPU has them, else the GEMM path).
 func TestConv2dWinograd(t *testing.T) {
+	if raceEnabled {
+		testConv2dWinograd(t)
+		return
+	}
+	isatest.Run(t, testConv2dWinograd)
+}
+
+func testConv2dWinograd(t *testing.T) {
 	cases := []struct{ c, h, w int }{
 		{16, 32, 32}, {32, 16, 16}, {64, 8, 8}, // CIFAR ResNet stages
 		{16, 8, 16}, // wider than high

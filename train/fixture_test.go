@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/resnet-go/resnet/arch"
+	"github.com/resnet-go/resnet/internal/isatest"
 	"github.com/resnet-go/resnet/tensor"
 	"github.com/resnet-go/resnet/weights"
 )
@@ -118,8 +119,11 @@ func labelsOf(t *weights.Tensor) []int {
 }
 
 // TestAgainstPyTorch replays two SGD steps of PyTorch on every fixture network and compares
-// loss, logits, every gradient, every updated parameter and buffer, and eval-mode logits.
-func TestAgainstPyTorch(t *testing.T) {
+// loss, logits, every gradient, every updated parameter and buffer, and eval-mode logits, on
+// each instruction-set path.
+func TestAgainstPyTorch(t *testing.T) { isatest.Run(t, testAgainstPyTorch) }
+
+func testAgainstPyTorch(t *testing.T) {
 	for _, dir := range fixtureDirs(t) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			net, o, ref := loadFixture(t, dir)
