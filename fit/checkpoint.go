@@ -41,15 +41,28 @@ type sums struct {
 }
 
 func saveCheckpoint(dir string, t *train.Trainer, pos position) error {
+	meta, err := checkpointMeta(pos)
+	if err != nil {
+		return err
+	}
+	return writeCheckpoint(dir, t, meta)
+}
+
+// checkpointMeta encodes the position for the checkpoint's header.
+func checkpointMeta(pos position) (string, error) {
+	meta, err := json.Marshal(pos)
+	if err != nil {
+		return "", fmt.Errorf("checkpoint metadata: %w", err)
+	}
+	return string(meta), nil
+}
+
+func writeCheckpoint(dir string, t *train.Trainer, meta string) error {
 	sd := t.Net.StateDict()
 	for name, v := range t.Opt.StateDict() {
 		sd[optimizerPrefix+name] = v
 	}
-	meta, err := json.Marshal(pos)
-	if err != nil {
-		return err
-	}
-	return weights.WriteSafetensors(filepath.Join(dir, CheckpointFile), sd, map[string]string{"format": "pt", "resnet_go_training": string(meta)}, "F32")
+	return weights.WriteSafetensors(filepath.Join(dir, CheckpointFile), sd, map[string]string{"format": "pt", "resnet_go_training": meta}, "F32")
 }
 
 // loadCheckpoint restores the trainer and returns where to continue. A missing checkpoint is

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -168,26 +169,192 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
-// A diverging run stops with a clear message and leaves the last good checkpoint alone.
-func TestNonFiniteLossKeepsLastCheckpoint(t *testing.T) {
-	dir := t.TempDir()
-	c := toyConfig(t, dir)
-	var good []byte
-	c.afterStep = func(tr *train.Trainer) {
-		switch tr.Iter {
-		case 7: // first step of epoch 2: epoch 1's checkpoint is on disk
-			good, _ = os.ReadFile(filepath.Join(dir, CheckpointFile))
-		case 8:
-			tr.Net.Params()[0].Data[0] = float32(math.Inf(1))
+// outputFiles are what an epoch writes into --out.
+var outputFiles = []string{"config.json", "preprocessor_config.json", "model.safetensors", MetricsFile, PlotFile, CheckpointFile}
+
+// readOutputs reads every output file in dir (a missing one is absent from the map) and any
+// other entry, such as a temporary file left behind.
+func readOutputs(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	files := map[string][]byte{}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[e.Name()] = b
+	}
+	return files
+}
+
+// hugeHead sets every classifier weight to 3e38: finite, but the logits overflow.
+func hugeHead(tr *train.Trainer) {
+	for _, p := range tr.Net.Params() {
+		if p.Name == arch.ClassifierWeight {
+			for i := range p.Data {
+				p.Data[i] = 3e38
+			}
 		}
 	}
-	_, err := Run(context.Background(), c)
-	if err == nil || !strings.Contains(err.Error(), "loss became") || !strings.Contains(err.Error(), "after epoch 1") {
-		t.Fatalf("error %v, want a non-finite loss report", err)
+}
+
+// A diverging run stops at the step where a loss, gradient, weight or BN statistic stops being
+// finite, or where the test loss does, before it writes anything for that epoch: the files of
+// the last finished epoch stay byte for byte, metrics.jsonl never gets a blank or partial line,
+// and the message names the epoch and step, what went wrong, what is on disk, and suggests a
+// lower --lr. Resuming from what is left fails the same way, without touching it.
+func TestDivergenceLeavesLastEpochUntouched(t *testing.T) {
+	const stepsPerEpoch = 6 // 96 toy images, batches of 16
+	cases := []struct {
+		name string
+		lr   float64
+		// inject, when set, runs after optimiser step injectAt.
+		inject   func(tr *train.Trainer)
+		injectAt int
+		// finished is how many epochs complete (-1: whatever the numbers give, at least
+		// minFinished).
+		finished, minFinished int
+		want                  []string
+	}{
+		{name: "loss stays finite but the model diverges after a good epoch", lr: 30, finished: -1, minFinished: 1},
+		{name: "the first epoch diverges", lr: 1000, finished: 0, want: []string{"epoch 1", "no checkpoint was written yet"}},
+		{name: "Inf weight", lr: 0.05, injectAt: 8, finished: 1,
+			inject: func(tr *train.Trainer) { tr.Net.Params()[0].Data[0] = float32(math.Inf(1)) },
+			want:   []string{"epoch 2, batch 2 of 6", `parameter "resnet.embedder.embedder.convolution.weight" has a non-finite value (+Inf) at index 0`, "after epoch 1"}},
+		{name: "NaN gradient", lr: 0.05, injectAt: 15, finished: 2,
+			inject: func(tr *train.Trainer) { tr.Net.Params()[4].Grad[5] = float32(math.NaN()) },
+			want:   []string{"epoch 3, batch 3 of 6", `gradient of "resnet.encoder.stages.0.layers.0.layer.0.normalization.weight" has a non-finite value (NaN) at index 5`, "after epoch 2"}},
+		{name: "finite weights whose outputs overflow in the next step", lr: 0.05, injectAt: 8, finished: 1,
+			inject: hugeHead, want: []string{"epoch 2, batch 3 of 6", "the loss became"}},
+		{name: "finite weights whose outputs overflow in the test pass", lr: 0.05, injectAt: 12, finished: 1,
+			inject: hugeHead, want: []string{"after epoch 2", "test loss"}},
 	}
-	after, _ := os.ReadFile(filepath.Join(dir, CheckpointFile))
-	if len(good) == 0 || !bytes.Equal(good, after) {
-		t.Error("the last good checkpoint changed")
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			c := toyConfig(t, dir)
+			c.LR, c.Schedule, c.Epochs = tc.lr, "constant", 4
+			snapshots := map[int]map[string][]byte{} // epochs finished → files on disk
+			c.afterStep = func(tr *train.Trainer) {
+				if tr.Iter%stepsPerEpoch == 1 { // first step of an epoch: the last one is written
+					snapshots[tr.Iter/stepsPerEpoch] = readOutputs(t, dir)
+				}
+				if tr.Iter == tc.injectAt {
+					tc.inject(tr)
+				}
+			}
+			res, err := Run(context.Background(), c)
+			if err == nil {
+				t.Fatal("a diverging run succeeded")
+			}
+			finished := len(res.History)
+			switch {
+			case tc.finished >= 0 && finished != tc.finished:
+				t.Fatalf("%d epochs finished, want %d (error %v)", finished, tc.finished, err)
+			case finished < tc.minFinished:
+				t.Fatalf("%d epochs finished, want at least %d (error %v)", finished, tc.minFinished, err)
+			}
+			msg := err.Error()
+			t.Log(msg)
+			want := append([]string{fmt.Sprintf("epoch %d", finished+1), "--lr"}, tc.want...)
+			if finished > 0 {
+				want = append(want, fmt.Sprintf("after epoch %d", finished))
+			}
+			for _, w := range want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not mention %q", msg, w)
+				}
+			}
+			if strings.Contains(msg, "json") || (finished > 0 && strings.Contains(msg, "no checkpoint")) {
+				t.Errorf("error %q", msg)
+			}
+			check := func(when string) {
+				t.Helper()
+				got := readOutputs(t, dir)
+				if finished == 0 {
+					if len(got) != 0 {
+						t.Errorf("%s: a run that never finished an epoch left %d files", when, len(got))
+					}
+					return
+				}
+				before := snapshots[finished]
+				if len(before) != len(outputFiles) {
+					t.Fatalf("the snapshot after epoch %d has %d files", finished, len(before))
+				}
+				for name, b := range got {
+					if !bytes.Equal(b, before[name]) {
+						t.Errorf("%s: %s changed after epoch %d", when, name, finished)
+					}
+				}
+				if len(got) != len(before) {
+					t.Errorf("%s: %d files, after epoch %d there were %d", when, len(got), finished, len(before))
+				}
+				m := string(got[MetricsFile])
+				if strings.Count(m, "\n") != finished || strings.Contains(m, "\n\n") || !strings.HasSuffix(m, "}\n") {
+					t.Errorf("%s: metrics.jsonl is %q", when, m)
+				}
+			}
+			check("after the divergence")
+			c.Resume, c.afterStep = true, nil
+			if tc.inject != nil {
+				return // the injected fault is not in the checkpoint: resuming goes on
+			}
+			_, err = Run(context.Background(), c)
+			switch {
+			case finished == 0 && (err == nil || !strings.Contains(err.Error(), "no checkpoint.safetensors")):
+				t.Errorf("--resume without a checkpoint: %v", err)
+			case finished > 0 && (err == nil || !strings.Contains(err.Error(), fmt.Sprintf("epoch %d", finished+1))):
+				t.Errorf("--resume: %v, want the same divergence", err)
+			}
+			check("after --resume")
+		})
+	}
+}
+
+// After a resume from an interrupted run's checkpoint, a divergence names that checkpoint's
+// position, and leaves it as it was.
+func TestDivergenceAfterResumeDescribesTheCheckpoint(t *testing.T) {
+	cases := []struct {
+		stopAt, injectAt int
+		want             string
+	}{
+		{2, 4, "the checkpoint in %s taken after batch 2 of epoch 1 (an interrupted run) is unchanged; no model was written yet"},
+		{9, 11, "the model and metrics in %s written after epoch 1, and the checkpoint taken after batch 3 of epoch 2 (an interrupted run), are unchanged"},
+	}
+	for _, tc := range cases {
+		dir := t.TempDir()
+		ctx, cancel := context.WithCancel(context.Background())
+		c := toyConfig(t, dir)
+		c.afterStep = func(tr *train.Trainer) {
+			if tr.Iter == tc.stopAt {
+				cancel()
+			}
+		}
+		if _, err := Run(ctx, c); !errors.Is(err, ErrInterrupted) {
+			t.Fatalf("stop at %d: %v", tc.stopAt, err)
+		}
+		before := readOutputs(t, dir)
+		c = toyConfig(t, dir)
+		c.Resume = true
+		c.afterStep = func(tr *train.Trainer) {
+			if tr.Iter == tc.injectAt {
+				tr.Net.Params()[0].Data[1] = float32(math.NaN())
+			}
+		}
+		_, err := Run(context.Background(), c)
+		if want := fmt.Sprintf(tc.want, dir); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want one containing %q", err, want)
+		}
+		after := readOutputs(t, dir)
+		for name, b := range before {
+			if !bytes.Equal(b, after[name]) {
+				t.Errorf("stopped at %d: %s changed", tc.stopAt, name)
+			}
+		}
+		if len(after) != len(before) {
+			t.Errorf("stopped at %d: %d files before, %d after", tc.stopAt, len(before), len(after))
+		}
 	}
 }
 

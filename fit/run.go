@@ -102,6 +102,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		}
 	}
 	res := &Result{History: pos.History, Out: c.Out}
+	disk := onDisk{checkpoint: c.Resume, epoch: pos.Epoch, batch: pos.Batch}
 	for pos.Epoch < c.Epochs {
 		ep, err := runEpoch(ctx, &c, tr, loader, &pos)
 		if errors.Is(err, ErrInterrupted) {
@@ -110,20 +111,61 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 			}
 			return res, err
 		}
+		var dv *divergence
+		if errors.As(err, &dv) {
+			return res, dv.report(&c, disk)
+		}
 		if err != nil {
 			return res, err
 		}
-		pos.History = append(pos.History, ep)
-		pos.Epoch, pos.Batch, pos.Partial = pos.Epoch+1, 0, sums{}
-		res.History = pos.History
-		if err := writeOutputs(&c, tr, pos); err != nil {
+		next := pos
+		next.History = append(pos.History[:len(pos.History):len(pos.History)], ep)
+		next.Epoch, next.Batch, next.Partial = pos.Epoch+1, 0, sums{}
+		if err := writeOutputs(&c, tr, next); err != nil {
 			return res, err
 		}
+		pos, res.History = next, next.History
+		disk = onDisk{checkpoint: true, epoch: pos.Epoch}
 		if c.Log != nil {
 			fmt.Fprintln(c.Log, ep.line(c.Epochs))
 		}
 	}
 	return res, nil
+}
+
+// divergence is a NaN or ±Inf found in training: in the loss, a gradient, a weight, a BN
+// running statistic or the test loss.
+type divergence struct {
+	where string // "epoch 2, batch 3 of 8 (iteration 11, learning rate 20)"
+	cause error
+}
+
+func (d *divergence) Error() string {
+	return "training diverged at " + d.where + ": " + d.cause.Error()
+}
+
+// report is the message for the user: what happened, what is on disk, what to do.
+func (d *divergence) report(c *Config, disk onDisk) error {
+	return fmt.Errorf("training diverged at %s: %w.\nStopped before writing anything for that epoch: %s.\nStart again with a lower --lr (e.g. %g); resuming this run would repeat the same steps and diverge again",
+		d.where, d.cause, disk.describe(c.Out), c.LR/10)
+}
+
+// onDisk is what the output directory holds from this run.
+type onDisk struct {
+	checkpoint   bool
+	epoch, batch int // the checkpoint's position: epochs finished, then batches into the next
+}
+
+func (d onDisk) describe(dir string) string {
+	switch {
+	case !d.checkpoint:
+		return fmt.Sprintf("no checkpoint was written yet (this was the first epoch), and %s holds no model", dir)
+	case d.batch == 0:
+		return fmt.Sprintf("the model, metrics and checkpoint in %s written after epoch %d are unchanged", dir, d.epoch)
+	case d.epoch == 0:
+		return fmt.Sprintf("the checkpoint in %s taken after batch %d of epoch 1 (an interrupted run) is unchanged; no model was written yet", dir, d.batch)
+	}
+	return fmt.Sprintf("the model and metrics in %s written after epoch %d, and the checkpoint taken after batch %d of epoch %d (an interrupted run), are unchanged", dir, d.epoch, d.batch, d.epoch+1)
 }
 
 func augment(on bool) datasets.Augment {
@@ -206,9 +248,23 @@ func runEpoch(ctx context.Context, c *Config, tr *train.Trainer, loader *dataset
 		if err != nil {
 			return ep, err
 		}
+		if c.afterStep != nil {
+			c.afterStep(tr)
+		}
+		// A NaN or ±Inf anywhere stops the run here, before anything of this epoch is
+		// written. The checks are one pass over the gradients and one over the weights
+		// and BN statistics: small beside a step's convolutions.
+		where := func() string {
+			return fmt.Sprintf("epoch %d, batch %d of %d (iteration %d, learning rate %g)", ep.Epoch, b.Index+1, loader.Len(), tr.Iter, tr.Schedule.LR(tr.Iter-1))
+		}
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return ep, fmt.Errorf("the loss became %v at epoch %d, batch %d (learning rate %g); stopped, and the last good checkpoint in %s (after epoch %d) is untouched — try a lower --lr",
-				loss, ep.Epoch, b.Index, tr.Schedule.LR(tr.Iter-1), c.Out, pos.Epoch)
+			return ep, &divergence{where(), fmt.Errorf("the loss became %v", loss)}
+		}
+		if err := tr.Opt.CheckGradients(); err != nil {
+			return ep, &divergence{where(), err}
+		}
+		if err := tr.Net.CheckFinite(); err != nil {
+			return ep, &divergence{where(), err}
 		}
 		n := len(b.Labels)
 		p := &pos.Partial
@@ -217,9 +273,6 @@ func runEpoch(ctx context.Context, c *Config, tr *train.Trainer, loader *dataset
 		p.Images += n
 		p.Seconds += time.Since(t0).Seconds()
 		pos.Batch, pos.Iter = b.Index+1, tr.Iter
-		if c.afterStep != nil {
-			c.afterStep(tr)
-		}
 		bar.Describe(fmt.Sprintf("epoch %d/%d  loss %.3f  acc %.1f%%", ep.Epoch, c.Epochs, p.Loss/float64(p.Images), 100*float64(p.Correct)/float64(p.Images)))
 		bar.Add(n)
 	}
@@ -243,6 +296,10 @@ func runEpoch(ctx context.Context, c *Config, tr *train.Trainer, loader *dataset
 				return ep, ErrInterrupted
 			}
 			return ep, err
+		}
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			// Every weight is finite (checked after each step), but the outputs are not.
+			return ep, &divergence{fmt.Sprintf("the test pass after epoch %d", ep.Epoch), fmt.Errorf("the test loss is %v: the weights are finite but so large that the network's outputs overflow", loss)}
 		}
 		ep.TestLoss, ep.TestError = loss, errPct
 	}
@@ -291,10 +348,29 @@ func Evaluate(ctx context.Context, net *train.Network, d *datasets.Dataset, norm
 	return loss / float64(total), 100 * float64(wrong) / float64(total), nil
 }
 
-// writeOutputs writes the model directory, metrics, plot and (last) the checkpoint.
+// writeOutputs writes the model directory, metrics, plot and (last) the checkpoint. Everything
+// is encoded before the first file is written, so a value JSON cannot hold fails the call
+// with every file as it was.
 func writeOutputs(c *Config, tr *train.Trainer, pos position) error {
 	net := tr.Net
 	cfgJSON, err := c.Arch.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	var lines strings.Builder
+	trainErr, test := make([]float64, len(pos.History)), []float64{}
+	for i, e := range pos.History {
+		b, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("metrics of epoch %d: %w", e.Epoch, err)
+		}
+		lines.Write(append(b, '\n'))
+		trainErr[i] = e.TrainError
+		if c.Test != nil {
+			test = append(test, e.TestError)
+		}
+	}
+	meta, err := checkpointMeta(pos)
 	if err != nil {
 		return err
 	}
@@ -307,16 +383,6 @@ func writeOutputs(c *Config, tr *train.Trainer, pos position) error {
 	if err := weights.WriteSafetensors(filepath.Join(c.Out, "model.safetensors"), net.StateDict(), map[string]string{"format": "pt"}, "F32"); err != nil {
 		return err
 	}
-	var lines strings.Builder
-	trainErr, test := make([]float64, len(pos.History)), []float64{}
-	for i, e := range pos.History {
-		b, _ := json.Marshal(e)
-		lines.Write(append(b, '\n'))
-		trainErr[i] = e.TrainError
-		if c.Test != nil {
-			test = append(test, e.TestError)
-		}
-	}
 	if err := atomicfile.Write(filepath.Join(c.Out, MetricsFile), []byte(lines.String())); err != nil {
 		return err
 	}
@@ -324,7 +390,7 @@ func writeOutputs(c *Config, tr *train.Trainer, pos position) error {
 	if err := plots.Training(filepath.Join(c.Out, PlotFile), title, plots.Curve{Name: "error", Train: trainErr, Test: test}); err != nil {
 		return err
 	}
-	return saveCheckpoint(c.Out, tr, pos)
+	return writeCheckpoint(c.Out, tr, meta)
 }
 
 // processorFor is the preprocessing that matches training: resize to the training size with

@@ -8,6 +8,7 @@ import (
 	"github.com/resnet-go/resnet/kernels"
 	"github.com/resnet-go/resnet/nn"
 	"github.com/resnet-go/resnet/tensor"
+	"github.com/resnet-go/resnet/weights"
 )
 
 // Output is what one forward pass returns, as HF's model outputs do.
@@ -60,11 +61,37 @@ func (m *Model) Run(x *tensor.Tensor, hidden bool) (*Output, error) {
 	}
 	if m.Config.NumLabels == 0 {
 		out.Logits = out.Pooled
-		return out, nil
+	} else {
+		out.Logits = tensor.New(n, m.Config.NumLabels)
+		kernels.LinearBatch(n, out.Pooled.Data, m.Spec.Features, m.fcWeight, m.Config.NumLabels, m.fcBias, out.Logits.Data)
 	}
-	out.Logits = tensor.New(n, m.Config.NumLabels)
-	kernels.LinearBatch(n, out.Pooled.Data, m.Spec.Features, m.fcWeight, m.Config.NumLabels, m.fcBias, out.Logits.Data)
+	if err := m.checkOutput(x, out); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// checkOutput refuses a NaN or ±Inf in the embedding or the logits, which would otherwise
+// print as a "NaN" score or count as a wrong answer. New refuses non-finite weights, so
+// with a finite input this means finite weights so large that the activations overflow
+// float32: a checkpoint saved by a training run that diverged.
+func (m *Model) checkOutput(x *tensor.Tensor, out *Output) error {
+	for _, t := range []struct {
+		name string
+		t    *tensor.Tensor
+	}{{"embedding", out.Pooled}, {"logits", out.Logits}} {
+		i := weights.FirstNonFinite(t.t.Data)
+		if i < 0 {
+			continue
+		}
+		k := t.t.Shape[1]
+		msg := fmt.Sprintf("the model's output is not finite (%s of image %d has %v at index %d)", t.name, i/k, t.t.Data[i], i%k)
+		if j := weights.FirstNonFinite(x.Data); j >= 0 {
+			return fmt.Errorf("%s: the input holds %v at index %d", msg, x.Data[j], j)
+		}
+		return fmt.Errorf("%s: the weights are finite but so large that the activations overflow; the checkpoint is broken (was it saved by a training run that diverged?)", msg)
+	}
+	return nil
 }
 
 // chunkBytes bounds one activation buffer of a chunk. Measured on ResNet-50 at 224×224

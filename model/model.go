@@ -37,6 +37,7 @@ type block struct {
 
 // New checks the checkpoint against the architecture and builds the model. Tensor names are
 // HF transformers names (see weights.ToHF for other families); num_batches_tracked is ignored.
+// A tensor holding a NaN or ±Inf is refused with a *weights.NonFiniteError.
 // Tensors are read one at a time, folded and packed, so a lazily opened file is never held
 // in memory whole beside the model.
 func New(cfg *arch.Config, src weights.Source) (*Model, error) {
@@ -65,7 +66,13 @@ func New(cfg *arch.Config, src weights.Source) (*Model, error) {
 		if cap(dst) < n {
 			dst = make([]float32, n)
 		}
-		return dst[:n], src.Read(name, dst[:n])
+		dst = dst[:n]
+		if err := src.Read(name, dst); err != nil {
+			return nil, err
+		}
+		// Every weight a model uses passes here, from every kind of checkpoint: a NaN or
+		// ±Inf would make every prediction NaN, so it is refused by name.
+		return dst, weights.CheckFinite("", name, dst)
 	}
 	fold := func(cv arch.Conv, relu bool, h, w int) (*nn.ConvBN, error) {
 		p := kernels.ConvParams{InC: cv.In, OutC: cv.Out, KH: cv.Kernel, KW: cv.Kernel, StrideH: cv.Stride, StrideW: cv.Stride, PadH: cv.Pad, PadW: cv.Pad}

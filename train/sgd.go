@@ -96,7 +96,7 @@ func (o *SGD) StateDict() weights.StateDict {
 }
 
 // LoadStateDict restores momentum buffers saved by StateDict; parameters without one start
-// afresh, as in PyTorch. Unknown names and wrong sizes are errors.
+// afresh, as in PyTorch. Unknown names, wrong sizes and non-finite values are errors.
 func (o *SGD) LoadStateDict(sd weights.StateDict) error {
 	index := map[string]int{}
 	for i, p := range o.params {
@@ -110,11 +110,26 @@ func (o *SGD) LoadStateDict(sd weights.StateDict) error {
 		if len(t.Data) != len(o.params[i].Data) {
 			return fmt.Errorf("train: optimizer state %q has %d values, the parameter %d", name, len(t.Data), len(o.params[i].Data))
 		}
+		if err := weights.CheckFinite("", name, t.Data); err != nil {
+			return err
+		}
 	}
 	for i, p := range o.params {
 		o.bufs[i] = nil
 		if t, ok := sd[p.Name+".momentum_buffer"]; ok {
 			o.bufs[i] = append([]float32(nil), t.Data...)
+		}
+	}
+	return nil
+}
+
+// CheckGradients returns a *weights.NonFiniteError for the first NaN or ±Inf in the gradient
+// of a parameter this optimizer updates, or nil. After Step the gradients are still those of
+// the step, so a training loop can ask whether the update it just made was sound.
+func (o *SGD) CheckGradients() error {
+	for _, p := range o.params {
+		if err := weights.CheckFinite("gradient of", p.Name, p.Grad); err != nil {
+			return err
 		}
 	}
 	return nil

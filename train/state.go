@@ -27,8 +27,9 @@ func (net *Network) StateDict() weights.StateDict {
 }
 
 // LoadStateDict copies sd into the network, checking names and shapes as PyTorch's strict
-// load_state_dict does (a *model.LoadError lists every problem). num_batches_tracked is
-// optional; when absent the counter keeps its value.
+// load_state_dict does (a *model.LoadError lists every problem), and refuses a NaN or ±Inf
+// (a *weights.NonFiniteError) before it changes anything. num_batches_tracked is optional;
+// when absent the counter keeps its value.
 func (net *Network) LoadStateDict(sd weights.StateDict) error {
 	if err := model.Check(&net.Spec, sd); err != nil {
 		return err
@@ -41,6 +42,18 @@ func (net *Network) LoadStateDict(sd weights.StateDict) error {
 		}
 	}
 	for _, p := range net.params {
+		if err := weights.CheckFinite("", p.Name, sd[p.Name].Data); err != nil {
+			return err
+		}
+	}
+	for _, b := range net.bns {
+		for _, s := range []string{".running_mean", ".running_var"} {
+			if err := weights.CheckFinite("", b.name+s, sd[b.name+s].Data); err != nil {
+				return err
+			}
+		}
+	}
+	for _, p := range net.params {
 		copy(p.Data, sd[p.Name].Data)
 	}
 	for _, b := range net.bns {
@@ -48,6 +61,26 @@ func (net *Network) LoadStateDict(sd weights.StateDict) error {
 		copy(b.bn.RunningVar, sd[b.name+".running_var"].Data)
 		if t, ok := sd[b.name+".num_batches_tracked"]; ok {
 			b.bn.NumBatchesTracked = int64(t.Data[0])
+		}
+	}
+	return nil
+}
+
+// CheckFinite returns a *weights.NonFiniteError for the first NaN or ±Inf among the
+// parameters and the BatchNorm running statistics, or nil when all are finite. It is one
+// cheap pass over the weights, meant to run after every step of a training run.
+func (net *Network) CheckFinite() error {
+	for _, p := range net.params {
+		if err := weights.CheckFinite("parameter", p.Name, p.Data); err != nil {
+			return err
+		}
+	}
+	for _, b := range net.bns {
+		if err := weights.CheckFinite("BatchNorm statistic", b.name+".running_mean", b.bn.RunningMean); err != nil {
+			return err
+		}
+		if err := weights.CheckFinite("BatchNorm statistic", b.name+".running_var", b.bn.RunningVar); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/resnet-go/resnet/arch"
+	"github.com/resnet-go/resnet/weights"
+)
+
+// A learning rate far too high: train stops with a message that says where and what to do,
+// and leaves no file behind (no epoch finished), instead of "json: unsupported value: NaN"
+// after overwriting the model.
+func TestTrainDivergenceIsReported(t *testing.T) {
+	data := imageFolder(t)
+	out := filepath.Join(t.TempDir(), "run")
+	_, errOut, code := run(t, "train", "--arch", "cifar-resnet8", "--dataset", "folder:"+data, "--epochs", "3", "--batch", "16",
+		"--schedule", "constant", "--lr", "1000", "--out", out, "-q")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1: %s", code, errOut)
+	}
+	for _, w := range []string{"training diverged at epoch 1", "no checkpoint was written yet", "lower --lr (e.g. 100)"} {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("stderr does not mention %q: %s", w, errOut)
+		}
+	}
+	if strings.Contains(errOut, "json") {
+		t.Errorf("stderr: %s", errOut)
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 0 {
+		t.Errorf("a run that finished no epoch left %d files in --out", len(entries))
+	}
+}
+
+// classify and eval refuse a model with a NaN weight, naming the file and the tensor, and a
+// model whose finite weights overflow, instead of printing "NaN airplane" or an accuracy.
+func TestBrokenModelsAreRefused(t *testing.T) {
+	data := imageFolder(t)
+	good := filepath.Join(t.TempDir(), "good")
+	if _, errOut, code := run(t, "train", "--arch", "cifar-resnet8", "--dataset", "folder:"+data, "--epochs", "1", "--batch", "16", "--out", good, "-q"); code != 0 {
+		t.Fatalf("train: %s", errOut)
+	}
+	const conv = "resnet.encoder.stages.1.layers.0.layer.1.convolution.weight"
+	cases := []struct {
+		name   string
+		mutate func(weights.StateDict)
+		want   string
+	}{
+		{"NaN weight", func(sd weights.StateDict) { sd[conv].Data[17] = float32(math.NaN()) },
+			`model.safetensors: tensor "` + conv + `" has a non-finite value (NaN) at index 17`},
+		{"Inf running variance", func(sd weights.StateDict) {
+			sd["resnet.embedder.embedder.normalization.running_var"].Data[3] = float32(math.Inf(1))
+		}, `model.safetensors: tensor "resnet.embedder.embedder.normalization.running_var" has a non-finite value (+Inf) at index 3`},
+		{"finite weights that overflow", func(sd weights.StateDict) {
+			for i := range sd[arch.ClassifierWeight].Data {
+				sd[arch.ClassifierWeight].Data[i] = 3e38
+			}
+		}, "the model's output is not finite"},
+	}
+	img := filepath.Join(data, "a", "aa.png")
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for _, f := range []string{"config.json", "preprocessor_config.json"} {
+				b, err := os.ReadFile(filepath.Join(good, f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				os.WriteFile(filepath.Join(dir, f), b, 0o644)
+			}
+			sd, _, err := weights.ReadSafetensors(filepath.Join(good, "model.safetensors"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.mutate(sd)
+			if err := weights.WriteSafetensors(filepath.Join(dir, "model.safetensors"), sd, nil, "F32"); err != nil {
+				t.Fatal(err)
+			}
+			for _, args := range [][]string{
+				{"classify", "--model", dir, img},
+				{"eval", "--model", dir, "--dataset", "folder:" + data, "-q"},
+			} {
+				stdout, errOut, code := run(t, args...)
+				if code == 0 || !strings.Contains(errOut, c.want) || strings.Contains(stdout, "NaN") {
+					t.Errorf("%s: exit %d, stdout %q, stderr %q; want a failure mentioning %q", args[0], code, stdout, errOut, c.want)
+				}
+			}
+		})
+	}
+}
