@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"reflect"
 	"runtime"
 	"sort"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -18,6 +21,7 @@ import (
 	"github.com/resnet-go/resnet/fit"
 	"github.com/resnet-go/resnet/imageproc"
 	"github.com/resnet-go/resnet/kernels"
+	"github.com/resnet-go/resnet/model"
 	"github.com/resnet-go/resnet/weights"
 )
 
@@ -54,7 +58,7 @@ func (f *trainFlags) register(cmd *cobra.Command, withModel bool) {
 	fl.StringVar(&f.onBad, "on-bad-image", "fail", "an unreadable image in a folder dataset: fail or skip (skipped images are counted and listed)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bars")
 	if withModel {
-		fl.StringVar(&f.arch, "arch", "", "architecture preset (resnet info --list), e.g. cifar-resnet20")
+		fl.StringVar(&f.arch, "arch", "", "architecture preset (resnet info --list), e.g. cifar-resnet20; with --init, the architecture of a checkpoint without config.json (a bare .th or .pth file)")
 		fl.StringVar(&f.out, "out", "", "output directory: model files, metrics.jsonl, training.png, checkpoint")
 		fl.BoolVar(&f.resume, "resume", false, "continue the run whose checkpoint is in --out, exactly where it stopped")
 		fl.StringVar(&f.init, "init", "", "start from this model's weights (hub id, directory or file) and replace its head (fine-tuning)")
@@ -70,7 +74,8 @@ func trainCmd() *cobra.Command {
 		Short: "Train a ResNet (or plain network) with SGD; resumable, with metrics and a plot per epoch",
 		Example: `  resnet train --arch cifar-resnet20 --dataset cifar10:../shared/data/cifar10 --epochs 30 --out runs/r20
   resnet train --arch cifar-resnet20 --dataset cifar10:../shared/data/cifar10 --epochs 30 --out runs/r20 --resume
-  resnet train --init microsoft/resnet-18 --dataset folder:pets.tar.gz --num-labels 37 --epochs 5 --lr 0.01 --out runs/pets`,
+  resnet train --init microsoft/resnet-18 --dataset folder:pets.tar.gz --num-labels 37 --epochs 5 --lr 0.01 --out runs/pets
+  resnet train --init resnet20-12fca82f.th --arch cifar-resnet20 --dataset cifar10:../shared/data/cifar10 --epochs 5 --lr 0.01 --out runs/ft`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runTrain(cmd.Context(), &f) },
 	}
@@ -120,24 +125,88 @@ func runFit(ctx context.Context, c fit.Config) error {
 	return nil
 }
 
-// architecture is the preset, or the --init model's own architecture with its weights.
+// architecture is the preset, or the --init model's architecture with its weights: the
+// model's own config.json, or --arch for a checkpoint without one (a bare .th or .pth file).
+// A config.json that --arch contradicts is refused.
 func (f *trainFlags) architecture(ctx context.Context) (*arch.Config, weights.StateDict, error) {
-	switch {
-	case f.init != "" && f.arch != "":
-		return nil, nil, fmt.Errorf("give --arch or --init, not both (--init brings its own architecture)")
-	case f.init != "":
-		ck, err := resnet.LoadCheckpoint(ctx, f.init, resnet.WithHub((&modelFlags{progressFlags: progressFlags{quiet: f.quiet}}).hubClient()))
-		if err != nil {
-			return nil, nil, err
+	if f.init == "" {
+		if f.arch == "" {
+			return nil, nil, fmt.Errorf("--arch is required (e.g. cifar-resnet20; resnet info --list), or --init a model to fine-tune")
 		}
-		defer ck.Close()
-		sd, err := weights.Materialize(ck.Weights)
-		return ck.Config, sd, err
-	case f.arch != "":
 		cfg, err := arch.Preset(f.arch)
 		return cfg, nil, err
 	}
-	return nil, nil, fmt.Errorf("--arch is required (e.g. cifar-resnet20; resnet info --list)")
+	var preset *arch.Config
+	if f.arch != "" {
+		var err error
+		if preset, err = arch.Preset(f.arch); err != nil {
+			return nil, nil, err
+		}
+	}
+	opts := []resnet.Option{resnet.WithHub((&modelFlags{progressFlags: progressFlags{quiet: f.quiet}}).hubClient())}
+	configless := preset != nil && !hasOwnConfig(f.init)
+	if configless {
+		opts = append(opts, resnet.WithArch(f.arch))
+	}
+	ck, err := resnet.LoadCheckpoint(ctx, f.init, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer ck.Close()
+	if preset != nil && !configless {
+		if diffs := archDiff(ck.Config, preset); len(diffs) > 0 {
+			return nil, nil, fmt.Errorf("--init %s has its own config.json, and --arch %s is another architecture (%s); drop --arch to fine-tune %s as it is: --arch names the architecture only of a checkpoint without config.json (a bare .th or .pth file)",
+				f.init, f.arch, strings.Join(diffs, "; "), f.init)
+		}
+	}
+	sd, err := weights.Materialize(ck.Weights)
+	if err != nil {
+		return nil, nil, err
+	}
+	if configless {
+		spec, err := ck.Config.Spec()
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := model.Check(&spec, sd); err != nil {
+			return nil, nil, fmt.Errorf("--init %s is not a %s, as --arch says: %w", f.init, f.arch, err)
+		}
+	}
+	return ck.Config, sd, nil
+}
+
+// hasOwnConfig says whether --init brings a config.json, as resnet.LoadCheckpoint finds one:
+// a hub model does, a directory or a weights file does when the directory holds one.
+func hasOwnConfig(init string) bool {
+	st, err := os.Stat(init)
+	if err != nil {
+		return true // a hub id
+	}
+	dir := init
+	if !st.IsDir() {
+		dir = filepath.Dir(init)
+	}
+	_, err = os.Stat(filepath.Join(dir, "config.json"))
+	return err == nil
+}
+
+// archDiff lists the architecture settings (config.json keys) in which have differs from
+// want, as "depths [1 1 1] there, [3 3 3] in --arch"; the classes are not compared, since
+// fine-tuning replaces the head.
+func archDiff(have, want *arch.Config) []string {
+	var diffs []string
+	hv, wv := reflect.ValueOf(*have), reflect.ValueOf(*want)
+	for i := 0; i < hv.NumField(); i++ {
+		key, _, _ := strings.Cut(hv.Type().Field(i).Tag.Get("json"), ",")
+		if key == "-" || key == "" || key == "out_features" {
+			continue
+		}
+		a, b := hv.Field(i).Interface(), wv.Field(i).Interface()
+		if !reflect.DeepEqual(a, b) {
+			diffs = append(diffs, fmt.Sprintf("%s %v there, %v in --arch", key, a, b))
+		}
+	}
+	return diffs
 }
 
 // data loads the training split (optionally a seeded subset) and, when the dataset has one,
