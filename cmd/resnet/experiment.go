@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -44,7 +46,7 @@ func degradationCmd() *cobra.Command {
 		RunE:    func(cmd *cobra.Command, _ []string) error { return runDegradation(cmd.Context(), &f) },
 	}
 	f.register(cmd, false)
-	cmd.Flags().IntSliceVar(&f.depths, "depths", []int{20, 56}, "network depths (6n+2)")
+	cmd.Flags().IntSliceVar(&f.depths, "depths", []int{20, 56}, "network depths, each 6n+2 (8, 14, 20, 26, 32, 44, 56, 110, …); all are checked before training, which runs shallow to deep")
 	cmd.Flags().StringVar(&f.out, "out", "runs/degradation", "output directory: one run per network, degradation.png, results.json")
 	return cmd
 }
@@ -62,12 +64,14 @@ type degradationRow struct {
 func runDegradation(ctx context.Context, f *degradationFlags) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if len(f.depths) < 2 {
-		return fmt.Errorf("--depths needs at least two depths to compare")
+	depths, err := checkDepths(f.depths)
+	if err != nil {
+		return err
 	}
-	probe, _ := arch.Preset(fmt.Sprintf("cifar-resnet%d", f.depths[0]))
-	if probe == nil {
-		return fmt.Errorf("--depths: %d is not a CIFAR depth (6n+2: 20, 32, 44, 56, 110, …)", f.depths[0])
+	f.depths = depths
+	probe, err := arch.Preset(fmt.Sprintf("cifar-resnet%d", f.depths[0]))
+	if err != nil {
+		return err
 	}
 	// Load the data once; every network sees the same images in the same order.
 	trainSet, testSet, err := f.data(probe)
@@ -145,6 +149,39 @@ func runDegradation(ctx context.Context, f *degradationFlags) error {
 	fmt.Printf("residual: deeper trains as well or better (%s %.2f%% <= %s %.2f%%): %v\n", deepR.Network, deepR.TrainError, shallowR.Network, shallowR.TrainError, deepR.TrainError <= shallowR.TrainError)
 	fmt.Printf("figure: %s\n", fig)
 	return nil
+}
+
+// checkDepths refuses, before anything is trained, every depth that is not a CIFAR network's
+// (plain and residual) and a depth given twice, and returns the depths from shallow to deep,
+// the order the summary compares them in.
+func checkDepths(depths []int) ([]int, error) {
+	if len(depths) < 2 {
+		return nil, fmt.Errorf("--depths needs at least two depths to compare (e.g. --depths 20,56)")
+	}
+	var bad []string
+	seen := map[int]bool{}
+	for _, d := range depths {
+		_, errR := arch.Preset(fmt.Sprintf("cifar-resnet%d", d))
+		_, errP := arch.Preset(fmt.Sprintf("cifar-plain%d", d))
+		switch {
+		case d < 0 || errR != nil || errP != nil:
+			bad = append(bad, strconv.Itoa(d))
+		case seen[d]:
+			return nil, fmt.Errorf("--depths: %d is given twice", d)
+		}
+		seen[d] = true
+	}
+	if len(bad) > 0 {
+		what := "is not a CIFAR depth"
+		if len(bad) > 1 {
+			what = "are not CIFAR depths"
+		}
+		return nil, fmt.Errorf("--depths %s: %s; a CIFAR network's depth is 6n+2 with n ≥ 1 blocks per stage: 8, 14, 20, 26, 32, 44, 56, 110, …",
+			strings.Join(bad, ", "), what)
+	}
+	sorted := slices.Clone(depths)
+	slices.Sort(sorted)
+	return sorted, nil
 }
 
 // prefixWriter puts the network's name before each epoch line.
