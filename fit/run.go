@@ -55,7 +55,9 @@ const (
 // Run trains as configured. After every epoch it writes the model directory (config.json,
 // preprocessor_config.json, model.safetensors), metrics.jsonl, training.png and the checkpoint,
 // each atomically, checkpoint last; on cancellation it checkpoints mid-epoch and returns
-// ErrInterrupted.
+// ErrInterrupted. A NaN or ±Inf in a step's loss, gradients, weights or BN statistics, or in
+// the test loss, stops it before anything of that epoch is written, with an error that names
+// the step, what the output directory still holds, and a lower learning rate to try.
 func Run(ctx context.Context, c Config) (*Result, error) {
 	if err := c.check(); err != nil {
 		return nil, err

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -10,14 +9,15 @@ import (
 	"github.com/resnet-go/resnet/weights"
 )
 
-const publicResNet20 = "../../../shared/data/cifar10-resnets/resnet20-12fca82f.th"
+// publicResNet20 is akamaster's CIFAR-10 ResNet-20: a legacy torch file with no config.json.
+func publicResNet20(t *testing.T) string {
+	return filepath.Join(shared(t), "data", "cifar10-resnets", "resnet20-12fca82f.th")
+}
 
 // --arch names the architecture of a config-less --init checkpoint (a bare .th or .pth file),
 // so such a file can be fine-tuned; a checkpoint with its own config.json must agree with it.
 func TestTrainInitWithArch(t *testing.T) {
-	if _, err := os.Stat(publicResNet20); err != nil {
-		t.Skipf("shared data not available: %v", err)
-	}
+	th := publicResNet20(t)
 	data := imageFolder(t)
 	withConfig := filepath.Join(t.TempDir(), "r8")
 	if _, errOut, code := run(t, "train", "--arch", "cifar-resnet8", "--dataset", "folder:"+data, "--epochs", "1", "--batch", "16", "--out", withConfig, "-q"); code != 0 {
@@ -29,9 +29,9 @@ func TestTrainInitWithArch(t *testing.T) {
 		ok   bool
 		want []string // in stderr when refused
 	}{
-		{"config-less file with its architecture", []string{"--init", publicResNet20, "--arch", "cifar-resnet20", "--freeze-backbone"}, true, nil},
-		{"config-less file without --arch", []string{"--init", publicResNet20}, false, []string{"--arch"}},
-		{"config-less file with another architecture", []string{"--init", publicResNet20, "--arch", "cifar-resnet56"}, false, []string{"is not a cifar-resnet56, as --arch says", "missing key(s)"}},
+		{"config-less file with its architecture", []string{"--init", th, "--arch", "cifar-resnet20", "--freeze-backbone"}, true, nil},
+		{"config-less file without --arch", []string{"--init", th}, false, []string{"--arch"}},
+		{"config-less file with another architecture", []string{"--init", th, "--arch", "cifar-resnet56"}, false, []string{"is not a cifar-resnet56, as --arch says", "missing key(s)"}},
 		{"directory with a config.json that --arch contradicts", []string{"--init", withConfig, "--arch", "cifar-resnet20"}, false,
 			[]string{"--arch cifar-resnet20", withConfig, "config.json", "depths [1 1 1] there, [3 3 3] in --arch", "drop --arch"}},
 		{"plain twin of the same shapes", []string{"--init", withConfig, "--arch", "cifar-plain8"}, false, []string{"--arch cifar-plain8", "plain"}},
@@ -69,16 +69,14 @@ func TestTrainInitWithArch(t *testing.T) {
 // The fine-tuned model really starts from the config-less file: with the backbone frozen,
 // its convolutions are the file's.
 func TestTrainInitFromConfiglessFileKeepsItsWeights(t *testing.T) {
-	if _, err := os.Stat(publicResNet20); err != nil {
-		t.Skipf("shared data not available: %v", err)
-	}
+	th := publicResNet20(t)
 	data := imageFolder(t)
 	out := filepath.Join(t.TempDir(), "run")
-	if _, errOut, code := run(t, "train", "--init", publicResNet20, "--arch", "cifar-resnet20", "--freeze-backbone", "--dataset", "folder:"+data,
+	if _, errOut, code := run(t, "train", "--init", th, "--arch", "cifar-resnet20", "--freeze-backbone", "--dataset", "folder:"+data,
 		"--epochs", "1", "--batch", "16", "--lr", "0.01", "--out", out, "-q"); code != 0 {
 		t.Fatalf("train: %s", errOut)
 	}
-	raw, err := weights.ReadFile(publicResNet20)
+	raw, err := weights.ReadFile(th)
 	if err != nil {
 		t.Fatal(err)
 	}
