@@ -14,6 +14,7 @@ import (
 	"github.com/resnet-go/resnet/arch"
 	"github.com/resnet-go/resnet/hub"
 	"github.com/resnet-go/resnet/imageproc"
+	"github.com/resnet-go/resnet/kernels"
 	"github.com/resnet-go/resnet/model"
 	"github.com/resnet-go/resnet/weights"
 )
@@ -88,6 +89,10 @@ func FromPretrained(ctx context.Context, nameOrPath string, opts ...Option) (*Mo
 func (ck *Checkpoint) Build() (*Model, error) {
 	if ck.Weights == nil {
 		return nil, fmt.Errorf("%s: checkpoint was opened without its weights", ck.Source)
+	}
+	// A RESNET_ISA this build or CPU cannot run is refused rather than quietly replaced.
+	if err := kernels.ISAError(); err != nil {
+		return nil, err
 	}
 	m, err := model.New(ck.Config, ck.Weights)
 	if err != nil {
@@ -322,6 +327,12 @@ func (ck *Checkpoint) SaveAs(dir, dtype string) error {
 	sd, err := weights.Materialize(ck.Weights)
 	if err != nil {
 		return err
+	}
+	// Converting must not pass on weights that no model would load.
+	for _, name := range sd.Names() {
+		if err := weights.CheckFinite("", name, sd[name].Data); err != nil {
+			return fmt.Errorf("%s: %w", ck.Source, err)
+		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err

@@ -187,3 +187,26 @@ func TestFromPretrainedHub(t *testing.T) {
 		t.Error("loaded a repository the hub does not have")
 	}
 }
+
+// Converting refuses weights no model would load, and writes nothing.
+func TestSaveRefusesNonFinite(t *testing.T) {
+	ck, err := LoadCheckpoint(context.Background(), fixture("basic"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := weights.Materialize(ck.Weights)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "resnet.embedder.embedder.convolution.weight"
+	sd[name].Data[5] = float32(math.Inf(-1))
+	ck.Weights = sd
+	dir := filepath.Join(t.TempDir(), "out")
+	err = ck.Save(dir)
+	if err == nil || !strings.Contains(err.Error(), `"`+name+`" has a non-finite value (-Inf) at index 5`) {
+		t.Fatalf("Save: %v", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("Save wrote %s despite refusing", dir)
+	}
+}

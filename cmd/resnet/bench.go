@@ -97,7 +97,7 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	load := time.Since(t0)
 	h, w := m.Processor.OutputSize()
 	x := randomInput(f.batch, m.Config.NumChannels, h, w)
-	res, err := timeRuns(f, "resnet-go "+kernels.Backend(), load, func() error {
+	res, err := timeRuns(f, "resnet-go "+kernels.ISA(), load, func() error {
 		_, err := m.Forward(x)
 		return err
 	})

@@ -43,7 +43,7 @@ func runTrainBench(f *benchFlags) error {
 	for i := range labels {
 		labels[i] = rng.IntN(max(cfg.NumLabels, 1))
 	}
-	res, err := timeRuns(f, "resnet-go train "+kernels.Backend(), load, func() error {
+	res, err := timeRuns(f, "resnet-go train "+kernels.ISA(), load, func() error {
 		_, _, err := tr.Step(x, labels)
 		return err
 	})

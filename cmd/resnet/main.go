@@ -7,6 +7,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/resnet-go/resnet/kernels"
 )
 
 // errSomeFailed makes the exit status 1 after per-item errors were already printed.
@@ -18,7 +20,16 @@ func main() {
 		Short:         "Deep residual networks in pure Go: classify, embed, evaluate, inspect, convert, benchmark",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// A RESNET_ISA this CPU or build cannot run is refused by every command but version,
+		// which shows it.
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Name() == "version" {
+				return nil
+			}
+			return kernels.ISAError()
+		},
 	}
+	root.AddCommand(versionCmd())
 	root.AddCommand(classifyCmd(), evalCmd(), infoCmd(), embedCmd(), convertCmd(), benchCmd(), trainCmd(), experimentCmd())
 	if err := root.Execute(); err != nil {
 		if !errors.Is(err, errSomeFailed) {

@@ -3,7 +3,9 @@
 // skipped with the reason ("CPU lacks AVX-512F", "built with -tags noasm", "not amd64"),
 // unless the environment variable RESNET_EXPECT_ISA (a comma-separated list of paths) names
 // them: then the test fails, so that CI on a machine that should run a path notices when it
-// did not.
+// did not. When RESNET_ISA_LOG names a file, every path run or skipped appends one line to it
+// ("ran avx512 TestName" or "skipped neon TestName: reason"), for CI's summary of which paths
+// ran.
 package isatest
 
 import (
@@ -29,8 +31,10 @@ func Run(t *testing.T, f func(t *testing.T)) {
 				if expect[name] {
 					t.Fatalf("RESNET_EXPECT_ISA names %s, but it cannot run: %s", name, why)
 				}
+				logPath(t, "skipped "+name+" "+t.Name()+": "+why)
 				t.Skip(why)
 			}
+			logPath(t, "ran "+name+" "+t.Name())
 			prev := isa.Active().String()
 			if err := isa.Set(name); err != nil {
 				t.Fatal(err)
@@ -71,4 +75,21 @@ func Expected(t testing.TB) map[string]bool {
 		m[id.String()] = true
 	}
 	return m
+}
+
+// logPath appends line to the file RESNET_ISA_LOG names, if any. Test binaries of several
+// packages may append at once; each line is one small O_APPEND write.
+func logPath(t *testing.T, line string) {
+	p := os.Getenv("RESNET_ISA_LOG")
+	if p == "" {
+		return
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatalf("RESNET_ISA_LOG: %v", err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(line + "\n"); err != nil {
+		t.Fatalf("RESNET_ISA_LOG: %v", err)
+	}
 }
