@@ -38,6 +38,10 @@ type Config struct {
 	// Init starts from these weights (HF names) instead of random ones; a classifier of the
 	// wrong width is replaced by a fresh one (fine-tuning).
 	Init weights.StateDict
+	// InitLabels are Init's class names (its id2label), or nil when unknown. A classifier of
+	// the right width is kept only when its classes are the dataset's: by name, its rows put
+	// in the dataset's order; a head for other classes is replaced like a wrong-width one.
+	InitLabels []string
 	// FreezeBackbone trains only the classifier.
 	FreezeBackbone bool
 
@@ -75,6 +79,33 @@ func (c *Config) check() error {
 		return fmt.Errorf("fit: test images are %dx%dx%d, training images %dx%dx%d", c.Test.C, c.Test.H, c.Test.W, c.Train.C, c.Train.H, c.Train.W)
 	}
 	return nil
+}
+
+// alignTest returns the test split with its labels as training class indices, matched by
+// class name (a test folder may list its classes in another order, or only some of them), or
+// an error naming the test classes the training data does not have.
+func (c *Config) alignTest() (*datasets.Dataset, error) {
+	if c.Test == nil {
+		return nil, nil
+	}
+	m, err := datasets.MapLabels(c.Test.Classes, c.Train.Classes)
+	if err != nil {
+		return nil, fmt.Errorf("fit: the test split's classes do not match the training split's: %w", err)
+	}
+	identity := len(c.Test.Classes) == len(c.Train.Classes)
+	for i, j := range m.ToModel {
+		identity = identity && i == j
+	}
+	if identity {
+		return c.Test, nil
+	}
+	t := *c.Test
+	t.Classes = c.Train.Classes
+	t.Labels = make([]int, len(c.Test.Labels))
+	for i, l := range c.Test.Labels {
+		t.Labels[i] = m.ToModel[l]
+	}
+	return &t, nil
 }
 
 // schedule builds the learning-rate schedule for itersPerEpoch steps per epoch.

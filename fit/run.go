@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -62,6 +63,11 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	if err := c.check(); err != nil {
 		return nil, err
 	}
+	test, err := c.alignTest()
+	if err != nil {
+		return nil, err
+	}
+	c.Test = test
 	if err := os.MkdirAll(c.Out, 0o755); err != nil {
 		return nil, err
 	}
@@ -73,7 +79,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		return nil, err
 	}
 	if c.Init != nil {
-		if err := loadInit(net, c.Init); err != nil {
+		if err := loadInit(net, c.Init, c.InitLabels, c.Train.Classes, c.Log); err != nil {
 			return nil, err
 		}
 	}
@@ -203,28 +209,78 @@ func newTrainer(net *train.Network, c *Config, sched train.Schedule) (*train.Tra
 	return &train.Trainer{Net: net, Opt: o, Schedule: sched}, nil
 }
 
-// loadInit copies pretrained weights into net; a classifier of another width (or none) is
-// replaced by net's freshly initialised one.
-func loadInit(net *train.Network, init weights.StateDict) error {
+// loadInit copies pretrained weights into net. A classifier of another width (or none) is
+// replaced by net's freshly initialised one, and so is one of the right width whose classes
+// (initLabels, when known) are not the dataset's; one for the same classes in another order
+// has its rows reordered to the dataset's classes.
+func loadInit(net *train.Network, init weights.StateDict, initLabels, classes []string, log io.Writer) error {
 	own := net.StateDict()
 	sd := weights.StateDict{}
 	for k, v := range init {
 		sd[k] = v
 	}
-	for _, k := range []string{arch.ClassifierWeight, arch.ClassifierBias} {
+	w, b := arch.ClassifierWeight, arch.ClassifierBias
+	keep := true
+	for _, k := range []string{w, b} {
 		mine, ok := own[k]
 		theirs, has := sd[k]
 		switch {
 		case !ok:
 			delete(sd, k) // a feature extractor keeps no head
+			keep = false
 		case !has || !tensor.SameShape(theirs.Shape, mine.Shape):
-			sd[k] = mine
+			keep = false
+		}
+	}
+	if _, ok := own[w]; ok {
+		head, note := initHead(sd[w], sd[b], initLabels, classes, keep)
+		if head == nil {
+			sd[w], sd[b] = own[w], own[b]
+		} else {
+			sd[w], sd[b] = head[0], head[1]
+		}
+		if note != "" && log != nil {
+			fmt.Fprintln(log, note)
 		}
 	}
 	if err := net.LoadStateDict(sd); err != nil {
 		return fmt.Errorf("--init: %w", err)
 	}
 	return nil
+}
+
+// initHead decides what becomes of --init's classifier (weight w [K, F], bias b [K]) when it
+// has the right width (keep): nil to train a fresh one, else the weight and bias with row i
+// for dataset class i. note says what was done when that is not plain reuse.
+func initHead(w, b *weights.Tensor, initLabels, classes []string, keep bool) (head []*weights.Tensor, note string) {
+	if !keep {
+		return nil, ""
+	}
+	if initLabels == nil {
+		return []*weights.Tensor{w, b}, ""
+	}
+	m, err := datasets.MapLabels(classes, initLabels)
+	if err != nil || m.Positional {
+		if err == nil {
+			return []*weights.Tensor{w, b}, ""
+		}
+		return nil, fmt.Sprintf("--init: its classifier is for other classes (%v), so a fresh one is trained", err)
+	}
+	identity := true
+	for i, j := range m.ToModel {
+		identity = identity && i == j
+	}
+	if identity {
+		return []*weights.Tensor{w, b}, ""
+	}
+	k, f := w.Shape[0], w.Shape[1]
+	nw := &weights.Tensor{DType: w.DType, Shape: []int{k, f}, Data: make([]float32, k*f)}
+	nb := &weights.Tensor{DType: b.DType, Shape: []int{k}, Data: make([]float32, k)}
+	for i, j := range m.ToModel {
+		copy(nw.Data[i*f:(i+1)*f], w.Data[j*f:(j+1)*f])
+		nb.Data[i] = b.Data[j]
+	}
+	return []*weights.Tensor{nw, nb}, "--init: its classifier's rows were put in the dataset's class order"
 }
 
 // runEpoch trains from pos (which it advances batch by batch) to the end of the epoch, then

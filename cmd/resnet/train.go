@@ -103,6 +103,9 @@ func runTrain(ctx context.Context, f *trainFlags) error {
 		return err
 	}
 	c.Out, c.Resume, c.Init, c.FreezeBackbone = f.out, f.resume, init, f.freeze
+	if init != nil && cfg.NumLabels > 0 {
+		c.InitLabels = cfg.Labels()
+	}
 	return runFit(ctx, c)
 }
 
