@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -33,7 +34,8 @@ type trainFlags struct {
 	milestones                                           []int
 	seed                                                 uint64
 	nesterov, noDecayBN, noAugment, zeroInit, resume     bool
-	freeze, quiet                                        bool
+	freeze                                               bool
+	progressFlags
 }
 
 func (f *trainFlags) register(cmd *cobra.Command, withModel bool) {
@@ -56,7 +58,7 @@ func (f *trainFlags) register(cmd *cobra.Command, withModel bool) {
 	fl.IntVar(&f.subset, "subset", 0, "train on a seeded random subset of this many images (0: all)")
 	fl.IntVar(&f.threads, "threads", runtime.GOMAXPROCS(0), "worker threads")
 	fl.StringVar(&f.onBad, "on-bad-image", "fail", "an unreadable image in a folder dataset: fail or skip (skipped images are counted and listed)")
-	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bars")
+	f.progressFlags.register(cmd)
 	if withModel {
 		fl.StringVar(&f.arch, "arch", "", "architecture preset (resnet info --list), e.g. cifar-resnet20; with --init, the architecture of a checkpoint without config.json (a bare .th or .pth file)")
 		fl.StringVar(&f.out, "out", "", "output directory: model files, metrics.jsonl, training.png, checkpoint")
@@ -146,7 +148,7 @@ func (f *trainFlags) architecture(ctx context.Context) (*arch.Config, weights.St
 			return nil, nil, err
 		}
 	}
-	opts := []resnet.Option{resnet.WithHub((&modelFlags{progressFlags: progressFlags{quiet: f.quiet}}).hubClient())}
+	opts := []resnet.Option{resnet.WithHub((&modelFlags{progressFlags: f.progressFlags}).hubClient())}
 	configless := preset != nil && !hasOwnConfig(f.init)
 	if configless {
 		opts = append(opts, resnet.WithArch(f.arch))
@@ -227,10 +229,14 @@ func (f *trainFlags) data(cfg *arch.Config) (*datasets.Dataset, *datasets.Datase
 		return nil, nil, err
 	}
 	opts := datasets.Options{OnBadImage: policy, Warn: os.Stderr, Filter: imageproc.Bilinear}
+	// Decoding 50,000 JPEGs takes tens of seconds: say so rather than sit silent.
+	t0 := time.Now()
+	fmt.Fprintf(os.Stderr, "reading the training images of %s ...\n", spec)
 	trainSet, err := spec.Dataset(datasets.Train, opts)
 	if err != nil {
 		return nil, nil, err
 	}
+	fmt.Fprintf(os.Stderr, "read %d training images (%d classes) in %.1f s\n", trainSet.Len(), len(trainSet.Classes), time.Since(t0).Seconds())
 	if len(trainSet.Skipped) > 0 {
 		fmt.Fprintf(os.Stderr, "skipped %d unreadable training images\n", len(trainSet.Skipped))
 	}
@@ -266,7 +272,7 @@ func (f *trainFlags) fitConfig(cfg *arch.Config, trainSet, testSet *datasets.Dat
 		Arch: cfg, Train: trainSet, Test: testSet, Epochs: f.epochs, Batch: f.batch, LR: f.lr,
 		Momentum: f.momentum, WeightDecay: f.weightDecay, Nesterov: f.nesterov, NoDecayBNBias: f.noDecayBN,
 		Schedule: f.schedule, Milestones: f.milestones, WarmupEpochs: f.warmup, Seed: f.seed,
-		Augment: !f.noAugment, ZeroInitResidual: f.zeroInit, Quiet: f.quiet, Log: os.Stdout,
+		Augment: !f.noAugment, ZeroInitResidual: f.zeroInit, Quiet: !f.bars(), Log: os.Stdout,
 	}
 	switch f.normalize {
 	case "dataset":

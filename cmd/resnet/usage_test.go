@@ -208,3 +208,24 @@ func TestLimitSample(t *testing.T) {
 		t.Error("--limit 0 or above the size must keep every example")
 	}
 }
+
+// train says what it reads before the first epoch, and draws its bar only on a terminal.
+func TestTrainProgressOutput(t *testing.T) {
+	root := cifarFolder(t, 16, map[string]string{"cat": "cat", "dog": "dog"})
+	for _, c := range []struct {
+		extra []string
+		bar   bool
+	}{{nil, false}, {[]string{"--progress"}, true}} {
+		args := append([]string{"train", "--arch", "cifar-resnet20", "--dataset", "folder:" + root, "--epochs", "1", "--batch", "16", "--out", filepath.Join(t.TempDir(), "run")}, c.extra...)
+		_, errOut, code := run(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", c.extra, code, errOut)
+		}
+		if !strings.Contains(errOut, "reading the training images of folder:") || !strings.Contains(errOut, "read 32 training images (2 classes)") {
+			t.Errorf("%v: stderr does not say what is being read: %q", c.extra, errOut)
+		}
+		if got := strings.Contains(errOut, "epoch 1/1"); got != c.bar {
+			t.Errorf("%v: progress bar %v, want %v: %q", c.extra, got, c.bar, errOut)
+		}
+	}
+}
