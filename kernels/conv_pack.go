@@ -118,7 +118,7 @@ type imagesB struct {
 	imgs      int
 }
 
-func (s *imagesB) packB(dst, row []float32, k0, kc, j0, nc int, asm bool) {
+func (s *imagesB) packB(dst, row []float32, k0, kc, j0, nc int, ker *gemmKernel, asm bool) {
 	img0, c0 := j0/s.cols, j0%s.cols
 	one := c0+nc <= s.cols // the block lies within one image
 	for p := 0; p < kc; p++ {
@@ -128,7 +128,7 @@ func (s *imagesB) packB(dst, row []float32, k0, kc, j0, nc int, asm bool) {
 		}
 		if one {
 			o := img0*s.imgStride + off + c0
-			scatterRow(dst, s.src[o:o+nc], p, kc, asm)
+			scatterRow(dst, s.src[o:o+nc], p, kc, ker, asm)
 			continue
 		}
 		// Gather the row's pieces from consecutive images first.
@@ -138,7 +138,7 @@ func (s *imagesB) packB(dst, row []float32, k0, kc, j0, nc int, asm bool) {
 			copy(row[j:j+seg], s.src[o:o+seg])
 			j += seg
 		}
-		scatterRow(dst, row[:nc], p, kc, asm)
+		scatterRow(dst, row[:nc], p, kc, ker, asm)
 	}
 }
 

@@ -56,6 +56,9 @@ func BenchmarkResNetPlanned(b *testing.B) {
 					macs += p.MACs()
 				}
 				benchPaths(b, func(b *testing.B) {
+					for _, l := range layers { // weights repacked for this path's tile, once
+						Conv2DPlanned(l.p, batch, l.in, l.pl, l.bias, nil, true, l.out)
+					}
 					for b.Loop() {
 						for _, l := range layers {
 							Conv2DPlanned(l.p, batch, l.in, l.pl, l.bias, nil, true, l.out)
@@ -105,6 +108,9 @@ func BenchmarkResNetLayerKinds(b *testing.B) {
 			}
 			b.Run(net.name+"/"+k, func(b *testing.B) {
 				benchPaths(b, func(b *testing.B) {
+					for _, l := range ls { // weights repacked for this path's tile, once
+						Conv2DPlanned(l.p, 1, l.in, l.pl, l.bias, nil, true, l.out)
+					}
 					for b.Loop() {
 						for _, l := range ls {
 							Conv2DPlanned(l.p, 1, l.in, l.pl, l.bias, nil, true, l.out)

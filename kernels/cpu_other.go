@@ -75,3 +75,11 @@ func winoDyL6(q *float32, qs, th, tw int, d *float32, ds int) {
 func winoDW16(k int, d *float32, dgs, no int, v *float32, vgs, ni int, u *float32) {
 	panic("kernels: assembly kernel called in a build without it")
 }
+
+func kernel8x48(k int, a, b, c *float32, ldc, rows, cols, flags int, bias, res *float32, ldr int, mask uint64) {
+	panic("kernels: assembly kernel called in a build without it")
+}
+
+func copyPanels48(n int, src, dst *float32, stride int) {
+	panic("kernels: assembly kernel called in a build without it")
+}

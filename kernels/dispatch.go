@@ -10,17 +10,20 @@ import "github.com/resnet-go/resnet/internal/isa"
 // isaImpl is what one path runs.
 type isaImpl struct {
 	id isa.ID
-	// asm: the generated assembly kernels run (on amd64 the AVX2+FMA ones: the GEMM
-	// micro-kernel, B packing, Winograd transforms and tile products, pooling, gemv).
+	// asm: the generated assembly kernels run (on amd64 the AVX2+FMA ones: B
+	// packing, Winograd transforms and tile products, pooling, gemv).
 	asm bool
+	// gemm is the GEMM micro-kernel with its tile and blocking.
+	gemm *gemmKernel
 }
 
-// impls is indexed by isa.ID. The AVX-512 path runs the AVX2 kernels until it has its own.
+// impls is indexed by isa.ID. The AVX-512 path has its own GEMM micro-kernel
+// and runs the AVX2 kernels elsewhere.
 var impls = [...]isaImpl{
-	isa.Go:     {id: isa.Go},
-	isa.AVX2:   {id: isa.AVX2, asm: true},
-	isa.AVX512: {id: isa.AVX512, asm: true},
-	isa.NEON:   {id: isa.NEON},
+	isa.Go:     {id: isa.Go, gemm: gemmGo},
+	isa.AVX2:   {id: isa.AVX2, asm: true, gemm: gemmAVX2},
+	isa.AVX512: {id: isa.AVX512, asm: true, gemm: gemmAVX512},
+	isa.NEON:   {id: isa.NEON, gemm: gemmGo},
 }
 
 // curISA is the path in use; callers read it once per call.

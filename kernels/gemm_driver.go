@@ -1,21 +1,9 @@
 package kernels
 
-import (
-	"sync"
-	"unsafe"
-)
+import "unsafe"
 
-// Cache blocking (Goto/BLIS). A kcBlock×nr B micro-panel (16 KiB) stays in
-// L1 while the micro-kernel sweeps the mcBlock×kcBlock packed A block (144
-// KiB, L2) under it; the kcBlock×ncBlock packed B block (1 MiB) lives in
-// L2/L3. These are the usual BLIS-style sizes for 32 KiB L1 / ≥512 KiB L2; a
-// sweep (kc 192…384, mc 72…288, nc 512…2048) with BenchmarkGemm on the 2-core
-// AMD EPYC (Zen 4) dev machine moved results by less than its noise (±5%).
-const (
-	kcBlock = 256
-	mcBlock = 144  // multiple of mr
-	ncBlock = 1024 // multiple of nr
-)
+// The micro-kernel, its tile and the cache blocking come from the path's
+// gemmKernel (gemm_kernel.go).
 
 // minParallelFlops is the smallest amount of work worth a pool worker: a
 // hand-off costs a few microseconds. A variable so tests can force splitting.
@@ -71,14 +59,6 @@ type gemmArgs struct {
 	isa        *isaImpl // the path to run on; run sets it if the caller has not
 }
 
-// bBlockLen is the size of a packed kcBlock×ncBlock block of B.
-const bBlockLen = (kcBlock*nr + nr) * (ncBlock / nr)
-
-var bufPool = sync.Pool{New: func() any {
-	s := make([]float32, mcBlock*kcBlock+bBlockLen+ncBlock)
-	return &s
-}}
-
 // run computes the product on the worker pool.
 func (g *gemmArgs) run() {
 	if g.m == 0 || g.n == 0 {
@@ -91,15 +71,20 @@ func (g *gemmArgs) run() {
 	if g.isa == nil {
 		g.isa = curISA()
 	}
+	ker := g.isa.gemm
+	if g.pa != nil {
+		g.pa = g.pa.forKernel(ker)
+	}
 	tm, tn := g.split()
+	mr, nr := ker.mr, ker.nr
 	mt, nt := ceilDiv(g.m, mr), ceilDiv(g.n, nr)
 	parallel(tm*tn, func(i int) {
 		ti, tj := i/tn, i%tn
 		m0, m1 := ti*mt/tm*mr, min((ti+1)*mt/tm*mr, g.m)
 		n0, n1 := tj*nt/tn*nr, min((tj+1)*nt/tn*nr, g.n)
-		buf := bufPool.Get().(*[]float32)
+		buf := ker.buf()
 		g.rect(m0, m1, n0, n1, *buf)
-		bufPool.Put(buf)
+		ker.putBuf(buf)
 	})
 }
 
@@ -116,6 +101,8 @@ func (g *gemmArgs) run() {
 // panel when the half-width micro-kernel serves it (see edge), which decides
 // whether to split a narrow C (ResNet-50's 7×7 maps, N = 49) by rows instead.
 func (g *gemmArgs) split() (tm, tn int) {
+	ker := g.isa.gemm
+	mr, nr := ker.mr, ker.nr
 	mt, nt := ceilDiv(g.m, mr), ceilDiv(g.n, nr)
 	t := Threads()
 	flops := 2 * float64(g.m) * float64(g.n) * float64(g.k)
@@ -134,9 +121,13 @@ func (g *gemmArgs) split() (tm, tn int) {
 	width := func(n0, n1 int) float64 {
 		w := float64(n1 - n0)
 		if r := (n1 - n0) % nr; r != 0 {
-			w += float64(nr - r) // an edge panel costs a full panel
-			if r <= nr/2 {
-				w -= nr / 2 // or half, with the 6×8 kernel
+			switch {
+			case ker.kind == kindAVX512:
+				w += float64((r+7)/8*8 - r) // an edge panel costs its 8-column halves (the rest are skipped)
+			case r <= nr/2:
+				w += float64(nr/2 - r) // half a panel, with the 6×8 kernel
+			default:
+				w += float64(nr - r) // an edge panel costs a full panel
 			}
 		}
 		return w
@@ -160,17 +151,24 @@ func (g *gemmArgs) split() (tm, tn int) {
 	return tm, tn
 }
 
-// rect computes rows m0..m1-1, columns n0..n1-1 of C on path g.isa.
+// rect computes rows m0..m1-1, columns n0..n1-1 of C on path g.isa, with
+// the blocking of its kernel; buf is one of the kernel's buffers.
 func (g *gemmArgs) rect(m0, m1, n0, n1 int, buf []float32) {
+	ker := g.isa.gemm
 	asm := g.isa.asm
-	abuf := buf[:mcBlock*kcBlock]
-	bbuf := buf[mcBlock*kcBlock : mcBlock*kcBlock+bBlockLen]
-	row := buf[mcBlock*kcBlock+bBlockLen:]
-	for jc := n0; jc < n1; jc += ncBlock {
-		nc := min(ncBlock, n1-jc)
-		for pc := 0; pc < g.k; pc += kcBlock {
-			kc := min(kcBlock, g.k-pc)
-			g.b.packB(bbuf, row, pc, kc, jc, nc, asm)
+	pa := g.pa
+	if pa != nil {
+		pa = pa.forKernel(ker)
+	}
+	kcb, mcb, ncb := ker.kc, ker.mc, ker.nc
+	abuf := buf[:mcb*kcb]
+	bbuf := buf[mcb*kcb : mcb*kcb+ker.bBlockLen()]
+	row := buf[mcb*kcb+ker.bBlockLen():]
+	for jc := n0; jc < n1; jc += ncb {
+		nc := min(ncb, n1-jc)
+		for pc := 0; pc < g.k; pc += kcb {
+			kc := min(kcb, g.k-pc)
+			g.b.packB(bbuf, row, pc, kc, jc, nc, ker, asm)
 			flags := 0
 			if pc > 0 || g.accumulate {
 				flags |= flagLoad
@@ -178,16 +176,16 @@ func (g *gemmArgs) rect(m0, m1, n0, n1 int, buf []float32) {
 			if pc+kc == g.k {
 				flags |= g.ep.flags()
 			}
-			for ic := m0; ic < m1; ic += mcBlock {
-				mc := min(mcBlock, m1-ic)
-				ablk, astride := abuf, kc*mr
-				if g.pa != nil {
-					off, _ := g.pa.block(pc)
-					ablk, astride = g.pa.data[off+ic*kc:], kc*mr
+			for ic := m0; ic < m1; ic += mcb {
+				mc := min(mcb, m1-ic)
+				ablk, astride := abuf, kc*ker.mr
+				if pa != nil {
+					off, _ := pa.block(pc)
+					ablk = pa.data[off+ic*kc:]
 				} else {
-					packA(abuf, g.a, g.lda, ic, mc, pc, kc)
+					packA(abuf, g.a, g.lda, ic, mc, pc, kc, ker.mr)
 				}
-				g.macro(ablk, astride, bbuf, ic, mc, jc, nc, kc, flags, asm)
+				g.macro(ker, ablk, astride, bbuf, ic, mc, jc, nc, kc, flags, asm)
 			}
 		}
 	}
@@ -195,38 +193,43 @@ func (g *gemmArgs) rect(m0, m1, n0, n1 int, buf []float32) {
 
 // macro runs the micro-kernel over an mc×nc block of C from packed blocks;
 // A panel q (rows ic+q·mr…) starts at ablk[q·astride].
-func (g *gemmArgs) macro(ablk []float32, astride int, bbuf []float32, ic, mc, jc, nc, kc, flags int, asm bool) {
+func (g *gemmArgs) macro(ker *gemmKernel, ablk []float32, astride int, bbuf []float32, ic, mc, jc, nc, kc, flags int, asm bool) {
+	mr, nr := ker.mr, ker.nr
+	ps := ker.panelStride(kc)
 	for jr := 0; jr < nc; jr += nr {
-		bp := bbuf[jr/nr*panelStride(kc):][:kc*nr]
+		bp := bbuf[jr/nr*ps:][:kc*nr]
 		cols := min(nr, nc-jr)
 		for ir := 0; ir < mc; ir += mr {
 			ap := ablk[ir/mr*astride : ir/mr*astride+kc*mr]
 			rows := min(mr, mc-ir)
 			i, j := ic+ir, jc+jr
-			if cols < nr {
+			if cols < nr && ker.kind != kindAVX512 {
 				g.edge(ap, bp, kc, i, j, rows, cols, flags, asm)
 				continue
 			}
-			c := g.c[i*g.ldc+j : (i+rows-1)*g.ldc+j+nr]
+			c := g.c[i*g.ldc+j : (i+rows-1)*g.ldc+j+cols]
 			var bias, res []float32
 			if flags&flagBias != 0 {
 				bias = g.ep.bias[i : i+rows]
 			}
 			if flags&flagResidual != 0 {
-				res = g.ep.res[i*g.ep.ldr+j : (i+rows-1)*g.ep.ldr+j+nr]
+				res = g.ep.res[i*g.ep.ldr+j : (i+rows-1)*g.ep.ldr+j+cols]
 			}
-			if asm {
+			switch ker.kind {
+			case kindAVX512:
+				ker.tile512(kc, ap, bp, c, g.ldc, rows, cols, flags, bias, res, g.ep.ldr)
+			case kindAVX2:
 				kernel6x16(kc, &ap[0], &bp[0], &c[0], g.ldc, rows, flags, first(bias), first(res), g.ep.ldr)
-			} else {
+			default:
 				kernelGo(kc, ap, bp, c, g.ldc, rows, flags, bias, res, g.ep.ldr)
 			}
 		}
 	}
 }
 
-// edge handles a tile cut by the right border of C (the micro-kernel itself
-// handles missing rows): the micro-kernel writes the whole product to a local
-// tile, then only the rows×cols part is merged.
+// edge handles a tile of the 6×16 kernels cut by the right border of C (the
+// micro-kernel itself handles missing rows): the micro-kernel writes the
+// whole product to a local tile, then only the rows×cols part is merged.
 func (g *gemmArgs) edge(ap, bp []float32, kc, i, j, rows, cols, flags int, asm bool) {
 	var t [mr * nr]float32
 	switch {

@@ -1,7 +1,7 @@
 package kernels
 
-// Micro-tile shape: the micro-kernel computes mr rows by nr columns of C.
-// The assembly in _asm uses the same values.
+// Tile shape of the go and avx2 micro-kernels (kernelGo, kernel6x16): 6 rows
+// by 16 columns of C. The assembly in _asm uses the same values.
 const (
 	mr = 6
 	nr = 16
@@ -16,7 +16,8 @@ const (
 	flagReLU     = 8
 )
 
-// kernelGo is the portable micro-kernel and the specification of kernel6x16.
+// kernelGo is the portable micro-kernel (the go path's) and, with kernelSpec,
+// the specification of kernel6x16.
 // a holds k steps of mr values (column p of an mr-row panel of A), b holds k
 // steps of nr values (row p of an nr-column panel of B). It writes the first
 // rows (1…mr) rows of the mr×nr tile to c with row stride ldc; only those
@@ -76,5 +77,33 @@ func kernelGo(k int, a, b, c []float32, ldc, rows, flags int, bias, res []float3
 			}
 		}
 		copy(cr, tr)
+	}
+}
+
+// kernelSpec is the specification of every micro-kernel, for a tile of
+// mr×nr (the packed panels' shape): T[r][j] = Σ_p a[p·mr+r]·b[p·nr+j], then,
+// for r < rows and j < cols, c[r·ldc+j] = epilogue(T) as in kernelGo. Only
+// those rows and columns of C, bias and res are read or written.
+func kernelSpec(mr, nr, k int, a, b, c []float32, ldc, rows, cols, flags int, bias, res []float32, ldr int) {
+	for r := 0; r < rows; r++ {
+		for j := 0; j < cols; j++ {
+			var t float32
+			for p := 0; p < k; p++ {
+				t += a[p*mr+r] * b[p*nr+j]
+			}
+			if flags&flagLoad != 0 {
+				t += c[r*ldc+j]
+			}
+			if flags&flagBias != 0 {
+				t += bias[r]
+			}
+			if flags&flagResidual != 0 {
+				t += res[r*ldr+j]
+			}
+			if flags&flagReLU != 0 && t < 0 {
+				t = 0
+			}
+			c[r*ldc+j] = t
+		}
 	}
 }

@@ -115,3 +115,15 @@ func maxPool3s2Row(r0 *float32, r1 *float32, r2 *float32, w int, out *float32, o
 //
 //go:noescape
 func addReLU(dst *float32, src *float32, res *float32, n int, relu int)
+
+// kernel8x48 computes the 8×48 tile T = Σ_p a[p*8+r]·b[p*48+j] over k steps and
+// stores c[r*ldc+j] = epilogue(T) for r < rows, j < cols (mask = 1<<cols - 1), the
+// epilogue chosen by flags (see kernelSpec).
+//
+//go:noescape
+func kernel8x48(k int, a *float32, b *float32, c *float32, ldc int, rows int, cols int, flags int, bias *float32, res *float32, ldr int, mask uint64)
+
+// copyPanels48 copies src[48i:48i+48] to dst[i*stride:i*stride+48] for i < n.
+//
+//go:noescape
+func copyPanels48(n int, src *float32, dst *float32, stride int)

@@ -5,7 +5,7 @@ import "testing"
 // TestSplitResNetShapes pins the task grids of ResNet-50's 1×1 convolutions on two threads to
 // the fastest ones measured (BenchmarkGemm and per-grid timings, 2-core EPYC): one task per
 // thread, split by columns, except where the columns are one and a bit panels' worth
-// (7×7 maps), which split by rows.
+// (7×7 maps), which split by rows; the same for the 6×16 and the 8×48 (AVX-512) kernels.
 func TestSplitResNetShapes(t *testing.T) {
 	defer SetThreads(Threads())
 	SetThreads(2)
@@ -18,9 +18,11 @@ func TestSplitResNetShapes(t *testing.T) {
 		{512, 4608, 49, 2, 1},
 		{16, 16, 64, 1, 1}, // too small to be worth a hand-off
 	} {
-		g := &gemmArgs{m: c.m, k: c.k, n: c.n, pa: &PackedA{}}
-		if tm, tn := g.split(); tm != c.tm || tn != c.tn {
-			t.Errorf("M %d K %d N %d: grid %d×%d, want %d×%d", c.m, c.k, c.n, tm, tn, c.tm, c.tn)
+		for _, ker := range []*gemmKernel{gemmAVX2, gemmAVX512} {
+			g := &gemmArgs{m: c.m, k: c.k, n: c.n, pa: &PackedA{}, isa: &isaImpl{gemm: ker}}
+			if tm, tn := g.split(); tm != c.tm || tn != c.tn {
+				t.Errorf("%s: M %d K %d N %d: grid %d×%d, want %d×%d", ker.name, c.m, c.k, c.n, tm, tn, c.tm, c.tn)
+			}
 		}
 	}
 }

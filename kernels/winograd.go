@@ -104,11 +104,12 @@ func newWinoWeights(k *winoKind, p ConvParams, w []float32) *winoWeights {
 	// transform writes one value to each of them in turn, and planes of a
 	// multiple of 4 KiB would all fall into one L1 set (measured: the
 	// re-transform 10% slower).
-	size := ceilDiv(p.OutC, mr) * mr * p.InC
+	ker := curISA().gemm
+	size := packedSize(p.OutC, p.InC, ker)
 	stride := planeStride(size)
 	all := make([]float32, (np-1)*stride+size)
 	for x := range ww.u {
-		ww.u[x] = &PackedA{m: p.OutC, k: p.InC, data: all[x*stride : x*stride+size : x*stride+size]}
+		ww.u[x] = &PackedA{m: p.OutC, k: p.InC, mr: ker.mr, kc: ker.kc, data: all[x*stride : x*stride+size : x*stride+size]}
 	}
 	ww.transform(w)
 	return ww
@@ -117,6 +118,9 @@ func newWinoWeights(k *winoKind, p ConvParams, w []float32) *winoWeights {
 // transform sets U from the OutC×InC×3×3 weights w (checked by the caller),
 // overwriting the packed planes in place.
 func (ww *winoWeights) transform(w []float32) {
+	for _, u := range ww.u {
+		u.changed()
+	}
 	chunks := chunksFor(ww.outC, ww.outC*ww.inC*ww.kind.planes()*12)
 	if chunks == 1 {
 		ww.transformRows(w, 0, ww.outC) // no closure to allocate
@@ -346,9 +350,9 @@ func (g *winoGeom) gemms(ww *winoWeights, v, m []float32, cur *isaImpl) {
 			c:  m[x*g.ms:], ldc: g.ld,
 			isa: cur,
 		}
-		b := bufPool.Get().(*[]float32)
+		b := cur.gemm.buf()
 		ga.rect(0, g.p.OutC, 0, g.tiles, *b)
-		bufPool.Put(b)
+		cur.gemm.putBuf(b)
 	})
 }
 

@@ -205,11 +205,11 @@ func winoGroupFused(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout,
 }
 
 // gemmPlane sets M = U·V for one Winograd plane: U packed (M×K), V K×n (row stride ldv), M
-// (row stride ldm); winoGemm16 for the columns in multiples of 16, the Go driver for the rest,
-// on path cur, which has the assembly kernels.
+// (row stride ldm), on path cur, which has the assembly kernels: winoGemm16 for the columns in
+// multiples of 16 when U is in the 6-row layout in one K block, the GEMM driver for the rest.
 func gemmPlane(cur *isaImpl, u *PackedA, k int, v []float32, ldv int, m []float32, ldm, n int) {
 	n0 := 0
-	if k <= kcBlock && n >= 16 {
+	if u.mr == mr && k <= u.kc && n >= 16 {
 		n0 = n / 16 * 16
 		_ = u.data[ceilDiv(u.m, mr)*mr*k-1]
 		_ = v[(k-1)*ldv+n0-1]
@@ -218,8 +218,8 @@ func gemmPlane(cur *isaImpl, u *PackedA, k int, v []float32, ldv int, m []float3
 	}
 	if n0 < n {
 		ga := gemmArgs{m: u.m, n: n, k: k, pa: u, b: denseB{v, ldv}, c: m, ldc: ldm, isa: cur}
-		b := bufPool.Get().(*[]float32)
+		b := cur.gemm.buf()
 		ga.rect(0, u.m, n0, n, *b)
-		bufPool.Put(b)
+		cur.gemm.putBuf(b)
 	}
 }

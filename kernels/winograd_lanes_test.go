@@ -263,7 +263,7 @@ func testWinoGemm16(t *testing.T) {
 	for _, sz := range [][3]int{{7, 5, 32}, {16, 16, 16}, {64, 64, 48}, {1, 1, 16}, {13, 30, 64}} {
 		m, k, n := sz[0], sz[1], sz[2]
 		a, b := randSlice(r, m*k), randSlice(r, k*(n+3))
-		pa := PackA(m, k, a, k)
+		pa := packAFor(m, k, a, k, gemmAVX2) // winoGemm16 reads the 6-row layout
 		ldc := n + 5
 		c := fill(make([]float32, (m+1)*ldc), 4)
 		winoGemm16(k, &pa.data[0], m, &b[0], n+3, &c[0], ldc, n)

@@ -43,6 +43,8 @@ func main() {
 	winoDW(tb)
 	maxPool3s2(tb)
 	addReLU(tb)
+	microKernel512(8, 3) // see gemmAVX512 in kernels/gemm_kernel.go for the choice
+	copyPanels512(3)
 	Generate()
 }
 

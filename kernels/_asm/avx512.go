@@ -1,0 +1,307 @@
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// The AVX-512F kernels of the avx512 path: the GEMM micro-kernel with its
+// fused epilogue and the B-packing copy. kernelSpec in kernels/kernel_go.go
+// is the micro-kernel's specification.
+
+var zmm = []VecPhysical{
+	Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15,
+	Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z24, Z25, Z26, Z27, Z28, Z29, Z30, Z31,
+}
+
+var kmask = []Register{K1, K2, K3, K4}
+
+// microKernel512 emits kernel<mr>x<16·nv>: an mr×16nv tile of C in mr·nv zmm
+// accumulators, from a packed A panel (k steps of mr values, broadcast) and a
+// packed B panel (k steps of 16nv values, nv vector loads per step). Only the
+// first cols columns (1…16nv; mask has their bits set) and rows rows are
+// read and written, with masked loads and stores, so a tile cut by the
+// border of C needs no copy; the k loop computes only the vectors that hold
+// columns below cols.
+func microKernel512(mr, nv int) {
+	nr := 16 * nv
+	name := fmt.Sprintf("kernel%dx%d", mr, nr)
+	TEXT(name, NOSPLIT, "func(k int, a, b, c *float32, ldc, rows, cols, flags int, bias, res *float32, ldr int, mask uint64)")
+	Pragma("noescape")
+	Doc(
+		fmt.Sprintf("%s computes the %d×%d tile T = Σ_p a[p*%d+r]·b[p*%d+j] over k steps and", name, mr, nr, mr, nr),
+		"stores c[r*ldc+j] = epilogue(T) for r < rows, j < cols (mask = 1<<cols - 1), the",
+		"epilogue chosen by flags (see kernelSpec).",
+	)
+	if mr*nv+nv+1 > len(zmm) {
+		panic("tile too large for 32 zmm registers")
+	}
+	acc := func(r, v int) VecPhysical { return zmm[r*nv+v] }
+	bvec := func(v int) VecPhysical { return zmm[mr*nv+v] }
+	bc := zmm[31]
+
+	k := Load(Param("k"), GP64())
+	ap := Load(Param("a"), GP64())
+	bp := Load(Param("b"), GP64())
+	cols := Load(Param("cols"), GP64())
+
+	// Prefetch the C tile (and the residual) unless K is tiny.
+	CMPQ(k, U8(16))
+	JL(LabelRef(name + "_pfdone"))
+	prefetchRows(mr, nr, "c", "ldc")
+	fl := Load(Param("flags"), GP64())
+	TESTQ(U32(flagResidual), fl)
+	JZ(LabelRef(name + "_pfdone"))
+	prefetchRows(mr, nr, "res", "ldr")
+	Label(name + "_pfdone")
+
+	for r := 0; r < mr; r++ {
+		for v := 0; v < nv; v++ {
+			VPXORD(acc(r, v), acc(r, v), acc(r, v))
+		}
+	}
+
+	// One k loop per number h of active 8-column halves (cols ≤ 8h): h/2
+	// zmm vectors and, for odd h, a last ymm vector (on CPUs that split zmm
+	// operations in two, such as Zen 4, it costs half a zmm one).
+	for h := 2 * nv; h >= 1; h-- {
+		full, half := h/2, h%2
+		vecs := full + half
+		lbl := fmt.Sprintf("%s_h%d", name, h)
+		Label(lbl)
+		if h > 1 {
+			CMPQ(cols, U8(8*(h-1)))
+			JLE(LabelRef(fmt.Sprintf("%s_h%d", name, h-1)))
+		}
+		// reg returns the zmm register or, for the half vector, its ymm half.
+		reg := func(z VecPhysical, v int) VecPhysical {
+			if v == full {
+				return z.AsY().(VecPhysical)
+			}
+			return z
+		}
+		// With one vector, even and odd steps use separate accumulators (the
+		// second vector's): mr chains alone would leave the FMA units waiting
+		// on their latency.
+		split := vecs == 1 && nv > 1
+		step := func(aoff, boff, u int) {
+			for v := 0; v < vecs; v++ {
+				VMOVUPS(Mem{Base: bp, Disp: boff + 64*v}, reg(bvec(v), v))
+			}
+			for r := 0; r < mr; r++ {
+				am := Mem{Base: ap, Disp: aoff + 4*r}
+				if vecs == 1 {
+					set := 0
+					if split {
+						set = u % 2
+					}
+					VFMADD231PS_BCST(am, reg(bvec(0), 0), reg(acc(r, set), 0))
+					continue
+				}
+				VBROADCASTSS(am, bc)
+				for v := 0; v < vecs; v++ {
+					VFMADD231PS(reg(bvec(v), v), reg(bc, v), reg(acc(r, v), v))
+				}
+			}
+		}
+		const unroll = 4
+		CMPQ(k, U8(unroll))
+		JL(LabelRef(lbl + "_tail"))
+		Label(lbl + "_loop")
+		// B comes from L1; A streams from L2, or from memory when prepacked.
+		PREFETCHT0(Mem{Base: bp, Disp: 4 * nr * 8})
+		for off := 0; off < 4*mr*unroll; off += 64 {
+			PREFETCHT0(Mem{Base: ap, Disp: 3072 + off})
+		}
+		for u := 0; u < unroll; u++ {
+			step(4*mr*u, 4*nr*u, u)
+		}
+		ADDQ(U32(4*mr*unroll), ap)
+		ADDQ(U32(4*nr*unroll), bp)
+		SUBQ(U8(unroll), k)
+		CMPQ(k, U8(unroll))
+		JGE(LabelRef(lbl + "_loop"))
+		Label(lbl + "_tail")
+		TESTQ(k, k)
+		JZ(LabelRef(lbl + "_done"))
+		Label(lbl + "_loop1")
+		step(0, 0, 0)
+		ADDQ(U32(4*mr), ap)
+		ADDQ(U32(4*nr), bp)
+		DECQ(k)
+		JNZ(LabelRef(lbl + "_loop1"))
+		Label(lbl + "_done")
+		if split {
+			for r := 0; r < mr; r++ {
+				VADDPS(acc(r, 1), acc(r, 0), acc(r, 0))
+			}
+		}
+		JMP(LabelRef(name + "_epilogue"))
+	}
+
+	Label(name + "_epilogue")
+	flags := Load(Param("flags"), GP64())
+	cp := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(U8(2), ldc)
+	nrows := Load(Param("rows"), GP64())
+	bias := Load(Param("bias"), GP64())
+	res := Load(Param("res"), GP64())
+	ldr := Load(Param("ldr"), GP64())
+	SHLQ(U8(2), ldr)
+
+	// A full tile (cols = nr) uses plain loads and stores, a partial one
+	// the column masks K1….
+	CMPQ(cols, U8(nr))
+	JE(LabelRef(name + "_full"))
+	m := Load(Param("mask"), GP64()).(GPVirtual)
+	for v := 0; v < nv; v++ {
+		KMOVW(m.As32(), kmask[v])
+		if v < nv-1 {
+			SHRQ(U8(16), m)
+		}
+	}
+	epilogue512(name+"_part", mr, nv, acc, true, flags, cp, ldc, nrows, bias, res, ldr)
+	VZEROUPPER()
+	RET()
+	Label(name + "_full")
+	epilogue512(name+"_full", mr, nv, acc, false, flags, cp, ldc, nrows, bias, res, ldr)
+	VZEROUPPER()
+	RET()
+}
+
+// epilogue512 emits the epilogue of microKernel512 on the accumulators acc:
+// T += C, bias, residual, ReLU, store, for the first nrows rows, with the
+// column masks K1… if masked.
+func epilogue512(pre string, mr, nv int, acc func(r, v int) VecPhysical, masked bool, flags, cp, ldc, nrows, bias, res, ldr Register) {
+	tmp := zmm[31]
+	// rows emits body(r, row) for the first nrows rows, row = base + r*stride.
+	rows := func(name string, base, stride Register, body func(r int, row Mem)) {
+		row, left := GP64(), GP64()
+		MOVQ(base, row)
+		MOVQ(nrows, left)
+		for r := 0; r < mr; r++ {
+			body(r, Mem{Base: row})
+			if r < mr-1 {
+				DECQ(left)
+				JZ(LabelRef(name))
+				if stride != nil {
+					ADDQ(stride, row)
+				} else {
+					ADDQ(U8(4), row)
+				}
+			}
+		}
+		Label(name)
+	}
+	add := func(mem Mem, v int, dst VecPhysical) {
+		if masked {
+			VADDPS(mem, dst, kmask[v], dst)
+		} else {
+			VADDPS(mem, dst, dst)
+		}
+	}
+
+	Comment("Accumulate: T += C.")
+	TESTQ(U32(flagLoad), flags)
+	JZ(LabelRef(pre + "_bias"))
+	rows(pre+"_load_done", cp, ldc, func(r int, row Mem) {
+		for v := 0; v < nv; v++ {
+			add(row.Offset(64*v), v, acc(r, v))
+		}
+	})
+
+	Label(pre + "_bias")
+	Comment("Bias: T[r] += bias[r].")
+	TESTQ(U32(flagBias), flags)
+	JZ(LabelRef(pre + "_residual"))
+	rows(pre+"_bias_done", bias, nil, func(r int, row Mem) {
+		VBROADCASTSS(row, tmp)
+		for v := 0; v < nv; v++ {
+			VADDPS(tmp, acc(r, v), acc(r, v))
+		}
+	})
+
+	Label(pre + "_residual")
+	Comment("Residual: T += res.")
+	TESTQ(U32(flagResidual), flags)
+	JZ(LabelRef(pre + "_relu"))
+	rows(pre+"_res_done", res, ldr, func(r int, row Mem) {
+		for v := 0; v < nv; v++ {
+			add(row.Offset(64*v), v, acc(r, v))
+		}
+	})
+
+	Label(pre + "_relu")
+	Comment("ReLU: T = max(0, T); a NaN in T stays NaN, as in kernelSpec.")
+	TESTQ(U32(flagReLU), flags)
+	JZ(LabelRef(pre + "_store"))
+	VPXORD(tmp, tmp, tmp)
+	for r := 0; r < mr; r++ {
+		for v := 0; v < nv; v++ {
+			VMAXPS(acc(r, v), tmp, acc(r, v))
+		}
+	}
+
+	Label(pre + "_store")
+	rows(pre+"_store_done", cp, ldc, func(r int, row Mem) {
+		for v := 0; v < nv; v++ {
+			if masked {
+				VMOVUPS(acc(r, v), kmask[v], row.Offset(64*v))
+			} else {
+				VMOVUPS(acc(r, v), row.Offset(64*v))
+			}
+		}
+	})
+}
+
+// prefetchRows prefetches the mr rows of nr floats of the tile at argument
+// base, rows argument ld floats apart: every cache line a row may touch.
+func prefetchRows(mr, nr int, base, ld string) {
+	p := Load(Param(base), GP64())
+	stride := Load(Param(ld), GP64())
+	SHLQ(U8(2), stride)
+	for r := 0; r < mr; r++ {
+		for off := 0; off < 4*nr; off += 64 {
+			PREFETCHT0(Mem{Base: p, Disp: off})
+		}
+		PREFETCHT0(Mem{Base: p, Disp: 4*nr - 4})
+		if r < mr-1 {
+			ADDQ(stride, p)
+		}
+	}
+}
+
+// copyPanels512 emits copyPanels<16nv>: n pieces of 16nv contiguous source
+// values, piece i going to dst + i*stride (B packing).
+func copyPanels512(nv int) {
+	nr := 16 * nv
+	name := fmt.Sprintf("copyPanels%d", nr)
+	TEXT(name, NOSPLIT, "func(n int, src, dst *float32, stride int)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s copies src[%di:%di+%d] to dst[i*stride:i*stride+%d] for i < n.", name, nr, nr, nr, nr))
+	n := Load(Param("n"), GP64())
+	src := Load(Param("src"), GP64())
+	dst := Load(Param("dst"), GP64())
+	stride := Load(Param("stride"), GP64())
+	SHLQ(U8(2), stride)
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	Label(name + "_loop")
+	for v := 0; v < nv; v++ {
+		VMOVUPS(Mem{Base: src, Disp: 64 * v}, zmm[v])
+	}
+	for v := 0; v < nv; v++ {
+		VMOVUPS(zmm[v], Mem{Base: dst, Disp: 64 * v})
+	}
+	ADDQ(U32(4*nr), src)
+	ADDQ(stride, dst)
+	DECQ(n)
+	JNZ(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
