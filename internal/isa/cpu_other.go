@@ -1,12 +1,7 @@
-//go:build !amd64 || noasm
+//go:build !(amd64 || arm64) || noasm
 
 package isa
 
-// cpuLacks: no build here has assembly for its CPU yet (unavailable rules out the other
-// architectures and noasm builds before asking).
-func cpuLacks(id ID) string {
-	if id == NEON {
-		return "no NEON kernels in this build yet"
-	}
-	return "no assembly kernels in this build"
-}
+// cpuLacks: builds for other architectures, and noasm builds, have no assembly kernels
+// (unavailable rules them out before asking).
+func cpuLacks(ID) string { return "no assembly kernels in this build" }

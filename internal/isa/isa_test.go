@@ -127,3 +127,45 @@ func TestSet(t *testing.T) {
 		t.Errorf("Set(mmx): %v, active %v (was %v)", err, Active(), before)
 	}
 }
+
+// TestChooseARM64: the choice on arm64 asm builds, for a CPU with Advanced SIMD (every
+// ARMv8-A one) and a hypothetical one without.
+func TestChooseARM64(t *testing.T) {
+	if runtime.GOARCH != "arm64" || noasmBuild {
+		t.Skip("the NEON path exists only in arm64 builds without -tags noasm")
+	}
+	neon := func(ID) string { return "" }
+	none := func(ID) string { return "CPU lacks Advanced SIMD" }
+	tests := []struct {
+		cpu        func(ID) string
+		isa, noasm string
+		want       ID
+		err        string
+	}{
+		{neon, "", "", NEON, ""},
+		{neon, "", "1", Go, ""},
+		{neon, "go", "", Go, ""},
+		{neon, "NEON", "", NEON, ""},
+		{neon, "avx2", "", NEON, "not amd64"},
+		{neon, "neon", "1", Go, "contradicts RESNET_NOASM=1"},
+		{none, "", "", Go, ""},
+		{none, "neon", "", Go, "CPU lacks Advanced SIMD"},
+	}
+	for _, tc := range tests {
+		env := map[string]string{"RESNET_ISA": tc.isa, "RESNET_NOASM": tc.noasm}
+		got, err := choose(func(k string) string { return env[k] }, tc.cpu)
+		name := "RESNET_ISA=" + tc.isa + ", RESNET_NOASM=" + tc.noasm
+		if got != tc.want {
+			t.Errorf("%s: chose %v, want %v", name, got, tc.want)
+		}
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("%s: unexpected error %v", name, err)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%s: error %v, want one containing %q", name, err, tc.err)
+		}
+	}
+	if Unavailable(NEON) != "" {
+		t.Errorf("neon unavailable on this arm64 CPU: %s", Unavailable(NEON))
+	}
+}

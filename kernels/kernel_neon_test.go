@@ -1,12 +1,22 @@
-//go:build !noasm
-
 package kernels
 
 import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/resnet-go/resnet/internal/isa"
 )
+
+// needNEON skips a test of the NEON kernels where they cannot run: on other
+// architectures and in noasm builds (the arm64 CI job runs them under
+// emulation).
+func needNEON(t testing.TB) {
+	t.Helper()
+	if why := isa.Unavailable(isa.NEON); why != "" {
+		t.Skip("NEON kernels: " + why)
+	}
+}
 
 // tileRef is the specification of an mr×nr micro-kernel tile (kernelGo's
 // arithmetic for any tile): T[r][j] = Σ_p a[p·mr+r]·b[p·nr+j], then the
@@ -41,6 +51,7 @@ func tileRef(mr, nr, k int, a, b, c []float32, ldc, rows, cols, flags int, bias,
 // (FMLA against separate multiply and add); C outside the tile must stay
 // untouched.
 func TestNEONKernels(t *testing.T) {
+	needNEON(t)
 	const mr, nr = 8, 12
 	ldc, ldr := nr+3, nr+5
 	for _, k := range []int{1, 2, 3, 4, 5, 7, 8, 64, 257} {
@@ -91,6 +102,7 @@ func TestNEONKernels(t *testing.T) {
 // TestNEONKernelNaN: ReLU keeps a NaN of the product (row 3, NaN·b), as
 // kernelGo does, and clamps the negative rows.
 func TestNEONKernelNaN(t *testing.T) {
+	needNEON(t)
 	a, b := fill(make([]float32, 8), -1), fill(make([]float32, 12), 1)
 	a[3] = float32(math.NaN())
 	c := make([]float32, 8*12)
