@@ -83,3 +83,7 @@ func kernel8x48(k int, a, b, c *float32, ldc, rows, cols, flags int, bias, res *
 func copyPanels48(n int, src, dst *float32, stride int) {
 	panic("kernels: assembly kernel called in a build without it")
 }
+
+func winoGemm8x48(k int, a *float32, m int, b *float32, ldb int, c *float32, ldc, n int) {
+	panic("kernels: assembly kernel called in a build without it")
+}

@@ -127,3 +127,11 @@ func kernel8x48(k int, a *float32, b *float32, c *float32, ldc int, rows int, co
 //
 //go:noescape
 func copyPanels48(n int, src *float32, dst *float32, stride int)
+
+// winoGemm8x48 sets C = A·B for the m×k matrix A packed in panels of 8 rows (k·8 values
+// each, rows past m zero, as PackedA for the 8×48 kernel with k ≤ its kc), B k×n (row
+// stride ldb) and C m×n (row stride ldc); n must be a positive multiple of 16, k and m
+// positive.
+//
+//go:noescape
+func winoGemm8x48(k int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, n int)

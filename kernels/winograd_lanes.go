@@ -205,16 +205,23 @@ func winoGroupFused(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout,
 }
 
 // gemmPlane sets M = U·V for one Winograd plane: U packed (M×K), V K×n (row stride ldv), M
-// (row stride ldm), on path cur, which has the assembly kernels: winoGemm16 for the columns in
-// multiples of 16 when U is in the 6-row layout in one K block, the GEMM driver for the rest.
+// (row stride ldm), on path cur, which has the assembly kernels: when K is one K block,
+// winoGemm16 (avx2) or winoGemm8x48 (avx512) for the columns in multiples of 16, reading V in
+// place (packing it would cost as much as the product at CIFAR's 16 to 64 channels), the GEMM
+// driver for the rest.
 func gemmPlane(cur *isaImpl, u *PackedA, k int, v []float32, ldv int, m []float32, ldm, n int) {
+	u = u.forKernel(cur.gemm)
 	n0 := 0
-	if u.mr == mr && k <= u.kc && n >= 16 {
+	if k <= u.kc && n >= 16 && (cur.gemm.kind == kindAVX2 || cur.gemm.kind == kindAVX512) {
 		n0 = n / 16 * 16
-		_ = u.data[ceilDiv(u.m, mr)*mr*k-1]
+		_ = u.data[ceilDiv(u.m, u.mr)*u.mr*k-1]
 		_ = v[(k-1)*ldv+n0-1]
 		_ = m[(u.m-1)*ldm+n0-1]
-		winoGemm16(k, &u.data[0], u.m, &v[0], ldv, &m[0], ldm, n0)
+		if cur.gemm.kind == kindAVX512 {
+			winoGemm8x48(k, &u.data[0], u.m, &v[0], ldv, &m[0], ldm, n0)
+		} else {
+			winoGemm16(k, &u.data[0], u.m, &v[0], ldv, &m[0], ldm, n0)
+		}
 	}
 	if n0 < n {
 		ga := gemmArgs{m: u.m, n: n, k: k, pa: u, b: denseB{v, ldv}, c: m, ldc: ldm, isa: cur}

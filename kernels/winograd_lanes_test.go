@@ -252,21 +252,27 @@ func checkScaled(t *testing.T, got []float32, want, scale []float64, hw int) {
 	}
 }
 
-// TestWinoGemm16 checks the short-K GEMM of the lane-major path against refGemm, with K not
-// a multiple of the unrolling and M not a multiple of the panel height; rows and columns
-// past C's must stay untouched.
+// TestWinoGemm16 checks the short-K GEMMs of the lane-major path (winoGemm16 on avx2,
+// winoGemm8x48 on avx512) against refGemm, with K not a multiple of the unrolling, M not a
+// multiple of the panel height and N ending in strips of 16, 32 and 48; rows and columns past
+// C's must stay untouched.
 func TestWinoGemm16(t *testing.T) { isatest.Run(t, testWinoGemm16) }
 
 func testWinoGemm16(t *testing.T) {
 	needAsm(t)
+	ker := curISA().gemm
 	r := rand.New(rand.NewPCG(8, 9))
-	for _, sz := range [][3]int{{7, 5, 32}, {16, 16, 16}, {64, 64, 48}, {1, 1, 16}, {13, 30, 64}} {
+	for _, sz := range [][3]int{{7, 5, 32}, {16, 16, 16}, {64, 64, 48}, {1, 1, 16}, {13, 30, 64}, {9, 2, 80}, {24, 17, 96}, {8, 3, 112}} {
 		m, k, n := sz[0], sz[1], sz[2]
 		a, b := randSlice(r, m*k), randSlice(r, k*(n+3))
-		pa := packAFor(m, k, a, k, gemmAVX2) // winoGemm16 reads the 6-row layout
+		pa := packAFor(m, k, a, k, ker)
 		ldc := n + 5
 		c := fill(make([]float32, (m+1)*ldc), 4)
-		winoGemm16(k, &pa.data[0], m, &b[0], n+3, &c[0], ldc, n)
+		if ker.kind == kindAVX512 {
+			winoGemm8x48(k, &pa.data[0], m, &b[0], n+3, &c[0], ldc, n)
+		} else {
+			winoGemm16(k, &pa.data[0], m, &b[0], n+3, &c[0], ldc, n)
+		}
 		want, _ := refGemm(m, n, k, a, k, b, n+3)
 		for i := range m + 1 {
 			for j := range ldc {

@@ -305,3 +305,130 @@ func copyPanels512(nv int) {
 	VZEROUPPER()
 	RET()
 }
+
+// winoGemm512 emits winoGemm8x48, the AVX-512 version of winoGemm16 for
+// the Winograd planes of the lane-major path: C = A·B with A packed in
+// panels of 8 rows (as PackedA for the 8×48 kernel, k at most one K block)
+// and B read in place, in strips of 48 columns (then one of 32 or 16), so
+// that short K (the channels of a CIFAR layer) costs no packing of B.
+func winoGemm512() {
+	const mr = 8
+	name := "winoGemm8x48"
+	TEXT(name, NOSPLIT, "func(k int, a *float32, m int, b *float32, ldb int, c *float32, ldc, n int)")
+	Pragma("noescape")
+	Doc(
+		name+" sets C = A·B for the m×k matrix A packed in panels of 8 rows (k·8 values",
+		"each, rows past m zero, as PackedA for the 8×48 kernel with k ≤ its kc), B k×n (row",
+		"stride ldb) and C m×n (row stride ldc); n must be a positive multiple of 16, k and m",
+		"positive.",
+	)
+	acc := func(r, v int) VecPhysical { return zmm[r*3+v] }
+	bvec := func(v int) VecPhysical { return zmm[24+v] }
+	bc := zmm[31]
+
+	ldb := Load(Param("ldb"), GP64())
+	SHLQ(U8(2), ldb)
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(U8(2), ldc)
+	bcol := Load(Param("b"), GP64())
+	ccol := Load(Param("c"), GP64())
+	nleft := Load(Param("n"), GP64())
+
+	// strip emits the product for w vectors of columns at bcol/ccol.
+	strip := func(w int) {
+		pre := fmt.Sprintf("%s_w%d", name, w)
+		apan := Load(Param("a"), GP64())
+		crow := GP64()
+		MOVQ(ccol, crow)
+		mleft := Load(Param("m"), GP64())
+		Label(pre + "_panel")
+		for r := 0; r < mr; r++ {
+			for v := 0; v < max(w, 2); v++ {
+				VPXORD(acc(r, v), acc(r, v), acc(r, v))
+			}
+		}
+		k := Load(Param("k"), GP64())
+		ap, bp := GP64(), GP64()
+		MOVQ(apan, ap)
+		MOVQ(bcol, bp)
+		// One vector: even and odd steps into separate accumulators, as in
+		// microKernel512.
+		step := func(aoff, u int) {
+			for v := 0; v < w; v++ {
+				VMOVUPS(Mem{Base: bp, Disp: 64 * v}, bvec(v))
+			}
+			for r := 0; r < mr; r++ {
+				am := Mem{Base: ap, Disp: aoff + 4*r}
+				if w == 1 {
+					VFMADD231PS_BCST(am, bvec(0), acc(r, u%2))
+					continue
+				}
+				VBROADCASTSS(am, bc)
+				for v := 0; v < w; v++ {
+					VFMADD231PS(bvec(v), bc, acc(r, v))
+				}
+			}
+			ADDQ(ldb, bp)
+		}
+		CMPQ(k, U8(2))
+		JL(LabelRef(pre + "_tail"))
+		Label(pre + "_loop2")
+		step(0, 0)
+		step(4*mr, 1)
+		ADDQ(U8(8*mr), ap)
+		SUBQ(U8(2), k)
+		CMPQ(k, U8(2))
+		JGE(LabelRef(pre + "_loop2"))
+		Label(pre + "_tail")
+		TESTQ(k, k)
+		JZ(LabelRef(pre + "_store"))
+		step(0, 0)
+		ADDQ(U8(4*mr), ap)
+
+		Label(pre + "_store")
+		if w == 1 {
+			for r := 0; r < mr; r++ {
+				VADDPS(acc(r, 1), acc(r, 0), acc(r, 0))
+			}
+		}
+		row := GP64()
+		MOVQ(crow, row)
+		for r := 0; r < mr; r++ {
+			for v := 0; v < w; v++ {
+				VMOVUPS(acc(r, v), Mem{Base: row, Disp: 64 * v})
+			}
+			if r < mr-1 {
+				CMPQ(mleft, U8(r+1))
+				JLE(LabelRef(pre + "_next"))
+				ADDQ(ldc, row)
+			}
+		}
+		Label(pre + "_next")
+		// The next panel of A (k·8 values on) and of C (8 rows down).
+		MOVQ(ap, apan)
+		LEAQ(Mem{Base: crow, Index: ldc, Scale: 8}, crow)
+		SUBQ(U8(mr), mleft)
+		JG(LabelRef(pre + "_panel"))
+	}
+
+	Label(name + "_col")
+	CMPQ(nleft, U8(48))
+	JL(LabelRef(name + "_last"))
+	strip(3)
+	ADDQ(U32(192), bcol)
+	ADDQ(U32(192), ccol)
+	SUBQ(U8(48), nleft)
+	JMP(LabelRef(name + "_col"))
+	Label(name + "_last")
+	CMPQ(nleft, U8(32))
+	JE(LabelRef(name + "_two"))
+	CMPQ(nleft, U8(16))
+	JNE(LabelRef(name + "_done"))
+	strip(1)
+	JMP(LabelRef(name + "_done"))
+	Label(name + "_two")
+	strip(2)
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}

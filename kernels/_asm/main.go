@@ -45,6 +45,7 @@ func main() {
 	addReLU(tb)
 	microKernel512(8, 3) // see gemmAVX512 in kernels/gemm_kernel.go for the choice
 	copyPanels512(3)
+	winoGemm512()
 	Generate()
 }
 
