@@ -19,11 +19,11 @@ import (
 
 // Input and output tensor names, as model metadata lists them.
 const (
-	InputImage         = "image"         // BYTES [N]: encoded image files
-	InputPixels        = "pixel_values"  // FP32 [N, 3, H, W]: preprocessed
-	OutputLogits       = "logits"        // FP32 [N, K]
+	InputImage          = "image"         // BYTES [N]: encoded image files
+	InputPixels         = "pixel_values"  // FP32 [N, 3, H, W]: preprocessed
+	OutputLogits        = "logits"        // FP32 [N, K]
 	OutputProbabilities = "probabilities" // FP32 [N, K]: softmax, or sigmoid for multi-label models
-	OutputEmbedding    = "embedding"     // FP32 [N, F]: the pooled features (HF's pooler_output)
+	OutputEmbedding     = "embedding"     // FP32 [N, F]: the pooled features (HF's pooler_output)
 )
 
 // InferRequest is an inference request in no particular protocol.
