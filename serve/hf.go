@@ -128,15 +128,12 @@ func hfParams(params map[string]any, numLabels int) (topK int, fn string, err er
 	}
 	topK = min(topK, numLabels)
 	if v, ok := params["function_to_apply"]; ok && v != nil {
-		s, isStr := v.(string)
+		s, _ := v.(string)
 		switch strings.ToLower(s) {
 		case "softmax", "sigmoid", "none":
 			fn = strings.ToLower(s)
 		default:
-			if !isStr {
-				s = strconv.Quote(strings.TrimSpace(strings.ReplaceAll(jsonString(v), "\n", " ")))
-			}
-			return 0, "", errorf(Invalid, "function_to_apply must be \"softmax\", \"sigmoid\" or \"none\", got %s", s)
+			return 0, "", errorf(Invalid, "function_to_apply must be \"softmax\", \"sigmoid\" or \"none\", got %s", jsonString(v))
 		}
 	}
 	return topK, fn, nil

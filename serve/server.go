@@ -53,7 +53,7 @@ const (
 type Options struct {
 	// Batching, per model (see package batching).
 	MaxBatchSize  int
-	MaxQueueDelay time.Duration // negative: no delay
+	MaxQueueDelay time.Duration // 0: DefaultMaxQueueDelay; negative: no delay
 	MaxQueueSize  int           // requests admitted per model, waiting or running
 	Workers       int           // forward passes at once per model
 
@@ -73,6 +73,7 @@ type Options struct {
 
 	// Shutdown: after the signal, serve DrainWait more (readiness already 503), then stop
 	// accepting and finish what was accepted; ExitTimeout bounds the whole, from the signal.
+	// DrainWait 0 means DefaultDrainWait; negative means none.
 	DrainWait   time.Duration
 	ExitTimeout time.Duration
 
