@@ -13,17 +13,22 @@ type isaImpl struct {
 	// asm: the generated assembly kernels run (on amd64 the AVX2+FMA ones: B
 	// packing, Winograd transforms and tile products, pooling, gemv).
 	asm bool
+	// neon: the arm64 NEON kernels besides the GEMM's run (the F4 Winograd
+	// transforms); everything else of the neon path is the go path's.
+	neon bool
 	// gemm is the GEMM micro-kernel with its tile and blocking.
 	gemm *gemmKernel
 }
 
 // impls is indexed by isa.ID. The AVX-512 path has its own GEMM micro-kernel
-// and runs the AVX2 kernels elsewhere.
+// and runs the AVX2 kernels elsewhere; the neon path has its GEMM micro-kernel
+// and Winograd transforms (the GEMM also computes the Winograd tile
+// products) and runs the go path's code elsewhere.
 var impls = [...]isaImpl{
 	isa.Go:     {id: isa.Go, gemm: gemmGo},
 	isa.AVX2:   {id: isa.AVX2, asm: true, gemm: gemmAVX2},
 	isa.AVX512: {id: isa.AVX512, asm: true, gemm: gemmAVX512},
-	isa.NEON:   {id: isa.NEON, gemm: gemmGo},
+	isa.NEON:   {id: isa.NEON, neon: true, gemm: gemmNEON},
 }
 
 // curISA is the path in use; callers read it once per call.

@@ -39,8 +39,8 @@ func TestISA(t *testing.T) {
 		if ISA() != name || Backend() != name || curISA().id != id {
 			t.Errorf("after SetISA(%s): ISA() = %s, Backend() = %s, curISA() = %v", name, ISA(), Backend(), curISA().id)
 		}
-		if curISA().asm != (name != "go") {
-			t.Errorf("%s: asm kernels %v", name, curISA().asm)
+		if amd64 := name == "avx2" || name == "avx512"; curISA().asm != amd64 || curISA().neon != (name == "neon") {
+			t.Errorf("%s: amd64 kernels %v, NEON kernels %v", name, curISA().asm, curISA().neon)
 		}
 	}
 	if err := SetISA("sse4"); err == nil || !strings.Contains(err.Error(), "unknown instruction set") {
@@ -78,6 +78,11 @@ func TestISAFromEnv(t *testing.T) {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestISAFromEnv$")
 		cmd.Env = append(os.Environ(), "KERNELS_ISA_CHILD=1", "RESNET_ISA="+tc.isa, "RESNET_NOASM="+tc.noasm)
 		out, err := cmd.Output()
+		if err != nil && strings.Contains(err.Error(), "exec format error") {
+			// An arm64 test binary run by qemu-aarch64 (the CI's arm64 job)
+			// cannot start itself where binfmt_misc does not know the format.
+			t.Skipf("cannot start the test binary again: %v (user-mode emulation without binfmt_misc)", err)
+		}
 		if err != nil {
 			t.Fatalf("child: %v\n%s", err, out)
 		}

@@ -124,6 +124,8 @@ func (g *gemmArgs) split() (tm, tn int) {
 			switch {
 			case ker.kind == kindAVX512:
 				w += float64((r+7)/8*8 - r) // an edge panel costs its 8-column halves (the rest are skipped)
+			case ker.kind == kindNEON:
+				w += float64((r+3)/4*4 - r) // the 8×4, 8×8 or 8×12 kernel
 			case r <= nr/2:
 				w += float64(nr/2 - r) // half a panel, with the 6×8 kernel
 			default:
@@ -185,7 +187,7 @@ func (g *gemmArgs) rect(m0, m1, n0, n1 int, buf []float32) {
 				} else {
 					packA(abuf, g.a, g.lda, ic, mc, pc, kc, ker.mr)
 				}
-				g.macro(ker, ablk, astride, bbuf, ic, mc, jc, nc, kc, flags, asm)
+				g.macro(ker, ablk, astride, bbuf, ic, mc, jc, nc, kc, flags)
 			}
 		}
 	}
@@ -193,7 +195,7 @@ func (g *gemmArgs) rect(m0, m1, n0, n1 int, buf []float32) {
 
 // macro runs the micro-kernel over an mc×nc block of C from packed blocks;
 // A panel q (rows ic+q·mr…) starts at ablk[q·astride].
-func (g *gemmArgs) macro(ker *gemmKernel, ablk []float32, astride int, bbuf []float32, ic, mc, jc, nc, kc, flags int, asm bool) {
+func (g *gemmArgs) macro(ker *gemmKernel, ablk []float32, astride int, bbuf []float32, ic, mc, jc, nc, kc, flags int) {
 	mr, nr := ker.mr, ker.nr
 	ps := ker.panelStride(kc)
 	for jr := 0; jr < nc; jr += nr {
@@ -204,7 +206,7 @@ func (g *gemmArgs) macro(ker *gemmKernel, ablk []float32, astride int, bbuf []fl
 			rows := min(mr, mc-ir)
 			i, j := ic+ir, jc+jr
 			if cols < nr && ker.kind != kindAVX512 {
-				g.edge(ap, bp, kc, i, j, rows, cols, flags, asm)
+				g.edge(ker, ap, bp, kc, i, j, rows, cols, flags)
 				continue
 			}
 			c := g.c[i*g.ldc+j : (i+rows-1)*g.ldc+j+cols]
@@ -220,25 +222,35 @@ func (g *gemmArgs) macro(ker *gemmKernel, ablk []float32, astride int, bbuf []fl
 				ker.tile512(kc, ap, bp, c, g.ldc, rows, cols, flags, bias, res, g.ep.ldr)
 			case kindAVX2:
 				kernel6x16(kc, &ap[0], &bp[0], &c[0], g.ldc, rows, flags, first(bias), first(res), g.ep.ldr)
+			case kindNEON:
+				kernel8x12(kc, &ap[0], &bp[0], &c[0], g.ldc, rows, flags, first(bias), first(res), g.ep.ldr)
 			default:
-				kernelGo(kc, ap, bp, c, g.ldc, rows, flags, bias, res, g.ep.ldr)
+				kernelGoBlocked(kc, ap, bp, c, g.ldc, rows, flags, bias, res, g.ep.ldr)
 			}
 		}
 	}
 }
 
-// edge handles a tile of the 6×16 kernels cut by the right border of C (the
-// micro-kernel itself handles missing rows): the micro-kernel writes the
-// whole product to a local tile, then only the rows×cols part is merged.
-func (g *gemmArgs) edge(ap, bp []float32, kc, i, j, rows, cols, flags int, asm bool) {
-	var t [mr * nr]float32
+// edge handles a tile of the 6×16 and 8×12 kernels cut by the right border
+// of C (the micro-kernel itself handles missing rows): the micro-kernel, or a
+// narrower one that computes the columns needed, writes the product to a
+// local tile, then only the rows×cols part is merged.
+func (g *gemmArgs) edge(ker *gemmKernel, ap, bp []float32, kc, i, j, rows, cols, flags int) {
+	var t [edgeTile]float32
+	nr := ker.nr
 	switch {
-	case asm && cols <= nr/2:
+	case ker.kind == kindAVX2 && cols <= nr/2:
 		kernel6x8(kc, &ap[0], &bp[0], &t[0], nr) // half the work of a full tile
-	case asm:
+	case ker.kind == kindAVX2:
 		kernel6x16(kc, &ap[0], &bp[0], &t[0], nr, mr, 0, nil, nil, 0)
+	case ker.kind == kindNEON && cols <= 4:
+		kernel8x4(kc, &ap[0], &bp[0], &t[0], nr)
+	case ker.kind == kindNEON && cols <= 8:
+		kernel8x8(kc, &ap[0], &bp[0], &t[0], nr)
+	case ker.kind == kindNEON:
+		kernel8x12(kc, &ap[0], &bp[0], &t[0], nr, ker.mr, 0, nil, nil, 0)
 	default:
-		kernelGo(kc, ap, bp, t[:], nr, mr, 0, nil, nil, 0)
+		kernelGoBlocked(kc, ap, bp, t[:], nr, mr, 0, nil, nil, 0)
 	}
 	for r := 0; r < rows; r++ {
 		tr := t[r*nr : r*nr+cols]
@@ -246,6 +258,12 @@ func (g *gemmArgs) edge(ap, bp []float32, kc, i, j, rows, cols, flags int, asm b
 		g.finish(tr, cr, i+r, j, flags)
 	}
 }
+
+// edgeTile is the size of the 6×16 and 8×12 tiles (a compile error if the
+// 8×12 one outgrows it).
+const edgeTile = mr * nr
+
+const _ = uint(edgeTile - 8*12)
 
 // finish applies flags to one row piece t of a tile (row i of C, starting at
 // column j) in the order of the micro-kernel and stores it to c.

@@ -20,9 +20,10 @@ type gemmKernel struct {
 type kernelKind int
 
 const (
-	kindGo     kernelKind = iota // kernelGo, edges through a local tile
+	kindGo     kernelKind = iota // kernelGoBlocked, edges through a local tile
 	kindAVX2                     // kernel6x16, edges through kernel6x8 and a local tile
 	kindAVX512                   // kernel<mr>x<nr> with masked edges
+	kindNEON                     // kernel8x12, edges through kernel8x4, kernel8x8 and a local tile
 )
 
 // Cache blocking of the 6×16 kernels (Goto/BLIS). A kc×nr B micro-panel
@@ -55,6 +56,16 @@ var (
 // 128 and 512, nc 1008 and 4032 measured within 1% (noise).
 var gemmAVX512 = &gemmKernel{name: "avx512 8×48", kind: kindAVX512, mr: 8, nr: 48, kc: 256, mc: 256, nc: 2016}
 
+// gemmNEON is the neon path's kernel, 8×12 (see kernel_neon_arm64.go for
+// the tile). Blocking, not measured (no arm64 machine here), from the
+// caches of the cores it targets (L1d 64 KiB on Neoverse N1/V1/V2, 128 KiB
+// on Apple's; L2 1–2 MiB per core, or a shared 4–16 MiB): a kc×12 B
+// micro-panel of kc = 256 is 12 KiB, the mc×kc A block of mc = 128 rows
+// 128 KiB (16 panels of 8, fits any of those L2s with the B block's
+// share), and nc = 1008 (84 panels of 12) keeps the packed B block at 1 MiB
+// as on the other paths.
+var gemmNEON = &gemmKernel{name: "neon 8×12", kind: kindNEON, mr: 8, nr: 12, kc: 256, mc: 128, nc: 1008}
+
 // panelStride is the distance between the B panels of a block of kc rows:
 // kc·nr values and one cache line more, so that consecutive panels are not
 // a multiple of 4 KiB apart (kc = 64, 256, …), which would put every store
@@ -85,6 +96,10 @@ func (k *gemmKernel) copyPanels(n int, src, dst []float32, stride int, asm bool)
 	case !asm && k.nr == 16:
 		for i := 0; i < n; i++ {
 			*(*[16]float32)(dst[i*stride:]) = *(*[16]float32)(src[i*16:])
+		}
+	case !asm && k.nr == 12:
+		for i := 0; i < n; i++ {
+			*(*[12]float32)(dst[i*stride:]) = *(*[12]float32)(src[i*12:])
 		}
 	case !asm:
 		for i := 0; i < n; i++ {

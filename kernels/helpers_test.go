@@ -10,13 +10,13 @@ import (
 // path (go, avx2, avx512, neon), those this CPU cannot run skipped with the
 // reason.
 
-// needAsm skips a test of assembly kernels on a path that has none (go): their
-// specifications are the Go code that path runs, which other tests check
-// against float64 references.
+// needAsm skips a test of the amd64 assembly kernels on a path without them
+// (go, neon): their specifications are the Go code those paths run, which
+// other tests check against float64 references.
 func needAsm(t testing.TB) {
 	t.Helper()
 	if !curISA().asm {
-		t.Skipf("the %s path has no assembly kernels to compare with their Go specifications", ISA())
+		t.Skipf("the %s path does not run these amd64 assembly kernels but their Go specifications", ISA())
 	}
 }
 

@@ -1,7 +1,7 @@
 package kernels
 
-// Tile shape of the go and avx2 micro-kernels (kernelGo, kernel6x16): 6 rows
-// by 16 columns of C. The assembly in _asm uses the same values.
+// Tile shape of the go and avx2 micro-kernels (kernelGoBlocked, kernel6x16):
+// 6 rows by 16 columns of C. The assembly in _asm uses the same values.
 const (
 	mr = 6
 	nr = 16
@@ -16,8 +16,8 @@ const (
 	flagReLU     = 8
 )
 
-// kernelGo is the portable micro-kernel (the go path's) and, with kernelSpec,
-// the specification of kernel6x16.
+// kernelGo is the readable specification of the go path's micro-kernel
+// kernelGoBlocked and, with kernelSpec, of kernel6x16.
 // a holds k steps of mr values (column p of an mr-row panel of A), b holds k
 // steps of nr values (row p of an nr-column panel of B). It writes the first
 // rows (1…mr) rows of the mr×nr tile to c with row stride ldc; only those

@@ -18,34 +18,7 @@ func needNEON(t testing.TB) {
 	}
 }
 
-// tileRef is the specification of an mr×nr micro-kernel tile (kernelGo's
-// arithmetic for any tile): T[r][j] = Σ_p a[p·mr+r]·b[p·nr+j], then the
-// epilogue of flags, for r < rows and j < cols.
-func tileRef(mr, nr, k int, a, b, c []float32, ldc, rows, cols, flags int, bias, res []float32, ldr int) {
-	for r := 0; r < rows; r++ {
-		for j := 0; j < cols; j++ {
-			var t float32
-			for p := 0; p < k; p++ {
-				t += a[p*mr+r] * b[p*nr+j]
-			}
-			if flags&flagLoad != 0 {
-				t += c[r*ldc+j]
-			}
-			if flags&flagBias != 0 {
-				t += bias[r]
-			}
-			if flags&flagResidual != 0 {
-				t += res[r*ldr+j]
-			}
-			if flags&flagReLU != 0 && t < 0 {
-				t = 0
-			}
-			c[r*ldc+j] = t
-		}
-	}
-}
-
-// TestNEONKernels runs the NEON micro-kernels and tileRef on the same packed
+// TestNEONKernels runs the NEON micro-kernels and kernelSpec on the same packed
 // panels: kernel8x12 for every flag combination and row count, kernel8x8 and
 // kernel8x4 (products only) on full rows. They may differ only by rounding
 // (FMLA against separate multiply and add); C outside the tile must stay
@@ -67,7 +40,7 @@ func TestNEONKernels(t *testing.T) {
 					c0 := randSlice(r, mr*ldc)
 					want := append([]float32(nil), c0...)
 					got := append([]float32(nil), c0...)
-					tileRef(mr, nr, k, a, b, want, ldc, rows, cols, flags, bias, res, ldr)
+					kernelSpec(mr, nr, k, a, b, want, ldc, rows, cols, flags, bias, res, ldr)
 					switch cols {
 					case 12:
 						kernel8x12(k, &a[0], &b[0], &got[0], ldc, rows, flags, first(bias), first(res), ldr)

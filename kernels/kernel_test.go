@@ -8,8 +8,8 @@ import (
 	"github.com/resnet-go/resnet/internal/isatest"
 )
 
-// TestKernelMatchesSpec runs each path's micro-kernel (kernelGo on the go
-// path) and the specification kernelSpec on the same packed panels for every
+// TestKernelMatchesSpec runs each path's micro-kernel (kernelGoBlocked on the
+// go path) and the specification kernelSpec on the same packed panels for every
 // flag combination, row count and, for the AVX-512 kernels, which mask the
 // columns past the border of C, column count; they may differ only by
 // rounding (FMA vs separate multiply and add). C outside the tile must stay
@@ -35,8 +35,10 @@ func runTile(ker *gemmKernel, k int, a, b, c []float32, ldc, rows, cols, flags i
 		ker.tile512(k, a, b, c, ldc, rows, cols, flags, bias, res, ldr)
 	case kindAVX2:
 		kernel6x16(k, &a[0], &b[0], &c[0], ldc, rows, flags, first(bias), first(res), ldr)
+	case kindNEON:
+		kernel8x12(k, &a[0], &b[0], &c[0], ldc, rows, flags, first(bias), first(res), ldr)
 	default:
-		kernelGo(k, a, b, c, ldc, rows, flags, bias, res, ldr)
+		kernelGoBlocked(k, a, b, c, ldc, rows, flags, bias, res, ldr)
 	}
 }
 

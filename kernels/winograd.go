@@ -284,7 +284,6 @@ func winoConvLayout(p ConvParams, n int, in []float32, inL Layout, ww *winoWeigh
 // transforms on path cur; in, residual and out start at the group's first image.
 func winoGroup(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout, ww *winoWeights, bias, residual []float32, relu bool, out []float32, outL Layout) {
 	g := newWinoGeom(ww.kind, p, n)
-	asm := cur.asm
 	buf := getScratch(g.vN + g.mN)
 	defer putScratch(buf)
 	v, m := (*buf)[:g.vN], (*buf)[g.vN:g.vN+g.mN]
@@ -304,7 +303,7 @@ func winoGroup(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout, ww *
 				plane := in[at : at+g.inPlane]
 				for ty := range g.th {
 					t0 := (img*g.th + ty) * g.tw
-					g.inputRow(plane, *zero, *e, v[c*g.ld+t0:], ty, asm)
+					g.inputRow(plane, *zero, *e, v[c*g.ld+t0:], ty, cur)
 				}
 			}
 		}
@@ -332,7 +331,7 @@ func winoGroup(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout, ww *
 				}
 				for ty := range g.th {
 					t0 := (img*g.th + ty) * g.tw
-					g.outputRow(m[o*g.ld+t0:], dst, res, *junk, ty, b, relu, asm)
+					g.outputRow(m[o*g.ld+t0:], dst, res, *junk, ty, b, relu, cur)
 				}
 			}
 		}
@@ -368,8 +367,8 @@ func workChunks(n, values int) int {
 // inputRow transforms tile row ty of one channel plane: tile tx's α² values
 // go to v[ξ·vs + tx] (v starts at the row's first tile of channel c).
 // zero is a zero row of at least InW+8 values; e is scratch of α·ew values
-// whose margins are zero.
-func (g *winoGeom) inputRow(plane, zero, e, v []float32, ty int, asm bool) {
+// whose margins are zero. cur is the path whose kernels run.
+func (g *winoGeom) inputRow(plane, zero, e, v []float32, ty int, cur *isaImpl) {
 	p, k := g.p, g.k
 	var rows [6][]float32
 	for i := range k.a {
@@ -381,8 +380,10 @@ func (g *winoGeom) inputRow(plane, zero, e, v []float32, ty int, asm bool) {
 		}
 	}
 	switch {
-	case asm && p.PadW < 8:
+	case cur.asm && p.PadW < 8:
 		winoInputAsm(k.m, rows[:k.a], p.InW, p.PadW, e, g.ew, g.groups, v, g.vs)
+	case cur.neon && k.m == 4 && p.PadW < 8:
+		winoInputNEON(&rows, p.InW, p.PadW, g.tw, e, g.ew, g.groups, v, g.vs)
 	case k.m == 2:
 		winoInput2Go((*[4][]float32)(rows[:4]), p.PadW, g.tw, v, g.vs)
 	default:
@@ -393,7 +394,7 @@ func (g *winoGeom) inputRow(plane, zero, e, v []float32, ty int, asm bool) {
 // outputRow writes output rows m·ty… (those < OH) of one channel from the
 // tile row of M starting at mt, adding bias and the residual plane res (nil
 // for none) and applying ReLU. junk absorbs the rows past OH.
-func (g *winoGeom) outputRow(mt, dst, res, junk []float32, ty int, bias float32, relu, asm bool) {
+func (g *winoGeom) outputRow(mt, dst, res, junk []float32, ty int, bias float32, relu bool, cur *isaImpl) {
 	var outRows, resRows [4][]float32
 	for i := range g.k.m {
 		y := g.k.m*ty + i
@@ -410,8 +411,10 @@ func (g *winoGeom) outputRow(mt, dst, res, junk []float32, ty int, bias float32,
 		}
 	}
 	switch {
-	case asm:
+	case cur.asm:
 		winoOutputAsm(g.k.m, mt, g.ms, g.groups, g.ow, outRows[:g.k.m], resRows[:g.k.m], res != nil, bias, relu)
+	case cur.neon && g.k.m == 4:
+		winoOutputNEON(mt, g.ms, g.tw, g.ow, &outRows, &resRows, bias, relu)
 	case g.k.m == 2:
 		winoOutput2Go(mt, g.ms, g.tw, (*[2][]float32)(outRows[:2]), (*[2][]float32)(resRows[:2]), bias, relu)
 	default:
