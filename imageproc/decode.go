@@ -114,9 +114,12 @@ func Decode(r io.Reader, maxPixels int) (*RGB, error) {
 	}
 	rest := io.MultiReader(&seen, br)
 	var m image.Image
-	if f.name == "GIF" {
+	switch f.name {
+	case "GIF":
 		m, err = decodeGIF(rest, cfg)
-	} else {
+	case "JPEG":
+		m, err = decodeJPEG(rest)
+	default:
 		err = guard(func() (err error) {
 			m, err = f.decode(rest)
 			return err
@@ -143,6 +146,48 @@ func Decode(r io.Reader, maxPixels int) (*RGB, error) {
 	}
 	return ToRGB(m), nil
 }
+
+// decodeJPEG reads the whole JPEG and decodes it with fastJPEG, or with
+// image/jpeg where fastJPEG declines (errors and rare layouts), so that the
+// result is always image/jpeg's.
+func decodeJPEG(r io.Reader) (image.Image, error) {
+	data, rerr := io.ReadAll(r)
+	if rerr == nil {
+		if m, ok := fastJPEGGuarded(data); ok {
+			return m, nil
+		}
+	}
+	var src io.Reader = bytes.NewReader(data)
+	if rerr != nil {
+		// image/jpeg sees the bytes that arrived, then the read error.
+		src = io.MultiReader(src, errReader{rerr})
+	}
+	var m image.Image
+	err := guard(func() (err error) {
+		m, err = jpeg.Decode(src)
+		return err
+	})
+	return m, err
+}
+
+// fastJPEGGuarded is fastJPEG with a panic (a bug on some hostile input)
+// turned into a fallback to image/jpeg; tests set panicOnFastJPEG to see it.
+func fastJPEGGuarded(data []byte) (m image.Image, ok bool) {
+	if !panicOnFastJPEG {
+		defer func() {
+			if recover() != nil {
+				m, ok = nil, false
+			}
+		}()
+	}
+	return fastJPEG(data)
+}
+
+var panicOnFastJPEG = false
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 // guard runs a third-party decoder call, turning a panic on hostile input
 // into an error (our own code is not guarded, so fuzzing still sees its bugs).

@@ -10,7 +10,9 @@
 //
 // Decoding matches Pillow exactly for PNG, GIF, BMP, TIFF and WebP (lossy
 // WebP included: libwebp's upsampling and colour conversion are reproduced).
-// JPEG uses Go's decoder with libjpeg-turbo's chroma upsampling and colour
+// JPEG gives Go's image/jpeg planes (decoded by a faster decoder that
+// reproduces them bit for bit, falling back to image/jpeg for rare layouts
+// and damaged files) with libjpeg-turbo's chroma upsampling and colour
 // conversion reproduced; only the IDCT rounding differs, leaving about 2-3% of
 // bytes off by 1-3 levels. EXIF orientation is not applied (Image.open does not
 // apply it either).

@@ -49,13 +49,29 @@ func ResizeRegion(src *RGB, w, h int, f Filter, r image.Rectangle) *RGB {
 	}
 	kn, _ := kernelFor(f)
 	needH, needV := w != src.W, h != src.H
+	var horiz, vert *axisCoeffs
+	if needH {
+		horiz = precomputeCoeffs(src.W, w, r.Min.X, r.Max.X, kn)
+	}
+	if needV {
+		vert = precomputeCoeffs(src.H, h, r.Min.Y, r.Max.Y, kn)
+	}
+	if (horiz == nil || lanesFit(horiz)) && (vert == nil || lanesFit(vert)) {
+		return resampleLanes(src, r, horiz, vert)
+	}
+	return resampleTwoPass(src, r, horiz, vert)
+}
 
+// resampleTwoPass is Resample.c's order of work with int32 sums: the
+// horizontal pass over every source row the vertical taps read, stored as
+// uint8, then the vertical pass. It serves the weights for which
+// resampleLanes's 32-bit lanes could overflow (none of the PIL filters at
+// ordinary scales; see lanesFit).
+func resampleTwoPass(src *RGB, r image.Rectangle, horiz, vert *axisCoeffs) *RGB {
 	// Source rows the result needs: those the vertical taps read, or the
 	// region's own rows when there is no vertical pass.
 	rowLo, rowHi := r.Min.Y, r.Max.Y
-	var vert *axisCoeffs
-	if needV {
-		vert = precomputeCoeffs(src.H, h, r.Min.Y, r.Max.Y, kn)
+	if vert != nil {
 		n := r.Dy()
 		rowLo, rowHi = vert.first[0], vert.first[n-1]+vert.count[n-1]
 		for i := range vert.first {
@@ -63,14 +79,13 @@ func ResizeRegion(src *RGB, w, h int, f Filter, r image.Rectangle) *RGB {
 		}
 	}
 	var mid *RGB
-	if needH {
-		horiz := precomputeCoeffs(src.W, w, r.Min.X, r.Max.X, kn)
+	if horiz != nil {
 		mid = NewRGB(r.Dx(), rowHi-rowLo)
 		resampleHorizontal(mid, src, rowLo, horiz)
 	} else {
 		mid = subImage(src, image.Rect(r.Min.X, rowLo, r.Max.X, rowHi))
 	}
-	if !needV {
+	if vert == nil {
 		return mid
 	}
 	out := NewRGB(mid.W, r.Dy())

@@ -1,0 +1,123 @@
+package imageproc
+
+import (
+	"bytes"
+	"image"
+	"image/jpeg"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// imagenetJPEGs reads the 20 ImageNet validation JPEGs (about 500×375) that
+// issue 10's end-to-end measurement uses.
+func imagenetJPEGs(b *testing.B) [][]byte {
+	b.Helper()
+	paths, _ := filepath.Glob(filepath.Join(sharedDir(b), "data", "images", "imagenet-val-samples", "*.jpg"))
+	if len(paths) == 0 {
+		b.Skip("no ImageNet samples under ../shared/data/images/imagenet-val-samples")
+	}
+	var files [][]byte
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		files = append(files, data)
+	}
+	return files
+}
+
+// BenchmarkPreprocessImageNetJPEG is the per-image work of `resnet classify`
+// with an ImageNet model: decode, resize the short side to 256 (bicubic),
+// centre-crop 224², rescale and normalise. One op is one image (the 20 files
+// in turn), single-threaded.
+func BenchmarkPreprocessImageNetJPEG(b *testing.B) {
+	files := imagenetJPEGs(b)
+	p := ImageNetProcessor()
+	var dst []float32
+	b.Run("all", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			img, err := Decode(bytes.NewReader(files[i%len(files)]), DefaultMaxPixels)
+			if err != nil {
+				b.Fatal(err)
+			}
+			dst = p.Apply(img, dst)
+			i++
+		}
+	})
+	b.Run("decode", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			if _, err := Decode(bytes.NewReader(files[i%len(files)]), DefaultMaxPixels); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("jpeg", func(b *testing.B) { // Go's image/jpeg alone: entropy decoding and IDCT
+		i := 0
+		for b.Loop() {
+			if _, err := jpeg.Decode(bytes.NewReader(files[i%len(files)])); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("jpeg-fast", func(b *testing.B) { // fastJPEG: the same planes
+		i := 0
+		for b.Loop() {
+			if _, ok := fastJPEG(files[i%len(files)]); !ok {
+				b.Fatal("declined")
+			}
+			i++
+		}
+	})
+	var ycc []*image.YCbCr
+	var rgbs []*RGB
+	for _, f := range files {
+		m, err := jpeg.Decode(bytes.NewReader(f))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ycc = append(ycc, m.(*image.YCbCr))
+		rgbs = append(rgbs, ToRGB(m))
+	}
+	b.Run("torgb", func(b *testing.B) { // chroma upsampling and colour conversion
+		i := 0
+		for b.Loop() {
+			ToRGB(ycc[i%len(ycc)])
+			i++
+		}
+	})
+	b.Run("torgb-ref", func(b *testing.B) { // the frozen plane-at-a-time conversion
+		i := 0
+		for b.Loop() {
+			refLibjpegRGB(ycc[i%len(ycc)])
+			i++
+		}
+	})
+	b.Run("resize", func(b *testing.B) { // resize and crop
+		i := 0
+		for b.Loop() {
+			p.Resized(rgbs[i%len(rgbs)])
+			i++
+		}
+	})
+	b.Run("resize-ref", func(b *testing.B) { // the frozen two-pass resampler, for comparison
+		i := 0
+		for b.Loop() {
+			img := rgbs[i%len(rgbs)]
+			pl, _ := p.plan(img.W, img.H)
+			refResizeRegion(img, pl.rw, pl.rh, p.Resample, image.Rect(pl.left, pl.top, pl.left+pl.outW, pl.top+pl.outH))
+			i++
+		}
+	})
+	r := p.Resized(rgbs[0])
+	b.Run("tensor", func(b *testing.B) { // rescale and normalise
+		for b.Loop() {
+			dst = p.ToTensor(r, dst)
+		}
+	})
+}
