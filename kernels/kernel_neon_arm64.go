@@ -7,10 +7,10 @@ package kernels
 // accumulators, 2 the A step and 3 the B step, and each accumulator gets one
 // FMLA by element per k step (5 loads for 24 FMLAs), so the loop is bound by
 // the FMA pipes, not by loads, on every arm64 core in use (2–4 FMA pipes of
-// latency 3–4: 24 independent chains cover 16 in flight). 8×8 would leave
-// 16 chains, too few to hide the latency on four pipes, and 12×8 (the same
-// ratio) would round ResNet's output channels, all multiples of 8 (64 is
-// not one of 12), up to whole panels.
+// latency 3–4: 24 independent chains cover the 16 in flight that four pipes
+// need). 8×8 would leave exactly 16 chains and 4 loads per 16 FMLAs, no
+// slack, and 12×8 (the 8×12 ratio) would round ResNet's output channels, all
+// multiples of 8 but not of 12 (64, 128, …), up to whole panels.
 
 // kernel8x12 computes the 8×12 tile T = Σ_p a[p*8+r]·b[p*12+j] over k steps and
 // stores c[r*ldc+j] = epilogue(T) for r < rows, the epilogue chosen by flags
