@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/resnet-go/resnet/internal/isatest"
 )
 
 // imagenetJPEGs reads the 20 ImageNet validation JPEGs (about 500×375) that
@@ -98,12 +100,14 @@ func BenchmarkPreprocessImageNetJPEG(b *testing.B) {
 			i++
 		}
 	})
-	b.Run("resize", func(b *testing.B) { // resize and crop
-		i := 0
-		for b.Loop() {
-			p.Resized(rgbs[i%len(rgbs)])
-			i++
-		}
+	b.Run("resize", func(b *testing.B) { // resize and crop, on each instruction-set path
+		isatest.Bench(b, func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				p.Resized(rgbs[i%len(rgbs)])
+				i++
+			}
+		})
 	})
 	b.Run("resize-ref", func(b *testing.B) { // the frozen two-pass resampler, for comparison
 		i := 0

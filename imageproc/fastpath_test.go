@@ -4,12 +4,20 @@ import (
 	"image"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/resnet-go/resnet/internal/isatest"
 )
 
-// The two-lane resampler gives the bytes of the frozen two-pass reference for
-// random sizes (up, down, one axis unchanged, tiny), every filter and random
-// regions.
-func TestResizeLanesMatchReference(t *testing.T) {
+// The resampler (the two-lane Go code, or the AVX2 kernels) gives the bytes
+// of the frozen two-pass reference for random sizes (up, down, one axis
+// unchanged, tiny), every filter and random regions, on every
+// instruction-set path this CPU runs.
+func TestResizeLanesMatchReference(t *testing.T) { isatest.Run(t, testResizeMatchesReference) }
+
+// The Pillow fixtures, on every instruction-set path.
+func TestResizeMatchesPillowEveryISA(t *testing.T) { isatest.Run(t, TestResizeMatchesPillow) }
+
+func testResizeMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	dim := func() int {
 		switch rng.IntN(4) {

@@ -1,0 +1,17 @@
+//go:build !amd64 || noasm
+
+package imageproc
+
+// useResampleAVX2 is false: the AVX2 resampling kernels exist only as amd64
+// assembly, which this build lacks.
+func useResampleAVX2() bool { return false }
+
+func hResampleAVX2(dst *uint8, src *int32, start *int32, w *int32, n, pairs int) {
+	panic("imageproc: no AVX2 kernels in this build")
+}
+
+func vResampleAVX2(dst *uint8, base *uint8, offs *int, w *int32, taps, n int) {
+	panic("imageproc: no AVX2 kernels in this build")
+}
+
+func widenAVX2(dst *int32, src *uint8, groups int) { panic("imageproc: no AVX2 kernels in this build") }
