@@ -186,7 +186,7 @@ func TestServeDrainSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A long queue delay keeps the requests waiting while the signal arrives.
-	p := startServe(t, "--max-batch-size", "64", "--max-queue-delay", "4s", "--drain-wait", "300ms", "--exit-timeout", "30s")
+	p := startServe(t, "--max-batch-size", "64", "--max-queue-delay", "6s", "--drain-wait", "300ms", "--exit-timeout", "30s")
 	const n = 10
 	codes := make(chan int, n)
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
