@@ -99,16 +99,25 @@ func TestLanesFitBound(t *testing.T) {
 	}
 }
 
-// The row-at-a-time conversion gives the plane-at-a-time reference's bytes
-// for every layout, odd and even sizes, narrow planes and padded strides.
-func TestLibjpegRGBMatchesReference(t *testing.T) {
+// The row-at-a-time conversion (Go, or the AVX2 kernels) gives the
+// plane-at-a-time reference's bytes for every layout, odd and even sizes,
+// narrow planes and padded strides, on every instruction-set path.
+func TestLibjpegRGBMatchesReference(t *testing.T) { isatest.Run(t, testLibjpegRGBMatchesReference) }
+
+// libjpeg-turbo's own planes, upsampled and converted, on every path.
+func TestJPEGLayoutsUpsampleExactEveryISA(t *testing.T) { isatest.Run(t, TestJPEGLayoutsUpsampleExact) }
+
+func testLibjpegRGBMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	ratios := []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422,
 		image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio440, image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410}
 	for i := range 400 {
 		w, h := 1+rng.IntN(40), 1+rng.IntN(40)
-		if i%4 == 0 {
+		switch i % 4 {
+		case 0:
 			w, h = 1+rng.IntN(4), 1+rng.IntN(4)
+		case 1:
+			w = 1 + rng.IntN(200)
 		}
 		// A larger image cut to w×h, as image/jpeg returns it.
 		big := image.NewYCbCr(image.Rect(0, 0, w+rng.IntN(17), h+rng.IntN(17)), ratios[i%len(ratios)])
@@ -147,6 +156,32 @@ func TestRangeLimitCoversYCbCr(t *testing.T) {
 				if got, want := rangeLimit[(y+g+rangeOffset)&rangeMask], clampU8(y+g); got != want {
 					t.Fatalf("G y=%d cb=%d cr=%d: %d, want %d", y, c1, c2, got, want)
 				}
+			}
+		}
+	}
+}
+
+// yccToRGBAVX2 computes jdcolor.c's table values for every Y, Cb, Cr.
+func TestYCbCrAVX2Exhaustive(t *testing.T) {
+	if !useAVX2() {
+		t.Skip("the AVX2 kernels do not run here")
+	}
+	const n = 256 * 256 // every (Cb, Cr) for one Y
+	yr, cb, cr := make([]uint8, n), make([]uint8, n), make([]uint8, n)
+	for i := range n {
+		cb[i], cr[i] = uint8(i), uint8(i>>8)
+	}
+	got := make([]uint8, 3*n+4)
+	for y := range 256 {
+		for i := range yr {
+			yr[i] = uint8(y)
+		}
+		yccToRGBAVX2(&got[0], &yr[0], &cb[0], &cr[0], n/8)
+		for i := range n {
+			yy := int32(y)
+			want := [3]uint8{clampU8(yy + crR[cr[i]]), clampU8(yy + (cbG[cb[i]]+crG[cr[i]])>>16), clampU8(yy + cbB[cb[i]])}
+			if [3]uint8(got[3*i:3*i+3]) != want {
+				t.Fatalf("y=%d cb=%d cr=%d: %v, want %v", y, cb[i], cr[i], got[3*i:3*i+3], want)
 			}
 		}
 	}

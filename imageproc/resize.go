@@ -57,7 +57,7 @@ func ResizeRegion(src *RGB, w, h int, f Filter, r image.Rectangle) *RGB {
 		vert = precomputeCoeffs(src.H, h, r.Min.Y, r.Max.Y, kn)
 	}
 	if (horiz == nil || lanesFit(horiz)) && (vert == nil || lanesFit(vert)) {
-		if useResampleAVX2() {
+		if useAVX2() {
 			return resampleAVX2(src, r, horiz, vert)
 		}
 		return resampleLanes(src, r, horiz, vert)

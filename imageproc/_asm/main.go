@@ -1,11 +1,13 @@
 // Command asm generates the AVX2 assembly of package imageproc with avo.
 //
 // Run it through `go generate ./imageproc` from the repository root; it writes
-// imageproc/resample_amd64.s and the Go declarations
-// imageproc/resample_stub_amd64.go. The kernels are the inner loops of the
+// imageproc/avx2_amd64.s and the Go declarations
+// imageproc/avx2_stub_amd64.go. The kernels are the inner loops of the
 // resampler (see resample_avx2.go): Resample.c's fixed-point sums in 32-bit
 // lanes, which are exact for the weights lanesFit accepts, so the bytes are
-// those of the Go code and of Pillow.
+// those of the Go code and of Pillow; and of libjpeg-turbo's chroma
+// upsampling and colour conversion (ycc.go), whose tables are fixed-point
+// formulas computed here in 16- and 32-bit lanes, bit for bit.
 package main
 
 import (
@@ -23,6 +25,9 @@ func main() {
 	widenRGB()
 	hResample()
 	vResample()
+	yccData()
+	yccToRGB()
+	fancy420()
 	Generate()
 }
 
