@@ -435,3 +435,370 @@ f_loop:
 f_done:
 	VZEROUPPER
 	RET
+
+DATA idctConsts<>+0(SB)/4, $0x00011518
+DATA idctConsts<>+4(SB)/4, $0x00011518
+DATA idctConsts<>+8(SB)/4, $0x00011518
+DATA idctConsts<>+12(SB)/4, $0x00011518
+DATA idctConsts<>+16(SB)/4, $0x00011518
+DATA idctConsts<>+20(SB)/4, $0x00011518
+DATA idctConsts<>+24(SB)/4, $0x00011518
+DATA idctConsts<>+28(SB)/4, $0x00011518
+DATA idctConsts<>+32(SB)/4, $0xfffc4df2
+DATA idctConsts<>+36(SB)/4, $0xfffc4df2
+DATA idctConsts<>+40(SB)/4, $0xfffc4df2
+DATA idctConsts<>+44(SB)/4, $0xfffc4df2
+DATA idctConsts<>+48(SB)/4, $0xfffc4df2
+DATA idctConsts<>+52(SB)/4, $0xfffc4df2
+DATA idctConsts<>+56(SB)/4, $0xfffc4df2
+DATA idctConsts<>+60(SB)/4, $0xfffc4df2
+DATA idctConsts<>+64(SB)/4, $0xfffe7822
+DATA idctConsts<>+68(SB)/4, $0xfffe7822
+DATA idctConsts<>+72(SB)/4, $0xfffe7822
+DATA idctConsts<>+76(SB)/4, $0xfffe7822
+DATA idctConsts<>+80(SB)/4, $0xfffe7822
+DATA idctConsts<>+84(SB)/4, $0xfffe7822
+DATA idctConsts<>+88(SB)/4, $0xfffe7822
+DATA idctConsts<>+92(SB)/4, $0xfffe7822
+DATA idctConsts<>+96(SB)/4, $0x00000d4e
+DATA idctConsts<>+100(SB)/4, $0x00000d4e
+DATA idctConsts<>+104(SB)/4, $0x00000d4e
+DATA idctConsts<>+108(SB)/4, $0x00000d4e
+DATA idctConsts<>+112(SB)/4, $0x00000d4e
+DATA idctConsts<>+116(SB)/4, $0x00000d4e
+DATA idctConsts<>+120(SB)/4, $0x00000d4e
+DATA idctConsts<>+124(SB)/4, $0x00000d4e
+DATA idctConsts<>+128(SB)/4, $0xffffe9ce
+DATA idctConsts<>+132(SB)/4, $0xffffe9ce
+DATA idctConsts<>+136(SB)/4, $0xffffe9ce
+DATA idctConsts<>+140(SB)/4, $0xffffe9ce
+DATA idctConsts<>+144(SB)/4, $0xffffe9ce
+DATA idctConsts<>+148(SB)/4, $0xffffe9ce
+DATA idctConsts<>+152(SB)/4, $0xffffe9ce
+DATA idctConsts<>+156(SB)/4, $0xffffe9ce
+DATA idctConsts<>+160(SB)/4, $0x0000046a
+DATA idctConsts<>+164(SB)/4, $0x0000046a
+DATA idctConsts<>+168(SB)/4, $0x0000046a
+DATA idctConsts<>+172(SB)/4, $0x0000046a
+DATA idctConsts<>+176(SB)/4, $0x0000046a
+DATA idctConsts<>+180(SB)/4, $0x0000046a
+DATA idctConsts<>+184(SB)/4, $0x0000046a
+DATA idctConsts<>+188(SB)/4, $0x0000046a
+DATA idctConsts<>+192(SB)/4, $0x00000fb1
+DATA idctConsts<>+196(SB)/4, $0x00000fb1
+DATA idctConsts<>+200(SB)/4, $0x00000fb1
+DATA idctConsts<>+204(SB)/4, $0x00000fb1
+DATA idctConsts<>+208(SB)/4, $0x00000fb1
+DATA idctConsts<>+212(SB)/4, $0x00000fb1
+DATA idctConsts<>+216(SB)/4, $0x00000fb1
+DATA idctConsts<>+220(SB)/4, $0x00000fb1
+DATA idctConsts<>+224(SB)/4, $0xffffed30
+DATA idctConsts<>+228(SB)/4, $0xffffed30
+DATA idctConsts<>+232(SB)/4, $0xffffed30
+DATA idctConsts<>+236(SB)/4, $0xffffed30
+DATA idctConsts<>+240(SB)/4, $0xffffed30
+DATA idctConsts<>+244(SB)/4, $0xffffed30
+DATA idctConsts<>+248(SB)/4, $0xffffed30
+DATA idctConsts<>+252(SB)/4, $0xffffed30
+DATA idctConsts<>+256(SB)/4, $0x00000c92
+DATA idctConsts<>+260(SB)/4, $0x00000c92
+DATA idctConsts<>+264(SB)/4, $0x00000c92
+DATA idctConsts<>+268(SB)/4, $0x00000c92
+DATA idctConsts<>+272(SB)/4, $0x00000c92
+DATA idctConsts<>+276(SB)/4, $0x00000c92
+DATA idctConsts<>+280(SB)/4, $0x00000c92
+DATA idctConsts<>+284(SB)/4, $0x00000c92
+DATA idctConsts<>+288(SB)/4, $0x00000454
+DATA idctConsts<>+292(SB)/4, $0x00000454
+DATA idctConsts<>+296(SB)/4, $0x00000454
+DATA idctConsts<>+300(SB)/4, $0x00000454
+DATA idctConsts<>+304(SB)/4, $0x00000454
+DATA idctConsts<>+308(SB)/4, $0x00000454
+DATA idctConsts<>+312(SB)/4, $0x00000454
+DATA idctConsts<>+316(SB)/4, $0x00000454
+DATA idctConsts<>+320(SB)/4, $0xfffff138
+DATA idctConsts<>+324(SB)/4, $0xfffff138
+DATA idctConsts<>+328(SB)/4, $0xfffff138
+DATA idctConsts<>+332(SB)/4, $0xfffff138
+DATA idctConsts<>+336(SB)/4, $0xfffff138
+DATA idctConsts<>+340(SB)/4, $0xfffff138
+DATA idctConsts<>+344(SB)/4, $0xfffff138
+DATA idctConsts<>+348(SB)/4, $0xfffff138
+DATA idctConsts<>+352(SB)/4, $0xfffff9e0
+DATA idctConsts<>+356(SB)/4, $0xfffff9e0
+DATA idctConsts<>+360(SB)/4, $0xfffff9e0
+DATA idctConsts<>+364(SB)/4, $0xfffff9e0
+DATA idctConsts<>+368(SB)/4, $0xfffff9e0
+DATA idctConsts<>+372(SB)/4, $0xfffff9e0
+DATA idctConsts<>+376(SB)/4, $0xfffff9e0
+DATA idctConsts<>+380(SB)/4, $0xfffff9e0
+DATA idctConsts<>+384(SB)/4, $0x000000b5
+DATA idctConsts<>+388(SB)/4, $0x000000b5
+DATA idctConsts<>+392(SB)/4, $0x000000b5
+DATA idctConsts<>+396(SB)/4, $0x000000b5
+DATA idctConsts<>+400(SB)/4, $0x000000b5
+DATA idctConsts<>+404(SB)/4, $0x000000b5
+DATA idctConsts<>+408(SB)/4, $0x000000b5
+DATA idctConsts<>+412(SB)/4, $0x000000b5
+DATA idctConsts<>+416(SB)/4, $0x00002d41
+DATA idctConsts<>+420(SB)/4, $0x00002d41
+DATA idctConsts<>+424(SB)/4, $0x00002d41
+DATA idctConsts<>+428(SB)/4, $0x00002d41
+DATA idctConsts<>+432(SB)/4, $0x00002d41
+DATA idctConsts<>+436(SB)/4, $0x00002d41
+DATA idctConsts<>+440(SB)/4, $0x00002d41
+DATA idctConsts<>+444(SB)/4, $0x00002d41
+DATA idctConsts<>+448(SB)/4, $0x00080000
+DATA idctConsts<>+452(SB)/4, $0x00080000
+DATA idctConsts<>+456(SB)/4, $0x00080000
+DATA idctConsts<>+460(SB)/4, $0x00080000
+DATA idctConsts<>+464(SB)/4, $0x00080000
+DATA idctConsts<>+468(SB)/4, $0x00080000
+DATA idctConsts<>+472(SB)/4, $0x00080000
+DATA idctConsts<>+476(SB)/4, $0x00080000
+GLOBL idctConsts<>(SB), RODATA|NOPTR, $480
+
+DATA idctBias<>+0(SB)/1, $0x80
+DATA idctBias<>+1(SB)/1, $0x80
+DATA idctBias<>+2(SB)/1, $0x80
+DATA idctBias<>+3(SB)/1, $0x80
+DATA idctBias<>+4(SB)/1, $0x80
+DATA idctBias<>+5(SB)/1, $0x80
+DATA idctBias<>+6(SB)/1, $0x80
+DATA idctBias<>+7(SB)/1, $0x80
+DATA idctBias<>+8(SB)/1, $0x80
+DATA idctBias<>+9(SB)/1, $0x80
+DATA idctBias<>+10(SB)/1, $0x80
+DATA idctBias<>+11(SB)/1, $0x80
+DATA idctBias<>+12(SB)/1, $0x80
+DATA idctBias<>+13(SB)/1, $0x80
+DATA idctBias<>+14(SB)/1, $0x80
+DATA idctBias<>+15(SB)/1, $0x80
+DATA idctBias<>+16(SB)/1, $0x80
+DATA idctBias<>+17(SB)/1, $0x80
+DATA idctBias<>+18(SB)/1, $0x80
+DATA idctBias<>+19(SB)/1, $0x80
+DATA idctBias<>+20(SB)/1, $0x80
+DATA idctBias<>+21(SB)/1, $0x80
+DATA idctBias<>+22(SB)/1, $0x80
+DATA idctBias<>+23(SB)/1, $0x80
+DATA idctBias<>+24(SB)/1, $0x80
+DATA idctBias<>+25(SB)/1, $0x80
+DATA idctBias<>+26(SB)/1, $0x80
+DATA idctBias<>+27(SB)/1, $0x80
+DATA idctBias<>+28(SB)/1, $0x80
+DATA idctBias<>+29(SB)/1, $0x80
+DATA idctBias<>+30(SB)/1, $0x80
+DATA idctBias<>+31(SB)/1, $0x80
+GLOBL idctBias<>(SB), RODATA|NOPTR, $32
+
+// func idctAVX2(b *int32, q *int32, dst *uint8, stride int)
+// Requires: AVX, AVX2
+TEXT ·idctAVX2(SB), NOSPLIT, $0-32
+	MOVQ         b+0(FP), AX
+	MOVQ         q+8(FP), CX
+	VMOVDQU      (AX), Y0
+	VPMULLD      (CX), Y0, Y0
+	VMOVDQU      32(AX), Y1
+	VPMULLD      32(CX), Y1, Y1
+	VMOVDQU      64(AX), Y2
+	VPMULLD      64(CX), Y2, Y2
+	VMOVDQU      96(AX), Y3
+	VPMULLD      96(CX), Y3, Y3
+	VMOVDQU      128(AX), Y4
+	VPMULLD      128(CX), Y4, Y4
+	VMOVDQU      160(AX), Y5
+	VPMULLD      160(CX), Y5, Y5
+	VMOVDQU      192(AX), Y6
+	VPMULLD      192(CX), Y6, Y6
+	VMOVDQU      224(AX), Y7
+	VPMULLD      224(CX), Y7, Y7
+	VPUNPCKLDQ   Y1, Y0, Y8
+	VPUNPCKHDQ   Y1, Y0, Y0
+	VPUNPCKLDQ   Y3, Y2, Y1
+	VPUNPCKHDQ   Y3, Y2, Y2
+	VPUNPCKLDQ   Y5, Y4, Y3
+	VPUNPCKHDQ   Y5, Y4, Y4
+	VPUNPCKLDQ   Y7, Y6, Y5
+	VPUNPCKHDQ   Y7, Y6, Y6
+	VPUNPCKLQDQ  Y1, Y8, Y7
+	VPUNPCKHQDQ  Y1, Y8, Y1
+	VPUNPCKLQDQ  Y2, Y0, Y8
+	VPUNPCKHQDQ  Y2, Y0, Y0
+	VPUNPCKLQDQ  Y5, Y3, Y2
+	VPUNPCKHQDQ  Y5, Y3, Y3
+	VPUNPCKLQDQ  Y6, Y4, Y5
+	VPUNPCKHQDQ  Y6, Y4, Y4
+	VPERM2I128   $0x20, Y2, Y7, Y6
+	VPERM2I128   $0x31, Y2, Y7, Y2
+	VPERM2I128   $0x20, Y3, Y1, Y7
+	VPERM2I128   $0x31, Y3, Y1, Y1
+	VPERM2I128   $0x20, Y5, Y8, Y3
+	VPERM2I128   $0x31, Y5, Y8, Y5
+	VPERM2I128   $0x20, Y4, Y0, Y8
+	VPERM2I128   $0x31, Y4, Y0, Y0
+	VPSLLD       $0x11, Y6, Y4
+	VPSLLD       $0x11, Y2, Y2
+	VPADDD       Y2, Y4, Y6
+	VPSUBD       Y2, Y4, Y2
+	VPADDD       Y5, Y3, Y4
+	VPMULLD      idctConsts<>+0(SB), Y4, Y4
+	VPMULLD      idctConsts<>+32(SB), Y5, Y5
+	VPADDD       Y5, Y4, Y5
+	VPMULLD      idctConsts<>+64(SB), Y3, Y3
+	VPSUBD       Y3, Y4, Y3
+	VPADDD       Y5, Y2, Y4
+	VPSUBD       Y5, Y2, Y2
+	VPADDD       Y3, Y6, Y5
+	VPSUBD       Y3, Y6, Y3
+	VPSLLD       $0x07, Y0, Y0
+	VPSLLD       $0x07, Y7, Y6
+	VPADDD       Y0, Y6, Y7
+	VPSUBD       Y0, Y6, Y0
+	VPMULLD      idctConsts<>+384(SB), Y1, Y1
+	VPMULLD      idctConsts<>+384(SB), Y8, Y6
+	VPADDD       Y6, Y7, Y8
+	VPSUBD       Y6, Y7, Y6
+	VPADDD       Y1, Y0, Y7
+	VPSUBD       Y1, Y0, Y0
+	VPSRAD       $0x02, Y7, Y1
+	VPSRAD       $0x02, Y8, Y7
+	VPADDD       Y7, Y1, Y8
+	VPMULLD      idctConsts<>+96(SB), Y8, Y8
+	VPMULLD      idctConsts<>+128(SB), Y7, Y7
+	VPADDD       Y7, Y8, Y7
+	VPMULLD      idctConsts<>+160(SB), Y1, Y1
+	VPSUBD       Y1, Y8, Y1
+	VPSRAD       $0x02, Y6, Y6
+	VPSRAD       $0x02, Y0, Y0
+	VPADDD       Y0, Y6, Y8
+	VPMULLD      idctConsts<>+192(SB), Y8, Y8
+	VPMULLD      idctConsts<>+224(SB), Y0, Y0
+	VPADDD       Y0, Y8, Y0
+	VPMULLD      idctConsts<>+256(SB), Y6, Y6
+	VPSUBD       Y6, Y8, Y6
+	VPADDD       Y1, Y5, Y8
+	VPSUBD       Y1, Y5, Y1
+	VPADDD       Y6, Y4, Y5
+	VPSUBD       Y6, Y4, Y4
+	VPADDD       Y0, Y2, Y6
+	VPSUBD       Y0, Y2, Y0
+	VPADDD       Y7, Y3, Y2
+	VPSUBD       Y7, Y3, Y3
+	VPUNPCKLDQ   Y5, Y8, Y7
+	VPUNPCKHDQ   Y5, Y8, Y5
+	VPUNPCKLDQ   Y2, Y6, Y8
+	VPUNPCKHDQ   Y2, Y6, Y2
+	VPUNPCKLDQ   Y0, Y3, Y6
+	VPUNPCKHDQ   Y0, Y3, Y0
+	VPUNPCKLDQ   Y1, Y4, Y3
+	VPUNPCKHDQ   Y1, Y4, Y1
+	VPUNPCKLQDQ  Y8, Y7, Y4
+	VPUNPCKHQDQ  Y8, Y7, Y7
+	VPUNPCKLQDQ  Y2, Y5, Y8
+	VPUNPCKHQDQ  Y2, Y5, Y2
+	VPUNPCKLQDQ  Y3, Y6, Y5
+	VPUNPCKHQDQ  Y3, Y6, Y3
+	VPUNPCKLQDQ  Y1, Y0, Y6
+	VPUNPCKHQDQ  Y1, Y0, Y0
+	VPERM2I128   $0x20, Y5, Y4, Y1
+	VPERM2I128   $0x31, Y5, Y4, Y4
+	VPERM2I128   $0x20, Y3, Y7, Y5
+	VPERM2I128   $0x31, Y3, Y7, Y3
+	VPERM2I128   $0x20, Y6, Y8, Y7
+	VPERM2I128   $0x31, Y6, Y8, Y6
+	VPERM2I128   $0x20, Y0, Y2, Y8
+	VPERM2I128   $0x31, Y0, Y2, Y0
+	VMOVDQU      idctConsts<>+448(SB), Y2
+	VPADDD       Y2, Y1, Y1
+	VPADDD       Y4, Y1, Y2
+	VPSRAD       $0x02, Y2, Y2
+	VPSUBD       Y4, Y1, Y1
+	VPSRAD       $0x02, Y1, Y1
+	VPSRAD       $0x0d, Y7, Y4
+	VPSRAD       $0x0d, Y6, Y6
+	VPADDD       Y6, Y4, Y7
+	VPMULLD      idctConsts<>+288(SB), Y7, Y7
+	VPMULLD      idctConsts<>+320(SB), Y6, Y6
+	VPADDD       Y6, Y7, Y6
+	VPMULLD      idctConsts<>+352(SB), Y4, Y4
+	VPSUBD       Y4, Y7, Y4
+	VPADDD       Y6, Y1, Y7
+	VPSUBD       Y6, Y1, Y1
+	VPADDD       Y4, Y2, Y6
+	VPSUBD       Y4, Y2, Y2
+	VPADDD       Y0, Y5, Y4
+	VPSUBD       Y0, Y5, Y0
+	VPSRAD       $0x0d, Y8, Y5
+	VPMULLD      idctConsts<>+416(SB), Y5, Y5
+	VPSRAD       $0x0d, Y3, Y3
+	VPMULLD      idctConsts<>+416(SB), Y3, Y3
+	VPADDD       Y5, Y4, Y8
+	VPSUBD       Y5, Y4, Y4
+	VPADDD       Y3, Y0, Y5
+	VPSUBD       Y3, Y0, Y0
+	VPSRAD       $0x0e, Y5, Y3
+	VPSRAD       $0x0e, Y8, Y5
+	VPADDD       Y5, Y3, Y8
+	VPMULLD      idctConsts<>+96(SB), Y8, Y8
+	VPMULLD      idctConsts<>+128(SB), Y5, Y5
+	VPADDD       Y5, Y8, Y5
+	VPMULLD      idctConsts<>+160(SB), Y3, Y3
+	VPSUBD       Y3, Y8, Y3
+	VPSRAD       $0x0e, Y4, Y4
+	VPSRAD       $0x0e, Y0, Y0
+	VPADDD       Y0, Y4, Y8
+	VPMULLD      idctConsts<>+192(SB), Y8, Y8
+	VPMULLD      idctConsts<>+224(SB), Y0, Y0
+	VPADDD       Y0, Y8, Y0
+	VPMULLD      idctConsts<>+256(SB), Y4, Y4
+	VPSUBD       Y4, Y8, Y4
+	VPADDD       Y3, Y6, Y8
+	VPSUBD       Y3, Y6, Y3
+	VPADDD       Y4, Y7, Y6
+	VPSUBD       Y4, Y7, Y4
+	VPADDD       Y0, Y1, Y7
+	VPSUBD       Y0, Y1, Y0
+	VPADDD       Y5, Y2, Y1
+	VPSUBD       Y5, Y2, Y2
+	VPSRAD       $0x12, Y8, Y5
+	VPSRAD       $0x12, Y6, Y6
+	VPSRAD       $0x12, Y7, Y7
+	VPSRAD       $0x12, Y1, Y1
+	VPSRAD       $0x12, Y2, Y2
+	VPSRAD       $0x12, Y0, Y0
+	VPSRAD       $0x12, Y4, Y4
+	VPSRAD       $0x12, Y3, Y3
+	MOVQ         dst+16(FP), AX
+	MOVQ         stride+24(FP), CX
+	VMOVDQU      idctBias<>+0(SB), Y8
+	VMOVDQU      resamplePackOrder<>+0(SB), Y9
+	VPACKSSDW    Y6, Y5, Y5
+	VPACKSSDW    Y1, Y7, Y1
+	VPACKSSWB    Y1, Y5, Y5
+	VPERMD       Y5, Y9, Y5
+	VPXOR        Y8, Y5, Y5
+	VMOVQ        X5, (AX)
+	ADDQ         CX, AX
+	VPEXTRQ      $0x01, X5, (AX)
+	ADDQ         CX, AX
+	VEXTRACTI128 $0x01, Y5, X1
+	VMOVQ        X1, (AX)
+	ADDQ         CX, AX
+	VPEXTRQ      $0x01, X1, (AX)
+	ADDQ         CX, AX
+	VPACKSSDW    Y0, Y2, Y0
+	VPACKSSDW    Y3, Y4, Y1
+	VPACKSSWB    Y1, Y0, Y0
+	VPERMD       Y0, Y9, Y0
+	VPXOR        Y8, Y0, Y0
+	VMOVQ        X0, (AX)
+	ADDQ         CX, AX
+	VPEXTRQ      $0x01, X0, (AX)
+	ADDQ         CX, AX
+	VEXTRACTI128 $0x01, Y0, X0
+	VMOVQ        X0, (AX)
+	ADDQ         CX, AX
+	VPEXTRQ      $0x01, X0, (AX)
+	VZEROUPPER
+	RET

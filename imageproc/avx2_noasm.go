@@ -23,3 +23,7 @@ func yccToRGBAVX2(out *uint8, y, cb, cr *uint8, groups int) {
 func fancy420AVX2(line *uint8, in0, in1 *uint8, groups int) {
 	panic("imageproc: no AVX2 kernels in this build")
 }
+
+func idctAVX2(b *int32, q *int32, dst *uint8, stride int) {
+	panic("imageproc: no AVX2 kernels in this build")
+}

@@ -46,3 +46,11 @@ func yccToRGBAVX2(out *uint8, y *uint8, cb *uint8, cr *uint8, groups int)
 //
 //go:noescape
 func fancy420AVX2(line *uint8, in0 *uint8, in1 *uint8, groups int)
+
+// idctAVX2 is reconstructBlock's arithmetic for one block: b (64 int32
+// coefficients, natural order) times q, image/jpeg's IDCT (rows, then
+// columns), then +128 clipped to 0..255, stored as 8 rows of 8 bytes at
+// dst, stride bytes apart. b is left unchanged.
+//
+//go:noescape
+func idctAVX2(b *int32, q *int32, dst *uint8, stride int)

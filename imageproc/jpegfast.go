@@ -116,13 +116,15 @@ type jpegDecoder struct {
 	fake     int
 	epos     int
 	atMarker bool
+
+	avx bool // idctAVX2 for blocks with AC coefficients
 }
 
 // fastJPEG decodes data as image/jpeg.Decode would, returning an
 // *image.YCbCr or *image.Gray, or ok == false where image/jpeg must decode
 // it (an error, or a case this decoder does not handle).
 func fastJPEG(data []byte) (m image.Image, ok bool) {
-	d := &jpegDecoder{data: data}
+	d := &jpegDecoder{data: data, avx: useAVX2()}
 	return d.decode()
 }
 
@@ -981,11 +983,6 @@ func (d *jpegDecoder) reconstructProgressive() {
 func (d *jpegDecoder) reconstructBlock(b *jBlock, nonzero uint64, bx, by, ci int) {
 	m := nonzero | 1
 	qt := &d.quant[d.comp[ci].tq]
-	for t := m; t != 0; t &= t - 1 {
-		u := jUnzig[bits.TrailingZeros64(t)&63]
-		b[u] *= qt[u]
-	}
-	flat := idctBlock(b, m)
 	var dst []byte
 	var stride int
 	if d.nComp == 1 {
@@ -1000,7 +997,19 @@ func (d *jpegDecoder) reconstructBlock(b *jBlock, nonzero uint64, bx, by, ci int
 			dst, stride = d.img3.Cr[8*(by*d.img3.CStride+bx):], d.img3.CStride
 		}
 	}
-	if flat {
+	if m != 1 && d.avx {
+		// All of the arithmetic in AVX2, eight rows or columns at once
+		// (0.2 µs a block instead of about 1 in Go); the bounds check
+		// stands in for the Go loop's.
+		_ = dst[7*stride+7]
+		idctAVX2(&b[0], &qt[0], &dst[0], stride)
+		return
+	}
+	for t := m; t != 0; t &= t - 1 {
+		u := jUnzig[bits.TrailingZeros64(t)&63]
+		b[u] *= qt[u]
+	}
+	if idctBlock(b, m) {
 		v := levelShift(b[0])
 		for y := range 8 {
 			row := (*[8]byte)(dst[y*stride : y*stride+8])

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/resnet-go/resnet/internal/isatest"
 )
 
 // jpegCorpus is every JPEG the tests can reach: the variants made by
@@ -120,6 +122,12 @@ func TestFastJPEGMatchesImageJPEG(t *testing.T) {
 		}
 	}
 	t.Logf("%d JPEGs, %d left to image/jpeg", len(names), len(declined))
+}
+
+// The same on every instruction-set path (the AVX2 IDCT, or Go's).
+func TestFastJPEGEveryISA(t *testing.T) {
+	isatest.Run(t, TestFastJPEGMatchesImageJPEG)
+	isatest.Run(t, TestFastJPEGCorrupt)
 }
 
 // Damaged JPEGs: truncated anywhere, bytes changed, markers inserted. The
@@ -239,6 +247,57 @@ func TestIDCTBlockMatchesFull(t *testing.T) {
 			}
 		} else if got != want {
 			t.Fatalf("block %v (mask %x): got %v, want %v", b, m, got, want)
+		}
+	}
+}
+
+// idctAVX2 gives reconstructBlock's Go result (dequantization, the full
+// IDCT, level shift and clipping) on random blocks, coefficients and
+// quantization tables far out of range included.
+func TestIDCTAVX2MatchesGo(t *testing.T) {
+	if !useAVX2() {
+		t.Skip("the AVX2 kernels do not run here")
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	const stride = 13
+	for k := range 100000 {
+		var b jBlock
+		var q [64]int32
+		for i := range q {
+			q[i] = 1 + int32(rng.IntN(64))
+			if k%5 == 0 {
+				q[i] = int32(rng.Uint32())
+			}
+		}
+		for range []int{1, 3, 10, 64}[k%4] {
+			v := int32(rng.IntN(2048)) - 1024
+			if k%7 == 0 {
+				v = int32(rng.Uint32())
+			}
+			b[rng.IntN(64)] = v
+		}
+		want := b
+		for i := range want {
+			want[i] *= q[i]
+		}
+		for i := range 8 {
+			idctRow((*[8]int32)(want[8*i : 8*i+8]))
+		}
+		for i := range 8 {
+			idctCol(&want, i)
+		}
+		got := make([]byte, 7*stride+8)
+		in := b
+		idctAVX2(&in[0], &q[0], &got[0], stride)
+		if in != b {
+			t.Fatal("idctAVX2 changed its input")
+		}
+		for y := range 8 {
+			for x := range 8 {
+				if w := levelShift(want[8*y+x]); got[y*stride+x] != w {
+					t.Fatalf("block %v q %v: (%d,%d) = %d, want %d", b, q, x, y, got[y*stride+x], w)
+				}
+			}
 		}
 	}
 }

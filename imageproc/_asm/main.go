@@ -28,6 +28,8 @@ func main() {
 	yccData()
 	yccToRGB()
 	fancy420()
+	idctData()
+	idct()
 	Generate()
 }
 
