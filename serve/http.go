@@ -109,7 +109,7 @@ func (s *Server) route(w *recorder, r *http.Request) {
 		if s.allow(w, r, http.MethodGet) {
 			writeJSON(w, http.StatusOK, map[string]any{
 				"name": s.opt.Name, "version": s.opt.Version,
-				"extensions": []string{"binary_tensor_data", "classification"},
+				"extensions": serverExtensions,
 			})
 		}
 	case strings.HasPrefix(p, "/v2/models/"):

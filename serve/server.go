@@ -4,8 +4,9 @@
 // translate protocols onto it. The REST front end (Server.Handler) speaks the Open Inference
 // Protocol v2 (KServe v2, as Triton serves it, with the binary tensor data and classification
 // extensions), the Hugging Face Inference API's image-classification shape, Prometheus
-// metrics and a small web page. A gRPC front end plugs in the same way: it implements
-// Frontend and calls the same methods.
+// metrics and a small web page. The gRPC front end (Server.GRPCServer, GRPCFrontend) speaks
+// OIP v2 gRPC (inference.GRPCInferenceService, package serve/inference) and grpc.health.v1
+// over the same methods.
 //
 // Server.Run serves front ends until its context ends (SIGTERM), then drains: readiness turns
 // 503 at once, requests keep being served for Options.DrainWait so that load balancers
@@ -170,6 +171,9 @@ type Server struct {
 	loaded   atomic.Bool
 	draining atomic.Bool
 
+	watchMu  sync.Mutex
+	watchers []func() // called after readiness may have changed (MarkReady, Drain)
+
 	// wrap, if set, stands between a batcher and its model (tests slow the model down).
 	wrap func(batching.Model) batching.Model
 }
@@ -227,13 +231,29 @@ func (s *Server) Add(m Model) error {
 }
 
 // MarkReady says every model is loaded: readiness turns 200 (unless draining).
-func (s *Server) MarkReady() { s.loaded.Store(true) }
+func (s *Server) MarkReady() { s.loaded.Store(true); s.readinessChanged() }
 
 // Ready reports whether the server takes traffic: models loaded and not draining.
 func (s *Server) Ready() bool { return s.loaded.Load() && !s.draining.Load() }
 
 // Drain turns readiness to 503; requests are still served. Run calls it on shutdown.
-func (s *Server) Drain() { s.draining.Store(true) }
+func (s *Server) Drain() { s.draining.Store(true); s.readinessChanged() }
+
+// onReadinessChange registers f to be called whenever Ready may have changed (the gRPC
+// front end's health service follows it).
+func (s *Server) onReadinessChange(f func()) {
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
+	s.watchers = append(s.watchers, f)
+}
+
+func (s *Server) readinessChanged() {
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
+	for _, f := range s.watchers {
+		f()
+	}
+}
 
 // Models lists the served model names in the order they were added.
 func (s *Server) Models() []string {
@@ -272,8 +292,7 @@ func checkVersion(name, version string) error {
 	return nil
 }
 
-// Frontend is one protocol server over a Server (the REST one is HTTPFrontend; a gRPC one
-// implements the same two methods).
+// Frontend is one protocol server over a Server: HTTPFrontend (REST) or GRPCFrontend.
 type Frontend interface {
 	// Serve serves until Shutdown; it returns nil or http.ErrServerClosed after Shutdown.
 	Serve() error

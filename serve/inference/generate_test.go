@@ -1,0 +1,27 @@
+package inference
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// TestGeneratedCodeIsCurrent regenerates the Go code from open_inference_grpc.proto with
+// protoc and the pinned plugins (tools/genproto) and compares it with the committed files.
+// Without protoc it skips (RESNET_REQUIRE_CLIENTS=1, as in CI, makes that a failure).
+func TestGeneratedCodeIsCurrent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the protoc plugins")
+	}
+	if _, err := exec.LookPath("protoc"); err != nil {
+		msg := "protoc is not installed (Debian: apt-get install protobuf-compiler)"
+		if os.Getenv("RESNET_REQUIRE_CLIENTS") != "" {
+			t.Fatal(msg + " and RESNET_REQUIRE_CLIENTS is set")
+		}
+		t.Skip(msg)
+	}
+	out, err := exec.Command("go", "run", "../../tools/genproto", "-check").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+}
