@@ -1,6 +1,7 @@
 package imageproc
 
 import (
+	"encoding/binary"
 	"image"
 	"math/bits"
 )
@@ -466,7 +467,20 @@ func (d *jpegDecoder) resetBits() {
 }
 
 // fill tops the bit buffer up to at least 57 bits, unstuffing 0xff 0x00.
+// Where the next 8 bytes hold no 0xff (almost always), it takes as many
+// whole bytes as fit at once.
 func (d *jpegDecoder) fill() {
+	if d.nbits <= 56 && !d.atMarker && d.epos+8 <= len(d.data) {
+		x := binary.BigEndian.Uint64(d.data[d.epos:])
+		// A byte of x is 0xff exactly when that byte of ^x is zero.
+		if y := ^x; (y-0x0101010101010101)&^y&0x8080808080808080 == 0 {
+			k := (64 - d.nbits) / 8
+			d.acc |= x &^ (1<<(64-8*k) - 1) >> d.nbits
+			d.nbits += 8 * k
+			d.epos += k
+			return
+		}
+	}
 	for d.nbits <= 56 {
 		var c byte
 		if !d.atMarker {
@@ -833,7 +847,8 @@ func (d *jpegDecoder) decodeBlock(b *jBlock, nonzero *uint64, dc *int32, dcTab, 
 }
 
 // refine decodes a successive approximation refinement (section G.1.2.3),
-// as scan.go's refine does; nonzero is the block's non-zero mask.
+// as scan.go's refine does; nonzero is the block's non-zero mask. The bit
+// buffer lives in locals, as in decodeBlock.
 func (d *jpegDecoder) refine(b *jBlock, nonzero *uint64, h *jHuffman, zigStart, zigEnd, delta int32) bool {
 	if zigStart == 0 {
 		if d.getBits(1) != 0 {
@@ -843,44 +858,75 @@ func (d *jpegDecoder) refine(b *jBlock, nonzero *uint64, h *jHuffman, zigStart, 
 	}
 	zig := zigStart
 	if d.eobRun == 0 {
+		if h.n == 0 {
+			return false
+		}
+		acc, nbits, nz := d.acc, d.nbits, *nonzero
 	loop:
 		for ; zig <= zigEnd; zig++ {
-			z := int32(0)
-			value, ok := d.decodeHuffman(h)
-			if !ok {
-				return false
+			// 32 bits cover a code and its extra bits.
+			if nbits < 32 {
+				d.acc, d.nbits = acc, nbits
+				d.fill()
+				acc, nbits = d.acc, d.nbits
 			}
-			val0, val1 := value>>4, value&0x0f
-			switch val1 {
+			var value uint8
+			if e := h.lut[acc>>(64-jLUTBits)]; e != 0 {
+				l := e & 0xff
+				acc <<= l
+				nbits -= int(l)
+				value = uint8(e >> 8)
+			} else {
+				l := jLUTBits + 1
+				for ; l <= 16; l++ {
+					if code := int32(acc >> (64 - l)); code <= h.maxCode[l] {
+						value = h.vals[h.valPtr[l]+code]
+						break
+					}
+				}
+				if l > 16 {
+					return false
+				}
+				acc <<= l
+				nbits -= l
+			}
+			z := int32(0)
+			val0 := value >> 4
+			switch value & 0x0f {
 			case 0:
 				if val0 != 0x0f {
 					d.eobRun = uint16(1 << val0)
 					if val0 != 0 {
-						d.eobRun |= uint16(d.getBits(val0))
+						d.eobRun |= uint16(acc >> (64 - val0))
+						acc <<= val0
+						nbits -= int(val0)
 					}
 					break loop
 				}
 			case 1:
 				z = delta
-				if d.getBits(1) == 0 {
+				if acc>>63 == 0 {
 					z = -z
 				}
+				acc <<= 1
+				nbits--
 			default:
 				return false
 			}
-			zig = d.refineNonZeroes(b, *nonzero, zig, zigEnd, int32(val0), delta)
+			zig, acc, nbits = d.refineNonZeroes(b, nz, zig, zigEnd, int32(val0), delta, acc, nbits)
 			if zig > zigEnd {
 				return false
 			}
 			if z != 0 {
 				b[jUnzig[zig]] = z
-				*nonzero |= 1 << zig
+				nz |= 1 << zig
 			}
 		}
+		d.acc, d.nbits, *nonzero = acc, nbits, nz
 	}
 	if d.eobRun > 0 {
 		d.eobRun--
-		d.refineNonZeroes(b, *nonzero, zig, zigEnd, -1, delta)
+		_, d.acc, d.nbits = d.refineNonZeroes(b, *nonzero, zig, zigEnd, -1, delta, d.acc, d.nbits)
 	}
 	return true
 }
@@ -890,8 +936,9 @@ func (d *jpegDecoder) refine(b *jBlock, nonzero *uint64, h *jHuffman, zigStart, 
 // with nz >= 0, stops at the (nz+1)th zero coefficient, returning its
 // position (zigEnd+1 when there is none). The coefficients are found from
 // the non-zero mask, and the bit is applied without branching on it: both
-// would otherwise be mispredicted branches on random data.
-func (d *jpegDecoder) refineNonZeroes(b *jBlock, nonzero uint64, zig, zigEnd, nz, delta int32) int32 {
+// would otherwise be mispredicted branches on random data. acc and nbits are
+// the caller's bit buffer, passed in registers.
+func (d *jpegDecoder) refineNonZeroes(b *jBlock, nonzero uint64, zig, zigEnd, nz, delta int32, acc uint64, nbits int) (int32, uint64, int) {
 	band := ^uint64(0) << zig & (^uint64(0) >> (63 - zigEnd))
 	end := zigEnd + 1
 	if nz >= 0 {
@@ -903,14 +950,7 @@ func (d *jpegDecoder) refineNonZeroes(b *jBlock, nonzero uint64, zig, zigEnd, nz
 			end = int32(bits.TrailingZeros64(zeros))
 		}
 	}
-	todo := nonzero & band & (1<<end - 1)
-	if todo == 0 {
-		return end
-	}
-	acc, nbits := d.acc, d.nbits
-	for todo != 0 {
-		k := bits.TrailingZeros64(todo) & 63
-		todo &= todo - 1
+	for todo := nonzero & band & (1<<end - 1); todo != 0; todo &= todo - 1 {
 		if nbits == 0 {
 			d.acc, d.nbits = acc, nbits
 			d.fill()
@@ -919,13 +959,12 @@ func (d *jpegDecoder) refineNonZeroes(b *jBlock, nonzero uint64, zig, zigEnd, nz
 		s := int32(acc>>63) * delta
 		acc <<= 1
 		nbits--
-		u := jUnzig[k]
+		u := jUnzig[bits.TrailingZeros64(todo)&63]
 		c := b[u]
 		m := c >> 31 // -1 for a negative coefficient
 		b[u] = c + (s ^ m) - m
 	}
-	d.acc, d.nbits = acc, nbits
-	return end
+	return end, acc, nbits
 }
 
 // makeImg allocates the image as image/jpeg does: planes padded to whole
