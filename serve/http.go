@@ -93,15 +93,15 @@ func (s *Server) route(w *recorder, r *http.Request) {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			io.WriteString(w, "Ok")
 		}
-	case p == "/metrics":
+	case p == MetricsPath:
 		if s.allow(w, r, http.MethodGet) {
 			s.metrics.handler.ServeHTTP(w, r)
 		}
-	case p == "/v2/health/live":
+	case p == LivePath:
 		if s.allow(w, r, http.MethodGet) {
 			writeJSON(w, http.StatusOK, map[string]bool{"live": true})
 		}
-	case p == "/v2/health/ready":
+	case p == ReadyPath:
 		if s.allow(w, r, http.MethodGet) {
 			s.handleReady(w)
 		}

@@ -49,7 +49,7 @@ func serveCmd() *cobra.Command {
 	f := serveFlags{maxBody: serve.DefaultMaxBody}
 	cmd := &cobra.Command{
 		Use:   "serve [--model [NAME=]MODEL]... [flags]",
-		Short: "Serve models over HTTP: Open Inference Protocol v2, the HF Inference API, metrics and a web page",
+		Short: "Serve models over HTTP and gRPC: Open Inference Protocol v2, the HF Inference API, metrics and a web page",
 		Long: `Serve one or more models with dynamic batching.
 
 Routes (on --http):
@@ -63,11 +63,17 @@ Routes (on --http):
   GET  /metrics                                         Prometheus metrics
   GET  /                                                a web page to try the models
 
-SIGTERM or SIGINT drains: readiness turns 503 at once, requests are still served for
---drain-wait, then new connections are refused and everything accepted finishes; the
-process exits 0 within --exit-timeout of the signal (1 if requests had to be abandoned).`,
+On --grpc: inference.GRPCInferenceService (OIP v2 gRPC: ServerLive, ServerReady, ModelReady,
+ServerMetadata, ModelMetadata, ModelInfer with raw_input_contents or typed contents; the same
+inputs, outputs and classification parameter) and grpc.health.v1 (SERVING once the models are
+loaded, NOT_SERVING while loading or draining). Messages up to --max-body are accepted.
+
+SIGTERM or SIGINT drains: readiness turns 503 (gRPC health NOT_SERVING) at once, requests are
+still served for --drain-wait, then new connections are refused and everything accepted
+finishes; the process exits 0 within --exit-timeout of the signal (1 if requests had to be
+abandoned).`,
 		Example: `  resnet serve                                   # the built-in model as resnet20-cifar10 on 127.0.0.1:8080
-  resnet serve --model microsoft/resnet-50 --http :8080
+  resnet serve --model microsoft/resnet-50 --http :8080 --grpc :8081
   resnet serve --model r50=microsoft/resnet-50 --model cifar=./runs/r20 --max-batch-size 16
   curl --data-binary @cat.jpg localhost:8080/models/resnet-50`,
 		Args: cobra.NoArgs,
@@ -80,12 +86,12 @@ process exits 0 within --exit-timeout of the signal (1 if requests had to be aba
 	shared := &cobra.Command{}
 	f.modelFlags.register(shared)
 	fl.AddFlagSet(shared.Flags())
-	fl.StringVar(&f.httpAddr, "http", "127.0.0.1:8080", `HTTP address (REST, metrics, web page); "" disables it`)
-	fl.StringVar(&f.grpcAddr, "grpc", "127.0.0.1:8081", `gRPC address (OIP v2 gRPC; not in this build yet); "" disables it`)
+	fl.StringVar(&f.httpAddr, "http", serve.DefaultHTTPAddr, `HTTP address (REST, metrics, web page); "" disables it`)
+	fl.StringVar(&f.grpcAddr, "grpc", serve.DefaultGRPCAddr, `gRPC address (OIP v2 gRPC, grpc.health.v1); "" disables it`)
 	fl.IntVar(&f.maxBatchSize, "max-batch-size", serve.DefaultMaxBatchSize, "most images per forward pass")
 	fl.DurationVar(&f.maxQueueDelay, "max-queue-delay", serve.DefaultMaxQueueDelay, "how long the oldest waiting image waits for others to fill its batch (0: none)")
 	fl.IntVar(&f.maxQueueSize, "max-queue-size", serve.DefaultMaxQueueSize, "requests admitted per model, waiting or running; more are refused with --overload-status")
-	fl.Var(&f.maxBody, "max-body", "largest request body, after gzip/deflate decoding (e.g. 64MiB, 10MB, 1048576)")
+	fl.Var(&f.maxBody, "max-body", "largest request body, after gzip/deflate decoding, and largest gRPC message (e.g. 64MiB, 10MB, 1048576)")
 	fl.DurationVar(&f.drainWait, "drain-wait", serve.DefaultDrainWait, "after SIGTERM, how long to keep serving with readiness 503 before refusing new connections")
 	fl.DurationVar(&f.exitTimeout, "exit-timeout", serve.DefaultExitTimeout, "after SIGTERM, the longest until exit (drain wait included)")
 	fl.DurationVar(&f.requestTimeout, "request-timeout", serve.DefaultRequestTimeout, "longest a request may wait for and run in its batch")
@@ -194,16 +200,31 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		return fmt.Errorf("--max-queue-delay and --drain-wait must not be negative, --exit-timeout and --request-timeout must be positive")
 	case f.maxPixels < 1:
 		return fmt.Errorf("--max-pixels must be at least 1")
-	case f.httpAddr == "":
-		return fmt.Errorf("--http is empty and the gRPC front end is not in this build yet: nothing to serve")
+	case f.httpAddr == "" && f.grpcAddr == "":
+		return fmt.Errorf("--http and --grpc are both empty: nothing to serve")
 	}
 	log, err := f.logger()
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", f.httpAddr)
-	if err != nil {
-		return fmt.Errorf("--http %s: %w", f.httpAddr, err)
+	var httpLn, grpcLn net.Listener
+	if f.httpAddr != "" {
+		if httpLn, err = net.Listen("tcp", f.httpAddr); err != nil {
+			return fmt.Errorf("--http %s: %w", f.httpAddr, err)
+		}
+		defer httpLn.Close() // for the early returns; Run has closed it otherwise
+	}
+	if f.grpcAddr != "" {
+		if grpcLn, err = net.Listen("tcp", f.grpcAddr); err != nil {
+			return fmt.Errorf("--grpc %s: %w", f.grpcAddr, err)
+		}
+		defer grpcLn.Close()
+	}
+	addr := func(ln net.Listener) string {
+		if ln == nil {
+			return "disabled"
+		}
+		return ln.Addr().String()
 	}
 	version := "dev"
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
@@ -232,9 +253,13 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		Version:        version,
 		Logger:         log,
 	})
-	log.Info("listening; loading models (readiness is 503 until they are loaded)", "http", ln.Addr().String())
-	if f.grpcAddr != "" && cmd.Flags().Changed("grpc") {
-		log.Warn("the gRPC front end is not in this build yet; --grpc is ignored", "grpc", f.grpcAddr)
+	log.Info("listening; loading models (readiness is 503 until they are loaded)", "http", addr(httpLn), "grpc", addr(grpcLn))
+	var fronts []serve.Frontend
+	if httpLn != nil {
+		fronts = append(fronts, s.HTTPFrontend(httpLn))
+	}
+	if grpcLn != nil {
+		fronts = append(fronts, s.GRPCFrontend(grpcLn))
 	}
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
@@ -244,7 +269,7 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		stop() // a second signal ends the process at once
 	}()
 	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, s.HTTPFrontend(ln)) }()
+	go func() { done <- s.Run(ctx, fronts...) }()
 
 	var names []string
 	for _, spec := range specs {
@@ -264,12 +289,8 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 			"input", fmt.Sprintf("%dx%d", m.inputW, m.inputH), "multi_label", multiLabel)
 	}
 	s.MarkReady()
-	grpc := "not in this build"
-	if f.grpcAddr == "" {
-		grpc = "disabled"
-	}
 	log.Info("serving", "models", strings.Join(names, " "), "isa", kernels.ISA(), "threads", f.threads,
-		"http", ln.Addr().String(), "grpc", grpc, "max_batch_size", f.maxBatchSize, "max_queue_delay", f.maxQueueDelay,
+		"http", addr(httpLn), "grpc", addr(grpcLn), "max_batch_size", f.maxBatchSize, "max_queue_delay", f.maxQueueDelay,
 		"max_queue_size", f.maxQueueSize, "version", version)
 	return <-done
 }

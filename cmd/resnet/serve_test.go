@@ -42,18 +42,20 @@ func (b *lockedBuffer) String() string {
 
 type serveProcess struct {
 	cmd    *exec.Cmd
-	url    string
+	url    string // http://ADDR, or "" with --http ""
+	grpc   string // the gRPC address, or "disabled"
 	stderr *lockedBuffer
 	exited chan error
 }
 
-var listeningRE = regexp.MustCompile(`msg="listening[^"]*" http=(\S+)`)
+var listeningRE = regexp.MustCompile(`msg="listening[^"]*" http=(\S+) grpc=(\S+)`)
 
-// startServe runs `resnet serve --http 127.0.0.1:0 ARGS...` and waits until it is ready.
+// startServe runs `resnet serve --http 127.0.0.1:0 --grpc 127.0.0.1:0 ARGS...` and waits
+// until it is ready.
 func startServe(t *testing.T, args ...string) *serveProcess {
 	t.Helper()
 	p := &serveProcess{stderr: &lockedBuffer{}, exited: make(chan error, 1)}
-	p.cmd = exec.Command(binary, append([]string{"serve", "--http", "127.0.0.1:0"}, args...)...)
+	p.cmd = exec.Command(binary, append([]string{"serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0"}, args...)...)
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -66,9 +68,12 @@ func startServe(t *testing.T, args ...string) *serveProcess {
 		}
 	})
 	deadline := time.Now().Add(60 * time.Second)
-	for p.url == "" {
+	for p.grpc == "" {
 		if m := listeningRE.FindStringSubmatch(p.stderr.String()); m != nil {
-			p.url = "http://" + m[1]
+			if m[1] != "disabled" {
+				p.url = "http://" + m[1]
+			}
+			p.grpc = m[2]
 			break
 		}
 		select {
@@ -80,7 +85,7 @@ func startServe(t *testing.T, args ...string) *serveProcess {
 			t.Fatalf("serve did not start listening: %s", p.stderr.String())
 		}
 	}
-	for {
+	for p.url != "" {
 		if resp, err := http.Get(p.url + "/v2/health/ready"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -92,6 +97,7 @@ func startServe(t *testing.T, args ...string) *serveProcess {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	return p
 }
 
 // classifyLogits runs `resnet classify --json --logits` on one image.
@@ -295,12 +301,13 @@ func TestServeRefusesBadFlags(t *testing.T) {
 		{[]string{"--max-body", "lots"}, `"lots" is not a size`},
 		{[]string{"--model", "a=x", "--model", "a=y"}, "would both be served as a"},
 		{[]string{"--model", "../../model/testdata/basic", "--model", "other/basic"}, "would both be served as basic"},
-		{[]string{"--http", ""}, "nothing to serve"},
+		{[]string{"--http", "", "--grpc", ""}, "--http and --grpc are both empty: nothing to serve"},
+		{[]string{"--grpc", "256.0.0.1:1"}, "--grpc 256.0.0.1:1"},
 		{[]string{"--log-level", "loud"}, "--log-level"},
 		{[]string{"--model", "/no/such/dir"}, "model dir: "},
 		{[]string{"--http", "256.0.0.1:1"}, "--http 256.0.0.1:1"},
 	} {
-		_, stderr, code := run(t, append([]string{"serve", "--http", "127.0.0.1:0"}, c.args...)...)
+		_, stderr, code := run(t, append([]string{"serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0"}, c.args...)...)
 		if code != 1 || !strings.Contains(stderr, c.want) {
 			t.Errorf("serve %v: exit %d, stderr %q, want %q", c.args, code, stderr, c.want)
 		}
