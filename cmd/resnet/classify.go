@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/resnet-go/resnet"
+	"github.com/resnet-go/resnet/internal/atomicfile"
 	"github.com/resnet-go/resnet/tensor"
 )
 
@@ -18,6 +20,8 @@ type classifyFlags struct {
 	json   bool
 	logits bool
 	batch  int
+	output string
+	shard  string
 }
 
 func classifyCmd() *cobra.Command {
@@ -26,7 +30,8 @@ func classifyCmd() *cobra.Command {
 		Use:   "classify [flags] IMAGE|DIR...",
 		Short: "Print the top classes of images (directories are searched for images)",
 		Example: `  resnet classify --model microsoft/resnet-50 cats.png
-  resnet classify --model ./resnet-dir --top-k 5 --json a.jpg b.png photos/`,
+  resnet classify --model ./resnet-dir --top-k 5 --json a.jpg b.png photos/
+  resnet classify --json --shard 3/8 --output out/top.jsonl photos/   # writes out/top-00003-of-00008.jsonl`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runClassify(cmd, &f, args) },
 	}
@@ -35,6 +40,8 @@ func classifyCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&f.json, "json", false, `one JSON object per image: {"image","top":[{"index","label","score"}]} or {"image","error"}`)
 	cmd.Flags().BoolVar(&f.logits, "logits", false, "with --json, include the raw logits")
 	cmd.Flags().IntVar(&f.batch, "batch", 8, "images per forward pass")
+	cmd.Flags().StringVarP(&f.output, "output", "o", "", "write the results to this file (atomically: complete or absent) instead of standard output")
+	cmd.Flags().StringVar(&f.shard, "shard", "", shardHelp)
 	return cmd
 }
 
@@ -57,16 +64,40 @@ func runClassify(cmd *cobra.Command, f *classifyFlags, args []string) error {
 	if err != nil {
 		return err
 	}
+	paths, sh, err := shardInputs(f.shard, paths)
+	if err != nil {
+		return err
+	}
 	m, err := f.load(cmd.Context())
 	if err != nil {
 		return err
 	}
-	out := bufio.NewWriter(os.Stdout)
-	defer out.Flush()
 	failed := false
+	if f.output == "" {
+		err = f.classifyTo(os.Stdout, m, paths, &failed)
+	} else {
+		name := sh.outputName(f.output)
+		err = atomicfile.WriteFunc(name, func(w io.Writer) error { return f.classifyTo(w, m, paths, &failed) })
+		if err == nil {
+			fmt.Fprintf(os.Stderr, "wrote the results of %d images (%s) to %s\n", len(paths), sh, name)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if failed {
+		return errSomeFailed
+	}
+	return nil
+}
+
+// classifyTo writes the results of paths to w; an image that fails sets *failed.
+func (f *classifyFlags) classifyTo(w io.Writer, m *resnet.Model, paths []string, failed *bool) error {
+	out := bufio.NewWriter(w)
+	defer out.Flush()
 	emit := func(r classifyResult) {
 		if r.Error != "" {
-			failed = true
+			*failed = true
 		}
 		if f.json {
 			b, _ := json.Marshal(r)
@@ -82,7 +113,7 @@ func runClassify(cmd *cobra.Command, f *classifyFlags, args []string) error {
 		}
 		out.Flush()
 	}
-	err = forEachBatch(m, paths, f.batch, f.threads, func(path string, logits []float32, err error) {
+	err := forEachBatch(m, paths, f.batch, f.threads, func(path string, logits []float32, err error) {
 		if err != nil {
 			emit(classifyResult{Image: path, Error: err.Error()})
 			return
@@ -97,10 +128,7 @@ func runClassify(cmd *cobra.Command, f *classifyFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	if failed {
-		return errSomeFailed
-	}
-	return nil
+	return out.Flush()
 }
 
 // forEachBatch preprocesses images, runs them through the model in batches and calls fn for

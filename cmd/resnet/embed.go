@@ -17,6 +17,7 @@ type embedFlags struct {
 	modelFlags
 	output string
 	batch  int
+	shard  string
 }
 
 func embedCmd() *cobra.Command {
@@ -25,13 +26,15 @@ func embedCmd() *cobra.Command {
 		Use:   "embed [flags] IMAGE|DIR...",
 		Short: "Write the pooled embedding of each image (JSON lines, or a .npy matrix)",
 		Example: `  resnet embed --model microsoft/resnet-50 photos/ > embeddings.jsonl
-  resnet embed --model microsoft/resnet-50 --output emb.npy a.jpg b.jpg`,
+  resnet embed --model microsoft/resnet-50 --output emb.npy a.jpg b.jpg
+  resnet embed --shard auto/8 --output out/emb.npy photos/   # writes out/emb-0000I-of-00008.npy and .paths.txt`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runEmbed(cmd, &f, args) },
 	}
 	f.register(cmd)
 	cmd.Flags().StringVarP(&f.output, "output", "o", "", "write a float32 .npy matrix [images, features] here instead of JSON lines, and X.paths.txt beside it: the image of each row, one path per line (images that fail are left out of both)")
 	cmd.Flags().IntVar(&f.batch, "batch", 8, "images per forward pass")
+	cmd.Flags().StringVar(&f.shard, "shard", "", shardHelp)
 	return cmd
 }
 
@@ -55,6 +58,11 @@ func runEmbed(cmd *cobra.Command, f *embedFlags, args []string) error {
 	if err != nil {
 		return err
 	}
+	paths, sh, err := shardInputs(f.shard, paths)
+	if err != nil {
+		return err
+	}
+	output := sh.outputName(f.output)
 	ck, err := f.checkpoint(cmd.Context())
 	if err != nil {
 		return err
@@ -94,12 +102,12 @@ func runEmbed(cmd *cobra.Command, f *embedFlags, args []string) error {
 		return err
 	}
 	if f.output != "" {
-		if len(rows) == 0 {
+		if len(rows) == 0 && len(paths) > 0 {
 			return fmt.Errorf("no image could be embedded")
 		}
 		// Rows follow the inputs that could be embedded; X.paths.txt names each row, so a
 		// failed image (reported above, exit status 1) cannot shift the pairing.
-		pathsFile := pathsFileFor(f.output)
+		pathsFile := pathsFileFor(output)
 		var names strings.Builder
 		for _, p := range rowPaths {
 			if strings.ContainsAny(p, "\r\n") {
@@ -107,13 +115,19 @@ func runEmbed(cmd *cobra.Command, f *embedFlags, args []string) error {
 			}
 			names.WriteString(p + "\n")
 		}
-		if err := npy.WriteMatrix(f.output, rows); err != nil {
+		if len(rows) == 0 {
+			// A shard with no inputs (more shards than images): an empty [0, F] matrix, so
+			// that the shards still concatenate.
+			if err := atomicfile.Write(output, npy.Header([]int{0, m.Spec.Features})); err != nil {
+				return err
+			}
+		} else if err := npy.WriteMatrix(output, rows); err != nil {
 			return err
 		}
 		if err := atomicfile.Write(pathsFile, []byte(names.String())); err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "wrote %d×%d embeddings to %s, the image of each row to %s\n", len(rows), len(rows[0]), f.output, pathsFile)
+		fmt.Fprintf(os.Stderr, "wrote %d×%d embeddings (%s) to %s, the image of each row to %s\n", len(rows), m.Spec.Features, sh, output, pathsFile)
 	}
 	if failed {
 		return errSomeFailed
