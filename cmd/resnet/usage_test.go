@@ -3,7 +3,9 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -228,4 +230,54 @@ func TestTrainProgressOutput(t *testing.T) {
 			t.Errorf("%v: progress bar %v, want %v: %q", c.extra, got, c.bar, errOut)
 		}
 	}
+}
+
+// resnet version names the path in use; a RESNET_ISA the CPU cannot run is refused by every
+// other command, and shown by version.
+func TestVersionAndISA(t *testing.T) {
+	out, errOut, code := run(t, "version", "--json")
+	var v versionResult
+	if code != 0 || json.Unmarshal([]byte(out), &v) != nil {
+		t.Fatalf("version --json: exit %d, %q, %q", code, out, errOut)
+	}
+	if !slices.Contains(v.Supported, v.ISA) || v.Supported[0] != "go" || v.Go == "" || v.ISAError != "" {
+		t.Errorf("version: %+v", v)
+	}
+	img := filepath.Join(t.TempDir(), "a.png")
+	writePNG(t, img, 40, 30)
+	for _, c := range []struct {
+		isa    string
+		errHas string
+	}{{"go", ""}, {"foo", `unknown instruction set "foo"`}, {otherArchISA(), "cannot run here"}} {
+		cmd := exec.Command(binary, "classify", "--json", img)
+		cmd.Env = append(os.Environ(), "RESNET_ISA="+c.isa)
+		o, err := cmd.Output()
+		if c.errHas == "" {
+			if err != nil || !strings.Contains(string(o), `"top"`) {
+				t.Errorf("RESNET_ISA=%s: %v %q", c.isa, err, o)
+			}
+			continue
+		}
+		var stderr string
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		if !strings.Contains(stderr, c.errHas) {
+			t.Errorf("RESNET_ISA=%s: %v, stderr %q; want a refusal with %q", c.isa, err, stderr, c.errHas)
+		}
+		cmd = exec.Command(binary, "version", "--json")
+		cmd.Env = append(os.Environ(), "RESNET_ISA="+c.isa)
+		o, err = cmd.Output()
+		if err != nil || json.Unmarshal(o, &v) != nil || !strings.Contains(v.ISAError, c.errHas) {
+			t.Errorf("version with RESNET_ISA=%s: %v %q", c.isa, err, o)
+		}
+	}
+}
+
+// otherArchISA is a path no CPU of this architecture has.
+func otherArchISA() string {
+	if runtime.GOARCH == "arm64" {
+		return "avx2"
+	}
+	return "neon"
 }
