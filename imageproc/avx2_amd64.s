@@ -436,6 +436,46 @@ f_done:
 	VZEROUPPER
 	RET
 
+// func fancy422AVX2(line *uint8, in *uint8, groups int)
+// Requires: AVX, AVX2
+TEXT ·fancy422AVX2(SB), NOSPLIT, $0-24
+	MOVQ         line+0(FP), CX
+	MOVQ         in+8(FP), DX
+	MOVQ         groups+16(FP), BX
+	TESTQ        BX, BX
+	JZ           g_done
+	MOVL         $0x00000001, AX
+	VMOVD        AX, X12
+	VPBROADCASTW X12, Y12
+	MOVL         $0x00000002, AX
+	VMOVD        AX, X13
+	VPBROADCASTW X13, Y13
+
+g_loop:
+	VPMOVZXBW  -1(DX), Y0
+	VPMOVZXBW  (DX), Y1
+	VPMOVZXBW  1(DX), Y2
+	VPSLLW     $0x01, Y1, Y4
+	VPADDW     Y4, Y1, Y1
+	VPADDW     Y1, Y0, Y0
+	VPADDW     Y12, Y0, Y0
+	VPSRLW     $0x02, Y0, Y0
+	VPADDW     Y1, Y2, Y2
+	VPADDW     Y13, Y2, Y2
+	VPSRLW     $0x02, Y2, Y2
+	VPUNPCKLWD Y2, Y0, Y3
+	VPUNPCKHWD Y2, Y0, Y4
+	VPACKUSWB  Y4, Y3, Y3
+	VMOVDQU    Y3, (CX)
+	ADDQ       $0x10, DX
+	ADDQ       $0x20, CX
+	DECQ       BX
+	JNZ        g_loop
+
+g_done:
+	VZEROUPPER
+	RET
+
 DATA idctConsts<>+0(SB)/4, $0x00011518
 DATA idctConsts<>+4(SB)/4, $0x00011518
 DATA idctConsts<>+8(SB)/4, $0x00011518

@@ -27,3 +27,7 @@ func fancy420AVX2(line *uint8, in0, in1 *uint8, groups int) {
 func idctAVX2(b *int32, q *int32, dst *uint8, stride int) {
 	panic("imageproc: no AVX2 kernels in this build")
 }
+
+func fancy422AVX2(line *uint8, in *uint8, groups int) {
+	panic("imageproc: no AVX2 kernels in this build")
+}

@@ -47,6 +47,14 @@ func yccToRGBAVX2(out *uint8, y *uint8, cb *uint8, cr *uint8, groups int)
 //go:noescape
 func fancy420AVX2(line *uint8, in0 *uint8, in1 *uint8, groups int)
 
+// fancy422AVX2 computes line[2c] = (3·in[c] + in[c-1] + 1)>>2 and
+// line[2c+1] = (3·in[c] + in[c+1] + 2)>>2 for 16·groups consecutive c
+// (jdsample.c's h2v1_fancy_upsample): line and in point at c = the first
+// one, and in[-1] and the 16·groups+1 samples after must be readable.
+//
+//go:noescape
+func fancy422AVX2(line *uint8, in *uint8, groups int)
+
 // idctAVX2 is reconstructBlock's arithmetic for one block: b (64 int32
 // coefficients, natural order) times q, image/jpeg's IDCT (rows, then
 // columns), then +128 clipped to 0..255, stored as 8 rows of 8 bytes at

@@ -42,9 +42,9 @@ func libjpegRGB(m *image.YCbCr) (out *RGB, ok bool) {
 	}
 	// One output row at a time: upsample that row of Cb and Cr into short
 	// lines and convert, instead of upsampling whole planes first; with the
-	// AVX2 kernels for 4:2:0 upsampling and the conversion. For a 512×512
-	// 4:2:0 image on one Zen 4 core: 1.86 ms plane at a time, 1.23 ms row
-	// at a time in Go, 0.31 ms with AVX2.
+	// AVX2 kernels for 4:2:0 and 4:2:2 upsampling and the conversion. For
+	// a 512×512 4:2:0 image on one Zen 4 core: 1.86 ms plane at a time,
+	// 1.23 ms row at a time in Go, 0.31 ms with AVX2.
 	out = NewRGB(w, h)
 	avx := useAVX2()
 	cbUp := newRowUpsampler(m.Cb, m.CStride, cw, ch, w, hf, vf, avx)
@@ -126,7 +126,7 @@ type rowUpsampler struct {
 	line              []uint8
 	sum               []int32
 	fancyH            bool
-	avx               bool // fancy420AVX2 for the interior of h2v2 rows
+	avx               bool // fancy420AVX2, fancy422AVX2 for the interior of rows
 }
 
 func newRowUpsampler(p []uint8, stride, cw, ch, w, hf, vf int, avx bool) *rowUpsampler {
@@ -182,7 +182,13 @@ func (u *rowUpsampler) row(y int) []uint8 {
 		line = line[:2*cw]
 		line[0] = in[0]
 		line[1] = uint8((3*int32(in[0]) + int32(in[1]) + 2) >> 2)
-		for c := 1; c < cw-1; c++ {
+		c0 := 1
+		// fancy422AVX2 reads columns c-1..c+16 for each 16 it computes.
+		if g := (cw - 2) / 16; u.avx && g > 0 {
+			fancy422AVX2(&line[2], &in[1], g)
+			c0 = 1 + 16*g
+		}
+		for c := c0; c < cw-1; c++ {
 			t := 3 * int32(in[c])
 			o := line[2*c : 2*c+2 : 2*c+2]
 			o[0] = uint8((t + int32(in[c-1]) + 1) >> 2)

@@ -28,6 +28,7 @@ func main() {
 	yccData()
 	yccToRGB()
 	fancy420()
+	fancy422()
 	idctData()
 	idct()
 	Generate()

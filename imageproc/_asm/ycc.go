@@ -169,3 +169,50 @@ func fancy420() {
 	VZEROUPPER()
 	RET()
 }
+
+// fancy422 is h2v1_fancy_upsample for the interior of a row.
+func fancy422() {
+	TEXT("fancy422AVX2", NOSPLIT, "func(line *uint8, in *uint8, groups int)")
+	Pragma("noescape")
+	Doc(
+		"fancy422AVX2 computes line[2c] = (3·in[c] + in[c-1] + 1)>>2 and",
+		"line[2c+1] = (3·in[c] + in[c+1] + 2)>>2 for 16·groups consecutive c",
+		"(jdsample.c's h2v1_fancy_upsample): line and in point at c = the first",
+		"one, and in[-1] and the 16·groups+1 samples after must be readable.",
+	)
+	line := Load(Param("line"), GP64())
+	in := Load(Param("in"), GP64())
+	n := Load(Param("groups"), GP64())
+	TESTQ(n, n)
+	JZ(LabelRef("g_done"))
+	// Y12: 1 (words), Y13: 2.
+	MOVL(U32(1), EAX)
+	VMOVD(EAX, X12)
+	VPBROADCASTW(X12, Y12)
+	MOVL(U32(2), EAX)
+	VMOVD(EAX, X13)
+	VPBROADCASTW(X13, Y13)
+	Label("g_loop")
+	VPMOVZXBW(Mem{Base: in, Disp: -1}, Y0)
+	VPMOVZXBW(Mem{Base: in}, Y1)
+	VPMOVZXBW(Mem{Base: in, Disp: 1}, Y2)
+	VPSLLW(U8(1), Y1, Y4)
+	VPADDW(Y4, Y1, Y1) // 3·in[c]
+	VPADDW(Y1, Y0, Y0)
+	VPADDW(Y12, Y0, Y0)
+	VPSRLW(U8(2), Y0, Y0)
+	VPADDW(Y1, Y2, Y2)
+	VPADDW(Y13, Y2, Y2)
+	VPSRLW(U8(2), Y2, Y2)
+	VPUNPCKLWD(Y2, Y0, Y3)
+	VPUNPCKHWD(Y2, Y0, Y4)
+	VPACKUSWB(Y4, Y3, Y3)
+	VMOVDQU(Y3, Mem{Base: line})
+	ADDQ(U8(16), in)
+	ADDQ(U8(32), line)
+	DECQ(n)
+	JNZ(LabelRef("g_loop"))
+	Label("g_done")
+	VZEROUPPER()
+	RET()
+}
