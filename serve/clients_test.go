@@ -182,8 +182,16 @@ func TestHFInferenceJSClient(t *testing.T) {
 	if err != nil {
 		missingClient(t, "no node on PATH (Debian: apt-get install nodejs npm), then %s", install)
 	}
-	if _, err := os.Stat(filepath.Join(prefix, "node_modules", "@huggingface", "inference", "package.json")); err != nil {
+	pkg, err := os.ReadFile(filepath.Join(prefix, "node_modules", "@huggingface", "inference", "package.json"))
+	if err != nil {
 		missingClient(t, "@huggingface/inference is not installed under %s: %s (or set RESNET_NPM_PREFIX)", prefix, install)
+	}
+	var meta struct {
+		Version string `json:"version"`
+	}
+	json.Unmarshal(pkg, &meta)
+	if meta.Version != hfInferenceVersion {
+		t.Logf("@huggingface/inference %s under %s; written against %s", meta.Version, prefix, hfInferenceVersion)
 	}
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
