@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -551,7 +553,7 @@ func TestGRPCOverload(t *testing.T) {
 // TestGRPCDrain is the spec's case 8 over gRPC: Run with the REST and gRPC front ends; on
 // the signal, health turns NOT_SERVING (ServerLive stays true), the calls in flight all
 // finish, an open health Watch does not hold the shutdown, new connections are refused after
-// the drain wait, and Run returns nil.
+// the drain wait (while a REST request is still in flight), and Run returns nil.
 func TestGRPCDrain(t *testing.T) {
 	g := newGate()
 	cifar, _ := testModels(t)
@@ -599,8 +601,20 @@ func TestGRPCDrain(t *testing.T) {
 			results <- err
 		}()
 	}
+	// And one REST request in flight: the gRPC listener must not wait for it to close.
+	httpDone := make(chan int, 1)
+	go func() {
+		resp, err := http.Post("http://"+hln.Addr().String()+"/models/"+cifarName, "", bytes.NewReader(jpg))
+		if err != nil {
+			t.Error(err)
+			httpDone <- 0
+			return
+		}
+		resp.Body.Close()
+		httpDone <- resp.StatusCode
+	}()
 	e, _ := s.lookup(cifarName)
-	waitFor(t, "the calls in flight", func() bool { return e.batcher.Admitted() == inflight })
+	waitFor(t, "the calls in flight", func() bool { return e.batcher.Admitted() == inflight+1 })
 
 	stop() // SIGTERM
 	if r, err := watch.Recv(); err != nil || r.Status != healthpb.HealthCheckResponse_NOT_SERVING {
@@ -639,6 +653,9 @@ func TestGRPCDrain(t *testing.T) {
 		if err := <-results; err != nil {
 			t.Errorf("a call in flight: %v", err)
 		}
+	}
+	if code := <-httpDone; code != 200 {
+		t.Errorf("the REST request in flight got %d", code)
 	}
 	select {
 	case err := <-done:

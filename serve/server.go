@@ -362,8 +362,19 @@ func (s *Server) Run(ctx context.Context, fronts ...Frontend) error {
 	if failed != nil {
 		errs = append(errs, failed)
 	}
-	for _, f := range fronts {
-		if err := f.Shutdown(deadline); err != nil {
+	// All front ends at once: each closes its listener now, whatever the others still finish.
+	shut := make([]error, len(fronts))
+	var wg sync.WaitGroup
+	for i, f := range fronts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			shut[i] = f.Shutdown(deadline)
+		}()
+	}
+	wg.Wait()
+	for _, err := range shut {
+		if err != nil {
 			errs = append(errs, fmt.Errorf("shutting down: %w (requests still in progress after %v)", err, s.opt.ExitTimeout))
 		}
 	}
