@@ -12,6 +12,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	_ "google.golang.org/grpc/encoding/gzip" // clients may compress requests (the size limit applies after)
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/peer"
@@ -36,7 +37,7 @@ import (
 //     pixels, images), UNAVAILABLE (queue full, loading, shutting down; with a RetryInfo
 //     detail), DEADLINE_EXCEEDED, CANCELLED, UNIMPLEMENTED, INTERNAL.
 //   - The receive limit is Options.MaxBody (grpc-go's default of 4 MiB would refuse a raw FP32
-//     batch of 7 at 224²).
+//     batch of 7 at 224²), after decompression: gzip-compressed requests are accepted.
 //   - Health: the services "" and "inference.GRPCInferenceService" are SERVING while the
 //     server is ready (models loaded, not draining), NOT_SERVING otherwise, like
 //     /v2/health/ready.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -23,7 +24,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/encoding/gzip"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/resnet-go/resnet"
@@ -170,8 +173,9 @@ func argmax(v []float32) int {
 
 // TestGRPCHealthAndMetadata: the five RPCs besides ModelInfer, and grpc.health.v1.
 func TestGRPCHealthAndMetadata(t *testing.T) {
-	ts := newGRPCTestServer(t, Options{Version: "v9"}, nil)
-	ctx := ctx10s(t)
+	logs := &lockedBuffer{}
+	ts := newGRPCTestServer(t, Options{Version: "v9", Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}, nil)
+	ctx := metadata.AppendToOutgoingContext(ctx10s(t), "authorization", "Bearer grpc_secret_token")
 	c := ts.client
 	if r, err := c.ServerLive(ctx, &pb.ServerLiveRequest{}); err != nil || !r.Live {
 		t.Errorf("ServerLive: %v %v", r, err)
@@ -224,6 +228,11 @@ func TestGRPCHealthAndMetadata(t *testing.T) {
 	}
 	_, err = ts.health.Check(ctx, &healthpb.HealthCheckRequest{Service: "other"})
 	wantCode(t, err, codes.NotFound)
+	// A line per call at debug level, without the metadata.
+	if l := logs.String(); !strings.Contains(l, "msg=grpc method=/inference.GRPCInferenceService/ModelMetadata code=NotFound") ||
+		!strings.Contains(l, "model=nope") || strings.Contains(l, "grpc_secret_token") {
+		t.Errorf("request log:\n%s", l)
+	}
 	// Draining turns health and ServerReady to not serving; liveness stays.
 	ts.Drain()
 	if r, err := ts.health.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil || r.Status != healthpb.HealthCheckResponse_NOT_SERVING {
@@ -412,6 +421,16 @@ func TestGRPCRawFP32Batch(t *testing.T) {
 	t.Run("receive limit at grpc-go's default", func(t *testing.T) {
 		small := newGRPCTestServer(t, Options{MaxBody: 4 << 20}, nil)
 		_, err := small.client.ModelInfer(ctx, req)
+		wantCode(t, err, codes.ResourceExhausted)
+	})
+	t.Run("gzip", func(t *testing.T) {
+		r, err := ts.client.ModelInfer(ctx, req, grpc.UseCompressor(gzip.Name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		closeTo(t, "gzip logits", rawFP32(t, r.RawOutputContents[0]), logits, 0)
+		bomb := &pb.ModelInferRequest{ModelName: tinyName, Inputs: req.Inputs, RawInputContents: [][]byte{make([]byte, 80<<20)}}
+		_, err = ts.client.ModelInfer(ctx, bomb, grpc.UseCompressor(gzip.Name))
 		wantCode(t, err, codes.ResourceExhausted)
 	})
 	t.Run("client receive limit", func(t *testing.T) {
