@@ -50,8 +50,9 @@ var serverExtensions = []string{"binary_tensor_data", "classification"}
 
 // GRPCServer returns a gRPC server with the OIP v2 service and grpc.health.v1 registered,
 // its receive limit raised to Options.MaxBody. opts are added to the server's own (for a
-// program that adds TLS credentials, say). Serve it with GRPCFrontend, or on a listener of
-// your own; either way, Stop or GracefulStop it when done.
+// program that adds TLS credentials, say), for serving on a listener of your own; Run serves
+// GRPCFrontend instead, which also ends open health Watch streams before GracefulStop (which
+// would otherwise wait for them: call Stop, or GracefulStop with a deadline of your own).
 func (s *Server) GRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 	g, _ := s.newGRPC(opts)
 	return g
