@@ -33,7 +33,15 @@ func imagenetJPEGs(b *testing.B) [][]byte {
 // BenchmarkPreprocessImageNetJPEG is the per-image work of `resnet classify`
 // with an ImageNet model: decode, resize the short side to 256 (bicubic),
 // centre-crop 224², rescale and normalise. One op is one image (the 20 files
-// in turn), single-threaded.
+// in turn), single-threaded. On one Zen 4 core (-cpu 1), ms per image:
+//
+//	                     all   decode (JPEG + colour)   resize   tensor
+//	before (e707abf)    11.6   7.8 (5.8 + 2.0)          3.3      0.08
+//	now, avx2/avx512     3.25  2.9 (2.5 + 0.27)         0.46     0.08
+//	now, RESNET_ISA=go   7.3   4.9 (3.8 + 1.3)          2.06     0.08
+//
+// Pillow 9.4 (libjpeg-turbo with SIMD) takes 2.9 ms to decode these files to
+// RGB and 5.3 ms to decode and resize them (the whole image, no crop).
 func BenchmarkPreprocessImageNetJPEG(b *testing.B) {
 	files := imagenetJPEGs(b)
 	p := ImageNetProcessor()

@@ -16,4 +16,10 @@
 // conversion reproduced; only the IDCT rounding differs, leaving about 2-3% of
 // bytes off by 1-3 levels. EXIF orientation is not applied (Image.open does not
 // apply it either).
+//
+// Speed: decoding, resizing and normalising an ImageNet-size JPEG takes about
+// 3.3 ms on one Zen 4 core with the AVX2 kernels (resampling, colour
+// conversion, inverse DCT; chosen like the model's, see internal/isa) and
+// 7.3 ms in portable Go, every path giving the same bytes
+// (BenchmarkPreprocessImageNetJPEG).
 package imageproc

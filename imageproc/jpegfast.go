@@ -21,7 +21,10 @@ import (
 // results and error messages are image/jpeg's whatever the input.
 //
 // On the 20 ImageNet validation JPEGs (progressive 4:2:0, mostly 512×512)
-// image/jpeg takes 5.8 ms per image on one Zen 4 core, this 3.9 ms.
+// image/jpeg takes 5.8 ms per image on one Zen 4 core, this decoder 3.8 ms in
+// Go and 2.5 ms with the AVX2 inverse DCT (idctAVX2, on the avx2 and avx512
+// paths); libjpeg-turbo (with its SIMD) takes 2.9 ms through Pillow,
+// colour conversion included.
 
 const (
 	jSOF0  = 0xc0 // Start Of Frame (Baseline Sequential).
