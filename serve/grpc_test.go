@@ -576,7 +576,7 @@ func TestGRPCOverload(t *testing.T) {
 func TestGRPCDrain(t *testing.T) {
 	g := newGate()
 	cifar, _ := testModels(t)
-	s := New(Options{DrainWait: 300 * time.Millisecond, ExitTimeout: 20 * time.Second, MaxBatchSize: 4})
+	s := New(Options{DrainWait: time.Second, ExitTimeout: 20 * time.Second, MaxBatchSize: 4})
 	s.wrap = g.wrap
 	if err := s.Add(Model{Name: cifarName, Model: cifar}); err != nil {
 		t.Fatal(err)
