@@ -2,9 +2,11 @@ package imageproc
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"image"
 	"image/jpeg"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -297,6 +299,33 @@ func TestIDCTAVX2MatchesGo(t *testing.T) {
 				if w := levelShift(want[8*y+x]); got[y*stride+x] != w {
 					t.Fatalf("block %v q %v: (%d,%d) = %d, want %d", b, q, x, y, got[y*stride+x], w)
 				}
+			}
+		}
+	}
+}
+
+// A reader that fails part-way: Decode gives what image/jpeg gives on the
+// same bytes followed by the same error (the fast decoder needs the whole
+// file, so it steps aside).
+func TestDecodeJPEGReadError(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "jpegvariants", "420_101x67_prog.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errRead := errors.New("disk on fire")
+	for _, n := range []int{len(data) / 3, len(data) / 2, len(data) - 3, len(data)} {
+		got, gerr := Decode(io.MultiReader(bytes.NewReader(data[:n]), errReader{errRead}), DefaultMaxPixels)
+		want, werr := jpeg.Decode(io.MultiReader(bytes.NewReader(data[:n]), errReader{errRead}))
+		switch {
+		case werr != nil:
+			if gerr == nil || !strings.Contains(gerr.Error(), werr.Error()) {
+				t.Errorf("cut at %d: error %v, want one containing %v", n, gerr, werr)
+			}
+		case gerr != nil:
+			t.Errorf("cut at %d: %v, want an image", n, gerr)
+		default:
+			if msg, _ := diffRGB(got, ToRGB(want)); msg != "" {
+				t.Errorf("cut at %d: %s", n, msg)
 			}
 		}
 	}
