@@ -370,7 +370,9 @@ func TestGRPCEncodedImages(t *testing.T) {
 func TestGRPCRawFP32Batch(t *testing.T) {
 	ts := newGRPCTestServer(t, Options{}, nil)
 	_, tiny := testModels(t)
-	ctx := ctx10s(t)
+	// Compressing the 80 MB gzip bomb below takes seconds under the race detector.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	paths := imagenetSamples(t, 8)
 	xs, want := references(t, tiny, paths)
 	x, err := resnet.Stack(xs)
