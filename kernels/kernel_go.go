@@ -50,9 +50,16 @@ func kernelGo(k int, a, b, c []float32, ldc, rows, flags int, bias, res []float3
 			t[(r+1)*nr+j], t[(r+1)*nr+j+1], t[(r+1)*nr+j+2], t[(r+1)*nr+j+3] = s10, s11, s12, s13
 		}
 	}
+	epilogueGo(&t, c, ldc, rows, flags, bias, res, ldr)
+}
+
+// epilogueGo stores rows of the tile t into c after the epilogue flags ask
+// for: add the existing C, add bias[r] to row r, add the residual, then ReLU.
+// Both Go micro-kernels end with it.
+func epilogueGo(t *[mr * nr]float32, c []float32, ldc, rows, flags int, bias, res []float32, ldr int) {
 	for r := 0; r < rows; r++ {
-		tr := t[r*nr : r*nr+nr]
-		cr := c[r*ldc : r*ldc+nr]
+		tr := (*[nr]float32)(t[r*nr:])
+		cr := (*[nr]float32)(c[r*ldc:])
 		if flags&flagLoad != 0 {
 			for j := range tr {
 				tr[j] += cr[j]
@@ -64,7 +71,7 @@ func kernelGo(k int, a, b, c []float32, ldc, rows, flags int, bias, res []float3
 			}
 		}
 		if flags&flagResidual != 0 {
-			rr := res[r*ldr : r*ldr+nr]
+			rr := (*[nr]float32)(res[r*ldr:])
 			for j := range tr {
 				tr[j] += rr[j]
 			}
@@ -76,7 +83,7 @@ func kernelGo(k int, a, b, c []float32, ldc, rows, flags int, bias, res []float3
 				}
 			}
 		}
-		copy(cr, tr)
+		*cr = *tr
 	}
 }
 

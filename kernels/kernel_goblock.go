@@ -59,32 +59,5 @@ func kernelGoBlocked(k int, a, b, c []float32, ldc, rows, flags int, bias, res [
 			t[(r+1)*nr+j], t[(r+1)*nr+j+1], t[(r+1)*nr+j+2], t[(r+1)*nr+j+3] = s10, s11, s12, s13
 		}
 	}
-	for r := 0; r < rows; r++ {
-		tr := (*[nr]float32)(t[r*nr:])
-		cr := (*[nr]float32)(c[r*ldc:])
-		if flags&flagLoad != 0 {
-			for j := range tr {
-				tr[j] += cr[j]
-			}
-		}
-		if flags&flagBias != 0 {
-			for j := range tr {
-				tr[j] += bias[r]
-			}
-		}
-		if flags&flagResidual != 0 {
-			rr := (*[nr]float32)(res[r*ldr:])
-			for j := range tr {
-				tr[j] += rr[j]
-			}
-		}
-		if flags&flagReLU != 0 {
-			for j := range tr {
-				if tr[j] < 0 {
-					tr[j] = 0
-				}
-			}
-		}
-		*cr = *tr
-	}
+	epilogueGo(&t, c, ldc, rows, flags, bias, res, ldr)
 }
