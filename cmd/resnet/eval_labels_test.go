@@ -15,19 +15,9 @@ import (
 	"github.com/resnet-go/resnet/weights"
 )
 
-// labelledEval is `eval --json` with the class-matching keys.
-type labelledEval struct {
-	Accuracy       float64 `json:"accuracy"`
-	Correct        int     `json:"correct"`
-	Total          int     `json:"total"`
-	ClassesMatched int     `json:"classes_matched"`
-	ClassesTotal   int     `json:"classes_total"`
-	ClassMapping   string  `json:"class_mapping"`
-}
-
-func parseEval(t *testing.T, out string) labelledEval {
+func parseEval(t *testing.T, out string) evalResult {
 	t.Helper()
-	var r labelledEval
+	var r evalResult
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("eval --json: %v: %q", err, out)
 	}

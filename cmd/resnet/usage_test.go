@@ -180,7 +180,7 @@ func TestProgressBarsOnlyOnTerminal(t *testing.T) {
 			t.Errorf("%v: progress bar on stderr %v, want %v: %q", args, got, c.bar, errOut)
 		}
 		if slices.Contains(c.extra, "--json") {
-			var res labelledEval
+			var res evalResult
 			if err := json.Unmarshal([]byte(out), &res); err != nil || strings.Count(out, "\n") != 1 {
 				t.Errorf("--json stdout is not one JSON line: %q", out)
 			}
