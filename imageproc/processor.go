@@ -25,6 +25,11 @@ type Processor struct {
 	RescaleFactor float64
 	DoNormalize   bool
 	Mean, Std     [3]float32
+	// Backend is whose resize, crop and float steps to reproduce: PIL (the
+	// zero value) or Torchvision (transformers 5's default backend; see
+	// Torchvision). It is not part of preprocessor_config.json, which
+	// transformers leaves to the loading code too.
+	Backend Backend
 }
 
 // convnextWarpEdge is where ConvNextImageProcessor stops cropping: "warping
@@ -97,6 +102,9 @@ func (p *Processor) Validate() error {
 	}
 	if p.DoRescale && (math.IsNaN(p.RescaleFactor) || math.IsInf(p.RescaleFactor, 0)) {
 		return fmt.Errorf("image processor: rescale_factor %v is not finite", p.RescaleFactor)
+	}
+	if err := p.validateBackend(); err != nil {
+		return err
 	}
 	if p.DoNormalize {
 		for c, s := range p.Std {
@@ -187,6 +195,9 @@ func (p *Processor) Resized(img *RGB) *RGB {
 	if !p.DoResize {
 		return img.Clone()
 	}
+	if p.Backend == Torchvision {
+		return p.tvResized(img, pl)
+	}
 	win := image.Rect(pl.left, pl.top, pl.left+pl.outW, pl.top+pl.outH)
 	inside := win.Intersect(image.Rect(0, 0, pl.rw, pl.rh))
 	if inside == win {
@@ -224,6 +235,22 @@ func (p *Processor) ToTensor(img *RGB, dst []float32) []float32 {
 	}
 	dst = dst[:3*n]
 	var lut [3][256]float32
+	if p.Backend == Torchvision {
+		lut = p.tvLUT()
+	} else {
+		lut = p.pilLUT()
+	}
+	for i := 0; i < n; i++ {
+		dst[i] = lut[0][img.Pix[3*i]]
+		dst[n+i] = lut[1][img.Pix[3*i+1]]
+		dst[2*n+i] = lut[2][img.Pix[3*i+2]]
+	}
+	return dst
+}
+
+// pilLUT is ToTensor's float step for each channel and uint8 level with the
+// Pillow backend's numerics (see ToTensor).
+func (p *Processor) pilLUT() (lut [3][256]float32) {
 	for c := range 3 {
 		for v := range 256 {
 			x := float32(v)
@@ -236,10 +263,5 @@ func (p *Processor) ToTensor(img *RGB, dst []float32) []float32 {
 			lut[c][v] = x
 		}
 	}
-	for i := 0; i < n; i++ {
-		dst[i] = lut[0][img.Pix[3*i]]
-		dst[n+i] = lut[1][img.Pix[3*i+1]]
-		dst[2*n+i] = lut[2][img.Pix[3*i+2]]
-	}
-	return dst
+	return lut
 }
