@@ -46,6 +46,20 @@ func ParseBackend(s string) (Backend, error) {
 	return 0, fmt.Errorf("unknown preprocessing backend %q (want %s)", s, strings.Join(backendNames[:], " or "))
 }
 
+// CheckFilter reports whether the backend can resample with f: PIL has all
+// six filters; Torchvision bilinear and bicubic (and lanczos, run as
+// bicubic as transformers does).
+func (b Backend) CheckFilter(f Filter) error {
+	if b == Torchvision {
+		_, err := tvFilter(f)
+		return err
+	}
+	if !f.Valid() {
+		return fmt.Errorf("image processor: resample %d is not a PIL filter (0..5)", int(f))
+	}
+	return nil
+}
+
 // tvFilter is the filter the torchvision backend runs for f. transformers
 // maps LANCZOS to BICUBIC (with a warning) because torchvision has no
 // Lanczos for tensors; nearest, box and hamming have no antialiased tensor

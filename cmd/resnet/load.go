@@ -29,6 +29,7 @@ type modelFlags struct {
 	cropPct             float64
 	resample            string
 	mean, std           channelValues
+	preprocess          string
 	maxPixels           int
 	threads             int
 	// randomArch lets --arch without --model mean the preset with random weights (bench);
@@ -51,6 +52,7 @@ func (f *modelFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.resample, "resample", "", "preprocessing: nearest, box, bilinear, hamming, bicubic or lanczos")
 	fl.Var(&f.mean, "mean", "preprocessing: per-channel mean, 3 values (e.g. 0.485,0.456,0.406)")
 	fl.Var(&f.std, "std", "preprocessing: per-channel std, 3 values (e.g. 0.229,0.224,0.225)")
+	fl.StringVar(&f.preprocess, "preprocess", "pil", "preprocessing backend to reproduce: pil (transformers' Pillow processor) or torchvision (transformers 5's default; bilinear/bicubic only)")
 	fl.IntVar(&f.maxPixels, "max-pixels", imageproc.DefaultMaxPixels, "refuse images with more pixels than this (Pillow's limit)")
 }
 
@@ -186,6 +188,14 @@ func (f *modelFlags) overrideProcessor(p *imageproc.Processor) error {
 			return err
 		}
 		p.Resample = filter
+	}
+	backend, err := imageproc.ParseBackend(f.preprocess)
+	if err != nil {
+		return fmt.Errorf("--preprocess: %w", err)
+	}
+	p.Backend = backend
+	if err := backend.CheckFilter(p.Resample); err != nil && p.DoResize {
+		return fmt.Errorf("--preprocess %s: %w (choose another with --resample)", backend, err)
 	}
 	for _, v := range []struct {
 		name string
