@@ -52,7 +52,7 @@ func (f *modelFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.resample, "resample", "", "preprocessing: nearest, box, bilinear, hamming, bicubic or lanczos")
 	fl.Var(&f.mean, "mean", "preprocessing: per-channel mean, 3 values (e.g. 0.485,0.456,0.406)")
 	fl.Var(&f.std, "std", "preprocessing: per-channel std, 3 values (e.g. 0.229,0.224,0.225)")
-	fl.StringVar(&f.preprocess, "preprocess", "pil", "preprocessing backend to reproduce: pil (transformers' Pillow processor) or torchvision (transformers 5's default; bilinear/bicubic only)")
+	fl.StringVar(&f.preprocess, "preprocess", "pil", "preprocessing backend to reproduce: pil (transformers' Pillow processor) or torchvision (transformers 5's default; bilinear/bicubic only; convert does not save it)")
 	fl.IntVar(&f.maxPixels, "max-pixels", imageproc.DefaultMaxPixels, "refuse images with more pixels than this (Pillow's limit)")
 }
 
