@@ -248,10 +248,17 @@ func isContiguous(size, stride []int) bool {
 	return true
 }
 
+// maxViewsPerStorage bounds the elements all tensors together copy out of the storages, as a
+// multiple of the elements the storages hold (plus maxBroadcastElems): real checkpoints view
+// each stored element once, or twice with tied weights, while a hostile one could name one
+// storage in thousands of tensors (found by FuzzParsePyTorch: a 15 KB file asked for 128 MiB).
+const maxViewsPerStorage = 4
+
 // buildStateDict materializes refs, fetching each root storage's bytes once.
 func buildStateDict(refs []namedRef, fetch func(st *storageRef) ([]byte, error)) (StateDict, error) {
 	raw := map[string][]byte{}
 	sd := make(StateDict, len(refs))
+	stored, copied := 0, 0 // elements in the storages fetched so far, in the tensors made
 	for _, r := range refs {
 		b, ok := raw[r.ref.storage.key]
 		if !ok {
@@ -260,6 +267,15 @@ func buildStateDict(refs []namedRef, fetch func(st *storageRef) ([]byte, error))
 				return nil, fmt.Errorf("tensor %q: %w", r.name, err)
 			}
 			raw[r.ref.storage.key] = b
+			stored += r.ref.storage.numel
+		}
+		// (A single tensor over the broadcast limit gets materialize's own error.)
+		if n, ok := numelOf(r.ref.size); ok && (n <= r.ref.storage.length || n <= maxBroadcastElems) {
+			copied += n
+			if limit := maxViewsPerStorage*stored + maxBroadcastElems; copied > limit {
+				return nil, fmt.Errorf("tensor %q: the tensors so far hold %d elements, more than %d× the %d their storages hold (+%d); a checkpoint naming the same storage this often is refused",
+					r.name, copied, maxViewsPerStorage, stored, maxBroadcastElems)
+			}
 		}
 		t, err := materialize(r.name, r.ref, b)
 		if err != nil {
@@ -268,4 +284,17 @@ func buildStateDict(refs []namedRef, fetch func(st *storageRef) ([]byte, error))
 		sd[r.name] = t
 	}
 	return sd, nil
+}
+
+// numelOf is the element count of a tensor size, or false on overflow (materialize then
+// reports it).
+func numelOf(size []int) (int, bool) {
+	n := 1
+	for _, d := range size {
+		var ok bool
+		if n, ok = mulCheck(n, d); !ok {
+			return 0, false
+		}
+	}
+	return n, true
 }

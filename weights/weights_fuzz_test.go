@@ -25,10 +25,10 @@ import (
 var safetensorsBound = memcheck.Bound{PerByte: 64, Cap: 1 << 20}
 
 // torchBound: a PyTorch checkpoint allocates at most 64 bytes per byte of its expanded size
-// (zip entries at their uncompressed size) plus 2×maxBroadcastElems float32s (the broadcast
+// (zip entries at their uncompressed size) plus maxBroadcastElems float32s (the broadcast
 // allowance of buildStateDict) plus 1 MiB. The pickle VM's stack, memo and values cost at most
-// ~40 bytes per opcode byte; tensors at most 4 float32s per stored element.
-var torchBound = memcheck.Bound{PerByte: 64, Cap: 8*maxBroadcastElems + 1<<20}
+// ~40 bytes per opcode byte; tensors at most maxViewsPerStorage float32s per stored element.
+var torchBound = memcheck.Bound{PerByte: 64, Cap: 4*maxBroadcastElems + 1<<20}
 
 func addSeeds(f *testing.F, pattern string) {
 	files, _ := filepath.Glob(testdata(pattern))
