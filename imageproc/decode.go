@@ -119,6 +119,8 @@ func Decode(r io.Reader, maxPixels int) (*RGB, error) {
 		m, err = decodeGIF(rest, cfg)
 	case "JPEG":
 		m, err = decodeJPEG(rest)
+	case "WebP":
+		m, err = decodeWebP(rest)
 	default:
 		err = guard(func() (err error) {
 			m, err = f.decode(rest)
