@@ -109,6 +109,12 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 			return nil, err
 		}
 	}
+	// Writes that a kill -9 cut short left their temporary files; this run owns the directory now.
+	for _, f := range []string{"config.json", "preprocessor_config.json", "model.safetensors", MetricsFile, PlotFile, CheckpointFile} {
+		if err := atomicfile.RemoveTemps(filepath.Join(c.Out, f)); err != nil {
+			return nil, err
+		}
+	}
 	res := &Result{History: pos.History, Out: c.Out}
 	disk := onDisk{checkpoint: c.Resume, epoch: pos.Epoch, batch: pos.Batch}
 	for pos.Epoch < c.Epochs {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -37,5 +38,41 @@ func TestWriteReplacesWholeOrNothing(t *testing.T) {
 	}
 	if err := Write(filepath.Join(dir, "missing", "x"), nil); err == nil {
 		t.Error("wrote into a missing directory")
+	}
+}
+
+// A write killed before its rename leaves ".name.tmpNNN"; RemoveTemps deletes exactly those.
+func TestRemoveTemps(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "model.safetensors")
+	files := map[string]bool{ // name -> kept
+		"model.safetensors":                  true,
+		".model.safetensors.tmp123":          false,
+		".model.safetensors.tmp9":            false,
+		".model.safetensors.tmp":             true, // not one of ours: CreateTemp always adds digits
+		"model.safetensors.tmp1":             true,
+		".other.safetensors.tmp1":            true,
+		".model.safetensors.tmp1.keep/":      true,
+		".model.safetensors.tmpdir/":         true,
+		".model.safetensors.tmp55-elsewhere": false,
+	}
+	for name := range files {
+		if strings.HasSuffix(name, "/") {
+			os.Mkdir(filepath.Join(dir, name), 0o755)
+		} else if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := RemoveTemps(p); err != nil {
+		t.Fatal(err)
+	}
+	for name, kept := range files {
+		_, err := os.Stat(filepath.Join(dir, strings.TrimSuffix(name, "/")))
+		if (err == nil) != kept {
+			t.Errorf("%s: exists %v, want %v", name, err == nil, kept)
+		}
+	}
+	if err := RemoveTemps(filepath.Join(dir, "missing", "x")); err == nil {
+		t.Error("no error for a missing directory")
 	}
 }
