@@ -11,8 +11,9 @@ import (
 )
 
 // configBound: ParseConfig and Spec allocate at most 64 bytes per input byte (JSON values,
-// id2label entries) plus 1 MiB, with Spec's layer list included.
-var configBound = memcheck.Bound{PerByte: 64, Cap: 1 << 20}
+// id2label entries) plus 2 MiB: Spec's layer list, at most maxBlocks blocks, takes 0.77 MB
+// for 1024 bottleneck blocks.
+var configBound = memcheck.Bound{PerByte: 64, Cap: 2 << 20}
 
 // roundTripLabels caps num_labels for the round trip: MarshalJSON writes every label, so a
 // 20-byte {"num_labels": 1e9} would write gigabytes.

@@ -112,6 +112,14 @@ func ParseConfig(data []byte) (*Config, error) {
 	return &c, nil
 }
 
+// maxStages and maxBlocks bound a config.json's depths, so that a few bytes cannot make
+// Spec list billions of layers (found by FuzzParseConfig: "depths":[200000] took 149 MB).
+// The deepest published ResNets have 4 stages and 600 blocks (ResNet-1202 for CIFAR).
+const (
+	maxStages = 16
+	maxBlocks = 1024
+)
+
 // Validate checks what the builder relies on.
 func (c *Config) Validate() error {
 	if c.Stem == "" {
@@ -136,9 +144,16 @@ func (c *Config) Validate() error {
 	case c.ShortcutType != ShortcutProjection && c.ShortcutType != ShortcutZeroPad:
 		return fmt.Errorf("shortcut_type %q is not %q or %q", c.ShortcutType, ShortcutProjection, ShortcutZeroPad)
 	}
+	if len(c.Depths) > maxStages {
+		return fmt.Errorf("%d stages; at most %d are supported", len(c.Depths), maxStages)
+	}
+	blocks := 0
 	for i, d := range c.Depths {
 		if d < 1 || c.HiddenSizes[i] < 1 {
 			return fmt.Errorf("stage %d: depth %d and hidden size %d must be positive", i, d, c.HiddenSizes[i])
+		}
+		if blocks += d; blocks > maxBlocks {
+			return fmt.Errorf("depths %v: more than %d blocks in all", c.Depths, maxBlocks)
 		}
 		if c.LayerType == Bottleneck && c.HiddenSizes[i]%4 != 0 {
 			return fmt.Errorf("stage %d: bottleneck hidden size %d is not a multiple of 4", i, c.HiddenSizes[i])
