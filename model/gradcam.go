@@ -235,7 +235,7 @@ func camRun(m *Model, e *Explainer, x *tensor.Tensor, classes []int, t Layer, me
 	sz := f.sizes[t.Block+1]
 	c, per := sz.c, sz.h*sz.w
 	out := &CAM{Layer: t.Name, Method: method, Classes: cls,
-		Logits: &tensor.Tensor{Shape: []int{n, m.Config.NumLabels}, Data: f.logits},
+		Logits:  &tensor.Tensor{Shape: []int{n, m.Config.NumLabels}, Data: f.logits},
 		Weights: tensor.New(n, c), Maps: tensor.New(n, sz.h, sz.w)}
 	for i := 0; i < n; i++ {
 		wts := out.Weights.Data[i*c : (i+1)*c]
@@ -307,8 +307,8 @@ func argmax(x []float32) int {
 // trace is a forward pass with what the backward pass needs kept.
 type trace struct {
 	n      int
-	sizes  []size      // the stem's output, then each block's output
-	target []float32   // the target layer's output [N, C, H, W]
+	sizes  []size        // the stem's output, then each block's output
+	target []float32     // the target layer's output [N, C, H, W]
 	convs  [][][]float32 // outputs of each branch convolution of the blocks after the target
 	outs   [][]float32   // outputs of the blocks after the target
 	logits []float32
