@@ -32,6 +32,7 @@ func main() {
 	root.AddCommand(versionCmd())
 	root.AddCommand(classifyCmd(), evalCmd(), infoCmd(), embedCmd(), convertCmd(), benchCmd(), trainCmd(), experimentCmd(), serveCmd())
 	root.AddCommand(exportCmd())
+	root.AddCommand(explainCmd())
 	if err := root.Execute(); err != nil {
 		if !errors.Is(err, errSomeFailed) {
 			fmt.Fprintln(os.Stderr, "resnet:", err)
