@@ -1,0 +1,122 @@
+package main
+
+import (
+	le "encoding/binary"
+	"encoding/json"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// explain on the COCO cats photo with the built-in model: the JSON keys, the files, the
+// overlay's size (the photo's) and the .npy map (8×8 at the last stage of a 32×32 input).
+func TestExplainCLI(t *testing.T) {
+	photo := filepath.Join(shared(t), "data", "images", "000000039769.png")
+	out := t.TempDir()
+	stdout, stderr, code := run(t, "explain", "--json", "--out", out, "--threads", "2", photo)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var r map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimSpace(stdout)), &r); err != nil {
+		t.Fatalf("%v: %q", err, stdout)
+	}
+	var keys []string
+	for k := range r {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	if strings.Join(keys, ",") != "class,heatmap,image,label,overlay,score" {
+		t.Errorf("JSON keys %v", keys)
+	}
+	if r["label"] != "cat" || r["class"] != 3.0 {
+		t.Errorf("class %v %v, want 3 cat", r["class"], r["label"])
+	}
+	f, err := os.Open(r["overlay"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != 640 || b.Dy() != 480 {
+		t.Errorf("overlay is %dx%d, want the photo's 640x480", b.Dx(), b.Dy())
+	}
+	data, err := os.ReadFile(r["heatmap"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hlen := int(le.LittleEndian.Uint16(data[8:10]))
+	header := string(data[10 : 10+hlen])
+	if !strings.Contains(header, "'shape': (8, 8)") || !strings.Contains(header, "'<f4'") {
+		t.Errorf("npy header %q, want float32 (8, 8)", header)
+	}
+	vals := data[10+hlen:]
+	if len(vals) != 8*8*4 {
+		t.Fatalf("npy holds %d bytes of data, want 256", len(vals))
+	}
+	var peak float32
+	for i := 0; i < 64; i++ {
+		v := math.Float32frombits(le.LittleEndian.Uint32(vals[4*i:]))
+		if v < 0 || math.IsNaN(float64(v)) {
+			t.Fatalf("map value %d = %v: after ReLU it must be ≥ 0", i, v)
+		}
+		peak = max(peak, v)
+	}
+	if peak == 0 {
+		t.Error("the map is all zero")
+	}
+}
+
+func TestExplainCLIOptionsAndErrors(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.png"), filepath.Join(dir, "sub", "a.png")
+	os.MkdirAll(filepath.Dir(b), 0o755)
+	writePNG(t, a, 40, 30)
+	writePNG(t, b, 20, 20)
+	out := filepath.Join(dir, "out")
+	// A folder, a class by name, another layer and method; two images with one base name.
+	stdout, stderr, code := run(t, "explain", "--model", tinyModel, "--class", "class_2", "--layer", "stage1", "--method", "gradcam++", "--out", out, "--json", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines: %s", len(lines), stdout)
+	}
+	for _, want := range []string{"a.gradcam.png", "a-2.gradcam.png", "a.gradcam.npy", "a-2.gradcam.npy"} {
+		if _, err := os.Stat(filepath.Join(out, want)); err != nil {
+			t.Error(err)
+		}
+	}
+	var r explainResult
+	json.Unmarshal([]byte(lines[0]), &r)
+	if r.Class == nil || *r.Class != 2 || r.Label != "class_2" {
+		t.Errorf("line %s", lines[0])
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--class", "zebra"}, "no class is named"},
+		{[]string{"--class", "10"}, "out of range"},
+		{[]string{"--layer", "stage9"}, "unknown Grad-CAM layer"},
+		{[]string{"--method", "scorecam"}, "use gradcam or gradcam++"},
+	} {
+		_, stderr, code := run(t, append(append([]string{"explain", "--out", out}, c.args...), a)...)
+		if code == 0 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want an error containing %q", c.args, code, stderr, c.want)
+		}
+	}
+	// A missing file gets its own error line and exit status 1; the others are still written.
+	stdout, _, code = run(t, "explain", "--out", out, "--json", filepath.Join(dir, "missing.png"), a)
+	if code != 1 || !strings.Contains(stdout, `"error"`) || !strings.Contains(stdout, `"overlay"`) {
+		t.Errorf("exit %d, output %s", code, stdout)
+	}
+}
