@@ -114,6 +114,8 @@ func (s *Server) route(w *recorder, r *http.Request) {
 		}
 	case strings.HasPrefix(p, "/v2/models/"):
 		s.routeModel(w, r, strings.TrimPrefix(p, "/v2/models/"))
+	case strings.HasPrefix(p, "/v1/models/"):
+		s.routeV1(w, r, strings.TrimPrefix(p, "/v1/models/"))
 	case strings.HasPrefix(p, "/models/") || strings.HasPrefix(p, "/hf/models/"):
 		name := p[strings.Index(p, "/models/")+len("/models/"):]
 		if name == "" || strings.Contains(name, "/") {
