@@ -127,6 +127,10 @@ var opTable = map[string]opSpec{
 	"Dropout":            {map[string]onnxpb.AttributeProto_AttributeType{"ratio": aFloat, "seed": aInt, "is_test": aInt}, 1, 3, 1, 2},
 	"Slice":              {map[string]onnxpb.AttributeProto_AttributeType{"starts": aInts, "ends": aInts, "axes": aInts}, 1, 5, 1, 1},
 	"Pad":                {map[string]onnxpb.AttributeProto_AttributeType{"mode": aString, "pads": aInts, "value": aFloat}, 1, 4, 1, 1},
+	// Integer shape arithmetic only (see foldConstants).
+	"ConstantOfShape": {map[string]onnxpb.AttributeProto_AttributeType{"value": aTensor}, 1, 1, 1, 1},
+	"Transpose":       {map[string]onnxpb.AttributeProto_AttributeType{"perm": aInts}, 1, 1, 1, 1},
+	"Cast":            {map[string]onnxpb.AttributeProto_AttributeType{"to": aInt, "saturate": aInt}, 1, 1, 1, 1},
 }
 
 // opsetRange is what the importer reads: opset 7 (the Model Zoo's Gluon files) to 21; the
@@ -240,9 +244,12 @@ func newGraph(m *onnxpb.ModelProto, dir string) (*graph, error) {
 			g.used[i] = true
 		}
 	}
+	if err := g.foldConstants(); err != nil {
+		return nil, err
+	}
 	for i, n := range g.nodes {
 		op := n.GetOpType()
-		if op == "Identity" || op == "Dropout" || op == "Constant" {
+		if op == "Identity" || op == "Dropout" || op == "Constant" || g.used[i] {
 			continue
 		}
 		for _, in := range n.GetInput() {

@@ -586,7 +586,14 @@ func (g *graph) matchHead(m *match, t string, pool int) error {
 	t = g.nodes[pool].GetOutput()[0]
 	pooled := []string{g.resolve(t)}
 	for {
-		u := g.usersOf(t)
+		// torch's x.view(x.size(0), -1) also reads the features' Shape; shapeValue
+		// accounts for that node.
+		var u []int
+		for _, k := range g.usersOf(t) {
+			if g.op(k) != "Shape" {
+				u = append(u, k)
+			}
+		}
 		if len(u) == 0 {
 			break
 		}
