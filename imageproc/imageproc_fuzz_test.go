@@ -2,10 +2,12 @@ package imageproc
 
 import (
 	"bytes"
+	"encoding/binary"
 	"image"
 	"image/jpeg"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/resnet-go/resnet/internal/memcheck"
@@ -192,4 +194,46 @@ func libjpegRGBWith(m *image.YCbCr, avx bool) (*RGB, bool) {
 		}
 	}
 	return out, true
+}
+
+// checkRIFFSizes passes every WebP fixture and refuses a header or chunk that claims more
+// bytes than follow, with the chunk named.
+func TestCheckRIFFSizes(t *testing.T) {
+	files, _ := filepath.Glob("testdata/convert/*.webp")
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkRIFFSizes(b); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	riff := func(size uint32, chunks ...[]byte) []byte {
+		b := []byte("RIFF\x00\x00\x00\x00WEBP")
+		binary.LittleEndian.PutUint32(b[4:], size)
+		for _, c := range chunks {
+			b = append(b, c...)
+		}
+		return b
+	}
+	chunk := func(tag string, claim uint32, n int) []byte {
+		return append(binary.LittleEndian.AppendUint32([]byte(tag), claim), make([]byte, n)...)
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+		err  string // "" for none
+	}{
+		{"exact", riff(4+8+3+1, chunk("VP8 ", 3, 4)), ""}, // odd chunk, padded
+		{"trailing bytes", append(riff(4+8+4, chunk("VP8L", 4, 4)), 1, 2, 3), ""},
+		{"short file", []byte("RIFF\x00\x00"), "unexpected EOF"},
+		{"RIFF size past the end", riff(1000, chunk("VP8 ", 4, 4)), "RIFF header claims 1000 bytes, only 16 follow"},
+		{"chunk past the end", riff(4+8+4, chunk("VP8 ", 5_700_000, 4)), `chunk "VP8 " claims 5700000 bytes, only 4 follow`},
+	} {
+		err := checkRIFFSizes(c.data)
+		if (err == nil) != (c.err == "") || (err != nil && !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("%s: error %v, want %q", c.name, err, c.err)
+		}
+	}
 }
