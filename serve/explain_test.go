@@ -1,0 +1,100 @@
+package serve
+
+import (
+	"bytes"
+	"image/png"
+	"strings"
+	"testing"
+
+	"github.com/resnet-go/resnet/gradcam"
+	"github.com/resnet-go/resnet/imageproc"
+)
+
+// The overlay the server sends is the one the library draws for the same photo, class,
+// method and layer, byte for byte, at the photo's size.
+func TestExplainRoute(t *testing.T) {
+	ts := newTestServer(t, Options{}, nil)
+	cifar, _ := testModels(t)
+	path := imagePath(t, "cat.jpg")
+	data := readFile(t, path)
+	img, err := imageproc.DecodeFile(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		query, class, method string
+		classIndex           int
+	}{
+		{"", "3", "gradcam", -1},
+		{"?class=dog&method=gradcam%2B%2B", "5", "gradcam++", 5},
+		{"?class=1&layer=stage3", "1", "gradcam", 1},
+	} {
+		t.Run(c.query, func(t *testing.T) {
+			resp, body := do(t, "POST", ts.url+"/v1/models/"+cifarName+"/explain"+c.query, data, nil)
+			if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" {
+				t.Fatalf("%d %s: %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+			}
+			if got := resp.Header.Get("X-Class"); got != c.class {
+				t.Errorf("X-Class %s, want %s", got, c.class)
+			}
+			if got := resp.Header.Get("X-Layer"); got != "resnet.encoder.stages.2.layers.2" {
+				t.Errorf("X-Layer %s", got)
+			}
+			dec, err := png.Decode(bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b := dec.Bounds(); b.Dx() != img.W || b.Dy() != img.H {
+				t.Fatalf("overlay %dx%d, image %dx%d", b.Dx(), b.Dy(), img.W, img.H)
+			}
+			ex, err := cifar.Explain(img, c.classIndex, "", c.method)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want bytes.Buffer
+			if err := gradcam.EncodePNG(&want, ex.Overlay); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(body, want.Bytes()) {
+				t.Error("the served overlay differs from resnet.Model.Explain's")
+			}
+		})
+	}
+}
+
+func TestExplainRouteErrors(t *testing.T) {
+	ts := newTestServer(t, Options{MaxBody: 4 << 10}, nil)
+	small := &bytes.Buffer{}
+	gradcam.EncodePNG(small, imageproc.NewRGB(8, 8))
+	u := ts.url + "/v1/models/" + cifarName + "/explain"
+	for _, c := range []struct {
+		name, method, url string
+		body              []byte
+		status            int
+		want              string
+	}{
+		{"unknown model", "POST", ts.url + "/v1/models/nope/explain", small.Bytes(), 404, "nope"},
+		{"unknown route", "POST", ts.url + "/v1/models/" + cifarName + "/predict", small.Bytes(), 404, "no route"},
+		{"GET", "GET", u, nil, 405, ""},
+		{"unknown class", "POST", u + "?class=zebra", small.Bytes(), 400, "no class is named"},
+		{"class out of range", "POST", u + "?class=12", small.Bytes(), 400, "out of range"},
+		{"unknown method", "POST", u + "?method=scorecam", small.Bytes(), 400, "use gradcam or gradcam++"},
+		{"unknown layer", "POST", u + "?layer=stage7", small.Bytes(), 400, "unknown Grad-CAM layer"},
+		{"inner layer", "POST", u + "?layer=stage1", small.Bytes(), 400, "last stage"},
+		{"not an image", "POST", u, []byte("plain text"), 415, "cannot decode the image"},
+		{"body too large", "POST", u, make([]byte, 5<<10), 413, "larger than the limit"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			resp, body := do(t, c.method, c.url, c.body, nil)
+			if c.status == 405 {
+				if resp.StatusCode != 405 || !strings.Contains(resp.Header.Get("Allow"), "POST") {
+					t.Errorf("%d, Allow %q", resp.StatusCode, resp.Header.Get("Allow"))
+				}
+				return
+			}
+			if msg := wantError(t, resp, body, c.status); !strings.Contains(msg, c.want) {
+				t.Errorf("error %q, want it to contain %q", msg, c.want)
+			}
+		})
+	}
+}
