@@ -16,6 +16,7 @@ import (
 	"github.com/resnet-go/resnet/imageproc"
 	"github.com/resnet-go/resnet/kernels"
 	"github.com/resnet-go/resnet/model"
+	"github.com/resnet-go/resnet/onnx"
 	"github.com/resnet-go/resnet/weights"
 )
 
@@ -75,7 +76,8 @@ func (ck *Checkpoint) DropHead() {
 }
 
 // FromPretrained loads a model from a hub id ("microsoft/resnet-50"), an HF-style directory,
-// or a checkpoint file (.safetensors, .pth, .th, .bin; these need WithArch).
+// a checkpoint file (.safetensors, .pth, .th, .bin; these need WithArch without a
+// config.json beside them) or an ONNX ResNet (.onnx, see package onnx).
 func FromPretrained(ctx context.Context, nameOrPath string, opts ...Option) (*Model, error) {
 	ck, err := LoadCheckpoint(ctx, nameOrPath, opts...)
 	if err != nil {
@@ -114,6 +116,9 @@ func LoadCheckpoint(ctx context.Context, nameOrPath string, opts ...Option) (*Ch
 		if st.IsDir() {
 			return loadDir(nameOrPath, o)
 		}
+		if isONNX(nameOrPath) {
+			return loadONNX(nameOrPath, o)
+		}
 		// A weights file inside an HF-style directory is described by the config files
 		// beside it, as if the directory had been given (unless WithArch says otherwise).
 		var cfgData, procData []byte
@@ -132,7 +137,7 @@ func LoadCheckpoint(ctx context.Context, nameOrPath string, opts ...Option) (*Ch
 
 func looksLikePath(s string) bool {
 	return strings.HasPrefix(s, ".") || strings.HasPrefix(s, "/") || strings.HasPrefix(s, "~") ||
-		strings.Contains(filepath.Base(s), ".safetensors") || strings.HasSuffix(s, ".pth") || strings.HasSuffix(s, ".th") || strings.HasSuffix(s, ".bin")
+		strings.Contains(filepath.Base(s), ".safetensors") || strings.HasSuffix(s, ".pth") || strings.HasSuffix(s, ".th") || strings.HasSuffix(s, ".bin") || isONNX(s)
 }
 
 // weightFiles are tried in this order in a directory, as transformers does.
@@ -174,7 +179,53 @@ func loadDir(dir string, o Options) (*Checkpoint, error) {
 			return loadFile(p, cfgData, procData, o)
 		}
 	}
-	return nil, fmt.Errorf("%s: no weights found (looked for %s, *.safetensors, *.pth, *.th, *.bin)", dir, strings.Join(weightFiles, ", "))
+	// A folder holding one ONNX model (as HF optimum exports it: model.onnx beside
+	// config.json and preprocessor_config.json) loads that model.
+	if m, _ := filepath.Glob(filepath.Join(dir, "*.onnx")); len(m) == 1 {
+		return loadONNX(m[0], o)
+	} else if len(m) > 1 {
+		return nil, fmt.Errorf("%s: no safetensors or PyTorch weights, and %d ONNX models; name one of them", dir, len(m))
+	}
+	return nil, fmt.Errorf("%s: no weights found (looked for %s, *.safetensors, *.pth, *.th, *.bin, *.onnx)", dir, strings.Join(weightFiles, ", "))
+}
+
+// isONNX reports an ONNX model file name.
+func isONNX(path string) bool { return strings.EqualFold(filepath.Ext(path), ".onnx") }
+
+// loadONNX imports an ONNX ResNet (package onnx maps its graph onto our architecture and
+// HF names). Labels and preprocessing come from the model's metadata (our exports write
+// them), else from config.json / preprocessor_config.json beside it (HF optimum's layout),
+// else LABEL_i and the stem's default processor.
+func loadONNX(path string, o Options) (*Checkpoint, error) {
+	if o.Arch != "" {
+		return nil, fmt.Errorf("%s: --arch does not apply to ONNX models: the graph gives the architecture", path)
+	}
+	im, err := onnx.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	cfg := im.Config
+	cfgData, procData, err := readConfigs(filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.ID2Label == nil && cfgData != nil {
+		// Only the labels are taken from a config.json beside the file, and only when it
+		// names as many classes as the graph has.
+		if side, err := arch.ParseConfig(cfgData); err == nil && side.NumLabels == cfg.NumLabels && side.ID2Label != nil {
+			cfg.ID2Label = side.ID2Label
+		}
+	}
+	if im.Preprocessor != nil {
+		procData = im.Preprocessor
+	}
+	proc := DefaultProcessor(cfg)
+	if procData != nil {
+		if proc, err = imageproc.ParseProcessorConfig(procData); err != nil {
+			return nil, fmt.Errorf("%s: preprocessor config: %w", path, err)
+		}
+	}
+	return &Checkpoint{Config: cfg, Processor: proc, Weights: im.Weights, Source: path}, nil
 }
 
 func loadHub(ctx context.Context, id string, o Options) (*Checkpoint, error) {
