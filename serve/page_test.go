@@ -109,6 +109,36 @@ func TestPageInChromium(t *testing.T) {
 		}
 	}
 
+	// The Grad-CAM toggle: the overlay replaces the photo, at the photo's own size (cat.jpg is
+	// 480×360), and turning it off brings the photo back.
+	must("explain toggle on", chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS("#explain")),
+		chromedp.WaitVisible(chromedp.CSS("#overlay")),
+		chromedp.WaitNotVisible(chromedp.CSS("#preview")),
+	))
+	size, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(async () => {
+		const o = document.getElementById("overlay"); await o.decode();
+		return o.naturalWidth + "x" + o.naturalHeight + " " + o.title; })()`, chromedp.EvalAwaitPromise))
+	must("overlay size", err)
+	if want := "480x360 Grad-CAM of cat at resnet.encoder.stages.2.layers.2"; size != want {
+		t.Errorf("overlay %q, want %q", size, want)
+	}
+	if msg := text("#error"); msg != "" {
+		t.Errorf("error shown with the overlay: %q", msg)
+	}
+	if *screenshot != "" {
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		must("screenshot", err)
+		if err := os.WriteFile(strings.TrimSuffix(*screenshot, ".png")+"-gradcam.png", png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must("explain toggle off", chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS("#explain")),
+		chromedp.WaitVisible(chromedp.CSS("#preview")),
+		chromedp.WaitNotVisible(chromedp.CSS("#overlay")),
+	))
+
 	// Drop, then paste, an image drawn on a canvas; each fills the results again.
 	for _, event := range []string{"drop", "paste"} {
 		js := `(async () => {
