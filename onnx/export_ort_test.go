@@ -309,6 +309,26 @@ func TestExportMatchesONNXRuntime(t *testing.T) {
 			runs = append(runs, ortRun{input: x, want: map[string]*tensor.Tensor{LogitsName: out.Logits, PoolerName: out.Pooled}})
 		}
 		models = append(models, exportVariants(t, c.name, &c.cfg, c.processor(), sd, runs)...)
+		if c.name != "cifar-a" {
+			continue
+		}
+		// A processor that does not resize leaves H and W symbolic: one file runs two sizes.
+		proc := c.processor()
+		proc.DoResize = false
+		m, err := Export(&c.cfg, proc, sd, ExportOptions{DynamicBatch: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		om := &ortModel{model: m, name: "cifar-a-any-size", kind: "cifar-a any size",
+			declared: map[string][]any{LogitsName: {BatchParam, 10.0}}}
+		for _, hw := range [][3]int{{2, 17, 21}, {1, 32, 32}} {
+			x := tensor.New(hw[0], 3, hw[1], hw[2])
+			for i := range x.Data {
+				x.Data[i] = float32(r.NormFloat64())
+			}
+			om.runs = append(om.runs, ortRun{input: x, want: map[string]*tensor.Tensor{LogitsName: goRun(t, &c.cfg, sd, x).Logits}})
+		}
+		models = append(models, om)
 	}
 	checkWithONNXRuntime(t, models)
 }
