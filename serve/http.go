@@ -248,7 +248,10 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	}
 	var buf bytes.Buffer
 	if r.ContentLength > 0 && enc == "" {
-		buf.Grow(int(r.ContentLength))
+		// Content-Length is only a claim: allocating all of it before the bytes arrive let
+		// a few headers pin 64 MiB each until ReadTimeout. Beyond 1 MiB the buffer grows
+		// with the data.
+		buf.Grow(int(min(r.ContentLength, 1<<20)))
 	}
 	n, err := buf.ReadFrom(io.LimitReader(src, limit+1))
 	if err != nil {
