@@ -22,7 +22,11 @@ type repoCache struct {
 }
 
 func newRepoCache(cacheDir, repoID string) repoCache {
-	folder := repoFolderName(repoID)
+	return newRepoCacheOf(modelRepo, cacheDir, repoID)
+}
+
+func newRepoCacheOf(kind repoType, cacheDir, repoID string) repoCache {
+	folder := repoFolderNameOf(kind, repoID)
 	return repoCache{
 		cache: cacheDir,
 		root:  filepath.Join(cacheDir, folder),

@@ -17,6 +17,10 @@ import (
 // Errors wrap ErrEntryNotFound, ErrRepoNotFound, ErrRevisionNotFound, ErrUnauthorized,
 // ErrOffline, ErrConnection or ErrIntegrity where they apply.
 func (c *Client) Download(ctx context.Context, repoID, revision, filename string) (string, error) {
+	return c.download(ctx, modelRepo, repoID, revision, filename)
+}
+
+func (c *Client) download(ctx context.Context, kind repoType, repoID, revision, filename string) (string, error) {
 	if revision == "" {
 		revision = "main"
 	}
@@ -29,7 +33,7 @@ func (c *Client) Download(ctx context.Context, repoID, revision, filename string
 	if err := validatePathish("filename", filename); err != nil {
 		return "", err
 	}
-	cache := newRepoCache(c.cacheDir(), repoID)
+	cache := newRepoCacheOf(kind, c.cacheDir(), repoID)
 
 	// A commit is immutable: a cached file for it is final (huggingface_hub skips the HEAD too).
 	if isCommitHash(revision) {
@@ -41,7 +45,7 @@ func (c *Client) Download(ctx context.Context, repoID, revision, filename string
 		return c.fromCache(cache, repoID, revision, filename)
 	}
 
-	meta, err := c.head(ctx, repoID, revision, filename)
+	meta, err := c.headOf(ctx, kind, repoID, revision, filename)
 	if err != nil {
 		return c.headFailed(ctx, cache, meta, err, repoID, revision, filename)
 	}

@@ -23,6 +23,10 @@ const maxRelativeRedirects = 10
 // head fetches file metadata, following only relative (same-host) redirects such as renamed
 // repositories; a redirect to another host (the CDN) is where the content lives.
 func (c *Client) head(ctx context.Context, repoID, revision, filename string) (fileMeta, error) {
+	return c.headOf(ctx, modelRepo, repoID, revision, filename)
+}
+
+func (c *Client) headOf(ctx context.Context, kind repoType, repoID, revision, filename string) (fileMeta, error) {
 	meta := fileMeta{Size: -1}
 	ctx, cancel := context.WithTimeout(ctx, c.metadataTimeout())
 	defer cancel()
@@ -30,7 +34,7 @@ func (c *Client) head(ctx context.Context, repoID, revision, filename string) (f
 	hc := *c.httpClient()
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
-	target := c.fileURL(repoID, revision, filename)
+	target := c.fileURLOf(kind, repoID, revision, filename)
 	var resp *http.Response
 	for redirects := 0; ; redirects++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodHead, target, nil)

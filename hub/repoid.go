@@ -63,9 +63,13 @@ func safeComponent(kind, s string) error {
 	return nil
 }
 
-// repoFolderName is huggingface_hub's folder name: "models--org--name".
-func repoFolderName(repoID string) string {
-	return "models--" + strings.ReplaceAll(repoID, "/", "--")
+// repoFolderName is huggingface_hub's folder name of a model repo: "models--org--name".
+func repoFolderName(repoID string) string { return repoFolderNameOf(modelRepo, repoID) }
+
+// repoFolderNameOf is the cache folder of a repo of either type: "models--org--name" or
+// "datasets--org--name".
+func repoFolderNameOf(kind repoType, repoID string) string {
+	return string(kind) + "s--" + strings.ReplaceAll(repoID, "/", "--")
 }
 
 // quote percent-encodes like Python's urllib.parse.quote with the given safe characters.
@@ -89,5 +93,27 @@ func quote(s, safe string) string {
 
 // fileURL is {endpoint}/{repo}/resolve/{revision, fully quoted}/{filename, "/" kept}.
 func (c *Client) fileURL(repoID, revision, filename string) string {
-	return c.endpoint() + "/" + repoID + "/resolve/" + quote(revision, "") + "/" + quote(filename, "/")
+	return c.fileURLOf(modelRepo, repoID, revision, filename)
+}
+
+// fileURLOf adds the "datasets/" segment for dataset repos, as huggingface_hub's hf_hub_url.
+func (c *Client) fileURLOf(kind repoType, repoID, revision, filename string) string {
+	return c.endpoint() + "/" + kind.urlPrefix() + repoID + "/resolve/" + quote(revision, "") + "/" + quote(filename, "/")
+}
+
+// repoType is huggingface_hub's repo_type: the model and dataset repos differ only in the
+// cache folder prefix and the URL segments.
+type repoType string
+
+const (
+	modelRepo   repoType = "model"
+	datasetRepo repoType = "dataset"
+)
+
+// urlPrefix is REPO_TYPES_URL_PREFIXES: "" for models, "datasets/" for datasets.
+func (k repoType) urlPrefix() string {
+	if k == modelRepo {
+		return ""
+	}
+	return string(k) + "s/"
 }
