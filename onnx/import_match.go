@@ -252,7 +252,7 @@ func (g *graph) matchGraph() (*match, error) {
 	for {
 		users := g.usersOf(t)
 		if len(users) == 1 && (g.op(users[0]) == "GlobalAveragePool" || g.op(users[0]) == "ReduceMean") {
-			return m, g.matchHead(m, t, users[0])
+			return m, g.matchHead(m, users[0])
 		}
 		b, next, err := g.matchBlock(m, t, users)
 		if err != nil {
@@ -334,7 +334,7 @@ func (g *graph) matchBlock(m *match, t string, users []int) (*blockMatch, string
 				return nil, "", g.nodeError(u, "a second Slice/Pad shortcut reads the same block input")
 			}
 			var err error
-			if padOut, err = g.matchPadShortcut(b, u, t); err != nil {
+			if padOut, err = g.matchPadShortcut(b, u); err != nil {
 				return nil, "", err
 			}
 			padNode = u
@@ -437,7 +437,8 @@ const bigEnd = 1 << 30
 
 // matchPadShortcut reads option A's shortcut from node i on: a chain of Slices (stride s on
 // H and W, whole range elsewhere) and a constant zero Pad of the channel axis, in either order.
-func (g *graph) matchPadShortcut(b *blockMatch, i int, t string) (string, error) {
+func (g *graph) matchPadShortcut(b *blockMatch, i int) (string, error) {
+	var t string
 	strideH, strideW := 1, 1
 	padded := false
 	for {
@@ -552,7 +553,7 @@ const batchDim = math.MinInt64
 // matchHead reads global average pooling, the flatten (Flatten, a constant Reshape, or
 // torch's Shape → Gather → Unsqueeze → Concat → Reshape), and the classifier (Gemm, or MatMul
 // then Add). A graph that stops after pooling is a feature extractor (num_labels 0).
-func (g *graph) matchHead(m *match, t string, pool int) error {
+func (g *graph) matchHead(m *match, pool int) error {
 	features := m.stem.w.dims[0]
 	if len(m.blocks) > 0 {
 		last := m.blocks[len(m.blocks)-1].convs
@@ -583,7 +584,7 @@ func (g *graph) matchHead(m *match, t string, pool int) error {
 		}
 	}
 	g.used[pool] = true
-	t = g.nodes[pool].GetOutput()[0]
+	t := g.nodes[pool].GetOutput()[0]
 	pooled := []string{g.resolve(t)}
 	for {
 		// torch's x.view(x.size(0), -1) also reads the features' Shape; shapeValue
