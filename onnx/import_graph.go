@@ -175,6 +175,8 @@ func newGraph(m *onnxpb.ModelProto, dir string) (*graph, error) {
 			return nil, fmt.Errorf("initializer: %w", err)
 		}
 		g.consts[t.GetName()] = v
+		// The float32 copy replaces the bytes: a ResNet-50 file is not held twice.
+		t.RawData = nil
 	}
 	// The one image input: graph inputs that are not initializers (IR < 4 lists them too).
 	for _, in := range gp.GetInput() {

@@ -328,6 +328,59 @@ func TestImportMutations(t *testing.T) {
 			}
 		})
 	}
+	// Accepted variants compute what the base graph computes: GlobalAveragePool straight
+	// into Gemm (an early Model Zoo resnet18), and Gemm with transB 0 (weights [in, out]).
+	base, err := Import(data, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := testInput([]int{2, 3, 32, 32})
+	want := runImported(t, base, x)
+	for _, v := range []struct {
+		name   string
+		mutate func(m *onnxpb.ModelProto)
+	}{
+		{"GAP into Gemm", func(m *onnxpb.ModelProto) {
+			node(m, "fc").Input[0] = "gap"
+			var keep []*onnxpb.NodeProto
+			for _, n := range m.Graph.Node {
+				if n.GetName() != "flatten" {
+					keep = append(keep, n)
+				}
+			}
+			m.Graph.Node = keep
+		}},
+		{"Gemm transB 0", func(m *onnxpb.ModelProto) {
+			setAttr(node(m, "fc"), intAttr("transB", 0))
+			for _, in := range m.Graph.Initializer {
+				if in.GetName() == "fc.w" {
+					rows, cols := int(in.Dims[0]), int(in.Dims[1])
+					tr := make([]byte, len(in.RawData))
+					for r := 0; r < rows; r++ {
+						for c := 0; c < cols; c++ {
+							copy(tr[4*(c*rows+r):4*(c*rows+r)+4], in.RawData[4*(r*cols+c):])
+						}
+					}
+					in.RawData, in.Dims = tr, []int64{int64(cols), int64(rows)}
+				}
+			}
+		}},
+	} {
+		var m onnxpb.ModelProto
+		if err := proto.Unmarshal(data, &m); err != nil {
+			t.Fatal(err)
+		}
+		v.mutate(&m)
+		b, _ := proto.Marshal(&m)
+		im, err := Import(b, "")
+		if err != nil {
+			t.Errorf("%s: %v", v.name, err)
+			continue
+		}
+		if got := runImported(t, im, x); !equalBits(got.Data, want.Data) {
+			t.Errorf("%s: logits %v, base graph %v", v.name, got.Data, want.Data)
+		}
+	}
 	for _, junk := range [][]byte{[]byte("not a protobuf \xff\xff\xff"), data[:len(data)/2], nil} {
 		if _, err := Import(junk, ""); err == nil {
 			t.Errorf("%d junk bytes imported without error", len(junk))
