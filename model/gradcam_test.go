@@ -272,6 +272,40 @@ func TestGradCAMErrors(t *testing.T) {
 	}
 }
 
+// A feature extractor (num_labels 0) has no class score to explain.
+func TestGradCAMFeatureExtractor(t *testing.T) {
+	cfg, sd, exp := loadFixture(t, "features-only")
+	m, err := New(cfg, sd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := NewExplainer(m, sd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, run := range []func() (*CAM, error){
+		func() (*CAM, error) { return m.GradCAM(asTensor(exp["input"]), nil, "", "") },
+		func() (*CAM, error) { return e.GradCAM(asTensor(exp["input"]), nil, "stage1", "") },
+	} {
+		if _, err := run(); err == nil || !strings.Contains(err.Error(), "no classifier head") {
+			t.Errorf("error %v, want one about the missing classifier head", err)
+		}
+	}
+}
+
+// NewExplainer re-reads the checkpoint: one that does not fit the model is refused by name.
+func TestNewExplainerChecksWeights(t *testing.T) {
+	cfg, sd, _ := loadFixture(t, "basic")
+	m, err := New(cfg, sd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, other, _ := loadFixture(t, "bottleneck-v15")
+	if _, err := NewExplainer(m, other); err == nil || !strings.Contains(err.Error(), "missing key") {
+		t.Errorf("error %v, want a load error", err)
+	}
+}
+
 func TestResolveLayer(t *testing.T) {
 	e, _ := loadCAMFixture(t, "basic") // depths [2, 1, 2]
 	for _, c := range []struct{ in, want string }{
