@@ -32,7 +32,7 @@ func (g *graph) foldConstants() error {
 			}
 			in = append(in, v)
 		}
-		if !ok || (n.GetOpType() != "ConstantOfShape" && len(in) == 0) {
+		if !ok || len(in) == 0 || in[0] == nil {
 			continue
 		}
 		v, err := g.foldNode(i, in)

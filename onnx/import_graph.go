@@ -284,6 +284,9 @@ func (g *graph) checkNode(i int, defined map[string]bool) error {
 	if k := len(n.GetOutput()); k < spec.minOut || k > spec.maxOut || n.GetOutput()[0] == "" {
 		return g.nodeError(i, "has %d outputs, want %d to %d", k, spec.minOut, spec.maxOut)
 	}
+	if spec.minIn > 0 && n.GetInput()[0] == "" {
+		return g.nodeError(i, "its first input is empty")
+	}
 	for _, in := range n.GetInput() {
 		if in != "" && !defined[in] {
 			return g.nodeError(i, "input %q is not produced by an earlier node, an initializer or the graph input", in)

@@ -56,6 +56,9 @@ func typeName(t int32) string {
 // are accepted; weights in FLOAT16, DOUBLE or any other type are refused by name, since
 // converting them silently would change the model's numbers.
 func decodeTensor(t *onnxpb.TensorProto, dir string) (*value, error) {
+	if t == nil {
+		return nil, fmt.Errorf("missing tensor")
+	}
 	name := t.GetName()
 	dims, n, err := numel(name, t.GetDims())
 	if err != nil {

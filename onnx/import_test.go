@@ -493,3 +493,37 @@ func TestExportImportBitIdentical(t *testing.T) {
 		}
 	}
 }
+
+// TestImportOddNodes: malformed nodes give errors, not panics.
+func TestImportOddNodes(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(importData, "bad", "valid.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(op string, in []string, attrs ...*onnxpb.AttributeProto) *onnxpb.NodeProto {
+		return &onnxpb.NodeProto{OpType: proto.String(op), Name: proto.String("odd"), Input: in, Output: []string{"odd_out"}, Attribute: attrs}
+	}
+	tensorAttr := &onnxpb.AttributeProto{Name: proto.String("value"), Type: onnxpb.AttributeProto_TENSOR.Enum()}
+	for _, n := range []*onnxpb.NodeProto{
+		mk("Constant", nil, tensorAttr),
+		mk("Slice", []string{"", "fc.b"}),
+		mk("Reshape", []string{"", "fc.b"}),
+		mk("ConstantOfShape", []string{"fc.b"}),
+		mk("Transpose", []string{""}),
+		mk("Identity", []string{""}),
+		mk("Conv", []string{"", ""}),
+		mk("Gemm", []string{"x", "x", "x"}),
+	} {
+		var m onnxpb.ModelProto
+		if err := proto.Unmarshal(data, &m); err != nil {
+			t.Fatal(err)
+		}
+		m.Graph.Node = append([]*onnxpb.NodeProto{n}, m.Graph.Node...)
+		b, _ := proto.Marshal(&m)
+		if _, err := Import(b, ""); err == nil {
+			t.Errorf("%s node accepted", n.GetOpType())
+		} else {
+			t.Logf("%s: %v", n.GetOpType(), err)
+		}
+	}
+}
