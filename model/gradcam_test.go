@@ -12,9 +12,11 @@ import (
 )
 
 // camVariants are the fixture networks of tools/fixtures/gen_gradcam.py: basic and bottleneck
-// blocks (stride on the 3×3 and on the 1×1), projection and option-A shortcuts, and two nets
-// wide enough that the backward pass's transposed 3×3 convolutions run on Winograd kernels.
-var camVariants = []string{"basic", "bottleneck-v15", "bottleneck-v1", "cifar-a", "winograd-basic", "winograd-bottleneck"}
+// blocks (stride on the 3×3 and on the 1×1), projection and option-A shortcuts, the CIFAR stem,
+// a strided first stage, plain networks (no shortcut), and two nets wide enough that the
+// backward pass's transposed 3×3 convolutions run on Winograd kernels.
+var camVariants = []string{"basic", "bottleneck-v15", "bottleneck-v1", "cifar-a", "cifar-b", "downsample-first",
+	"plain-basic", "plain-bottleneck", "winograd-basic", "winograd-bottleneck"}
 
 func loadCAMFixture(t *testing.T, name string) (*Explainer, weights.StateDict) {
 	t.Helper()
