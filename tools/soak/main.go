@@ -3,8 +3,9 @@
 // truncated images, decompression bombs (huge declared dimensions, a gzip body that inflates
 // past --max-body), wrong tensor shapes, datatypes and sizes in OIP JSON, binary and gRPC
 // requests, malformed JSON, bodies cut short. Beside the closed-loop clients, slow clients
-// dribble headers (slowloris: the server must cut them at its 10 s header timeout) or a
-// body (a slow but valid request: it must still be answered correctly).
+// dribble headers (slowloris: the server must cut them at its 10 s header timeout), dribble a
+// body (a slow but valid request: it must still be answered correctly), or promise a 64 MiB
+// body and send one byte (which must not cost the server 64 MiB).
 //
 // It fails (exit 1) when the server panics (its stderr is scanned), when a good request is
 // not answered with the logits (or HF labels and scores) its first answer gave, when a bad
@@ -51,7 +52,7 @@ type Config struct {
 	Model     string        // the served model's name
 	Duration  time.Duration // load time, after start-up
 	Clients   int           // closed-loop clients
-	Slow      int           // slow clients (alternating header and body dribblers)
+	Slow      int           // slow clients (header dribblers, body dribblers, body promisers in turn)
 	Bad       float64       // fraction of bad requests from the closed-loop clients
 	Seed      uint64
 	Log       io.Writer // progress lines; nil for none
@@ -64,7 +65,7 @@ func main() {
 	serveArgs := flag.String("serve-args", "", "extra arguments for resnet serve, space-separated (e.g. \"--model cifar=./runs/r20\")")
 	flag.DurationVar(&c.Duration, "duration", 2*time.Minute, "how long to load the server (at most 5m)")
 	flag.IntVar(&c.Clients, "clients", 8, "closed-loop clients")
-	flag.IntVar(&c.Slow, "slow", 2, "slow clients (slowloris headers, dribbled bodies)")
+	flag.IntVar(&c.Slow, "slow", 2, "slow clients (slowloris headers, dribbled bodies, bodies promised and not sent)")
 	flag.Float64Var(&c.Bad, "bad", 0.1, "fraction of bad requests")
 	flag.Uint64Var(&c.Seed, "seed", 1, "seed of the request mix")
 	asJSON := flag.Bool("json", false, "print the report as JSON")
@@ -99,8 +100,9 @@ type Report struct {
 	SlowHeaders  int               `json:"slow_header_sessions"`  // slowloris connections cut by the server
 	HeaderCutoff [2]float64        `json:"header_cutoff_seconds"` // min, max time until cut
 	SlowBodies   int               `json:"slow_body_requests"`
-	MaxLogitDiff float64           `json:"max_logit_diff"` // largest |logit - first answer's| of a good request
-	MaxScoreDiff float64           `json:"max_score_diff"` // the same for HF scores
+	Declared     int               `json:"declared_body_connections"` // 64 MiB promised, 1 byte sent
+	MaxLogitDiff float64           `json:"max_logit_diff"`            // largest |logit - first answer's| of a good request
+	MaxScoreDiff float64           `json:"max_score_diff"`            // the same for HF scores
 	RSS          Series            `json:"rss_kib"`
 	Goroutines   Series            `json:"goroutines"`
 	ExitCode     int               `json:"exit_code"`
@@ -125,8 +127,8 @@ type Series struct {
 
 func (r *Report) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "soak: %.0f s, %d good and %d bad requests (%.1f%% bad), %d slowloris connections cut after %.1f-%.1f s, %d slow bodies answered\n",
-		r.Seconds, r.Good, r.Bad, 100*float64(r.Bad)/float64(max(1, r.Good+r.Bad)), r.SlowHeaders, r.HeaderCutoff[0], r.HeaderCutoff[1], r.SlowBodies)
+	fmt.Fprintf(&b, "soak: %.0f s, %d good and %d bad requests (%.1f%% bad), %d slowloris connections cut after %.1f-%.1f s, %d slow bodies answered, %d 64 MiB bodies promised and not sent\n",
+		r.Seconds, r.Good, r.Bad, 100*float64(r.Bad)/float64(max(1, r.Good+r.Bad)), r.SlowHeaders, r.HeaderCutoff[0], r.HeaderCutoff[1], r.SlowBodies, r.Declared)
 	kinds := make([]string, 0, len(r.Requests))
 	for k := range r.Requests {
 		kinds = append(kinds, k)
@@ -276,10 +278,13 @@ func Run(cfg Config) (*Report, error) {
 		go func() {
 			defer wg.Done()
 			for n := 0; ctx.Err() == nil; n++ {
-				if (n+i)%2 == 0 {
+				switch (n + i) % 3 {
+				case 0:
 					s.slowHeaders(ctx)
-				} else {
+				case 1:
 					s.slowBody()
+				case 2:
+					s.declaredBody()
 				}
 			}
 		}()

@@ -438,6 +438,22 @@ func (s *soak) slowBody() {
 	s.mu.Unlock()
 }
 
+// declaredBody promises a 64 MiB body, sends one byte and holds the connection for 3 s, as
+// a client that stalls (or an attacker counting on the server to allocate what it promised).
+func (s *soak) declaredBody() {
+	c, err := net.DialTimeout("tcp", strings.TrimPrefix(s.base, "http://"), 10*time.Second)
+	if err != nil {
+		s.problem("declared body: %v", err)
+		return
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST /models/%s HTTP/1.1\r\nHost: soak\r\nContent-Length: %d\r\n\r\nx", s.cfg.Model, 64<<20)
+	time.Sleep(3 * time.Second)
+	s.mu.Lock()
+	s.rep.Declared++
+	s.mu.Unlock()
+}
+
 // expectError checks for the status want with a JSON {"error": non-empty}.
 func expectError(code int, body []byte, err error, want int) error {
 	if err != nil {
