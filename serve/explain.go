@@ -16,8 +16,9 @@ import (
 // --max-body and --max-pixels); the answer is a PNG of the image with its Grad-CAM heat map
 // (the JET overlay of pytorch-grad-cam's show_cam_on_image) at the image's size. Query
 // parameters: class (index or label; default the top class), method (gradcam, gradcam++),
-// layer. The server holds each model's weights only packed for inference, so it explains at
-// the last stage, where the gradient has a closed form; `resnet explain` reaches every layer.
+// layer. The server holds each model's weights only packed for inference, so unless the Model
+// carries an Explainer (the plain weights again) it explains at the last stage, where the
+// gradient has a closed form; `resnet explain` reaches every layer.
 // The explained class travels in headers: X-Class, X-Label (percent-encoded), X-Score (softmax
 // probability), X-Layer, and X-Flat: true when the map has no positive value.
 //
@@ -65,8 +66,11 @@ func (s *Server) handleExplain(w *recorder, r *http.Request, name string) {
 		fail(errorf(Invalid, "layer: %v", err))
 		return
 	}
-	if last, _ := m.ResolveLayer(""); t != last {
-		fail(errorf(Invalid, "layer %s: the server explains the last stage (%s) only; `resnet explain --layer` reaches the others", t.Name, last.Name))
+	explain := m.Explain
+	if e.Explainer != nil {
+		explain = e.Explainer.Explain
+	} else if last, _ := m.ResolveLayer(""); t != last {
+		fail(errorf(Invalid, "layer %s: this server explains model %s at its last stage (%s) only; `resnet explain --layer` reaches the others", t.Name, e.Name, last.Name))
 		return
 	}
 	body, err := s.readBody(w, r)
@@ -90,7 +94,7 @@ func (s *Server) handleExplain(w *recorder, r *http.Request, name string) {
 		fail(errorf(UnsupportedMedia, "cannot decode the image: %v", err))
 		return
 	}
-	ex, err := m.Explain(img, class, layer, method)
+	ex, err := explain(img, class, layer, method)
 	if err != nil {
 		fail(errorf(Invalid, "cannot explain the image: %v", err))
 		return

@@ -2,10 +2,14 @@ package serve
 
 import (
 	"bytes"
+	"context"
 	"image/png"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/resnet-go/resnet"
 	"github.com/resnet-go/resnet/gradcam"
 	"github.com/resnet-go/resnet/imageproc"
 )
@@ -80,7 +84,7 @@ func TestExplainRouteErrors(t *testing.T) {
 		{"class out of range", "POST", u + "?class=12", small.Bytes(), 400, "out of range"},
 		{"unknown method", "POST", u + "?method=scorecam", small.Bytes(), 400, "use gradcam or gradcam++"},
 		{"unknown layer", "POST", u + "?layer=stage7", small.Bytes(), 400, "unknown Grad-CAM layer"},
-		{"inner layer", "POST", u + "?layer=stage1", small.Bytes(), 400, "last stage"},
+		{"inner layer without an Explainer", "POST", u + "?layer=stage1", small.Bytes(), 400, "last stage"},
 		{"not an image", "POST", u, []byte("plain text"), 415, "cannot decode the image"},
 		{"body too large", "POST", u, make([]byte, 5<<10), 413, "larger than the limit"},
 	} {
@@ -96,5 +100,51 @@ func TestExplainRouteErrors(t *testing.T) {
 				t.Errorf("error %q, want it to contain %q", msg, c.want)
 			}
 		})
+	}
+}
+
+// With an Explainer the route takes any layer, and answers what the library draws there.
+func TestExplainRouteAnyLayer(t *testing.T) {
+	ck, err := resnet.DefaultCheckpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := ck.BuildExplainer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Options{})
+	if err := s.Add(Model{Name: "r20", Model: ex.Model, Source: "built-in", Explainer: ex}); err != nil {
+		t.Fatal(err)
+	}
+	s.MarkReady()
+	hs := httptest.NewUnstartedServer(nil)
+	hs.Config = s.HTTPServer()
+	hs.Start()
+	t.Cleanup(func() {
+		hs.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		s.Close(ctx)
+	})
+	path := imagePath(t, "cat.jpg")
+	img, err := imageproc.DecodeFile(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := do(t, "POST", hs.URL+"/v1/models/r20/explain?layer=stage1&method=gradcam%2B%2B", readFile(t, path), nil)
+	if resp.StatusCode != 200 || resp.Header.Get("X-Layer") != "resnet.encoder.stages.0.layers.2" {
+		t.Fatalf("%d, layer %q: %s", resp.StatusCode, resp.Header.Get("X-Layer"), body)
+	}
+	want, err := ex.Explain(img, -1, "stage1", "gradcam++")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := gradcam.EncodePNG(&buf, want.Overlay); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(body, buf.Bytes()) {
+		t.Error("the served stage-1 overlay differs from resnet.Explainer.Explain's")
 	}
 }

@@ -140,6 +140,9 @@ type Model struct {
 	MultiLabel bool
 	// Source says where it came from (hub id, path), for logs and metadata.
 	Source string
+	// Explainer, if set (built from the same checkpoint), lets POST /v1/models/{name}/explain
+	// take ?layer= at any layer; without it the route explains the last stage only.
+	Explainer *resnet.Explainer
 }
 
 // modelNameRE is what Model.Name may hold.
