@@ -529,3 +529,32 @@ func TestImportOddNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestExternalDataLinkOut: a symbolic link inside the model's folder that leads out of it is
+// refused like a "../" location.
+func TestExternalDataLinkOut(t *testing.T) {
+	src := filepath.Join(importData, "bad", "external_ok")
+	root := t.TempDir()
+	dir := filepath.Join(root, "model")
+	os.MkdirAll(dir, 0o755)
+	data, err := os.ReadFile(filepath.Join(src, "external_ok.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "m.onnx"), data, 0o644)
+	w, _ := os.ReadFile(filepath.Join(src, "weights.bin"))
+	os.WriteFile(filepath.Join(root, "outside.bin"), w, 0o644)
+	if err := os.Symlink(filepath.Join(root, "outside.bin"), filepath.Join(dir, "weights.bin")); err != nil {
+		t.Skip("no symbolic links here:", err)
+	}
+	_, err = Load(filepath.Join(dir, "m.onnx"))
+	if err == nil || !strings.Contains(err.Error(), "outside the model's folder") || !strings.Contains(err.Error(), `tensor "a.w"`) {
+		t.Fatalf("error %v, want a refusal naming the tensor", err)
+	}
+	// The same bytes as a regular file inside the folder load.
+	os.Remove(filepath.Join(dir, "weights.bin"))
+	os.WriteFile(filepath.Join(dir, "weights.bin"), w, 0o644)
+	if _, err := Load(filepath.Join(dir, "m.onnx")); err != nil {
+		t.Fatal(err)
+	}
+}
