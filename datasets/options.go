@@ -66,6 +66,9 @@ type Options struct {
 	// MaxPixels refuses larger images (a decompression-bomb guard); 0 means
 	// imageproc.DefaultMaxPixels, negative means no limit.
 	MaxPixels int
+	// ImageColumn and LabelColumn name the columns of an hf: dataset; empty means the first
+	// Image and ClassLabel features of its metadata.
+	ImageColumn, LabelColumn string
 }
 
 func (o *Options) validate() error {

@@ -18,7 +18,7 @@ type Spec struct {
 }
 
 // Kinds are the dataset kinds a Spec may name.
-var Kinds = []string{"cifar10", "folder", "mnist", "fashion-mnist"}
+var Kinds = []string{"cifar10", "folder", "mnist", "fashion-mnist", "hf"}
 
 // ParseSpec reads KIND:PATH:
 //
@@ -28,6 +28,8 @@ var Kinds = []string{"cifar10", "folder", "mnist", "fashion-mnist"}
 //	folder:DIR_OR_TAR    an image folder (ImageFolder layout), directory or .tar[.gz]
 //	mnist:DIR            IDX files train-/t10k-{images-idx3,labels-idx1}-ubyte[.gz]
 //	fashion-mnist:DIR    the same files, Fashion-MNIST label names
+//	hf:ORG/NAME[:CONFIG][@REV][/SPLIT]
+//	                     a Hugging Face hub dataset's Parquet files (see ParseHFRef, ResolveHF)
 func ParseSpec(s string) (Spec, error) {
 	kind, path, ok := strings.Cut(s, ":")
 	if !ok || path == "" {
@@ -36,7 +38,22 @@ func ParseSpec(s string) (Spec, error) {
 	if !slices.Contains(Kinds, kind) {
 		return Spec{}, fmt.Errorf("dataset %q: unknown kind %q (known: %s)", s, kind, strings.Join(Kinds, ", "))
 	}
-	return Spec{kind, path}, nil
+	if kind == "hf" {
+		if _, err := ParseHFRef(path); err != nil {
+			return Spec{}, err
+		}
+	}
+	return Spec{Kind: kind, Path: path}, nil
+}
+
+// FixedSplit reports whether the spec names one split for every use (hf:ORG/NAME/SPLIT), so
+// that training must not report that same split as its test error.
+func (s Spec) FixedSplit() bool {
+	if s.Kind != "hf" {
+		return false
+	}
+	r, err := ParseHFRef(s.Path)
+	return err == nil && r.Split != ""
 }
 
 func (s Spec) String() string { return s.Kind + ":" + s.Path }
@@ -51,14 +68,28 @@ func (s Spec) Load(split Split) ([]Example, error) {
 // LoadWithClasses is Load that also returns the class names (index = Example.Label), which
 // an evaluation maps onto the model's labels with MapLabels.
 func (s Spec) LoadWithClasses(split Split) ([]Example, []string, error) {
-	if s.Kind == "folder" {
-		f, err := ReadFolder(s.Path, split, Options{})
+	return s.LoadWithOptions(split, Options{})
+}
+
+// LoadWithOptions is LoadWithClasses with reading options (hf: column names, bad images).
+func (s Spec) LoadWithOptions(split Split, opts Options) ([]Example, []string, error) {
+	if s.Kind == "folder" || s.Kind == "hf" {
+		if err := opts.validate(); err != nil {
+			return nil, nil, err
+		}
+		var f *Folder
+		var err error
+		if s.Kind == "hf" {
+			f, err = loadHF(s.Path, split, &opts)
+		} else {
+			f, err = ReadFolder(s.Path, split, opts)
+		}
 		if err != nil {
 			return nil, nil, err
 		}
 		return f.Examples, f.Classes, nil
 	}
-	d, err := s.Dataset(split, Options{})
+	d, err := s.Dataset(split, opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -80,6 +111,11 @@ func (s Spec) Dataset(split Split, opts Options) (*Dataset, error) {
 		d, err = loadCIFAR10(s.Path, split, &opts)
 	case "folder":
 		d, err = folderDataset(s.Path, split, &opts)
+	case "hf":
+		var f *Folder
+		if f, err = loadHF(s.Path, split, &opts); err == nil {
+			d, err = f.Dataset()
+		}
 	case "mnist", "fashion-mnist":
 		classes := MNISTClasses
 		if s.Kind == "fashion-mnist" {

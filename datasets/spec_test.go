@@ -21,7 +21,9 @@ func TestParseSpec(t *testing.T) {
 		{"mnist:C:/data", Spec{"mnist", "C:/data"}, ""},
 		{"cifar10", Spec{}, "want KIND:PATH"},
 		{"cifar10:", Spec{}, "want KIND:PATH"},
-		{"imagenet:/x", Spec{}, `unknown kind "imagenet" (known: cifar10, folder, mnist, fashion-mnist)`},
+		{"imagenet:/x", Spec{}, `unknown kind "imagenet" (known: cifar10, folder, mnist, fashion-mnist, hf)`},
+		{"hf:uoft-cs/cifar10:plain_text@main/test", Spec{"hf", "uoft-cs/cifar10:plain_text@main/test"}, ""},
+		{"hf:cifar10", Spec{}, "want hf:ORG/NAME[:CONFIG][@REV][/SPLIT]"},
 	}
 	for _, c := range cases {
 		got, err := ParseSpec(c.in)

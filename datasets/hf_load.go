@@ -1,0 +1,74 @@
+package datasets
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/resnet-go/resnet/datasets/hfparquet"
+	"github.com/resnet-go/resnet/hub"
+)
+
+// hfClient is the hub client of the hf kind; tests point it elsewhere through HF_ENDPOINT.
+var hfClient = func() *hub.Client { return hub.NewFromEnv() }
+
+// loadHF reads a hub dataset split (spec path ORG/NAME[:CONFIG][@REV][/SPLIT]) as examples
+// in dataset order, decoding one row group's images at a time on Options.Workers goroutines.
+func loadHF(spec string, split Split, o *Options) (*Folder, error) {
+	ref, err := ParseHFRef(spec)
+	if err != nil {
+		return nil, err
+	}
+	src, err := ResolveHF(context.Background(), hfClient(), ref, split)
+	if err != nil {
+		return nil, err
+	}
+	f := &Folder{Source: src.String()}
+	var bad []BadImage
+	cols := hfparquet.Columns{Image: o.ImageColumn, Label: o.LabelColumn}
+	classes, err := src.Rows(cols, func(rows []HFRow) error {
+		cands := make([]candidate, len(rows))
+		for i, r := range rows {
+			if r.Label < 0 {
+				return fmt.Errorf("%s: no label (null, or no label column: name one with --label-column)", r.Name)
+			}
+			cands[i] = candidate{name: r.Name, label: r.Label}
+		}
+		decodeAll(cands, func(i int) job { return job{i: i, data: rows[i].Data, file: rows[i].File} }, o)
+		for _, c := range cands {
+			switch {
+			case c.err != nil:
+				bad = append(bad, BadImage{Path: c.name, Err: c.err})
+			case c.img != nil:
+				f.Examples = append(f.Examples, Example{Image: c.img, Label: c.label})
+				f.Paths = append(f.Paths, c.name)
+			}
+		}
+		if len(bad) > 0 && o.OnBadImage == BadImageFail {
+			return fmt.Errorf("%w; choose skipping bad images to leave them out", bad[0])
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range bad {
+		if o.Warn != nil {
+			fmt.Fprintf(o.Warn, "datasets: skipping %v\n", b)
+		}
+	}
+	f.Skipped = bad
+	if classes == nil {
+		return nil, fmt.Errorf("dataset %s: the Parquet files carry no ClassLabel names (no huggingface metadata)", src)
+	}
+	for i, e := range f.Examples {
+		if e.Label >= len(classes) {
+			return nil, fmt.Errorf("dataset %s: %s has label %d, but the ClassLabel has %d names", src, f.Paths[i], e.Label, len(classes))
+		}
+	}
+	if len(f.Examples) == 0 {
+		return nil, fmt.Errorf("dataset %s: no readable images (%d unreadable)", src, len(bad))
+	}
+	f.Classes = slices.Clone(classes)
+	return f, nil
+}
