@@ -1,20 +1,32 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	"github.com/resnet-go/resnet"
+	"github.com/resnet-go/resnet/datasets"
+	"github.com/resnet-go/resnet/datasets/hfparquet"
+	"github.com/resnet-go/resnet/hub"
+	"github.com/resnet-go/resnet/imageproc"
+	"github.com/resnet-go/resnet/tensor"
 )
 
 // imageExts are the formats the decoder reads; directories are searched for these.
 var imageExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".gif": true, ".bmp": true, ".tif": true, ".tiff": true, ".webp": true}
 
-// expandInputs turns arguments into image paths: files as given, directories walked for images
-// in sorted order. A missing path is kept so that it gets its own error line.
-func expandInputs(args []string) ([]string, error) {
+// expandFiles turns file arguments into image paths: files as given, directories walked for
+// images in sorted order. A missing path is kept so that it gets its own error line.
+func expandFiles(args []string) ([]string, error) {
 	var out []string
 	for _, a := range args {
 		st, err := os.Stat(a)
@@ -51,4 +63,148 @@ func exts() string {
 	}
 	sort.Strings(e)
 	return strings.Join(e, " ")
+}
+
+// hfArgPrefix marks an IMAGE argument naming a hub dataset split:
+// hf://datasets/ORG/NAME[:CONFIG][@REV][/SPLIT].
+const hfArgPrefix = "hf://datasets/"
+
+// columnFlags are --image-column and --label-column, for hf: datasets and hf:// arguments.
+type columnFlags struct {
+	imageColumn, labelColumn string
+}
+
+func (c *columnFlags) registerColumns(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&c.imageColumn, "image-column", "", "hf: datasets: the image column (default: the first Image feature of the Parquet metadata)")
+	cmd.Flags().StringVar(&c.labelColumn, "label-column", "", "hf: datasets: the label column (default: the first ClassLabel feature)")
+}
+
+func (c *columnFlags) options() datasets.Options {
+	return datasets.Options{ImageColumn: c.imageColumn, LabelColumn: c.labelColumn}
+}
+
+// hfInput is one image of an hf:// argument: its encoded bytes, or the cached file holding
+// them (an Image stored by path).
+type hfInput struct {
+	data []byte
+	file string
+}
+
+// hfInputs maps the names expandInputs gives dataset images to their bytes. They are held
+// encoded (a few KB each), so a split costs its Parquet image column in memory, not its
+// decoded pixels.
+var hfInputs sync.Map
+
+// expandInputs turns IMAGE arguments into input names (see expandInputsWith), with the
+// image and label columns found by feature type.
+func expandInputs(args []string) ([]string, error) {
+	return expandInputsWith(args, columnFlags{})
+}
+
+// expandInputsWith turns arguments into input names: files as given, directories walked for
+// images in sorted order, and hf://datasets/ORG/NAME[:CONFIG][@REV][/SPLIT] expanded into one
+// name per row of that split (hf://datasets/ORG/NAME/SPLIT/ROW; default split as for eval:
+// test, validation, valid, val), downloaded into the hub cache first. Read the images with
+// decodeInput or preprocessInput, which know both kinds of name.
+func expandInputsWith(args []string, cols columnFlags) ([]string, error) {
+	var out, files []string
+	flush := func() error {
+		if len(files) == 0 {
+			return nil
+		}
+		p, err := expandFiles(files)
+		out = append(out, p...)
+		files = nil
+		return err
+	}
+	for _, a := range args {
+		if !strings.HasPrefix(a, hfArgPrefix) {
+			files = append(files, a)
+			continue
+		}
+		if err := flush(); err != nil {
+			return nil, err
+		}
+		names, err := expandHF(a, cols)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, names...)
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// expandHF resolves one hf:// argument (or an hf: --dataset) and registers its images.
+func expandHF(arg string, cols columnFlags) ([]string, error) {
+	spec := strings.TrimPrefix(strings.TrimPrefix(arg, hfArgPrefix), "hf:")
+	ref, err := datasets.ParseHFRef(spec)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", arg, err)
+	}
+	src, err := datasets.ResolveHF(context.Background(), hub.NewFromEnv(), ref, datasets.Test)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	_, err = src.Rows(hfparquet.Columns{Image: cols.imageColumn, Label: cols.labelColumn}, func(rows []datasets.HFRow) error {
+		for _, r := range rows {
+			name := fmt.Sprintf("%s%s/%s/%d", hfArgPrefix, src.Repo, src.Split, r.Index)
+			hfInputs.Store(name, hfInput{data: r.Data, file: r.File})
+			names = append(names, name)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%s: %s has no rows", arg, src)
+	}
+	return names, nil
+}
+
+// decodeInput decodes an input named by expandInputs: an image file or a dataset image.
+func decodeInput(name string, maxPixels int) (*imageproc.RGB, error) {
+	if maxPixels <= 0 {
+		maxPixels = imageproc.DefaultMaxPixels
+	}
+	v, ok := hfInputs.Load(name)
+	if !ok {
+		return imageproc.DecodeFile(name, maxPixels)
+	}
+	in := v.(hfInput)
+	if in.file != "" {
+		return imageproc.DecodeFile(in.file, maxPixels)
+	}
+	return imageproc.Decode(bytes.NewReader(in.data), maxPixels)
+}
+
+// preprocessInput is Model.PreprocessFile for any input name of expandInputs.
+func preprocessInput(m *resnet.Model, name string) (*tensor.Tensor, error) {
+	if _, ok := hfInputs.Load(name); !ok {
+		return m.PreprocessFile(name)
+	}
+	img, err := decodeInput(name, m.MaxPixels)
+	if err != nil {
+		return nil, err
+	}
+	return m.PreprocessRGB(img)
+}
+
+// datasetArgs is the IMAGE arguments plus a --dataset of classify/embed (hf: only: the other
+// kinds are folders and files that can be named as arguments directly).
+func datasetArgs(args []string, dataset string) ([]string, error) {
+	if dataset == "" {
+		if len(args) == 0 {
+			return nil, fmt.Errorf("no images: give IMAGE|DIR arguments or --dataset hf:ORG/NAME[/SPLIT]")
+		}
+		return args, nil
+	}
+	if !strings.HasPrefix(dataset, "hf:") || strings.HasPrefix(dataset, "hf://") {
+		return nil, fmt.Errorf("--dataset %q: classify and embed read hf:ORG/NAME[:CONFIG][@REV][/SPLIT]; name folders and files as arguments", dataset)
+	}
+	return append(args, hfArgPrefix+strings.TrimPrefix(dataset, "hf:")), nil
 }
