@@ -96,7 +96,8 @@ func (m *Model) GradCAM(x *tensor.Tensor, classes []int, layer, method string) (
 
 // Explainer computes Grad-CAM at any layer. It keeps the folded convolution weights in plain
 // [Out, In, K, K] layout (the Model holds them only packed for its kernels, Winograd-transformed
-// for most 3×3 layers), so it costs as much memory again as the model's weights.
+// for most 3×3 layers), so it costs as much memory again as the model's weights. It is safe
+// for concurrent use.
 type Explainer struct {
 	m     *Model
 	convs [][]*backConv // per block, per branch convolution
@@ -324,7 +325,11 @@ func (m *Model) traceForward(x *tensor.Tensor, target int, keep bool) *trace {
 	run := func(c *nn.ConvBN, in []float32, h, w int, res []float32) ([]float32, int, int) {
 		p := nn.WithInput(c.Params, h, w)
 		out := make([]float32, n*p.OutC*p.OutH()*p.OutW())
-		c.Forward(in, n, h, w, res, out, make([]float32, kernels.ConvScratch(p)))
+		var scratch []float32
+		if c.Plan == nil {
+			scratch = make([]float32, kernels.ConvScratch(p))
+		}
+		c.Forward(in, n, h, w, res, out, scratch)
 		return out, p.OutH(), p.OutW()
 	}
 	cur, h, w := run(m.stem, x.Data, h, w, nil)
