@@ -204,6 +204,10 @@ func TestONNXTorchExportCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(out2, `"name`) {
 		t.Fatalf("classify of a folder with model.onnx (exit %d): %s %s", code, out2, errOut)
 	}
+	two := filepath.Join(dir, "two")
+	os.MkdirAll(two, 0o755)
+	os.WriteFile(filepath.Join(two, "a.onnx"), data, 0o644)
+	os.WriteFile(filepath.Join(two, "b.onnx"), data, 0o644)
 	for _, c := range []struct {
 		args []string
 		want string
@@ -211,6 +215,7 @@ func TestONNXTorchExportCLI(t *testing.T) {
 		{[]string{"classify", "--model", "../../onnx/testdata/import/bad/preact_block.onnx", img}, `"block.bn1" (BatchNormalization)`},
 		{[]string{"classify", "--model", "../../onnx/testdata/import/bad/grouped_conv.onnx", img}, "group = 2"},
 		{[]string{"info", "--model", filepath.Join(dir, "missing.onnx")}, "no such file"},
+		{[]string{"info", "--model", two}, "2 ONNX models"},
 		{[]string{"classify", "--model", torchFile, "--arch", "resnet-18", img}, "--arch does not apply to ONNX"},
 	} {
 		_, errOut, code := run(t, c.args...)
