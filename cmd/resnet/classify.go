@@ -22,20 +22,25 @@ type classifyFlags struct {
 	batch  int
 	output string
 	shard  string
+
+	columnFlags
+	dataset string // hf:...
 }
 
 func classifyCmd() *cobra.Command {
 	var f classifyFlags
 	cmd := &cobra.Command{
-		Use:   "classify [flags] IMAGE|DIR...",
+		Use:   "classify [flags] IMAGE|DIR|hf://datasets/ORG/NAME[/SPLIT]...",
 		Short: "Print the top classes of images (directories are searched for images)",
 		Example: `  resnet classify --model microsoft/resnet-50 cats.png
   resnet classify --model ./resnet-dir --top-k 5 --json a.jpg b.png photos/
+  resnet classify --model microsoft/resnet-50 hf://datasets/huggingface/cats-image
   resnet classify --json --shard 3/8 --output out/top.jsonl photos/   # writes out/top-00003-of-00008.jsonl`,
-		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runClassify(cmd, &f, args) },
 	}
 	f.register(cmd)
+	f.registerColumns(cmd)
+	cmd.Flags().StringVar(&f.dataset, "dataset", "", "also classify every image of a hub dataset split: hf:ORG/NAME[:CONFIG][@REV][/SPLIT] (the same as the argument hf://datasets/ORG/NAME...)")
 	cmd.Flags().IntVarP(&f.topK, "top-k", "k", 5, "how many classes to print per image")
 	cmd.Flags().BoolVar(&f.json, "json", false, `one JSON object per image: {"image","top":[{"index","label","score"}]} or {"image","error"}`)
 	cmd.Flags().BoolVar(&f.logits, "logits", false, "with --json, include the raw logits")
@@ -60,7 +65,11 @@ func runClassify(cmd *cobra.Command, f *classifyFlags, args []string) error {
 	if f.logits && !f.json {
 		return fmt.Errorf("--logits adds the raw logits to the JSON lines; use it with --json")
 	}
-	paths, err := expandInputs(args)
+	args, err := datasetArgs(args, f.dataset)
+	if err != nil {
+		return err
+	}
+	paths, err := expandInputsWith(args, f.columnFlags)
 	if err != nil {
 		return err
 	}
@@ -171,7 +180,7 @@ func forEachBatch(m *resnet.Model, paths []string, batch, workers int, fn func(p
 	for range max(workers, 1) {
 		go func() {
 			for i := range next {
-				items[i].x, items[i].err = m.PreprocessFile(paths[i])
+				items[i].x, items[i].err = preprocessInput(m, paths[i])
 				close(items[i].done)
 			}
 		}()

@@ -18,20 +18,24 @@ type embedFlags struct {
 	output string
 	batch  int
 	shard  string
+
+	columnFlags
+	dataset string // hf:...
 }
 
 func embedCmd() *cobra.Command {
 	var f embedFlags
 	cmd := &cobra.Command{
-		Use:   "embed [flags] IMAGE|DIR...",
+		Use:   "embed [flags] IMAGE|DIR|hf://datasets/ORG/NAME[/SPLIT]...",
 		Short: "Write the pooled embedding of each image (JSON lines, or a .npy matrix)",
 		Example: `  resnet embed --model microsoft/resnet-50 photos/ > embeddings.jsonl
   resnet embed --model microsoft/resnet-50 --output emb.npy a.jpg b.jpg
   resnet embed --shard auto/8 --output out/emb.npy photos/   # writes out/emb-0000I-of-00008.npy and .paths.txt`,
-		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runEmbed(cmd, &f, args) },
 	}
 	f.register(cmd)
+	f.registerColumns(cmd)
+	cmd.Flags().StringVar(&f.dataset, "dataset", "", "also embed every image of a hub dataset split: hf:ORG/NAME[:CONFIG][@REV][/SPLIT] (the same as the argument hf://datasets/ORG/NAME...)")
 	cmd.Flags().StringVarP(&f.output, "output", "o", "", "write a float32 .npy matrix [images, features] here instead of JSON lines, and X.paths.txt beside it: the image of each row, one path per line (images that fail are left out of both)")
 	cmd.Flags().IntVar(&f.batch, "batch", 8, "images per forward pass")
 	cmd.Flags().StringVar(&f.shard, "shard", "", shardHelp)
@@ -54,7 +58,11 @@ func runEmbed(cmd *cobra.Command, f *embedFlags, args []string) error {
 	if f.output != "" && !strings.HasSuffix(f.output, ".npy") {
 		return fmt.Errorf("--output %s: only .npy is supported", f.output)
 	}
-	paths, err := expandInputs(args)
+	args, err := datasetArgs(args, f.dataset)
+	if err != nil {
+		return err
+	}
+	paths, err := expandInputsWith(args, f.columnFlags)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 
 type evalFlags struct {
 	modelFlags
+	columnFlags
 	dataset     string
 	json        bool
 	predictions string
@@ -38,7 +39,8 @@ func evalCmd() *cobra.Command {
 		RunE:    func(cmd *cobra.Command, _ []string) error { return runEval(cmd, &f) },
 	}
 	f.register(cmd)
-	cmd.Flags().StringVar(&f.dataset, "dataset", "", "KIND:PATH (cifar10, folder, mnist, fashion-mnist); cifar10:DIR reads DIR/test_batch.bin (or a .bin file); the dataset's class names are matched to the model's labels by name")
+	cmd.Flags().StringVar(&f.dataset, "dataset", "", "KIND:PATH (cifar10, folder, mnist, fashion-mnist) or hf:ORG/NAME[:CONFIG][@REV][/SPLIT]; cifar10:DIR reads DIR/test_batch.bin (or a .bin file); the dataset's class names are matched to the model's labels by name")
+	f.registerColumns(cmd)
 	cmd.Flags().BoolVar(&f.json, "json", false, `print {"accuracy","correct","total","classes_matched","classes_total","class_mapping"} as one JSON line`)
 	cmd.Flags().StringVar(&f.predictions, "predictions", "", "also write one predicted model class index (id2label key) per line, one per evaluated example in dataset order")
 	cmd.Flags().IntVar(&f.batch, "batch", 64, "images per forward pass")
@@ -74,7 +76,7 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 	if err != nil {
 		return err
 	}
-	examples, classes, err := spec.LoadWithClasses(datasets.Test)
+	examples, classes, err := spec.LoadWithOptions(datasets.Test, f.datasetOptions())
 	if err != nil {
 		return err
 	}

@@ -36,11 +36,13 @@ type trainFlags struct {
 	nesterov, noDecayBN, noAugment, zeroInit, resume     bool
 	freeze                                               bool
 	progressFlags
+	columnFlags
 }
 
 func (f *trainFlags) register(cmd *cobra.Command, withModel bool) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.dataset, "dataset", "", "KIND:PATH: cifar10:DIR, folder:DIR|TAR|TAR.GZ (class sub-folders), fashion-mnist:DIR, mnist:DIR")
+	fl.StringVar(&f.dataset, "dataset", "", "KIND:PATH: cifar10:DIR, folder:DIR|TAR|TAR.GZ (class sub-folders), fashion-mnist:DIR, mnist:DIR, hf:ORG/NAME[:CONFIG][@REV][/SPLIT] (default splits train and test)")
+	f.registerColumns(cmd)
 	fl.IntVar(&f.epochs, "epochs", 30, "epochs to train")
 	fl.IntVar(&f.batch, "batch", 128, "images per SGD step")
 	fl.Float64Var(&f.lr, "lr", 0.1, "base learning rate")
@@ -228,7 +230,8 @@ func (f *trainFlags) data(cfg *arch.Config) (*datasets.Dataset, *datasets.Datase
 	if err != nil {
 		return nil, nil, err
 	}
-	opts := datasets.Options{OnBadImage: policy, Warn: os.Stderr, Filter: imageproc.Bilinear}
+	opts := f.datasetOptions()
+	opts.OnBadImage, opts.Warn, opts.Filter = policy, os.Stderr, imageproc.Bilinear
 	// Decoding 50,000 JPEGs takes tens of seconds: say so rather than sit silent.
 	t0 := time.Now()
 	fmt.Fprintf(os.Stderr, "reading the training images of %s ...\n", spec)
@@ -251,6 +254,10 @@ func (f *trainFlags) data(cfg *arch.Config) (*datasets.Dataset, *datasets.Datase
 		if trainSet, err = trainSet.Subset(idx); err != nil {
 			return nil, nil, err
 		}
+	}
+	if spec.FixedSplit() {
+		fmt.Fprintf(os.Stderr, "%s names one split; training without test error\n", spec)
+		return trainSet, nil, nil
 	}
 	testSet, err := spec.Dataset(datasets.Test, opts)
 	if err != nil {
