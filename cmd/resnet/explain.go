@@ -13,7 +13,6 @@ import (
 
 	"github.com/resnet-go/resnet"
 	"github.com/resnet-go/resnet/gradcam"
-	"github.com/resnet-go/resnet/imageproc"
 	"github.com/resnet-go/resnet/internal/atomicfile"
 	"github.com/resnet-go/resnet/model"
 	"github.com/resnet-go/resnet/npy"
@@ -21,6 +20,7 @@ import (
 
 type explainFlags struct {
 	modelFlags
+	columnFlags
 	class, layer, method, out string
 	json                      bool
 }
@@ -28,12 +28,13 @@ type explainFlags struct {
 func explainCmd() *cobra.Command {
 	var f explainFlags
 	cmd := &cobra.Command{
-		Use:   "explain [flags] IMAGE|DIR...",
+		Use:   "explain [flags] IMAGE|DIR|hf://datasets/ORG/NAME[/SPLIT]...",
 		Short: "Grad-CAM heat maps: which parts of each image made the model choose a class",
 		Long: `For each image: the class (default: the top one) and its score, a heat-map overlay PNG at
 the image's own size (JET colours blended with the photo at weight 0.5, as pytorch-grad-cam's
 show_cam_on_image), and the raw map as .npy at the layer's resolution (after ReLU, before
-scaling). Files are named after the image: OUT/NAME.gradcam.png and OUT/NAME.gradcam.npy.`,
+scaling). Files are named after the image: OUT/NAME.gradcam.png and OUT/NAME.gradcam.npy
+(for a hub dataset row, NAME is ORG-NAME-SPLIT-ROW).`,
 		Example: `  resnet explain 000000039769.png                      # built-in CIFAR-10 model, last stage
   resnet explain --model microsoft/resnet-50 --class "tiger cat" --out maps/ cats.png
   resnet explain --layer stage3 --method gradcam++ --json photos/`,
@@ -41,6 +42,7 @@ scaling). Files are named after the image: OUT/NAME.gradcam.png and OUT/NAME.gra
 		RunE: func(cmd *cobra.Command, args []string) error { return runExplain(cmd, &f, args) },
 	}
 	f.register(cmd)
+	f.registerColumns(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&f.class, "class", "", "class to explain, as an index or an id2label name (default: each image's top class)")
 	fl.StringVar(&f.layer, "layer", "", "target layer: stem, stage1…stageN (the stage's last block), or an HF name such as resnet.encoder.stages.3.layers.2 (default: the last stage)")
@@ -65,7 +67,7 @@ func runExplain(cmd *cobra.Command, f *explainFlags, args []string) error {
 	if f.method != model.MethodGradCAM && f.method != model.MethodGradCAMPlusPlus {
 		return fmt.Errorf("--method %q: use gradcam or gradcam++", f.method)
 	}
-	paths, err := expandInputs(args)
+	paths, err := expandInputsWith(args, f.columnFlags)
 	if err != nil {
 		return err
 	}
@@ -124,7 +126,7 @@ func runExplain(cmd *cobra.Command, f *explainFlags, args []string) error {
 // explainOne explains one image and writes base.gradcam.png and base.gradcam.npy.
 func (f *explainFlags) explainOne(e *resnet.Explainer, path string, class int, base string) explainResult {
 	r := explainResult{Image: path}
-	img, err := imageproc.DecodeFile(path, e.MaxPixels)
+	img, err := decodeInput(path, e.MaxPixels)
 	if err != nil {
 		r.Error = err.Error()
 		return r
@@ -153,13 +155,18 @@ func (f *explainFlags) explainOne(e *resnet.Explainer, path string, class int, b
 }
 
 // outputNames are the images' base names without extension, made unique: photos/a.jpg and
-// more/a.png become a and a-2.
+// more/a.png become a and a-2; hf://datasets/ORG/NAME/SPLIT/ROW becomes ORG-NAME-SPLIT-ROW.
 func outputNames(paths []string) []string {
 	seen := map[string]int{}
 	out := make([]string, len(paths))
 	for i, p := range paths {
-		b := filepath.Base(p)
-		b = strings.TrimSuffix(b, filepath.Ext(b))
+		var b string
+		if rest, ok := strings.CutPrefix(p, hfArgPrefix); ok {
+			b = strings.ReplaceAll(rest, "/", "-")
+		} else {
+			b = filepath.Base(p)
+			b = strings.TrimSuffix(b, filepath.Ext(b))
+		}
 		seen[b]++
 		if k := seen[b]; k > 1 {
 			b = fmt.Sprintf("%s-%d", b, k)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	le "encoding/binary"
 	"encoding/json"
 	"image/png"
@@ -10,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/resnet-go/resnet/hub/hubtest"
 )
 
 // explain on the COCO cats photo with the built-in model: the JSON keys, the files, the
@@ -118,5 +121,61 @@ func TestExplainCLIOptionsAndErrors(t *testing.T) {
 	stdout, _, code = run(t, "explain", "--out", out, "--json", filepath.Join(dir, "missing.png"), a)
 	if code != 1 || !strings.Contains(stdout, `"error"`) || !strings.Contains(stdout, `"overlay"`) {
 		t.Errorf("exit %d, output %s", code, stdout)
+	}
+}
+
+// hf://datasets/ORG/NAME arguments: each row is explained as its image file would be, and its
+// files are named ORG-NAME-SPLIT-ROW.
+func TestExplainHFDataset(t *testing.T) {
+	td := filepath.Join("..", "..", "datasets", "hfparquet", "testdata", "cifar20", "plain_text")
+	read := func(p string) []byte {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	const commit = "1234567890123456789012345678901234567890"
+	srv := hubtest.NewDatasetServer(map[string]*hubtest.Repo{
+		"acme/cifar20": {Refs: map[string]string{"main": commit}, Commits: map[string]map[string][]byte{commit: {
+			"README.md":                              []byte("---\nlicense: mit\n---\n"),
+			"plain_text/test-00000-of-00002.parquet": read(filepath.Join(td, "test-00000-of-00002.parquet")),
+			"plain_text/test-00001-of-00002.parquet": read(filepath.Join(td, "test-00001-of-00002.parquet")),
+		}}},
+	})
+	defer srv.Close()
+	for k, v := range map[string]string{"HF_HOME": t.TempDir(), "HF_HUB_CACHE": "", "HUGGINGFACE_HUB_CACHE": "",
+		"HF_ENDPOINT": srv.URL, "HF_TOKEN": "", "HF_HUB_OFFLINE": "", "TRANSFORMERS_OFFLINE": ""} {
+		t.Setenv(k, v)
+	}
+	out := t.TempDir()
+	stdout, stderr, code := run(t, "explain", "--json", "--out", out, "hf://datasets/acme/cifar20")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != 20 {
+		t.Fatalf("%d lines, want one per row (20)", len(lines))
+	}
+	// Row 0 is the first CIFAR-10 test PNG: the same overlay as from the file.
+	pngs, _ := filepath.Glob(filepath.Join(shared(t), "data", "images", "cifar10-test-png", "cifar10_*.png"))
+	sort.Strings(pngs)
+	if len(pngs) != 20 {
+		t.Fatalf("want 20 CIFAR-10 PNGs in ../shared/data/images/cifar10-test-png, found %d", len(pngs))
+	}
+	fileOut := t.TempDir()
+	if _, stderr, code := run(t, "explain", "--out", fileOut, pngs[0]); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var r explainResult
+	if err := json.Unmarshal([]byte(lines[0]), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Image != "hf://datasets/acme/cifar20/test/0" || filepath.Base(r.Overlay) != "acme-cifar20-test-0.gradcam.png" {
+		t.Errorf("row 0: %s", lines[0])
+	}
+	base := strings.TrimSuffix(filepath.Base(pngs[0]), ".png")
+	if got, want := read(r.Overlay), read(filepath.Join(fileOut, base+".gradcam.png")); !bytes.Equal(got, want) {
+		t.Error("the overlay of dataset row 0 differs from that of its PNG file")
 	}
 }
