@@ -130,8 +130,9 @@ func TestImportTorchExports(t *testing.T) {
 }
 
 // TestImportLargeTorchvision exports torchvision resnet18/resnet50 (random weights,
-// randomised BN statistics) at opsets 11, 13 and 17, fixed and dynamic batch, on the fly
-// and compares the imported model's logits with PyTorch's.
+// randomised BN statistics) at opsets 11, 13 and 17, fixed and dynamic batch, BN folded
+// (torch's default) and kept, on the fly and compares the imported model's logits with
+// PyTorch's.
 func TestImportLargeTorchvision(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping ResNet-18/50 exports")
@@ -146,8 +147,8 @@ func TestImportLargeTorchvision(t *testing.T) {
 		t.Fatalf("gen_onnx.py large: %v\n%s", err, out)
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
-	if len(files) != 7 {
-		t.Fatalf("generator wrote %d expectations, want 7", len(files))
+	if len(files) != 8 {
+		t.Fatalf("generator wrote %d expectations, want 8", len(files))
 	}
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".json")
