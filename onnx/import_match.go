@@ -172,9 +172,11 @@ func (g *graph) takeBN(i int, c *convMatch) error {
 	if a["is_test"] != nil && a.int("is_test", 0) == 0 {
 		return g.nodeError(i, "attribute is_test = 0: only inference-mode batch norm is supported")
 	}
+	// Before opset 14 the output count is the mode: Y alone is inference, Y plus the running
+	// and saved statistics is training (batch statistics), which would compute something else.
 	for k, out := range n.GetOutput()[1:] {
-		if out != "" && (len(g.users[out]) > 0 || g.isOutput(out)) {
-			return g.nodeError(i, "training output %d (%q) is used; only inference-mode batch norm is supported", k+1, out)
+		if out != "" {
+			return g.nodeError(i, "has training output %d (%q): training-mode batch norm normalises with batch statistics; only inference mode is supported", k+1, out)
 		}
 	}
 	o := c.w.dims[0]

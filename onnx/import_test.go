@@ -276,6 +276,7 @@ func TestImportMutations(t *testing.T) {
 			setAttr(node(m, "fc"), &onnxpb.AttributeProto{Name: proto.String("alpha"), Type: onnxpb.AttributeProto_FLOAT.Enum(), F: proto.Float32(2)})
 		}, []string{`"fc" (Gemm)`, "alpha = 2"}},
 		{"BN training_mode", func(m *onnxpb.ModelProto) { setAttr(node(m, "block.bn2"), intAttr("training_mode", 1)) }, []string{`"block.bn2" (BatchNormalization)`, "training_mode = 1"}},
+		{"BN training outputs", func(m *onnxpb.ModelProto) { n := node(m, "block.bn1"); n.Output = append(n.Output, "rm", "rv") }, []string{`"block.bn1" (BatchNormalization)`, "training output 1"}},
 		{"MaxPool Indices", func(m *onnxpb.ModelProto) { n := node(m, "pool"); n.Output = append(n.Output, "indices") }, []string{`"pool" (MaxPool)`, "Indices"}},
 		{"MaxPool storage_order", func(m *onnxpb.ModelProto) { setAttr(node(m, "pool"), intAttr("storage_order", 1)) }, []string{`"pool" (MaxPool)`, "storage_order = 1"}},
 		{"Flatten axis", func(m *onnxpb.ModelProto) { setAttr(node(m, "flatten"), intAttr("axis", 2)) }, []string{`"flatten" (Flatten)`, "axis = 2"}},
