@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"image/png"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -146,5 +149,35 @@ func TestExplainRouteAnyLayer(t *testing.T) {
 	}
 	if !bytes.Equal(body, buf.Bytes()) {
 		t.Error("the served stage-1 overlay differs from resnet.Explainer.Explain's")
+	}
+}
+
+// Explain requests run side by side (on the decode workers' tokens) and agree.
+func TestExplainRouteConcurrent(t *testing.T) {
+	ts := newTestServer(t, Options{DecodeWorkers: 3}, nil)
+	data := readFile(t, imagePath(t, "cat.jpg"))
+	const n = 8
+	bodies := make([][]byte, n)
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Post(ts.url+"/v1/models/"+cifarName+"/explain?method=gradcam%2B%2B", "image/jpeg", bytes.NewReader(data))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			codes[i] = resp.StatusCode
+			bodies[i], _ = io.ReadAll(resp.Body)
+		}()
+	}
+	wg.Wait()
+	for i := 0; i < n; i++ {
+		if codes[i] != 200 || !bytes.Equal(bodies[i], bodies[0]) {
+			t.Errorf("request %d: status %d, %d bytes (request 0: %d bytes)", i, codes[i], len(bodies[i]), len(bodies[0]))
+		}
 	}
 }
