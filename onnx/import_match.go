@@ -633,6 +633,9 @@ func (g *graph) matchHead(m *match, pool int) error {
 				return err
 			}
 		case "MatMul":
+			if len(dims) != 2 {
+				return g.nodeError(i, "multiplies the unflattened [N, C, 1, 1] features; flatten them first")
+			}
 			if err := g.matchMatMul(m, i, features); err != nil {
 				return err
 			}
