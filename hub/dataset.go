@@ -220,3 +220,7 @@ func (c *Client) getJSON(ctx context.Context, u, repoID, revision string, v any)
 	}
 	return resp, nil
 }
+
+// ValidRepoID reports whether s is a well-formed repo id ("name" or "org/name"), without
+// looking at the disk as IsRepoID does.
+func ValidRepoID(s string) bool { return validateRepoID(s) == nil }

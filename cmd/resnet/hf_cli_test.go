@@ -53,6 +53,12 @@ func hfHub(t *testing.T) (*hubtest.Server, []string, []string) {
 			hfMainCommit:    {"scripted.py": []byte("# a loading script\n")},
 			hfConvertCommit: convert,
 		}},
+		"acme/renamed": {Refs: map[string]string{"main": hfMainCommit}, Commits: map[string]map[string][]byte{hfMainCommit: {
+			"data/test-00000-of-00001.parquet": read(filepath.Join(td, "renamed/test.parquet")),
+		}}},
+		"acme/unmatched": {Refs: map[string]string{"main": hfMainCommit}, Commits: map[string]map[string][]byte{hfMainCommit: {
+			"data/test-00000-of-00001.parquet": read(filepath.Join(td, "unmatched/test.parquet")),
+		}}},
 		"acme/broken": {Refs: map[string]string{"main": hfMainCommit}, Commits: map[string]map[string][]byte{hfMainCommit: {
 			"data/test-00000-of-00001.parquet": shard0[:len(shard0)-100],
 		}}},
@@ -160,6 +166,28 @@ func TestHFDatasetCLI(t *testing.T) {
 		}
 	}
 	check(t, env)
+	// Class names unlike the model's ("Dog", "cat": the dataset's 0 is a dog) are mapped by
+	// name; predictions stay model class indices.
+	var catDog, catDogTop []int
+	for i, png := range pngs {
+		if l := png[len(png)-5]; l == '3' || l == '5' {
+			catDog = append(catDog, i)
+			catDogTop = append(catDogTop, wantTop[i])
+		}
+	}
+	p, r := evalPreds(t, env, "hf:acme/renamed")
+	right := 0
+	for k, i := range catDog {
+		if l := pngs[i][len(pngs[i])-5]; (l == '3' && p[k] == 3) || (l == '5' && p[k] == 5) {
+			right++
+		}
+	}
+	if !slices.Equal(p, catDogTop) || r.ClassesMatched != 2 || r.ClassesTotal != 2 || r.Correct != right || r.Total != 4 {
+		t.Errorf("eval on [Dog, cat]: predictions %v, %+v; want %v, %d right, 2 of 2 classes matched", p, r, catDogTop, right)
+	}
+	if out, _, _ := runWith(t, env, "eval", "--dataset", "hf:acme/renamed", "-q"); !strings.Contains(out, "2 of 2 classes matched by name") {
+		t.Errorf("eval says %q", out)
+	}
 	// Offline with the hub gone: the same answers from the huggingface_hub cache.
 	srv.Close()
 	check(t, append(env, "HF_HUB_OFFLINE=1"))
@@ -184,6 +212,7 @@ func TestHFDatasetCLIErrors(t *testing.T) {
 		{[]string{"classify", "hf://datasets/acme/broken"}, "not a readable Parquet file"},
 		{[]string{"eval", "--dataset", "hf:acme/cifar20", "--image-column", "image"}, `no image column "image" (columns: img, label)`},
 		{[]string{"eval", "--dataset", "hf:acme/cifar20/train"}, `no split "train" (splits: test)`},
+		{[]string{"eval", "--dataset", "hf:acme/unmatched"}, "zebra"},
 		{[]string{"classify", "--dataset", "folder:x"}, "classify and embed read hf:"},
 		{[]string{"classify"}, "no images"},
 	}

@@ -79,7 +79,7 @@ func (c *columnFlags) registerColumns(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&c.labelColumn, "label-column", "", "hf: datasets: the label column (default: the first ClassLabel feature)")
 }
 
-func (c *columnFlags) options() datasets.Options {
+func (c *columnFlags) datasetOptions() datasets.Options {
 	return datasets.Options{ImageColumn: c.imageColumn, LabelColumn: c.labelColumn}
 }
 
