@@ -354,6 +354,25 @@ func TestImportMutations(t *testing.T) {
 			}
 			m.Graph.Node = keep
 		}},
+		{"initializers listed as inputs (IR < 4)", func(m *onnxpb.ModelProto) {
+			for _, in := range m.Graph.Initializer {
+				m.Graph.Input = append(m.Graph.Input, &onnxpb.ValueInfoProto{Name: proto.String(in.GetName())})
+			}
+		}},
+		{"weights in Constant nodes", func(m *onnxpb.ModelProto) {
+			var keep []*onnxpb.TensorProto
+			var consts []*onnxpb.NodeProto
+			for _, in := range m.Graph.Initializer {
+				if in.GetName() == "fc.w" || in.GetName() == "a.w" {
+					consts = append(consts, &onnxpb.NodeProto{OpType: proto.String("Constant"), Name: proto.String("const " + in.GetName()), Output: []string{in.GetName()},
+						Attribute: []*onnxpb.AttributeProto{{Name: proto.String("value"), Type: onnxpb.AttributeProto_TENSOR.Enum(), T: in}}})
+				} else {
+					keep = append(keep, in)
+				}
+			}
+			m.Graph.Initializer = keep
+			m.Graph.Node = append(consts, m.Graph.Node...)
+		}},
 		{"Gemm transB 0", func(m *onnxpb.ModelProto) {
 			setAttr(node(m, "fc"), intAttr("transB", 0))
 			for _, in := range m.Graph.Initializer {
