@@ -179,3 +179,20 @@ func TestExplainHFDataset(t *testing.T) {
 		t.Error("the overlay of dataset row 0 differs from that of its PNG file")
 	}
 }
+
+// Inputs expanded from folders get unique output names; dataset rows get ORG-NAME-SPLIT-ROW.
+func TestExplainOutputNames(t *testing.T) {
+	dir := t.TempDir()
+	for _, p := range []string{"a.png", "b.jpg", "x/a.png", "y/a.jpeg"} {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755)
+		writePNG(t, filepath.Join(dir, p), 4, 4)
+	}
+	paths, err := expandInputs([]string{dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(outputNames(append(paths, "hf://datasets/acme/cifar20/test/7")), " ")
+	if want := "a b a-2 a-3 acme-cifar20-test-7"; got != want {
+		t.Errorf("names %q, want %q", got, want)
+	}
+}
