@@ -64,7 +64,7 @@ func (f *trainFlags) register(cmd *cobra.Command, withModel bool) {
 	if withModel {
 		fl.StringVar(&f.arch, "arch", "", "architecture preset (resnet info --list), e.g. cifar-resnet20; with --init, the architecture of a checkpoint without config.json (a bare .th or .pth file)")
 		fl.StringVar(&f.out, "out", "", "output directory: model files, metrics.jsonl, training.png, checkpoint")
-		fl.BoolVar(&f.resume, "resume", false, "continue the run whose checkpoint is in --out, exactly where it stopped")
+		fl.BoolVar(&f.resume, "resume", false, "continue the run whose checkpoint is in --out, exactly where it stopped (starts it when --out has no checkpoint yet)")
 		fl.StringVar(&f.init, "init", "", "start from this model's weights (hub id, directory or file) and replace its head (fine-tuning)")
 		fl.IntVar(&f.numLabels, "num-labels", 0, "with --init: the new head's classes (must match the dataset's)")
 		fl.BoolVar(&f.freeze, "freeze-backbone", false, "with --init: train only the new head")
@@ -107,6 +107,13 @@ func runTrain(ctx context.Context, f *trainFlags) error {
 		return err
 	}
 	c.Out, c.Resume, c.Init, c.FreezeBackbone = f.out, f.resume, init, f.freeze
+	if _, err := os.Stat(filepath.Join(c.Out, fit.CheckpointFile)); c.Resume && errors.Is(err, os.ErrNotExist) {
+		// A run killed before its first checkpoint has nothing to resume: starting it again
+		// is what --resume means then, so a restart loop that always passes it (a Kubernetes
+		// Job, a shell retry) cannot get stuck on the first epoch.
+		fmt.Fprintf(os.Stderr, "--resume: no %s in %s yet; starting the run from the beginning\n", fit.CheckpointFile, c.Out)
+		c.Resume = false
+	}
 	if init != nil && cfg.NumLabels > 0 {
 		c.InitLabels = cfg.Labels()
 	}

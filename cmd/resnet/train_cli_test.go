@@ -67,6 +67,11 @@ func TestTrainThenClassify(t *testing.T) {
 	if _, errOut, code = run(t, "train", "--arch", "cifar-resnet8", "--dataset", "folder:"+data, "--epochs", "2", "--batch", "16", "--out", out, "-q"); code == 0 || !strings.Contains(errOut, "--resume") {
 		t.Errorf("second run into the same --out: exit %d, %s", code, errOut)
 	}
+	// --resume into an --out without a checkpoint (a run killed in its first epoch) starts the run.
+	fresh := filepath.Join(t.TempDir(), "fresh")
+	if stdout, errOut, code = run(t, "train", "--arch", "cifar-resnet8", "--dataset", "folder:"+data, "--epochs", "1", "--batch", "16", "--out", fresh, "-q", "--resume"); code != 0 || !strings.Contains(errOut, "starting the run from the beginning") || !strings.Contains(stdout, "epoch 1/1") {
+		t.Errorf("--resume without a checkpoint: exit %d, %s %s", code, stdout, errOut)
+	}
 	if _, errOut, code = run(t, "train", "--arch", "cifar-resnet8", "--dataset", "folder:"+data, "--batch", "500", "--out", t.TempDir(), "-q"); code == 0 || !strings.Contains(errOut, "larger than") {
 		t.Errorf("batch larger than the data: exit %d, %s", code, errOut)
 	}
