@@ -21,10 +21,6 @@ type repoCache struct {
 	cache, root, locks string
 }
 
-func newRepoCache(cacheDir, repoID string) repoCache {
-	return newRepoCacheOf(modelRepo, cacheDir, repoID)
-}
-
 func newRepoCacheOf(kind repoType, cacheDir, repoID string) repoCache {
 	folder := repoFolderNameOf(kind, repoID)
 	return repoCache{

@@ -3,7 +3,6 @@ package hfparquet
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 )
 
 // Feature is one column's entry of the datasets library's feature dict ("_type" plus the
@@ -15,8 +14,7 @@ type Feature struct {
 	Dtype string   // Value dtype ("int64", "string", ...)
 }
 
-// Features are the columns' features in file order of the JSON object's keys (sorted here,
-// since JSON objects carry no order that Go's decoder keeps).
+// Features are the columns' features by column name.
 type Features map[string]Feature
 
 // ParseFeatures reads the value of the `huggingface` key-value metadata entry,
@@ -69,17 +67,5 @@ func parseFeature(r json.RawMessage) Feature {
 			out.Names = append(out.Names, s)
 		}
 	}
-	return out
-}
-
-// ofType lists the columns of one feature type, sorted by name.
-func (fs Features) ofType(t string) []string {
-	var out []string
-	for name, f := range fs {
-		if f.Type == t {
-			out = append(out, name)
-		}
-	}
-	sort.Strings(out)
 	return out
 }
