@@ -98,6 +98,7 @@ type HFSource struct {
 	RepoFiles      []string // shard paths in the repo
 	Files          []string // the same shards in the local hub cache
 	Offline        bool     // resolved from the cache only
+	LabelColumn    string   // the label column Rows used ("" when none)
 	client         *hub.Client
 	ctx            context.Context
 	repoFilesAtRev []string
@@ -295,7 +296,7 @@ func (s *HFSource) Rows(cols hfparquet.Columns, fn func([]HFRow) error) ([]strin
 			return nil, fmt.Errorf("dataset %s: shard %s: %w", s, s.RepoFiles[k], err)
 		}
 		if k == 0 {
-			classes = f.Classes
+			classes, s.LabelColumn = f.Classes, f.LabelColumn
 		} else if !slices.Equal(classes, f.Classes) {
 			f.Close()
 			return nil, fmt.Errorf("dataset %s: shard %s has classes %v, shard %s has %v", s, s.RepoFiles[k], f.Classes, s.RepoFiles[0], classes)

@@ -59,7 +59,10 @@ func loadHF(spec string, split Split, o *Options) (*Folder, error) {
 	}
 	f.Skipped = bad
 	if classes == nil {
-		return nil, fmt.Errorf("dataset %s: the Parquet files carry no ClassLabel names (no huggingface metadata)", src)
+		classes = src.cardClassNames(src.LabelColumn)
+	}
+	if classes == nil {
+		return nil, fmt.Errorf("dataset %s: no class names: the Parquet files carry no huggingface metadata with a ClassLabel for column %q, and README.md lists none under dataset_info", src, src.LabelColumn)
 	}
 	for i, e := range f.Examples {
 		if e.Label >= len(classes) {

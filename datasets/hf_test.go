@@ -114,6 +114,14 @@ func hfFixtureHub(t *testing.T) (*hubtest.Server, []string) {
 			hfMain:    {"scripted.py": []byte("# a loading script\n")},
 			hfConvert: convert,
 		}},
+		// No huggingface metadata: names from the card's YAML, or none at all.
+		"acme/nometa": {Refs: map[string]string{"main": hfMain}, Commits: map[string]map[string][]byte{hfMain: {
+			"README.md":                        []byte(cifarCard),
+			"data/test-00000-of-00001.parquet": read(filepath.Join(td, "nometa/test.parquet")),
+		}}},
+		"acme/nonames": {Refs: map[string]string{"main": hfMain}, Commits: map[string]map[string][]byte{hfMain: {
+			"data/test-00000-of-00001.parquet": read(filepath.Join(td, "nometa/test.parquet")),
+		}}},
 		"acme/broken": {Refs: map[string]string{"main": hfMain}, Commits: map[string]map[string][]byte{hfMain: {
 			"data/test-00000-of-00001.parquet": shard0[:len(shard0)*2/3],
 		}}},
@@ -169,6 +177,8 @@ func TestHFDataset(t *testing.T) {
 	// No Parquet on main: the refs/convert/parquet export; images stored by path in the repo.
 	check(t, "hf:acme/scripted", Train, 0, 6)
 	check(t, "hf:acme/scripted@refs/convert/parquet/train", Test, 0, 6)
+	// Names from README.md when the Parquet has no metadata.
+	check(t, "hf:acme/nometa", Test, 0, 4)
 	// Dataset packs them (32x32 all) for training.
 	d, err := Spec{Kind: "hf", Path: "acme/cifar20"}.Dataset(Test, Options{})
 	if err != nil {
@@ -194,6 +204,7 @@ func TestHFDataset(t *testing.T) {
 		{"hf:acme/cifar20/validation", `no split "validation" (splits: test)`},
 		{"hf:acme/nope", "repository not found"},
 		{"hf:acme/broken", "data/test-00000-of-00001.parquet"},
+		{"hf:acme/nonames", `no class names: the Parquet files carry no huggingface metadata with a ClassLabel for column "label", and README.md lists none`},
 	}
 	for _, tc := range errs {
 		s, err := ParseSpec(tc.spec)
@@ -218,5 +229,75 @@ func TestHFDataset(t *testing.T) {
 	check(t, "hf:acme/scripted", Train, 0, 6)
 	if _, _, err := (Spec{Kind: "hf", Path: "acme/never"}).LoadWithClasses(Test); err == nil || !strings.Contains(err.Error(), "HF_HUB_OFFLINE") {
 		t.Errorf("offline miss: %v", err)
+	}
+}
+
+// cifarCard is the YAML head of uoft-cs/cifar10's README (abridged), names as a mapping.
+const cifarCard = `---
+license: unknown
+dataset_info:
+  config_name: plain_text
+  features:
+  - name: img
+    dtype: image
+  - name: label
+    dtype:
+      class_label:
+        names:
+          '0': airplane
+          '1': automobile
+          '2': bird
+          '3': cat
+          '4': deer
+          '5': dog
+          '6': frog
+          '7': horse
+          '8': ship
+          '9': truck
+  splits:
+  - name: test
+    num_examples: 10000
+---
+# CIFAR-10
+`
+
+func TestReadmeClassNames(t *testing.T) {
+	twoConfigs := `---
+dataset_info:
+- config_name: a
+  features:
+  - name: label
+    dtype:
+      class_label:
+        names: [cat, dog]
+- config_name: b
+  features:
+  - name: label
+    dtype:
+      class_label:
+        names:
+          '0': p
+          '1': q
+          '2': r
+---
+`
+	tests := []struct {
+		name, card, config, column string
+		want                       []string
+	}{
+		{"mapping", cifarCard, "plain_text", "label", CIFAR10Classes},
+		{"other column", cifarCard, "plain_text", "img", nil},
+		{"list, config a", twoConfigs, "a", "label", []string{"cat", "dog"}},
+		{"map, config b", twoConfigs, "b", "label", []string{"p", "q", "r"}},
+		{"unknown config", twoConfigs, "c", "label", nil},
+		{"gap in indices", "---\ndataset_info:\n  features:\n  - name: l\n    dtype:\n      class_label:\n        names:\n          '0': a\n          '2': c\n---\n", "", "l", nil},
+		{"no front matter", "# CIFAR-10\n", "", "label", nil},
+		{"unterminated", "---\ndataset_info: {}\n", "", "label", nil},
+		{"bad yaml", "---\ndataset_info: [\n---\n", "", "label", nil},
+	}
+	for _, tc := range tests {
+		if got := readmeClassNames([]byte(tc.card), tc.config, tc.column); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
