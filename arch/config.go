@@ -113,7 +113,8 @@ func ParseConfig(data []byte) (*Config, error) {
 }
 
 // maxStages and maxBlocks bound a config.json's depths, so that a few bytes cannot make
-// Spec list billions of layers (found by FuzzParseConfig: "depths":[200000] took 149 MB).
+// Spec list billions of layers ("depths":[200000] took 149 MB; FuzzParseConfig replays it from
+// testdata/fuzz against its memory bound).
 // The deepest published ResNets have 4 stages and 600 blocks (ResNet-1202 for CIFAR).
 const (
 	maxStages = 16

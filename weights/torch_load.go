@@ -251,7 +251,8 @@ func isContiguous(size, stride []int) bool {
 // maxViewsPerStorage bounds the elements all tensors together copy out of the storages, as a
 // multiple of the elements the storages hold (plus maxBroadcastElems): real checkpoints view
 // each stored element once, or twice with tied weights, while a hostile one could name one
-// storage in thousands of tensors (found by FuzzParsePyTorch: a 15 KB file asked for 128 MiB).
+// storage in thousands of tensors (a 15 KB zip naming one storage 2000 times asked for
+// 128 MiB; FuzzParsePyTorch replays it from testdata/fuzz against its memory bound).
 const maxViewsPerStorage = 4
 
 // buildStateDict materializes refs, fetching each root storage's bytes once.
