@@ -122,6 +122,9 @@ func hfFixtureHub(t *testing.T) (*hubtest.Server, []string) {
 		"acme/nonames": {Refs: map[string]string{"main": hfMain}, Commits: map[string]map[string][]byte{hfMain: {
 			"data/test-00000-of-00001.parquet": read(filepath.Join(td, "nometa/test.parquet")),
 		}}},
+		"acme/badimage": {Refs: map[string]string{"main": hfMain}, Commits: map[string]map[string][]byte{hfMain: {
+			"data/test-00000-of-00001.parquet": flipped(shard0, len(shard0)/3),
+		}}},
 		"acme/broken": {Refs: map[string]string{"main": hfMain}, Commits: map[string]map[string][]byte{hfMain: {
 			"data/test-00000-of-00001.parquet": shard0[:len(shard0)*2/3],
 		}}},
@@ -204,6 +207,8 @@ func TestHFDataset(t *testing.T) {
 		{"hf:acme/cifar20/validation", `no split "validation" (splits: test)`},
 		{"hf:acme/nope", "repository not found"},
 		{"hf:acme/broken", "data/test-00000-of-00001.parquet"},
+		// A damaged PNG inside intact Parquet pages: the row is named.
+		{"hf:acme/badimage", "data/test-00000-of-00001.parquet:3: "},
 		{"hf:acme/nonames", `no class names: the Parquet files carry no huggingface metadata with a ClassLabel for column "label", and README.md lists none`},
 	}
 	for _, tc := range errs {
@@ -215,6 +220,14 @@ func TestHFDataset(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want %q", tc.spec, err, tc.want)
 		}
+	}
+	// Skipping bad images leaves that row out and lists it.
+	var warn strings.Builder
+	bad, err := Spec{Kind: "hf", Path: "acme/badimage"}.Dataset(Test, Options{OnBadImage: BadImageSkip, Warn: &warn})
+	if err != nil || bad.Len() != 9 || len(bad.Skipped) != 1 || bad.Skipped[0].Path != "data/test-00000-of-00001.parquet:3" || !strings.Contains(warn.String(), ":3: decoding PNG") {
+		t.Errorf("skipping: %v; %q", err, warn.String())
+	} else if bad.Labels[3] != labels[4] {
+		t.Errorf("after the skipped row, label %d, want %d", bad.Labels[3], labels[4])
 	}
 	// Columns named by hand: a wrong one is refused with the file's columns.
 	s, _ := ParseSpec("hf:acme/cifar20")
@@ -300,4 +313,13 @@ dataset_info:
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
 	}
+}
+
+// flipped damages 16 bytes of b from at on.
+func flipped(b []byte, at int) []byte {
+	b = slices.Clone(b)
+	for i := at; i < at+16; i++ {
+		b[i] ^= 0x5a
+	}
+	return b
 }
