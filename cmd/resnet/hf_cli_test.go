@@ -223,3 +223,24 @@ func TestHFDatasetCLIErrors(t *testing.T) {
 		}
 	}
 }
+
+// train reads a hub dataset like any kind: the named split for training and, having been
+// given one split, no test error on that same data.
+func TestHFDatasetTrain(t *testing.T) {
+	_, env, _ := hfHub(t)
+	out := filepath.Join(t.TempDir(), "run")
+	_, errOut, code := runWith(t, env, "train", "--arch", "cifar-resnet8", "--dataset", "hf:acme/cifar20/test", "--epochs", "1", "--batch", "10", "--out", out, "-q")
+	if code != 0 {
+		t.Fatalf("train: exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(errOut, "read 20 training images (10 classes)") || !strings.Contains(errOut, "names one split; training without test error") {
+		t.Errorf("train said %q", errOut)
+	}
+	if _, err := os.Stat(filepath.Join(out, "metrics.jsonl")); err != nil {
+		t.Error(err)
+	}
+	// Without a split, train wants "train", which acme/cifar20 does not have.
+	if _, errOut, code := runWith(t, env, "train", "--arch", "cifar-resnet8", "--dataset", "hf:acme/cifar20", "--epochs", "1", "--out", out+"2", "-q"); code == 0 || !strings.Contains(errOut, "no train split (splits: test)") {
+		t.Errorf("train without a train split: exit %d, %q", code, errOut)
+	}
+}
