@@ -151,3 +151,27 @@ func TestDatasetErrors(t *testing.T) {
 		t.Error("bad repo id accepted")
 	}
 }
+
+// A private dataset repo: refused without the token (the hub's "not found or not allowed"),
+// listed and downloaded with it.
+func TestDatasetToken(t *testing.T) {
+	srv := datasetHub(t)
+	srv.Token = "hf_secret"
+	ctx := context.Background()
+	anon := &hub.Client{Endpoint: srv.URL, CacheDir: t.TempDir()}
+	_, err := anon.DatasetFiles(ctx, "acme/pics", hub.ParquetRevision)
+	if !errors.Is(err, hub.ErrUnauthorized) || !errors.Is(err, hub.ErrRepoNotFound) || !strings.Contains(err.Error(), "HF_TOKEN") {
+		t.Errorf("without a token: %v", err)
+	}
+	if _, err := anon.DownloadDataset(ctx, "acme/pics", "main", "README.md"); !errors.Is(err, hub.ErrUnauthorized) {
+		t.Errorf("download without a token: %v", err)
+	}
+	c := &hub.Client{Endpoint: srv.URL, CacheDir: t.TempDir(), Token: "hf_secret"}
+	snap, err := c.DatasetFiles(ctx, "acme/pics", hub.ParquetRevision)
+	if err != nil || len(snap.Files) != 3 {
+		t.Fatalf("with the token: %+v, %v", snap, err)
+	}
+	if _, err := c.DownloadDataset(ctx, "acme/pics", snap.Commit, snap.Files[0]); err != nil {
+		t.Errorf("download with the token: %v", err)
+	}
+}

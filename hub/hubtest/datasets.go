@@ -30,6 +30,9 @@ type Server struct {
 	*httptest.Server
 	// PageSize is the number of tree entries per page (pagination via Link rel="next").
 	PageSize int
+	// Token, when set, makes every repo private: the API and resolve routes answer 401 with
+	// X-Error-Code RepoNotFound (as the hub does) unless "Authorization: Bearer Token" is sent.
+	Token string
 
 	mu    sync.Mutex
 	repos map[string]*Repo
@@ -68,6 +71,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.reqs = append(s.reqs, r.Method+" "+raw)
 	defer s.mu.Unlock()
+	private := strings.HasPrefix(raw, "/api/") || strings.HasPrefix(raw, "/datasets/")
+	if private && s.Token != "" && r.Header.Get("Authorization") != "Bearer "+s.Token {
+		w.Header().Set("X-Error-Code", "RepoNotFound")
+		http.Error(w, "Repository not found", http.StatusUnauthorized)
+		return
+	}
 	switch {
 	case strings.HasPrefix(raw, "/api/datasets/"):
 		s.api(w, r, strings.TrimPrefix(raw, "/api/datasets/"))
