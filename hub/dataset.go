@@ -28,7 +28,8 @@ func (c *Client) DownloadDataset(ctx context.Context, repoID, revision, filename
 
 // DatasetSnapshot is one commit of a dataset repo and the files it holds.
 type DatasetSnapshot struct {
-	ID       string   // canonical repo id (the hub's answer; renamed repos give the new id)
+	ID       string   // the repo id as asked: huggingface_hub names the cache folder after it
+	HubID    string   // the hub's own id for it (a renamed repo's new id); "" offline
 	Revision string   // as asked ("main", "refs/convert/parquet", a tag or a commit)
 	Commit   string   // the commit the revision points at
 	Files    []string // repo-relative slash paths, sorted; offline: only the files cached
@@ -61,9 +62,6 @@ func (c *Client) DatasetFiles(ctx context.Context, repoID, revision string) (*Da
 		}
 		return c.cachedSnapshot(cache, repoID, revision, err)
 	}
-	if id != repoID {
-		cache = newRepoCacheOf(datasetRepo, c.cacheDir(), id)
-	}
 	if err := cache.writeRef(revision, commit); err != nil {
 		return nil, err
 	}
@@ -71,7 +69,7 @@ func (c *Client) DatasetFiles(ctx context.Context, repoID, revision string) (*Da
 	if err != nil {
 		return nil, err
 	}
-	return &DatasetSnapshot{ID: id, Revision: revision, Commit: commit, Files: files}, nil
+	return &DatasetSnapshot{ID: repoID, HubID: id, Revision: revision, Commit: commit, Files: files}, nil
 }
 
 // isDefinite reports errors that a cached copy must not paper over.
