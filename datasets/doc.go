@@ -2,8 +2,9 @@
 //
 // Sources: CIFAR-10 binary batches, image folders (one sub-folder per class, as torchvision's
 // ImageFolder) read from a directory or straight from a .tar / .tar.gz, and MNIST-style IDX
-// files (MNIST, Fashion-MNIST), plain or gzipped. A --dataset flag names one as KIND:PATH
-// (see ParseSpec).
+// files (MNIST, Fashion-MNIST), plain or gzipped, and Hugging Face hub datasets in Parquet
+// (hf:ORG/NAME[:CONFIG][@REV][/SPLIT], see ResolveHF; the file format is datasets/hfparquet's).
+// A --dataset flag names one as KIND:PATH (see ParseSpec).
 //
 // Two forms of the data:
 //   - []Example: one *imageproc.RGB per image, any size, what evaluation through a model's

@@ -5,4 +5,8 @@
 // content hash under blobs/, and exposed per commit under snapshots/ as relative symlinks.
 // Downloads resume after interruptions and are verified (size, and sha256 for LFS files) before
 // they enter the cache, so a partial or corrupted transfer is never served later.
+//
+// Dataset repos (DatasetFiles, DownloadDataset) use the same code with the "datasets/" URL
+// segment and datasets--org--name folders; revisions with slashes (refs/convert/parquet, the
+// dataset viewer's Parquet export) become nested refs/ folders, as in huggingface_hub.
 package hub
