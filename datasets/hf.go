@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -127,6 +128,11 @@ func ResolveHF(ctx context.Context, c *hub.Client, ref HFRef, role Split) (*HFSo
 	for _, rev := range revs {
 		s, err := c.DatasetFiles(ctx, ref.Repo, rev)
 		if err != nil {
+			if len(revs) > 1 && rev == "main" && errors.Is(err, hub.ErrOffline) {
+				// Offline, main may never have been listed while the export was.
+				tried = append(tried, fmt.Sprintf("%s: not in the cache", rev))
+				continue
+			}
 			if rev == hub.ParquetRevision && len(tried) > 0 {
 				tried = append(tried, fmt.Sprintf("%s: %v", rev, err))
 				break
@@ -277,7 +283,7 @@ func splitPrefix(base string) string {
 // holding them (an Image stored by path), and the label (-1 when the row has none).
 type HFRow struct {
 	Index int    // position in the split
-	Name  string // shard:row, for messages
+	Name  string // shard path in the repo and the row's index in the split, for messages
 	Data  []byte
 	File  string
 	Label int

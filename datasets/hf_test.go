@@ -243,6 +243,11 @@ func TestHFDataset(t *testing.T) {
 	if _, _, err := (Spec{Kind: "hf", Path: "acme/never"}).LoadWithClasses(Test); err == nil || !strings.Contains(err.Error(), "HF_HUB_OFFLINE") {
 		t.Errorf("offline miss: %v", err)
 	}
+	// Offline, main never listed but the export cached: found without naming the revision.
+	if err := os.RemoveAll(filepath.Join(root, "refs", "main")); err != nil {
+		t.Fatal(err)
+	}
+	check(t, "hf:acme/scripted", Train, 0, 6)
 }
 
 // cifarCard is the YAML head of uoft-cs/cifar10's README (abridged), names as a mapping.
