@@ -6,11 +6,7 @@ import (
 	"slices"
 
 	"github.com/resnet-go/resnet/datasets/hfparquet"
-	"github.com/resnet-go/resnet/hub"
 )
-
-// hfClient is the hub client of the hf kind; tests point it elsewhere through HF_ENDPOINT.
-var hfClient = func() *hub.Client { return hub.NewFromEnv() }
 
 // loadHF reads a hub dataset split (spec path ORG/NAME[:CONFIG][@REV][/SPLIT]) as examples
 // in dataset order, decoding one row group's images at a time on Options.Workers goroutines.
@@ -19,7 +15,7 @@ func loadHF(spec string, split Split, o *Options) (*Folder, error) {
 	if err != nil {
 		return nil, err
 	}
-	src, err := ResolveHF(context.Background(), hfClient(), ref, split)
+	src, err := ResolveHF(context.Background(), o.Hub, ref, split)
 	if err != nil {
 		return nil, err
 	}

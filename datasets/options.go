@@ -5,6 +5,7 @@ import (
 	"io"
 	"runtime"
 
+	"github.com/resnet-go/resnet/hub"
 	"github.com/resnet-go/resnet/imageproc"
 )
 
@@ -69,6 +70,8 @@ type Options struct {
 	// ImageColumn and LabelColumn name the columns of an hf: dataset; empty means the first
 	// Image and ClassLabel features of its metadata.
 	ImageColumn, LabelColumn string
+	// Hub is the client hf: datasets are fetched with; nil means hub.NewFromEnv().
+	Hub *hub.Client
 }
 
 func (o *Options) validate() error {

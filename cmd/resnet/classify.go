@@ -69,6 +69,7 @@ func runClassify(cmd *cobra.Command, f *classifyFlags, args []string) error {
 	if err != nil {
 		return err
 	}
+	f.columnFlags.hub = f.hubClient() // progress bars for dataset downloads
 	paths, err := expandInputsWith(args, f.columnFlags)
 	if err != nil {
 		return err

@@ -62,6 +62,7 @@ func runEmbed(cmd *cobra.Command, f *embedFlags, args []string) error {
 	if err != nil {
 		return err
 	}
+	f.columnFlags.hub = f.hubClient() // progress bars for dataset downloads
 	paths, err := expandInputsWith(args, f.columnFlags)
 	if err != nil {
 		return err

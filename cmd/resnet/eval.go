@@ -76,6 +76,7 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 	if err != nil {
 		return err
 	}
+	f.columnFlags.hub = f.hubClient() // progress bars for hf: downloads
 	examples, classes, err := spec.LoadWithOptions(datasets.Test, f.datasetOptions())
 	if err != nil {
 		return err

@@ -72,6 +72,7 @@ const hfArgPrefix = "hf://datasets/"
 // columnFlags are --image-column and --label-column, for hf: datasets and hf:// arguments.
 type columnFlags struct {
 	imageColumn, labelColumn string
+	hub                      *hub.Client // nil: hub.NewFromEnv(), without progress bars
 }
 
 func (c *columnFlags) registerColumns(cmd *cobra.Command) {
@@ -80,7 +81,7 @@ func (c *columnFlags) registerColumns(cmd *cobra.Command) {
 }
 
 func (c *columnFlags) datasetOptions() datasets.Options {
-	return datasets.Options{ImageColumn: c.imageColumn, LabelColumn: c.labelColumn}
+	return datasets.Options{ImageColumn: c.imageColumn, LabelColumn: c.labelColumn, Hub: c.hub}
 }
 
 // hfInput is one image of an hf:// argument: its encoded bytes, or the cached file holding
@@ -144,7 +145,7 @@ func expandHF(arg string, cols columnFlags) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", arg, err)
 	}
-	src, err := datasets.ResolveHF(context.Background(), hub.NewFromEnv(), ref, datasets.Test)
+	src, err := datasets.ResolveHF(context.Background(), cols.hub, ref, datasets.Test)
 	if err != nil {
 		return nil, err
 	}
