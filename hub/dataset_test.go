@@ -175,3 +175,26 @@ func TestDatasetToken(t *testing.T) {
 		t.Errorf("download with the token: %v", err)
 	}
 }
+
+// A file asked for by branch name: the revision is percent-encoded whole in the resolve URL
+// (refs%2Fconvert%2Fparquet) and recorded under the nested refs/refs/convert/parquet.
+func TestDatasetDownloadByBranch(t *testing.T) {
+	srv := datasetHub(t)
+	cache := t.TempDir()
+	c := &hub.Client{Endpoint: srv.URL, CacheDir: cache}
+	p, err := c.DownloadDataset(context.Background(), "acme/pics", hub.ParquetRevision, "image/train/0000.parquet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "PAR1 train PAR1" {
+		t.Errorf("read %q", b)
+	}
+	reqs := srv.Requests()
+	if len(reqs) == 0 || reqs[0] != "HEAD /datasets/acme/pics/resolve/refs%2Fconvert%2Fparquet/image/train/0000.parquet" {
+		t.Errorf("requests %v", reqs)
+	}
+	ref := filepath.Join(cache, "datasets--acme--pics", "refs", "refs", "convert", "parquet")
+	if b, err := os.ReadFile(ref); err != nil || string(b) != dsParquet {
+		t.Errorf("%s: %q, %v", ref, b, err)
+	}
+}
