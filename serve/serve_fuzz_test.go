@@ -28,7 +28,8 @@ import (
 // `go test -run '^$' -fuzz '^FuzzDecodeInfer$' -fuzztime 60s ./serve`.
 
 // inferBound: decodeInfer allocates at most 64 bytes per body byte (encoding/json's values
-// and maps, the float32s of FP32 data, the decoded base64) plus 64 KiB.
+// and maps, the float32s of FP32 data, the decoded base64) plus 64 KiB, whatever the
+// Inference-Header-Content-Length value holds (an 11 KB junk value once cost 69 KB).
 var inferBound = memcheck.Bound{PerByte: 64, Cap: 64 << 10}
 
 // binaryRequest writes a decoded request back in the binary extension's form: a JSON
@@ -223,4 +224,22 @@ func FuzzHFRequest(f *testing.F) {
 			t.Fatalf("status %d: %s", w.Code, out)
 		}
 	})
+}
+
+// A junk Inference-Header-Content-Length is refused with its start quoted, not all of it, and
+// a value too long for an int64 is not parsed.
+func TestLengthHeaderErrors(t *testing.T) {
+	e := &entry{inputH: 32, inputW: 32}
+	for _, c := range []struct{ value, want string }{
+		{"12x", `Inference-Header-Content-Length: "12x" is not a length between 0 and the body's 4 bytes`},
+		{"5", `"5" is not a length`},
+		{"-1", `"-1" is not a length`},
+		{strings.Repeat("9", 5000), `"` + strings.Repeat("9", 32) + `..." is not a length`},
+		{"000000000000000000000001", `"000000000000000000000001" is not a length`},
+	} {
+		_, _, err := (&Server{}).decodeInfer(e, []byte("abcd"), http.Header{headerLength: {c.value}})
+		if err == nil || !strings.Contains(err.Error(), c.want) || len(err.Error()) > 200 {
+			t.Errorf("header %.40q: error %v, want one containing %s", c.value, err, c.want)
+		}
+	}
 }
