@@ -75,7 +75,7 @@ for t in "${targets[@]}"; do
     echo "---- $pkg $name failed:"
     grep -vE '^fuzz: elapsed: ' "$log" | tail -30
   fi
-  row=$(printf '%-12s %-28s %-5s %12s %8s %8s %6ss' "$pkg" "$name" "$status" "${execs:-0}" "${newi:-0}" "${corpus:-0}" "$secs")
+  row=$(printf '%-20s %-26s %-5s %12s %8s %8s %6ss' "$pkg" "$name" "$status" "${execs:-0}" "${newi:-0}" "${corpus:-0}" "$secs")
   echo "$row"
   rows+=("$pkg|$name|$status|${execs:-0}|${newi:-0}|${corpus:-0}|$secs")
 done
