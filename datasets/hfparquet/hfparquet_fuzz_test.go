@@ -17,7 +17,7 @@ import (
 var parquetBound = memcheck.Bound{PerByte: 64, Cap: 4 << 20}
 
 // FuzzOpenRows: a Parquet file opens and yields its rows within the memory bound, never
-// more rows than its footer announces, each with image bytes or a path.
+// more rows than its footer announces (null images included: the dataset, not the reader, refuses them).
 func FuzzOpenRows(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*/*.parquet")
 	for _, name := range files {
@@ -43,11 +43,10 @@ func FuzzOpenRows(f *testing.F) {
 			}
 			defer h.Close()
 			announced = h.NumRows()
-			err = h.Rows(func(r Row) error {
+			err = h.Rows(func(Row) error {
+				// A row with a null image (neither bytes nor path) is valid Parquet; the
+				// dataset refuses it by name (datasets/hf.go), the reader passes it on.
 				rows++
-				if r.Bytes == nil && r.Path == "" {
-					t.Errorf("row %d has neither image bytes nor a path", rows-1)
-				}
 				return nil
 			})
 		})
