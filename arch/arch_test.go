@@ -124,6 +124,9 @@ func TestParseConfig(t *testing.T) {
 		{"bad json", `{"depths":`, false, nil},
 		{"bad id2label key", `{"id2label":{"x":"a"}}`, false, nil},
 		{"label count mismatch", `{"num_labels":3,"id2label":{"0":"a"}}`, false, nil},
+		{"huge width", `{"hidden_sizes":[256,512,1024,4000000]}`, false, nil},
+		{"huge head", `{"num_labels":2000000}`, false, nil},
+		{"BiT R152x4 size", `{"depths":[3,8,36,3],"hidden_sizes":[1024,2048,4096,8192],"embedding_size":256,"num_labels":21843}`, true, func(c *Config) bool { return c.NumLabels == 21843 }},
 	}
 	for _, c := range cases {
 		cfg, err := ParseConfig([]byte(c.json))
@@ -133,6 +136,25 @@ func TestParseConfig(t *testing.T) {
 		}
 		if c.ok && !c.check(cfg) {
 			t.Errorf("%s: unexpected config %+v", c.name, cfg)
+		}
+	}
+}
+
+// The parameter cap's estimate bounds the true count from above and is close to it, so the
+// cap refuses nothing a real ResNet needs.
+func TestParamBound(t *testing.T) {
+	for _, name := range Presets() {
+		c, err := Preset(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := c.Spec()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, b := float64(s.NumParams()), c.paramBound()
+		if b < n || b > 1.3*n {
+			t.Errorf("%s: bound %.0f for %.0f parameters", name, b, n)
 		}
 	}
 }

@@ -116,10 +116,37 @@ func ParseConfig(data []byte) (*Config, error) {
 // Spec list billions of layers ("depths":[200000] took 149 MB; FuzzParseConfig replays it from
 // testdata/fuzz against its memory bound).
 // The deepest published ResNets have 4 stages and 600 blocks (ResNet-1202 for CIFAR).
+// maxParams bounds the parameter count the same way for widths and num_labels, which
+// the builder allocates in full ("hidden_sizes":[4000000] in 40 bytes would ask for
+// terabytes). The largest published ResNet classifiers, BiT-M R152x4, have 0.94 billion.
 const (
 	maxStages = 16
 	maxBlocks = 1024
+	maxParams = 2e9
 )
+
+// paramBound is an upper bound of the parameter count, in float64 so no width overflows.
+func (c *Config) paramBound() float64 {
+	prev := float64(c.EmbeddingSize)
+	n := float64(c.NumChannels) * prev * 49
+	for i, d := range c.Depths {
+		h := float64(c.HiddenSizes[i])
+		for b := 0; b < d; b++ {
+			in, proj := h, 0.0
+			if b == 0 {
+				in, proj = prev, prev*h+4*h // a projection shortcut at most in the first block
+			}
+			if c.LayerType == Bottleneck {
+				mid := h / 4
+				n += in*mid + mid*mid*9 + mid*h + proj + 4*(mid+mid+h)
+			} else {
+				n += in*h*9 + h*h*9 + proj + 4*(h+h)
+			}
+		}
+		prev = h
+	}
+	return n + prev*float64(c.NumLabels) + float64(c.NumLabels)
+}
 
 // Validate checks what the builder relies on.
 func (c *Config) Validate() error {
@@ -159,6 +186,9 @@ func (c *Config) Validate() error {
 		if c.LayerType == Bottleneck && c.HiddenSizes[i]%4 != 0 {
 			return fmt.Errorf("stage %d: bottleneck hidden size %d is not a multiple of 4", i, c.HiddenSizes[i])
 		}
+	}
+	if p := c.paramBound(); p > maxParams {
+		return fmt.Errorf("hidden_sizes %v, embedding_size %d and num_labels %d make about %.3g parameters; at most %.0e are supported", c.HiddenSizes, c.EmbeddingSize, c.NumLabels, p, float64(maxParams))
 	}
 	return nil
 }
