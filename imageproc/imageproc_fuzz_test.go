@@ -162,21 +162,8 @@ func FuzzJPEGColour(f *testing.F) {
 
 // libjpegRGBWith is libjpegRGB's loop with the AVX2 kernels on or off.
 func libjpegRGBWith(m *image.YCbCr, avx bool) (*RGB, bool) {
-	var hf, vf int
-	switch m.SubsampleRatio {
-	case image.YCbCrSubsampleRatio444:
-		hf, vf = 1, 1
-	case image.YCbCrSubsampleRatio422:
-		hf, vf = 2, 1
-	case image.YCbCrSubsampleRatio420:
-		hf, vf = 2, 2
-	case image.YCbCrSubsampleRatio440:
-		hf, vf = 1, 2
-	case image.YCbCrSubsampleRatio411:
-		hf, vf = 4, 1
-	case image.YCbCrSubsampleRatio410:
-		hf, vf = 4, 2
-	default:
+	hf, vf, ok := subsampling(m.SubsampleRatio)
+	if !ok {
 		return nil, false
 	}
 	w, h := m.Rect.Dx(), m.Rect.Dy()

@@ -18,21 +18,8 @@ func libjpegRGB(m *image.YCbCr) (out *RGB, ok bool) {
 		return nil, false
 	}
 	w, h := b.Dx(), b.Dy()
-	var hf, vf int
-	switch m.SubsampleRatio {
-	case image.YCbCrSubsampleRatio444:
-		hf, vf = 1, 1
-	case image.YCbCrSubsampleRatio422:
-		hf, vf = 2, 1
-	case image.YCbCrSubsampleRatio420:
-		hf, vf = 2, 2
-	case image.YCbCrSubsampleRatio440:
-		hf, vf = 1, 2
-	case image.YCbCrSubsampleRatio411:
-		hf, vf = 4, 1
-	case image.YCbCrSubsampleRatio410:
-		hf, vf = 4, 2
-	default:
+	hf, vf, ok := subsampling(m.SubsampleRatio)
+	if !ok {
 		return nil, false
 	}
 	// libjpeg's downsampled_width/height: ceil(size / factor).
@@ -217,4 +204,24 @@ func (u *rowUpsampler) row(y int) []uint8 {
 		}
 		return line
 	}
+}
+
+// subsampling returns the horizontal and vertical chroma subsampling factors of a layout
+// image/jpeg produces; ok is false for any other.
+func subsampling(r image.YCbCrSubsampleRatio) (hf, vf int, ok bool) {
+	switch r {
+	case image.YCbCrSubsampleRatio444:
+		return 1, 1, true
+	case image.YCbCrSubsampleRatio422:
+		return 2, 1, true
+	case image.YCbCrSubsampleRatio420:
+		return 2, 2, true
+	case image.YCbCrSubsampleRatio440:
+		return 1, 2, true
+	case image.YCbCrSubsampleRatio411:
+		return 4, 1, true
+	case image.YCbCrSubsampleRatio410:
+		return 4, 2, true
+	}
+	return 0, 0, false
 }

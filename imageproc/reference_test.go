@@ -99,21 +99,8 @@ func refLibjpegRGB(m *image.YCbCr) (out *RGB, ok bool) {
 		return nil, false
 	}
 	w, h := b.Dx(), b.Dy()
-	var hf, vf int
-	switch m.SubsampleRatio {
-	case image.YCbCrSubsampleRatio444:
-		hf, vf = 1, 1
-	case image.YCbCrSubsampleRatio422:
-		hf, vf = 2, 1
-	case image.YCbCrSubsampleRatio420:
-		hf, vf = 2, 2
-	case image.YCbCrSubsampleRatio440:
-		hf, vf = 1, 2
-	case image.YCbCrSubsampleRatio411:
-		hf, vf = 4, 1
-	case image.YCbCrSubsampleRatio410:
-		hf, vf = 4, 2
-	default:
+	hf, vf, ok := subsampling(m.SubsampleRatio)
+	if !ok {
 		return nil, false
 	}
 	cw, ch := (w+hf-1)/hf, (h+vf-1)/vf

@@ -20,6 +20,8 @@ import (
 	"github.com/resnet-go/resnet/onnx/onnxpb"
 	"github.com/resnet-go/resnet/tensor"
 	"github.com/resnet-go/resnet/weights"
+
+	"github.com/resnet-go/resnet/internal/testenv"
 )
 
 // The independent references of the export: Debian's python3-onnx 1.12 checker
@@ -32,11 +34,7 @@ const onnxruntimeNodeVersion = "1.30.0"
 
 func missingTool(t *testing.T, format string, args ...any) {
 	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("RESNET_REQUIRE_CLIENTS") != "" {
-		t.Fatalf("%s (RESNET_REQUIRE_CLIENTS is set)", msg)
-	}
-	t.Skip(msg)
+	testenv.MissingTool(t, format, args...)
 }
 
 // pythonWithONNX finds a Python that imports onnx: $RESNET_PYTHON, else Debian's

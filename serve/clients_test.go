@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/resnet-go/resnet/internal/testenv"
 )
 
 // Independent clients, in other languages, against servers the tests start on loopback:
@@ -28,11 +30,7 @@ const hfInferenceVersion = "4.13.30"
 // installed.
 func missingClient(t *testing.T, format string, args ...any) {
 	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("RESNET_REQUIRE_CLIENTS") != "" {
-		t.Fatalf("%s (RESNET_REQUIRE_CLIENTS is set)", msg)
-	}
-	t.Skip(msg)
+	testenv.MissingTool(t, format, args...)
 }
 
 // pythonWithGRPC finds a Python that imports grpc and google.protobuf: $RESNET_PYTHON, or

@@ -3,6 +3,7 @@
 package testenv
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -37,4 +38,16 @@ func SharedDir(t testing.TB) string {
 		t.Fatalf("test data not found: expected ../shared/data beside the repository root (%s): %v", shared, err)
 	}
 	return shared
+}
+
+// MissingTool skips a test whose independent reference (a client, checker or writer in another
+// language) is not installed, saying what to install; with RESNET_REQUIRE_CLIENTS set, as .ci/run
+// sets it, it fails instead, so CI cannot turn those comparisons into silent skips.
+func MissingTool(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("RESNET_REQUIRE_CLIENTS") != "" {
+		t.Fatalf("%s (RESNET_REQUIRE_CLIENTS is set)", msg)
+	}
+	t.Skip(msg)
 }
