@@ -17,11 +17,10 @@ import (
 
 	"github.com/resnet-go/resnet/arch"
 	"github.com/resnet-go/resnet/imageproc"
+	"github.com/resnet-go/resnet/internal/testenv"
 	"github.com/resnet-go/resnet/onnx/onnxpb"
 	"github.com/resnet-go/resnet/tensor"
 	"github.com/resnet-go/resnet/weights"
-
-	"github.com/resnet-go/resnet/internal/testenv"
 )
 
 // The independent references of the export: Debian's python3-onnx 1.12 checker
@@ -40,16 +39,7 @@ func missingTool(t *testing.T, format string, args ...any) {
 // pythonWithONNX finds a Python that imports onnx: $RESNET_PYTHON, else Debian's
 // /usr/bin/python3 (a python3 earlier on PATH may not see python3-onnx).
 func pythonWithONNX() (string, bool) {
-	cands := []string{"/usr/bin/python3", "python3"}
-	if p := os.Getenv("RESNET_PYTHON"); p != "" {
-		cands = []string{p}
-	}
-	for _, c := range cands {
-		if exec.Command(c, "-c", "import onnx, onnx.checker, onnx.shape_inference").Run() == nil {
-			return c, true
-		}
-	}
-	return "", false
+	return testenv.Python("onnx, onnx.checker, onnx.shape_inference")
 }
 
 // npmPrefix is where onnxruntime-node is looked for: $RESNET_NPM_PREFIX, or the user cache

@@ -36,18 +36,7 @@ func missingClient(t *testing.T, format string, args ...any) {
 // pythonWithGRPC finds a Python that imports grpc and google.protobuf: $RESNET_PYTHON, or
 // Debian's /usr/bin/python3 (where python3-grpcio installs; a pyenv python3 earlier on PATH
 // does not see it), or python3 on PATH.
-func pythonWithGRPC() (string, bool) {
-	cands := []string{"/usr/bin/python3", "python3"}
-	if p := os.Getenv("RESNET_PYTHON"); p != "" {
-		cands = []string{p}
-	}
-	for _, c := range cands {
-		if err := exec.Command(c, "-c", "import grpc, google.protobuf").Run(); err == nil {
-			return c, true
-		}
-	}
-	return "", false
-}
+func pythonWithGRPC() (string, bool) { return testenv.Python("grpc, google.protobuf") }
 
 // TestPythonGRPCClient: Python grpcio calls all six RPCs and grpc.health.v1 on a server this
 // test starts; ModelInfer with 8 encoded images in raw_input_contents and with a typed FP32

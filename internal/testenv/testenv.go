@@ -5,6 +5,7 @@ package testenv
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -50,4 +51,21 @@ func MissingTool(t testing.TB, format string, args ...any) {
 		t.Fatalf("%s (RESNET_REQUIRE_CLIENTS is set)", msg)
 	}
 	t.Skip(msg)
+}
+
+// Python finds a Python interpreter that imports the given modules (e.g. "onnx, onnx.checker"):
+// $RESNET_PYTHON if set, else Debian's /usr/bin/python3 (where python3-torch, python3-onnx and
+// python3-grpcio install; a pyenv python3 earlier on PATH does not see them), else python3 on
+// PATH. ok is false when none does.
+func Python(modules string) (path string, ok bool) {
+	cands := []string{"/usr/bin/python3", "python3"}
+	if p := os.Getenv("RESNET_PYTHON"); p != "" {
+		cands = []string{p}
+	}
+	for _, c := range cands {
+		if exec.Command(c, "-c", "import "+modules).Run() == nil {
+			return c, true
+		}
+	}
+	return "", false
 }
