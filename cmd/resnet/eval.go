@@ -77,7 +77,9 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 		return err
 	}
 	f.columnFlags.hub = f.hubClient() // progress bars for hf: downloads
-	examples, classes, err := spec.LoadWithOptions(datasets.Test, f.datasetOptions())
+	opts := f.datasetOptions()
+	opts.MaxPixels = f.maxPixels
+	examples, classes, err := spec.LoadWithOptions(datasets.Test, opts)
 	if err != nil {
 		return err
 	}

@@ -350,3 +350,29 @@ func TestEvalModelTrainedOnFolder(t *testing.T) {
 		t.Errorf("eval of the trained model: %+v", r)
 	}
 }
+
+// TestMaxPixelsReachesDatasets: --max-pixels applies to the images of a folder dataset in
+// eval and train, not only to IMAGE arguments (32×32 = 1024 pixels each here).
+func TestMaxPixelsReachesDatasets(t *testing.T) {
+	data := cifarFolder(t, 2, map[string]string{"cat": "cat", "dog": "dog"})
+	out := filepath.Join(t.TempDir(), "run")
+	for _, tc := range []struct {
+		name string
+		args []string
+		fail bool
+	}{
+		{"eval under the limit", []string{"eval", "--dataset", "folder:" + data, "--max-pixels", "1024", "-q"}, false},
+		{"eval over the limit", []string{"eval", "--dataset", "folder:" + data, "--max-pixels", "1023", "-q"}, true},
+		{"train over the limit", []string{"train", "--arch", "cifar-resnet8", "--dataset", "folder:" + data, "--epochs", "1", "--batch", "4", "--out", out, "--max-pixels", "1023", "-q"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, errOut, code := run(t, tc.args...)
+			if tc.fail && (code == 0 || !strings.Contains(errOut, "over the limit of 1023")) {
+				t.Errorf("exit %d, stderr %q; want an error naming the limit", code, errOut)
+			}
+			if !tc.fail && code != 0 {
+				t.Errorf("exit %d, stderr %q", code, errOut)
+			}
+		})
+	}
+}

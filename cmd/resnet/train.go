@@ -30,6 +30,7 @@ import (
 type trainFlags struct {
 	arch, dataset, out, schedule, normalize, onBad, init string
 	epochs, batch, warmup, subset, threads, numLabels    int
+	maxPixels                                            int
 	lr, momentum, weightDecay                            float64
 	milestones                                           []int
 	seed                                                 uint64
@@ -57,6 +58,7 @@ func (f *trainFlags) register(cmd *cobra.Command, withModel bool) {
 	fl.BoolVar(&f.zeroInit, "zero-init-residual", false, "start each residual branch's last BN at γ=0")
 	fl.StringVar(&f.normalize, "normalize", "dataset", "per-channel normalisation: dataset (training-set mean/std), imagenet, or none")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed for initialisation, shuffling and augmentation")
+	fl.IntVar(&f.maxPixels, "max-pixels", imageproc.DefaultMaxPixels, "refuse (or, with --on-bad-image skip, skip) images with more pixels than this (Pillow's limit)")
 	fl.IntVar(&f.subset, "subset", 0, "train on a seeded random subset of this many images (0: all)")
 	fl.IntVar(&f.threads, "threads", runtime.GOMAXPROCS(0), "worker threads")
 	fl.StringVar(&f.onBad, "on-bad-image", "fail", "an unreadable image in a folder dataset: fail or skip (skipped images are counted and listed)")
@@ -239,6 +241,7 @@ func (f *trainFlags) data(cfg *arch.Config) (*datasets.Dataset, *datasets.Datase
 	}
 	opts := f.datasetOptions()
 	opts.OnBadImage, opts.Warn, opts.Filter = policy, os.Stderr, imageproc.Bilinear
+	opts.MaxPixels = f.maxPixels
 	// Decoding 50,000 JPEGs takes tens of seconds: say so rather than sit silent.
 	t0 := time.Now()
 	fmt.Fprintf(os.Stderr, "reading the training images of %s ...\n", spec)
