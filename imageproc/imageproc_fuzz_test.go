@@ -68,7 +68,7 @@ func addFiles(f *testing.F, pattern string) {
 
 // FuzzDecodeJPEG: Decode's JPEG path (the fast decoder, its image/jpeg fallback, the
 // libjpeg-style colour conversion) gives exactly ToRGB of image/jpeg's decode, and fails
-// exactly where image/jpeg fails.
+// exactly where image/jpeg fails, but for the restart intervals image/jpeg miscounts.
 func FuzzDecodeJPEG(f *testing.F) {
 	addFiles(f, "testdata/convert/*.jpg")
 	addFiles(f, "testdata/jpegvariants/*_17x9*.jpg")
@@ -85,6 +85,14 @@ func FuzzDecodeJPEG(f *testing.F) {
 		}
 		var want image.Image
 		werr := guard(func() (err error) { want, err = jpeg.Decode(bytes.NewReader(data)); return err })
+		if err == nil && werr != nil {
+			// Restart intervals counted in blocks, which image/jpeg miscounts
+			// (TestFastJPEGRestartsPerBlock): the one kind of data decoded here
+			// that image/jpeg rejects.
+			if d := (&jpegDecoder{data: data}); func() bool { _, ok := d.decode(); return ok }() && d.restartsPerBlock {
+				return
+			}
+		}
 		if (err == nil) != (werr == nil) {
 			t.Fatalf("Decode error %v, image/jpeg error %v", err, werr)
 		}

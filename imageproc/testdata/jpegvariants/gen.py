@@ -4,7 +4,9 @@ use (baseline, progressive, optimised tables, restart intervals, every chroma
 layout image/jpeg decodes, greyscale, odd sizes, custom progressive scripts),
 for TestFastJPEGMatchesImageJPEG, which decodes each with the fast decoder and
 with image/jpeg and requires the same pixels (the decoders' outputs are the
-reference, so no decoded images are stored).
+reference, so no decoded images are stored). The *_prog_rst* files image/jpeg
+rejects are compared with their twins without restart markers (same
+coefficients) by TestFastJPEGRestartsPerBlock.
 
 Run from the repository root with Debian's Python (python3-numpy) and
 libjpeg-turbo's command-line tools (libjpeg-turbo-progs: cjpeg, jpegtran):
@@ -88,6 +90,10 @@ def main():
         for sname, s in samplings.items():
             cases.append(("%s_%dx%d" % (sname, w, h), ["-sample", s], src))
             cases.append(("%s_%dx%d_prog" % (sname, w, h), ["-sample", s, "-progressive"], src))
+            if sname != "444" and (w, h) in [(17, 9), (37, 29), (101, 67)]:
+                # Restart intervals in the non-interleaved scans of a subsampled
+                # component, which count blocks, not MCUs (image/jpeg rejects these).
+                cases.append(("%s_%dx%d_prog_rst3" % (sname, w, h), ["-sample", s, "-progressive", "-restart", "3B"], src))
         cases.append(("420_%dx%d_opt" % (w, h), ["-optimize", "-quality", "95"], src))
         cases.append(("420_%dx%d_rst1" % (w, h), ["-restart", "1B"], src))
         cases.append(("444_%dx%d_rst2" % (w, h), ["-sample", "1x1", "-restart", "2B", "-optimize"], src))
