@@ -116,6 +116,19 @@ type imagesB struct {
 	imgStride int
 	cols      int
 	imgs      int
+	offT      *offTable // off with its largest value, once needed
+}
+
+// offTable returns off with its largest value, for the in-place GEMM.
+func (s *imagesB) offTable() *offTable {
+	if s.offT == nil {
+		t := &offTable{off: s.off}
+		for _, o := range s.off {
+			t.max = max(t.max, o)
+		}
+		s.offT = t
+	}
+	return s.offT
 }
 
 func (s *imagesB) packB(dst, row []float32, k0, kc, j0, nc int, ker *gemmKernel, asm bool) {

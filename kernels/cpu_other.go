@@ -87,3 +87,7 @@ func copyPanels48(n int, src, dst *float32, stride int) {
 func winoGemm8x48(k int, a *float32, m int, b *float32, ldb int, c *float32, ldc, n int) {
 	panic("kernels: assembly kernel called in a build without it")
 }
+
+func kernel8x48ip(k int, a, b *float32, off *int, c *float32, ldc, rows, cols, flags int, bias, res *float32, ldr int, mask uint64) {
+	panic("kernels: assembly kernel called in a build without it")
+}

@@ -114,6 +114,10 @@ func (g *gemmArgs) split() (tm, tn int) {
 	if g.pa != nil {
 		aCost = streamCost
 	}
+	bCost := float64(packCost)
+	if g.bInPlace() {
+		bCost = 0 // read where it lies (gemm_inplace.go)
+	}
 	// Costs are multiply-adds per step of K, as packing is; a hand-off
 	// (a few microseconds) is about taskCost multiply-adds in all.
 	fixed := taskCost / float64(g.k)
@@ -143,7 +147,7 @@ func (g *gemmArgs) split() (tm, tn int) {
 			cost := 0.0
 			for j := 0; j < n; j++ {
 				n0, n1 := j*nt/n*nr, min((j+1)*nt/n*nr, g.n)
-				cost = max(cost, rows*width(n0, n1)+packCost*float64(n1-n0)+aCost*rows+fixed)
+				cost = max(cost, rows*width(n0, n1)+bCost*float64(n1-n0)+aCost*rows+fixed)
 			}
 			if best < 0 || cost < best*0.999 {
 				best, tm, tn = cost, m, n
@@ -168,9 +172,12 @@ func (g *gemmArgs) rect(m0, m1, n0, n1 int, buf []float32) {
 	row := buf[mcb*kcb+ker.bBlockLen():]
 	for jc := n0; jc < n1; jc += ncb {
 		nc := min(ncb, n1-jc)
+		bsrc, boff, inPlace := g.inPlace(jc, nc)
 		for pc := 0; pc < g.k; pc += kcb {
 			kc := min(kcb, g.k-pc)
-			g.b.packB(bbuf, row, pc, kc, jc, nc, ker, asm)
+			if !inPlace {
+				g.b.packB(bbuf, row, pc, kc, jc, nc, ker, asm)
+			}
 			flags := 0
 			if pc > 0 || g.accumulate {
 				flags |= flagLoad
@@ -187,7 +194,11 @@ func (g *gemmArgs) rect(m0, m1, n0, n1 int, buf []float32) {
 				} else {
 					packA(abuf, g.a, g.lda, ic, mc, pc, kc, ker.mr)
 				}
-				g.macro(ker, ablk, astride, bbuf, ic, mc, jc, nc, kc, flags)
+				if inPlace {
+					g.macroInPlace(ker, ablk, astride, bsrc, boff[pc:pc+kc], ic, mc, jc, nc, kc, flags)
+				} else {
+					g.macro(ker, ablk, astride, bbuf, ic, mc, jc, nc, kc, flags)
+				}
 			}
 		}
 	}

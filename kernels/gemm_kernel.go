@@ -12,8 +12,9 @@ import (
 type gemmKernel struct {
 	name       string
 	kind       kernelKind
-	mr, nr     int // tile rows (broadcast from A) and columns (vectors of B)
-	kc, mc, nc int // K block (a B micro-panel stays in L1), A block rows (L2), B block columns
+	mr, nr     int  // tile rows (broadcast from A) and columns (vectors of B)
+	kc, mc, nc int  // K block (a B micro-panel stays in L1), A block rows (L2), B block columns
+	inPlace    bool // reads B in place where it can (kernel8x48ip; gemm_inplace.go)
 	bufs       sync.Pool
 }
 
@@ -54,7 +55,7 @@ var (
 // Blocking: kc 128 (a 24 KiB B micro-panel in a 32 KiB L1; every ResNet K
 // but the stem's is a multiple of 128), mc 256, nc 2016; kc 192 and 256, mc
 // 128 and 512, nc 1008 and 4032 measured within 1% (noise).
-var gemmAVX512 = &gemmKernel{name: "avx512 8×48", kind: kindAVX512, mr: 8, nr: 48, kc: 256, mc: 256, nc: 2016}
+var gemmAVX512 = &gemmKernel{name: "avx512 8×48", kind: kindAVX512, mr: 8, nr: 48, kc: 256, mc: 256, nc: 2016, inPlace: true}
 
 // gemmNEON is the neon path's kernel, 8×12 (see kernel_neon_arm64.go for
 // the tile). Blocking, not measured (no arm64 machine here), from the

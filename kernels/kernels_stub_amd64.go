@@ -123,6 +123,13 @@ func addReLU(dst *float32, src *float32, res *float32, n int, relu int)
 //go:noescape
 func kernel8x48(k int, a *float32, b *float32, c *float32, ldc int, rows int, cols int, flags int, bias *float32, res *float32, ldr int, mask uint64)
 
+// kernel8x48ip computes the 8×48 tile T = Σ_p a[p*8+r]·b[off[p]+j] over k steps and
+// stores c[r*ldc+j] = epilogue(T) for r < rows, j < cols (mask = 1<<cols - 1), the
+// epilogue chosen by flags (see kernelSpec); it reads b[off[p]+j] for j < cols only.
+//
+//go:noescape
+func kernel8x48ip(k int, a *float32, b *float32, off *int, c *float32, ldc int, rows int, cols int, flags int, bias *float32, res *float32, ldr int, mask uint64)
+
 // copyPanels48 copies src[48i:48i+48] to dst[i*stride:i*stride+48] for i < n.
 //
 //go:noescape

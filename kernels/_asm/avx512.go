@@ -26,16 +26,34 @@ var kmask = []Register{K1, K2, K3, K4}
 // read and written, with masked loads and stores, so a tile cut by the
 // border of C needs no copy; the k loop computes only the vectors that hold
 // columns below cols.
-func microKernel512(mr, nv int) {
+//
+// With inPlace, the kernel is kernel<mr>x<16·nv>ip: B is read where it lies
+// instead of from a packed panel, row p of the tile's columns at b + off[p]
+// (off in floats), with masked loads, so that nothing past column cols is
+// read. It saves packing B (a copy of every B value per column block) where
+// B's rows already lie in memory: the activations of a 1×1 convolution, the
+// phase planes of a strided one, Winograd's V.
+func microKernel512(mr, nv int, inPlace bool) {
 	nr := 16 * nv
 	name := fmt.Sprintf("kernel%dx%d", mr, nr)
-	TEXT(name, NOSPLIT, "func(k int, a, b, c *float32, ldc, rows, cols, flags int, bias, res *float32, ldr int, mask uint64)")
-	Pragma("noescape")
-	Doc(
-		fmt.Sprintf("%s computes the %d×%d tile T = Σ_p a[p*%d+r]·b[p*%d+j] over k steps and", name, mr, nr, mr, nr),
-		"stores c[r*ldc+j] = epilogue(T) for r < rows, j < cols (mask = 1<<cols - 1), the",
-		"epilogue chosen by flags (see kernelSpec).",
-	)
+	if inPlace {
+		name += "ip"
+		TEXT(name, NOSPLIT, "func(k int, a, b *float32, off *int, c *float32, ldc, rows, cols, flags int, bias, res *float32, ldr int, mask uint64)")
+		Pragma("noescape")
+		Doc(
+			fmt.Sprintf("%s computes the %d×%d tile T = Σ_p a[p*%d+r]·b[off[p]+j] over k steps and", name, mr, nr, mr),
+			"stores c[r*ldc+j] = epilogue(T) for r < rows, j < cols (mask = 1<<cols - 1), the",
+			"epilogue chosen by flags (see kernelSpec); it reads b[off[p]+j] for j < cols only.",
+		)
+	} else {
+		TEXT(name, NOSPLIT, "func(k int, a, b, c *float32, ldc, rows, cols, flags int, bias, res *float32, ldr int, mask uint64)")
+		Pragma("noescape")
+		Doc(
+			fmt.Sprintf("%s computes the %d×%d tile T = Σ_p a[p*%d+r]·b[p*%d+j] over k steps and", name, mr, nr, mr, nr),
+			"stores c[r*ldc+j] = epilogue(T) for r < rows, j < cols (mask = 1<<cols - 1), the",
+			"epilogue chosen by flags (see kernelSpec).",
+		)
+	}
 	if mr*nv+nv+1 > len(zmm) {
 		panic("tile too large for 32 zmm registers")
 	}
@@ -47,6 +65,19 @@ func microKernel512(mr, nv int) {
 	ap := Load(Param("a"), GP64())
 	bp := Load(Param("b"), GP64())
 	cols := Load(Param("cols"), GP64())
+	var offp, ro GPVirtual
+	if inPlace {
+		offp = Load(Param("off"), GP64()).(GPVirtual)
+		ro = GP64()
+		// The column masks of the loads, as the epilogue's stores use them.
+		m := Load(Param("mask"), GP64()).(GPVirtual)
+		for v := 0; v < nv; v++ {
+			KMOVW(m.As32(), kmask[v])
+			if v < nv-1 {
+				SHRQ(U8(16), m)
+			}
+		}
+	}
 
 	// Prefetch the C tile (and the residual) unless K is tiny.
 	CMPQ(k, U8(16))
@@ -88,8 +119,15 @@ func microKernel512(mr, nv int) {
 		// on their latency.
 		split := vecs == 1 && nv > 1
 		step := func(aoff, boff, u int) {
-			for v := 0; v < vecs; v++ {
-				VMOVUPS(Mem{Base: bp, Disp: boff + 64*v}, reg(bvec(v), v))
+			if inPlace {
+				MOVQ(Mem{Base: offp, Disp: 8 * u}, ro)
+				for v := 0; v < vecs; v++ {
+					VMOVUPS_Z(Mem{Base: bp, Index: ro, Scale: 4, Disp: 64 * v}, kmask[v], reg(bvec(v), v))
+				}
+			} else {
+				for v := 0; v < vecs; v++ {
+					VMOVUPS(Mem{Base: bp, Disp: boff + 64*v}, reg(bvec(v), v))
+				}
 			}
 			for r := 0; r < mr; r++ {
 				am := Mem{Base: ap, Disp: aoff + 4*r}
@@ -111,8 +149,11 @@ func microKernel512(mr, nv int) {
 		CMPQ(k, U8(unroll))
 		JL(LabelRef(lbl + "_tail"))
 		Label(lbl + "_loop")
-		// B comes from L1; A streams from L2, or from memory when prepacked.
-		PREFETCHT0(Mem{Base: bp, Disp: 4 * nr * 8})
+		// B comes from L1 (in place: L1 or L2, where the previous row panel
+		// left it); A streams from L2, or from memory when prepacked.
+		if !inPlace {
+			PREFETCHT0(Mem{Base: bp, Disp: 4 * nr * 8})
+		}
 		for off := 0; off < 4*mr*unroll; off += 64 {
 			PREFETCHT0(Mem{Base: ap, Disp: 3072 + off})
 		}
@@ -120,7 +161,11 @@ func microKernel512(mr, nv int) {
 			step(4*mr*u, 4*nr*u, u)
 		}
 		ADDQ(U32(4*mr*unroll), ap)
-		ADDQ(U32(4*nr*unroll), bp)
+		if inPlace {
+			ADDQ(U32(8*unroll), offp)
+		} else {
+			ADDQ(U32(4*nr*unroll), bp)
+		}
 		SUBQ(U8(unroll), k)
 		CMPQ(k, U8(unroll))
 		JGE(LabelRef(lbl + "_loop"))
@@ -130,7 +175,11 @@ func microKernel512(mr, nv int) {
 		Label(lbl + "_loop1")
 		step(0, 0, 0)
 		ADDQ(U32(4*mr), ap)
-		ADDQ(U32(4*nr), bp)
+		if inPlace {
+			ADDQ(U32(8), offp)
+		} else {
+			ADDQ(U32(4*nr), bp)
+		}
 		DECQ(k)
 		JNZ(LabelRef(lbl + "_loop1"))
 		Label(lbl + "_done")

@@ -43,7 +43,8 @@ func main() {
 	winoDW(tb)
 	maxPool3s2(tb)
 	addReLU(tb)
-	microKernel512(8, 3) // see gemmAVX512 in kernels/gemm_kernel.go for the choice
+	microKernel512(8, 3, false) // see gemmAVX512 in kernels/gemm_kernel.go for the choice
+	microKernel512(8, 3, true)
 	copyPanels512(3)
 	winoGemm512()
 	Generate()

@@ -1,0 +1,142 @@
+package kernels
+
+import (
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+// B in place. The AVX-512 path's GEMM reads B where its rows already lie in
+// memory — the activations of a 1×1 convolution, the phase planes of a
+// strided one, Winograd's V matrices — with kernel8x48ip, instead of copying
+// every value of B into packed panels first. Packing cost 5.5% of a
+// ResNet-50 pass on one Zen 4 core (copyPanels48 in a CPU profile) and more
+// on two, where both tasks of a split by rows pack the same B. On one Zen 4
+// core (BenchmarkGemmInPlace) a 64×256 by 256×3136 product ran at 84–88
+// GFLOP/s packed and 107 in place, 256×256 by 256×3136 at 91–92 and 97.
+// The packed panel bought little locality: a kc×48 panel of kc = 256 (48
+// KiB) outgrows a 32 KiB L1, so both ways B comes from L2 while the row
+// panels of A sweep under it.
+
+// gemmInPlace enables the in-place B path; tests and benchmarks switch it
+// off to compare with packing.
+var gemmInPlace = true
+
+// offTable is the row offsets of a B whose rows are ld apart.
+type offTable struct {
+	off []int
+	max int
+}
+
+var (
+	strideTables sync.Map // [2]int{ld, k} → *offTable
+	strideCount  atomic.Int64
+)
+
+// maxStrideTables bounds the cache of row-offset tables: a model has a few
+// dozen (row stride, rows) pairs per input size; a server fed ever new sizes
+// gets fresh tables past the bound instead of a growing cache.
+const maxStrideTables = 1024
+
+// strideOffsets returns the offsets k·ld of rows 0…k-1.
+func strideOffsets(ld, k int) *offTable {
+	key := [2]int{ld, k}
+	if t, ok := strideTables.Load(key); ok {
+		return t.(*offTable)
+	}
+	t := &offTable{off: make([]int, k), max: (k - 1) * ld}
+	for i := range t.off {
+		t.off[i] = i * ld
+	}
+	if strideCount.Load() < maxStrideTables {
+		if prev, loaded := strideTables.LoadOrStore(key, t); loaded {
+			return prev.(*offTable)
+		}
+		strideCount.Add(1)
+	}
+	return t
+}
+
+// packNarrow reports whether B is better packed, though it lies in memory:
+// a narrow B (a 14×14 or 7×7 map at batch 1: 196 or 49 columns) under 1024
+// rows of A or more, whose packed panels are read by 128 row panels of A or
+// more, which amortise the copy, while in place its rows (196 or 49 values
+// apart) straddle one cache line more each. Measured on Zen 4: 1024×256 by
+// 256×196 ran at 101 GFLOP/s packed and 99 in place, ResNet-50's 512→2048
+// layer at 7×7 2–4% slower in place, while the other layers ran as fast or
+// up to 13% faster in place (interleaved medians of every layer kind, one
+// and two threads).
+func (g *gemmArgs) packNarrow() bool { return g.m >= 1024 && g.n <= 256 }
+
+// bInPlace reports whether g's B can be read in place, block by block (for
+// the cost model: a block of images side by side may still need packing).
+func (g *gemmArgs) bInPlace() bool {
+	if !gemmInPlace || !g.isa.gemm.inPlace || !g.isa.asm || g.packNarrow() {
+		return false
+	}
+	switch s := g.b.(type) {
+	case denseB:
+		return true
+	case *imagesB:
+		return s.imgs == 1
+	}
+	return false
+}
+
+// inPlace returns B's columns jc…jc+nc-1 in place: row p is
+// src[off[p] : off[p]+nc]. ok is false where B must be packed: no in-place
+// kernel on this path, a B that is not in memory, or a block spanning
+// images.
+func (g *gemmArgs) inPlace(jc, nc int) (src []float32, off []int, ok bool) {
+	if !gemmInPlace || !g.isa.gemm.inPlace || !g.isa.asm || g.packNarrow() {
+		return nil, nil, false
+	}
+	var t *offTable
+	switch s := g.b.(type) {
+	case denseB:
+		src, t = s.b[jc:], strideOffsets(s.ldb, g.k)
+	case *imagesB:
+		img, c0 := jc/s.cols, jc%s.cols
+		if c0+nc > s.cols {
+			return nil, nil, false
+		}
+		src = s.src[img*s.imgStride+c0:]
+		if s.off != nil {
+			t = s.offTable()
+		} else {
+			t = strideOffsets(s.rowStride, g.k)
+		}
+	default:
+		return nil, nil, false
+	}
+	if len(t.off) < g.k || t.max+nc > len(src) {
+		return nil, nil, false // not expected: the caller's sizes were checked
+	}
+	return src, t.off, true
+}
+
+// macroInPlace is macro for the in-place kernel: src holds B's columns from
+// jc on, row p of the block at src[off[p]:].
+func (g *gemmArgs) macroInPlace(ker *gemmKernel, ablk []float32, astride int, src []float32, off []int, ic, mc, jc, nc, kc, flags int) {
+	mr, nr := ker.mr, ker.nr
+	_ = off[kc-1]
+	for jr := 0; jr < nc; jr += nr {
+		cols := min(nr, nc-jr)
+		mask := uint64(1)<<cols - 1
+		b := unsafe.SliceData(src[jr:])
+		for ir := 0; ir < mc; ir += mr {
+			ap := ablk[ir/mr*astride : ir/mr*astride+kc*mr]
+			rows := min(mr, mc-ir)
+			i, j := ic+ir, jc+jr
+			c := g.c[i*g.ldc+j : (i+rows-1)*g.ldc+j+cols]
+			var bias, res []float32
+			if flags&flagBias != 0 {
+				bias = g.ep.bias[i : i+rows]
+			}
+			if flags&flagResidual != 0 {
+				res = g.ep.res[i*g.ep.ldr+j : (i+rows-1)*g.ep.ldr+j+cols]
+			}
+			kernel8x48ip(kc, &ap[0], b, &off[0], &c[0], g.ldc, rows, cols, flags, first(bias), first(res), g.ep.ldr, mask)
+		}
+	}
+}

@@ -1,0 +1,124 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/resnet-go/resnet/internal/isatest"
+)
+
+// withInPlace runs f with the in-place B path on or off.
+func withInPlace(on bool, f func()) {
+	prev := gemmInPlace
+	gemmInPlace = on
+	defer func() { gemmInPlace = prev }()
+	f()
+}
+
+// The in-place GEMM gives bit for bit the packed GEMM's results (the same
+// products in the same order), for every B source that has its rows in
+// memory, on one thread and two (other splits: the cost model drops B's
+// packing cost), with and without the epilogue.
+func TestGemmInPlaceMatchesPacked(t *testing.T) {
+	isatest.Run(t, func(t *testing.T) {
+		if !curISA().gemm.inPlace {
+			t.Logf("path %s packs B (no in-place kernel)", ISA())
+			return
+		}
+		conv := func(in, h, out, k, s int) ConvParams {
+			return ConvParams{InC: in, InH: h, InW: h, OutC: out, KH: k, KW: k, StrideH: s, StrideW: s, PadH: k / 2, PadW: k / 2}
+		}
+		for _, tc := range []struct {
+			p ConvParams
+			n int
+		}{
+			{conv(64, 56, 256, 1, 1), 1},  // 1×1: B is the activations, rows HW apart
+			{conv(40, 13, 24, 1, 1), 1},   // edge tiles: 169 columns, 24 rows
+			{conv(64, 7, 72, 1, 1), 3},    // images side by side: blocks spanning images are packed
+			{conv(256, 14, 128, 1, 2), 1}, // strided 1×1: phase planes
+			{conv(128, 28, 128, 3, 2), 1}, // 3×3/2: phase planes, extended output
+			{conv(3, 45, 64, 7, 2), 2},    // a stem
+			{conv(64, 30, 64, 3, 1), 1},   // Winograd F4: V in place
+			{conv(128, 7, 136, 3, 1), 2},  // Winograd F2
+			{conv(300, 9, 40, 3, 2), 1},   // K = 2700: several K blocks
+		} {
+			p, n := tc.p, tc.n
+			r := rand.New(rand.NewPCG(uint64(p.InC), uint64(p.OutC)))
+			w, bias := randSlice(r, p.OutC*p.InC*p.KH*p.KW), randSlice(r, p.OutC)
+			in := randSlice(r, n*p.InC*p.InH*p.InW)
+			outN := n * p.OutC * p.OutH() * p.OutW()
+			res := randSlice(r, outN)
+			pl := PlanConv(p, w)
+			for _, threads := range []int{1, 2} {
+				prevT := Threads()
+				SetThreads(threads)
+				for _, ep := range []bool{false, true} {
+					var rb, rr []float32
+					if ep {
+						rb, rr = bias, res
+					}
+					want, got := make([]float32, outN), make([]float32, outN)
+					withInPlace(false, func() { Conv2DPlanned(p, n, in, pl, rb, rr, ep, want) })
+					withInPlace(true, func() { Conv2DPlanned(p, n, in, pl, rb, rr, ep, got) })
+					for i := range want {
+						if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
+							t.Fatalf("%+v n=%d threads %d epilogue %v (%s): out[%d] = %v in place, %v packed",
+								p, n, threads, ep, pl.Algorithm(), i, got[i], want[i])
+						}
+					}
+				}
+				SetThreads(prevT)
+			}
+		}
+		// A plain GEMM (denseB) with a row stride wider than N.
+		m, k, nn, ldb := 37, 300, 101, 130
+		r := rand.New(rand.NewPCG(3, 4))
+		a, b := randSlice(r, m*k), randSlice(r, k*ldb)
+		pa := PackA(m, k, a, k)
+		want, got := make([]float32, m*nn), make([]float32, m*nn)
+		withInPlace(false, func() { GemmPacked(pa, nn, b, ldb, want, nn, false) })
+		withInPlace(true, func() { GemmPacked(pa, nn, b, ldb, got, nn, false) })
+		for i := range want {
+			if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
+				t.Fatalf("GemmPacked: c[%d] = %v in place, %v packed", i, got[i], want[i])
+			}
+		}
+	})
+}
+
+// strideOffsets caches its tables up to a bound, and gives the same offsets
+// past it.
+func TestStrideOffsets(t *testing.T) {
+	a := strideOffsets(77, 5)
+	if b := strideOffsets(77, 5); a != b {
+		t.Error("table not cached")
+	}
+	if fmt.Sprint(a.off) != "[0 77 154 231 308]" || a.max != 308 {
+		t.Errorf("table %v max %d", a.off, a.max)
+	}
+}
+
+// BenchmarkGemmInPlace: GEMMs of ResNet-50's 1×1 shapes with B packed and
+// in place, one thread.
+func BenchmarkGemmInPlace(b *testing.B) {
+	for _, s := range []struct{ m, k, n int }{{256, 256, 3136}, {64, 256, 3136}, {512, 256, 784}, {1024, 256, 196}, {2048, 512, 49}} {
+		r := rand.New(rand.NewPCG(1, 2))
+		a, bb, c := randSlice(r, s.m*s.k), randSlice(r, s.k*s.n), make([]float32, s.m*s.n)
+		pa := PackA(s.m, s.k, a, s.k)
+		flops := 2 * float64(s.m*s.n*s.k)
+		for _, on := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%dx%dx%d/inplace=%v", s.m, s.k, s.n, on), func(b *testing.B) {
+				benchPaths(b, func(b *testing.B) {
+					withInPlace(on, func() {
+						for b.Loop() {
+							GemmPacked(pa, s.n, bb, s.n, c, s.n, false)
+						}
+					})
+					b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			})
+		}
+	}
+}
