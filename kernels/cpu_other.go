@@ -91,3 +91,19 @@ func winoGemm8x48(k int, a *float32, m int, b *float32, ldb int, c *float32, ldc
 func kernel8x48ip(k int, a, b *float32, off *int, c *float32, ldc, rows, cols, flags int, bias, res *float32, ldr int, mask uint64) {
 	panic("kernels: assembly kernel called in a build without it")
 }
+
+func kernel8x1ip(k int, a, b *float32, off *int, t *float32) {
+	panic("kernels: assembly kernel called in a build without it")
+}
+
+func kernel8x2ip(k int, a, b *float32, off *int, t *float32) {
+	panic("kernels: assembly kernel called in a build without it")
+}
+
+func kernel8x3ip(k int, a, b *float32, off *int, t *float32) {
+	panic("kernels: assembly kernel called in a build without it")
+}
+
+func kernel8x4ip(k int, a, b *float32, off *int, t *float32) {
+	panic("kernels: assembly kernel called in a build without it")
+}

@@ -220,6 +220,10 @@ func (g *gemmArgs) macro(ker *gemmKernel, ablk []float32, astride int, bbuf []fl
 				g.edge(ker, ap, bp, kc, i, j, rows, cols, flags)
 				continue
 			}
+			if cols <= colsKernel && ker.kind == kindAVX512 && gemmColumns {
+				g.edgeCols(ap, &bp[0], strideOffsets(nr, kc).off, kc, i, j, rows, cols, flags)
+				continue
+			}
 			c := g.c[i*g.ldc+j : (i+rows-1)*g.ldc+j+cols]
 			var bias, res []float32
 			if flags&flagBias != 0 {

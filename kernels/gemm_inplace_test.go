@@ -43,6 +43,8 @@ func TestGemmInPlaceMatchesPacked(t *testing.T) {
 			{conv(64, 30, 64, 3, 1), 1},   // Winograd F4: V in place
 			{conv(128, 7, 136, 3, 1), 2},  // Winograd F2
 			{conv(300, 9, 40, 3, 2), 1},   // K = 2700: several K blocks
+			{conv(96, 7, 64, 1, 1), 1},    // 49 columns: the last by the column kernel
+			{conv(64, 14, 32, 1, 1), 1},   // 196 columns: the last 4 by the column kernel
 		} {
 			p, n := tc.p, tc.n
 			r := rand.New(rand.NewPCG(uint64(p.InC), uint64(p.OutC)))

@@ -75,3 +75,45 @@ func TestKernel8x48InPlace(t *testing.T) {
 		}
 	}
 }
+
+// The column kernels kernel8x<c>ip (the last c ≤ 4 columns of a GEMM) against
+// a float64 sum: within (k/4+3)·2⁻²⁴·Σ|a·b| per value, the bound of four
+// interleaved float32 sums of k/4 products each and their two-level sum,
+// reading no B value past column c (the last row ends at an unreadable page).
+func TestColumnKernels(t *testing.T) {
+	if !slices.Contains(SupportedISAs(), "avx512") {
+		t.Skip("CPU lacks AVX-512F")
+	}
+	r := rand.New(rand.NewPCG(9, 10))
+	kernels := []func(k int, a, b *float32, off *int, t *float32){kernel8x1ip, kernel8x2ip, kernel8x3ip, kernel8x4ip}
+	const ld = 29
+	for _, k := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 33, 256} {
+		a := randSlice(r, k*8)
+		for c := 1; c <= 4; c++ {
+			bmem := guardedFloats(t, (k-1)*ld+c)
+			off := make([]int, k)
+			for p := range k {
+				off[p] = (k - 1 - p) * ld
+				for j := range c {
+					bmem[off[p]+j] = float32(r.NormFloat64())
+				}
+			}
+			var got [32]float32
+			kernels[c-1](k, &a[0], &bmem[0], &off[0], &got[0])
+			for j := range c {
+				for row := range 8 {
+					var want, mag float64
+					for p := range k {
+						prod := float64(a[p*8+row]) * float64(bmem[off[p]+j])
+						want += prod
+						mag += math.Abs(prod)
+					}
+					bound := float64(k/4+3) * 0x1p-24 * mag
+					if d := math.Abs(float64(got[j*8+row]) - want); d > bound {
+						t.Fatalf("kernel8x%dip k %d: t[%d] = %v, want %v (error %.3g > %.3g)", c, k, j*8+row, got[j*8+row], want, d, bound)
+					}
+				}
+			}
+		}
+	}
+}

@@ -6670,6 +6670,336 @@ kernel8x48ip_full_store_done:
 	VZEROUPPER
 	RET
 
+// func kernel8x1ip(k int, a *float32, b *float32, off *int, t *float32)
+// Requires: AVX, AVX512F, AVX512VL, MMX+
+TEXT ·kernel8x1ip(SB), NOSPLIT, $0-40
+	MOVQ   k+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	MOVQ   off+24(FP), BX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	CMPQ   AX, $0x04
+	JL     kernel8x1ip_tail
+
+kernel8x1ip_loop:
+	PREFETCHT0       1024(CX)
+	VMOVUPS          (CX), Y16
+	MOVQ             (BX), SI
+	VFMADD231PS.BCST (DX)(SI*4), Y16, Y0
+	VMOVUPS          32(CX), Y16
+	MOVQ             8(BX), SI
+	VFMADD231PS.BCST (DX)(SI*4), Y16, Y1
+	VMOVUPS          64(CX), Y16
+	MOVQ             16(BX), SI
+	VFMADD231PS.BCST (DX)(SI*4), Y16, Y2
+	VMOVUPS          96(CX), Y16
+	MOVQ             24(BX), SI
+	VFMADD231PS.BCST (DX)(SI*4), Y16, Y3
+	ADDQ             $0x80, CX
+	ADDQ             $0x20, BX
+	SUBQ             $0x04, AX
+	CMPQ             AX, $0x04
+	JGE              kernel8x1ip_loop
+
+kernel8x1ip_tail:
+	TESTQ            AX, AX
+	JZ               kernel8x1ip_sum
+	VMOVUPS          (CX), Y16
+	MOVQ             (BX), SI
+	VFMADD231PS.BCST (DX)(SI*4), Y16, Y0
+	CMPQ             AX, $0x01
+	JE               kernel8x1ip_sum
+	VMOVUPS          32(CX), Y16
+	MOVQ             8(BX), SI
+	VFMADD231PS.BCST (DX)(SI*4), Y16, Y1
+	CMPQ             AX, $0x02
+	JE               kernel8x1ip_sum
+	VMOVUPS          64(CX), Y16
+	MOVQ             16(BX), SI
+	VFMADD231PS.BCST (DX)(SI*4), Y16, Y2
+
+kernel8x1ip_sum:
+	MOVQ    t+32(FP), AX
+	VADDPS  Y1, Y0, Y0
+	VADDPS  Y3, Y2, Y2
+	VADDPS  Y2, Y0, Y0
+	VMOVUPS Y0, (AX)
+	VZEROUPPER
+	RET
+
+// func kernel8x2ip(k int, a *float32, b *float32, off *int, t *float32)
+// Requires: AVX, AVX512F, AVX512VL, MMX+
+TEXT ·kernel8x2ip(SB), NOSPLIT, $0-40
+	MOVQ   k+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	MOVQ   off+24(FP), BX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	CMPQ   AX, $0x04
+	JL     kernel8x2ip_tail
+
+kernel8x2ip_loop:
+	PREFETCHT0       1024(CX)
+	VMOVUPS          (CX), Y16
+	MOVQ             (BX), SI
+	VFMADD231PS.BCST (DX)(SI*4), Y16, Y0
+	VFMADD231PS.BCST 4(DX)(SI*4), Y16, Y1
+	VMOVUPS          32(CX), Y16
+	MOVQ             8(BX), SI
+	VFMADD231PS.BCST (DX)(SI*4), Y16, Y2
+	VFMADD231PS.BCST 4(DX)(SI*4), Y16, Y3
+	VMOVUPS          64(CX), Y16
+	MOVQ             16(BX), SI
+	VFMADD231PS.BCST (DX)(SI*4), Y16, Y4
+	VFMADD231PS.BCST 4(DX)(SI*4), Y16, Y5
+	VMOVUPS          96(CX), Y16
+	MOVQ             24(BX), SI
+	VFMADD231PS.BCST (DX)(SI*4), Y16, Y6
+	VFMADD231PS.BCST 4(DX)(SI*4), Y16, Y7
+	ADDQ             $0x80, CX
+	ADDQ             $0x20, BX
+	SUBQ             $0x04, AX
+	CMPQ             AX, $0x04
+	JGE              kernel8x2ip_loop
+
+kernel8x2ip_tail:
+	TESTQ            AX, AX
+	JZ               kernel8x2ip_sum
+	VMOVUPS          (CX), Y16
+	MOVQ             (BX), SI
+	VFMADD231PS.BCST (DX)(SI*4), Y16, Y0
+	VFMADD231PS.BCST 4(DX)(SI*4), Y16, Y1
+	CMPQ             AX, $0x01
+	JE               kernel8x2ip_sum
+	VMOVUPS          32(CX), Y16
+	MOVQ             8(BX), SI
+	VFMADD231PS.BCST (DX)(SI*4), Y16, Y2
+	VFMADD231PS.BCST 4(DX)(SI*4), Y16, Y3
+	CMPQ             AX, $0x02
+	JE               kernel8x2ip_sum
+	VMOVUPS          64(CX), Y16
+	MOVQ             16(BX), SI
+	VFMADD231PS.BCST (DX)(SI*4), Y16, Y4
+	VFMADD231PS.BCST 4(DX)(SI*4), Y16, Y5
+
+kernel8x2ip_sum:
+	MOVQ    t+32(FP), AX
+	VADDPS  Y2, Y0, Y0
+	VADDPS  Y6, Y4, Y4
+	VADDPS  Y4, Y0, Y0
+	VMOVUPS Y0, (AX)
+	VADDPS  Y3, Y1, Y1
+	VADDPS  Y7, Y5, Y5
+	VADDPS  Y5, Y1, Y1
+	VMOVUPS Y1, 32(AX)
+	VZEROUPPER
+	RET
+
+// func kernel8x3ip(k int, a *float32, b *float32, off *int, t *float32)
+// Requires: AVX, AVX512F, AVX512VL, MMX+
+TEXT ·kernel8x3ip(SB), NOSPLIT, $0-40
+	MOVQ   k+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	MOVQ   off+24(FP), BX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	CMPQ   AX, $0x04
+	JL     kernel8x3ip_tail
+
+kernel8x3ip_loop:
+	PREFETCHT0       1024(CX)
+	VMOVUPS          (CX), Y16
+	MOVQ             (BX), SI
+	VFMADD231PS.BCST (DX)(SI*4), Y16, Y0
+	VFMADD231PS.BCST 4(DX)(SI*4), Y16, Y1
+	VFMADD231PS.BCST 8(DX)(SI*4), Y16, Y2
+	VMOVUPS          32(CX), Y16
+	MOVQ             8(BX), SI
+	VFMADD231PS.BCST (DX)(SI*4), Y16, Y3
+	VFMADD231PS.BCST 4(DX)(SI*4), Y16, Y4
+	VFMADD231PS.BCST 8(DX)(SI*4), Y16, Y5
+	VMOVUPS          64(CX), Y16
+	MOVQ             16(BX), SI
+	VFMADD231PS.BCST (DX)(SI*4), Y16, Y6
+	VFMADD231PS.BCST 4(DX)(SI*4), Y16, Y7
+	VFMADD231PS.BCST 8(DX)(SI*4), Y16, Y8
+	VMOVUPS          96(CX), Y16
+	MOVQ             24(BX), SI
+	VFMADD231PS.BCST (DX)(SI*4), Y16, Y9
+	VFMADD231PS.BCST 4(DX)(SI*4), Y16, Y10
+	VFMADD231PS.BCST 8(DX)(SI*4), Y16, Y11
+	ADDQ             $0x80, CX
+	ADDQ             $0x20, BX
+	SUBQ             $0x04, AX
+	CMPQ             AX, $0x04
+	JGE              kernel8x3ip_loop
+
+kernel8x3ip_tail:
+	TESTQ            AX, AX
+	JZ               kernel8x3ip_sum
+	VMOVUPS          (CX), Y16
+	MOVQ             (BX), SI
+	VFMADD231PS.BCST (DX)(SI*4), Y16, Y0
+	VFMADD231PS.BCST 4(DX)(SI*4), Y16, Y1
+	VFMADD231PS.BCST 8(DX)(SI*4), Y16, Y2
+	CMPQ             AX, $0x01
+	JE               kernel8x3ip_sum
+	VMOVUPS          32(CX), Y16
+	MOVQ             8(BX), SI
+	VFMADD231PS.BCST (DX)(SI*4), Y16, Y3
+	VFMADD231PS.BCST 4(DX)(SI*4), Y16, Y4
+	VFMADD231PS.BCST 8(DX)(SI*4), Y16, Y5
+	CMPQ             AX, $0x02
+	JE               kernel8x3ip_sum
+	VMOVUPS          64(CX), Y16
+	MOVQ             16(BX), SI
+	VFMADD231PS.BCST (DX)(SI*4), Y16, Y6
+	VFMADD231PS.BCST 4(DX)(SI*4), Y16, Y7
+	VFMADD231PS.BCST 8(DX)(SI*4), Y16, Y8
+
+kernel8x3ip_sum:
+	MOVQ    t+32(FP), AX
+	VADDPS  Y3, Y0, Y0
+	VADDPS  Y9, Y6, Y6
+	VADDPS  Y6, Y0, Y0
+	VMOVUPS Y0, (AX)
+	VADDPS  Y4, Y1, Y1
+	VADDPS  Y10, Y7, Y7
+	VADDPS  Y7, Y1, Y1
+	VMOVUPS Y1, 32(AX)
+	VADDPS  Y5, Y2, Y2
+	VADDPS  Y11, Y8, Y8
+	VADDPS  Y8, Y2, Y2
+	VMOVUPS Y2, 64(AX)
+	VZEROUPPER
+	RET
+
+// func kernel8x4ip(k int, a *float32, b *float32, off *int, t *float32)
+// Requires: AVX, AVX512F, AVX512VL, MMX+
+TEXT ·kernel8x4ip(SB), NOSPLIT, $0-40
+	MOVQ   k+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   b+16(FP), DX
+	MOVQ   off+24(FP), BX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	VXORPS Y15, Y15, Y15
+	CMPQ   AX, $0x04
+	JL     kernel8x4ip_tail
+
+kernel8x4ip_loop:
+	PREFETCHT0       1024(CX)
+	VMOVUPS          (CX), Y16
+	MOVQ             (BX), SI
+	VFMADD231PS.BCST (DX)(SI*4), Y16, Y0
+	VFMADD231PS.BCST 4(DX)(SI*4), Y16, Y1
+	VFMADD231PS.BCST 8(DX)(SI*4), Y16, Y2
+	VFMADD231PS.BCST 12(DX)(SI*4), Y16, Y3
+	VMOVUPS          32(CX), Y16
+	MOVQ             8(BX), SI
+	VFMADD231PS.BCST (DX)(SI*4), Y16, Y4
+	VFMADD231PS.BCST 4(DX)(SI*4), Y16, Y5
+	VFMADD231PS.BCST 8(DX)(SI*4), Y16, Y6
+	VFMADD231PS.BCST 12(DX)(SI*4), Y16, Y7
+	VMOVUPS          64(CX), Y16
+	MOVQ             16(BX), SI
+	VFMADD231PS.BCST (DX)(SI*4), Y16, Y8
+	VFMADD231PS.BCST 4(DX)(SI*4), Y16, Y9
+	VFMADD231PS.BCST 8(DX)(SI*4), Y16, Y10
+	VFMADD231PS.BCST 12(DX)(SI*4), Y16, Y11
+	VMOVUPS          96(CX), Y16
+	MOVQ             24(BX), SI
+	VFMADD231PS.BCST (DX)(SI*4), Y16, Y12
+	VFMADD231PS.BCST 4(DX)(SI*4), Y16, Y13
+	VFMADD231PS.BCST 8(DX)(SI*4), Y16, Y14
+	VFMADD231PS.BCST 12(DX)(SI*4), Y16, Y15
+	ADDQ             $0x80, CX
+	ADDQ             $0x20, BX
+	SUBQ             $0x04, AX
+	CMPQ             AX, $0x04
+	JGE              kernel8x4ip_loop
+
+kernel8x4ip_tail:
+	TESTQ            AX, AX
+	JZ               kernel8x4ip_sum
+	VMOVUPS          (CX), Y16
+	MOVQ             (BX), SI
+	VFMADD231PS.BCST (DX)(SI*4), Y16, Y0
+	VFMADD231PS.BCST 4(DX)(SI*4), Y16, Y1
+	VFMADD231PS.BCST 8(DX)(SI*4), Y16, Y2
+	VFMADD231PS.BCST 12(DX)(SI*4), Y16, Y3
+	CMPQ             AX, $0x01
+	JE               kernel8x4ip_sum
+	VMOVUPS          32(CX), Y16
+	MOVQ             8(BX), SI
+	VFMADD231PS.BCST (DX)(SI*4), Y16, Y4
+	VFMADD231PS.BCST 4(DX)(SI*4), Y16, Y5
+	VFMADD231PS.BCST 8(DX)(SI*4), Y16, Y6
+	VFMADD231PS.BCST 12(DX)(SI*4), Y16, Y7
+	CMPQ             AX, $0x02
+	JE               kernel8x4ip_sum
+	VMOVUPS          64(CX), Y16
+	MOVQ             16(BX), SI
+	VFMADD231PS.BCST (DX)(SI*4), Y16, Y8
+	VFMADD231PS.BCST 4(DX)(SI*4), Y16, Y9
+	VFMADD231PS.BCST 8(DX)(SI*4), Y16, Y10
+	VFMADD231PS.BCST 12(DX)(SI*4), Y16, Y11
+
+kernel8x4ip_sum:
+	MOVQ    t+32(FP), AX
+	VADDPS  Y4, Y0, Y0
+	VADDPS  Y12, Y8, Y8
+	VADDPS  Y8, Y0, Y0
+	VMOVUPS Y0, (AX)
+	VADDPS  Y5, Y1, Y1
+	VADDPS  Y13, Y9, Y9
+	VADDPS  Y9, Y1, Y1
+	VMOVUPS Y1, 32(AX)
+	VADDPS  Y6, Y2, Y2
+	VADDPS  Y14, Y10, Y10
+	VADDPS  Y10, Y2, Y2
+	VMOVUPS Y2, 64(AX)
+	VADDPS  Y7, Y3, Y3
+	VADDPS  Y15, Y11, Y11
+	VADDPS  Y11, Y3, Y3
+	VMOVUPS Y3, 96(AX)
+	VZEROUPPER
+	RET
+
 // func copyPanels48(n int, src *float32, dst *float32, stride int)
 // Requires: AVX, AVX512F
 TEXT ·copyPanels48(SB), NOSPLIT, $0-32

@@ -481,3 +481,76 @@ func winoGemm512() {
 	VZEROUPPER()
 	RET()
 }
+
+// colKernel512 emits kernel8x<c>ip, for the last c ≤ 4 columns of a GEMM (a
+// 7×7 map at batch 1 has 49 = 48 + 1): it keeps one ymm of 8 rows per
+// column, so a column costs one FMA per step instead of the 8 that the
+// 8×48 kernel's broadcast of A spends on a whole 8-column half. Four sets
+// of accumulators, one per step modulo 4, hide the FMA latency; they are
+// summed (s0+s1)+(s2+s3) at the end. Row p of B is at b + off[p], as in
+// kernel8x48ip; the result goes to t column by column, t[j*8+r], for the
+// caller's epilogue.
+func colKernel512(c int) {
+	name := fmt.Sprintf("kernel8x%dip", c)
+	TEXT(name, NOSPLIT, "func(k int, a, b *float32, off *int, t *float32)")
+	Pragma("noescape")
+	Doc(
+		fmt.Sprintf("%s sets t[j*8+r] = Σ_p a[p*8+r]·b[off[p]+j] over k steps for r < 8, j < %d,", name, c),
+		"summing the steps p mod 4 separately, then (s0+s1)+(s2+s3).",
+	)
+	ys := []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15}
+	acc := func(set, j int) VecPhysical { return ys[set*c+j] }
+	av := Y16
+	k := Load(Param("k"), GP64())
+	ap := Load(Param("a"), GP64())
+	bp := Load(Param("b"), GP64())
+	offp := Load(Param("off"), GP64())
+	ro := GP64()
+	for s := 0; s < 4; s++ {
+		for j := 0; j < c; j++ {
+			VXORPS(acc(s, j), acc(s, j), acc(s, j))
+		}
+	}
+	// step emits step u of the current four (A and off u steps on) into
+	// accumulator set `set`.
+	step := func(u, set int) {
+		VMOVUPS(Mem{Base: ap, Disp: 32 * u}, av)
+		MOVQ(Mem{Base: offp, Disp: 8 * u}, ro)
+		for j := 0; j < c; j++ {
+			VFMADD231PS_BCST(Mem{Base: bp, Index: ro, Scale: 4, Disp: 4 * j}, av, acc(set, j))
+		}
+	}
+	CMPQ(k, U8(4))
+	JL(LabelRef(name + "_tail"))
+	Label(name + "_loop")
+	PREFETCHT0(Mem{Base: ap, Disp: 1024})
+	for u := 0; u < 4; u++ {
+		step(u, u)
+	}
+	ADDQ(U8(128), ap)
+	ADDQ(U8(32), offp)
+	SUBQ(U8(4), k)
+	CMPQ(k, U8(4))
+	JGE(LabelRef(name + "_loop"))
+	Label(name + "_tail")
+	TESTQ(k, k)
+	JZ(LabelRef(name + "_sum"))
+	// The remaining one to three steps go to sets 0, 1, 2, as in the loop.
+	step(0, 0)
+	CMPQ(k, U8(1))
+	JE(LabelRef(name + "_sum"))
+	step(1, 1)
+	CMPQ(k, U8(2))
+	JE(LabelRef(name + "_sum"))
+	step(2, 2)
+	Label(name + "_sum")
+	t := Load(Param("t"), GP64())
+	for j := 0; j < c; j++ {
+		VADDPS(acc(1, j), acc(0, j), acc(0, j))
+		VADDPS(acc(3, j), acc(2, j), acc(2, j))
+		VADDPS(acc(2, j), acc(0, j), acc(0, j))
+		VMOVUPS(acc(0, j), Mem{Base: t, Disp: 32 * j})
+	}
+	VZEROUPPER()
+	RET()
+}

@@ -45,6 +45,9 @@ func main() {
 	addReLU(tb)
 	microKernel512(8, 3, false) // see gemmAVX512 in kernels/gemm_kernel.go for the choice
 	microKernel512(8, 3, true)
+	for c := 1; c <= 4; c++ {
+		colKernel512(c)
+	}
 	copyPanels512(3)
 	winoGemm512()
 	Generate()
