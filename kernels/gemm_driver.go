@@ -224,14 +224,7 @@ func (g *gemmArgs) macro(ker *gemmKernel, ablk []float32, astride int, bbuf []fl
 				g.edgeCols(ap, &bp[0], strideOffsets(nr, kc).off, kc, i, j, rows, cols, flags)
 				continue
 			}
-			c := g.c[i*g.ldc+j : (i+rows-1)*g.ldc+j+cols]
-			var bias, res []float32
-			if flags&flagBias != 0 {
-				bias = g.ep.bias[i : i+rows]
-			}
-			if flags&flagResidual != 0 {
-				res = g.ep.res[i*g.ep.ldr+j : (i+rows-1)*g.ep.ldr+j+cols]
-			}
+			c, bias, res := g.tile(i, j, rows, cols, flags)
 			switch ker.kind {
 			case kindAVX512:
 				ker.tile512(kc, ap, bp, c, g.ldc, rows, cols, flags, bias, res, g.ep.ldr)
@@ -244,6 +237,19 @@ func (g *gemmArgs) macro(ker *gemmKernel, ablk []float32, astride int, bbuf []fl
 			}
 		}
 	}
+}
+
+// tile returns the rows×cols tile of C at row i, column j, and the bias and
+// residual pieces the epilogue flags ask for (nil otherwise).
+func (g *gemmArgs) tile(i, j, rows, cols, flags int) (c, bias, res []float32) {
+	c = g.c[i*g.ldc+j : (i+rows-1)*g.ldc+j+cols]
+	if flags&flagBias != 0 {
+		bias = g.ep.bias[i : i+rows]
+	}
+	if flags&flagResidual != 0 {
+		res = g.ep.res[i*g.ep.ldr+j : (i+rows-1)*g.ep.ldr+j+cols]
+	}
+	return c, bias, res
 }
 
 // edge handles a tile of the 6×16 and 8×12 kernels cut by the right border

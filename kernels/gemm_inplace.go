@@ -132,14 +132,7 @@ func (g *gemmArgs) macroInPlace(ker *gemmKernel, ablk []float32, astride int, sr
 				g.edgeCols(ap, b, off, kc, i, j, rows, cols, flags)
 				continue
 			}
-			c := g.c[i*g.ldc+j : (i+rows-1)*g.ldc+j+cols]
-			var bias, res []float32
-			if flags&flagBias != 0 {
-				bias = g.ep.bias[i : i+rows]
-			}
-			if flags&flagResidual != 0 {
-				res = g.ep.res[i*g.ep.ldr+j : (i+rows-1)*g.ep.ldr+j+cols]
-			}
+			c, bias, res := g.tile(i, j, rows, cols, flags)
 			kernel8x48ip(kc, &ap[0], b, &off[0], &c[0], g.ldc, rows, cols, flags, first(bias), first(res), g.ep.ldr, mask)
 		}
 	}
