@@ -20,7 +20,8 @@ type phaseGeom struct {
 	phases         int // sh·sw
 	n              int // columns of the extended output: oh·ew
 	off            []int
-	extended       bool // ew > ow: the output must be compacted
+	extended       bool      // ew > ow: the output must be compacted
+	offT           *offTable // off and its largest value, for the in-place GEMM
 	sh, sw, kh, kw int
 	usedH, usedW   []bool // phases some kernel row / column reads (1×1/2 reads one)
 }
@@ -62,6 +63,10 @@ func newPhaseGeom(p ConvParams) *phaseGeom {
 				g.off[(c*p.KH+kh)*p.KW+kw] = phase*g.plane + (dh-g.dhMin)*g.ew + dw - g.dwMin
 			}
 		}
+	}
+	g.offT = &offTable{off: g.off}
+	for _, o := range g.off {
+		g.offT.max = max(g.offT.max, o)
 	}
 	return g
 }
@@ -116,19 +121,7 @@ type imagesB struct {
 	imgStride int
 	cols      int
 	imgs      int
-	offT      *offTable // off with its largest value, once needed
-}
-
-// offTable returns off with its largest value, for the in-place GEMM.
-func (s *imagesB) offTable() *offTable {
-	if s.offT == nil {
-		t := &offTable{off: s.off}
-		for _, o := range s.off {
-			t.max = max(t.max, o)
-		}
-		s.offT = t
-	}
-	return s.offT
+	offT      *offTable // off with its largest value (phaseGeom.offT), for the in-place GEMM
 }
 
 func (s *imagesB) packB(dst, row []float32, k0, kc, j0, nc int, ker *gemmKernel, asm bool) {

@@ -102,7 +102,9 @@ func (g *gemmArgs) inPlace(jc, nc int) (src []float32, off []int, ok bool) {
 		}
 		src = s.src[img*s.imgStride+c0:]
 		if s.off != nil {
-			t = s.offTable()
+			if t = s.offT; t == nil {
+				return nil, nil, false
+			}
 		} else {
 			t = strideOffsets(s.rowStride, g.k)
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/resnet-go/resnet/internal/isatest"
@@ -123,4 +124,45 @@ func BenchmarkGemmInPlace(b *testing.B) {
 			})
 		}
 	}
+}
+
+// The in-place GEMM's tasks share B's offset tables: two threads of one
+// convolution, and two convolutions at once, for the race detector (CI runs
+// the tests named *Race* under -race). Strided layers read the phase
+// planes' table; 1×1 and Winograd layers the cached stride tables.
+func TestGemmInPlaceRace(t *testing.T) {
+	prevT := Threads()
+	SetThreads(2)
+	defer SetThreads(prevT)
+	r := rand.New(rand.NewPCG(5, 6))
+	var ps []ConvParams
+	for _, q := range [][5]int{{64, 40, 64, 3, 2}, {64, 40, 64, 1, 1}, {64, 40, 64, 3, 1}, {3, 80, 32, 7, 2}} {
+		in, h, out, k, s := q[0], q[1], q[2], q[3], q[4]
+		ps = append(ps, ConvParams{InC: in, InH: h, InW: h, OutC: out, KH: k, KW: k, StrideH: s, StrideW: s, PadH: k / 2, PadW: k / 2})
+	}
+	done := make(chan bool)
+	for g := 0; g < 2; g++ {
+		go func() {
+			defer func() { done <- true }()
+			for _, p := range ps {
+				pl := PlanConv(p, randSliceLocked(r, p.OutC*p.InC*p.KH*p.KW))
+				in := randSliceLocked(r, p.InC*p.InH*p.InW)
+				out := make([]float32, p.OutC*p.OutH()*p.OutW())
+				for range 3 {
+					Conv2DPlanned(p, 1, in, pl, nil, nil, true, out)
+				}
+			}
+		}()
+	}
+	<-done
+	<-done
+}
+
+var randMu sync.Mutex
+
+// randSliceLocked is randSlice for a generator shared by goroutines.
+func randSliceLocked(r *rand.Rand, n int) []float32 {
+	randMu.Lock()
+	defer randMu.Unlock()
+	return randSlice(r, n)
 }
