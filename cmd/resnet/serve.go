@@ -35,6 +35,8 @@ type serveFlags struct {
 	maxBatchSize   int
 	maxQueueDelay  time.Duration
 	maxQueueSize   int
+	maxImages      int
+	workers        int
 	maxBody        byteSize
 	drainWait      time.Duration
 	exitTimeout    time.Duration
@@ -91,6 +93,8 @@ abandoned).`,
 	fl.IntVar(&f.maxBatchSize, "max-batch-size", serve.DefaultMaxBatchSize, "most images per forward pass")
 	fl.DurationVar(&f.maxQueueDelay, "max-queue-delay", serve.DefaultMaxQueueDelay, "how long the oldest waiting image waits for others to fill its batch (0: none)")
 	fl.IntVar(&f.maxQueueSize, "max-queue-size", serve.DefaultMaxQueueSize, "requests admitted per model, waiting or running; more are refused with --overload-status")
+	fl.IntVar(&f.maxImages, "max-request-images", serve.DefaultMaxRequestImages, "most images in one request (more: 413 / RESOURCE_EXHAUSTED)")
+	fl.IntVar(&f.workers, "workers", 1, "forward passes at once per model (each uses --threads kernel threads)")
 	fl.Var(&f.maxBody, "max-body", "largest request body, after gzip/deflate decoding, and largest gRPC message (e.g. 64MiB, 10MB, 1048576)")
 	fl.DurationVar(&f.drainWait, "drain-wait", serve.DefaultDrainWait, "after SIGTERM, how long to keep serving with readiness 503 before refusing new connections")
 	fl.DurationVar(&f.exitTimeout, "exit-timeout", serve.DefaultExitTimeout, "after SIGTERM, the longest until exit (drain wait included)")
@@ -194,8 +198,8 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	switch {
 	case f.overloadStatus != 503 && f.overloadStatus != 429:
 		return fmt.Errorf("--overload-status %d: want 503 or 429", f.overloadStatus)
-	case f.maxBatchSize < 1 || f.maxQueueSize < 1:
-		return fmt.Errorf("--max-batch-size and --max-queue-size must be at least 1")
+	case f.maxBatchSize < 1 || f.maxQueueSize < 1 || f.maxImages < 1 || f.workers < 1:
+		return fmt.Errorf("--max-batch-size, --max-queue-size, --max-request-images and --workers must be at least 1")
 	case f.maxQueueDelay < 0 || f.drainWait < 0 || f.exitTimeout <= 0 || f.requestTimeout <= 0:
 		return fmt.Errorf("--max-queue-delay and --drain-wait must not be negative, --exit-timeout and --request-timeout must be positive")
 	case f.maxPixels < 1:
@@ -239,19 +243,21 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		queueDelay = -1
 	}
 	s := serve.New(serve.Options{
-		MaxBatchSize:   f.maxBatchSize,
-		MaxQueueDelay:  queueDelay,
-		MaxQueueSize:   f.maxQueueSize,
-		MaxBody:        int64(f.maxBody),
-		MaxPixels:      f.maxPixels,
-		DecodeWorkers:  f.threads,
-		RequestTimeout: f.requestTimeout,
-		OverloadStatus: f.overloadStatus,
-		CORSOrigins:    f.cors,
-		DrainWait:      drainWait,
-		ExitTimeout:    f.exitTimeout,
-		Version:        version,
-		Logger:         log,
+		MaxBatchSize:     f.maxBatchSize,
+		MaxQueueDelay:    queueDelay,
+		MaxQueueSize:     f.maxQueueSize,
+		MaxRequestImages: f.maxImages,
+		Workers:          f.workers,
+		MaxBody:          int64(f.maxBody),
+		MaxPixels:        f.maxPixels,
+		DecodeWorkers:    f.threads,
+		RequestTimeout:   f.requestTimeout,
+		OverloadStatus:   f.overloadStatus,
+		CORSOrigins:      f.cors,
+		DrainWait:        drainWait,
+		ExitTimeout:      f.exitTimeout,
+		Version:          version,
+		Logger:           log,
 	})
 	log.Info("listening; loading models (readiness is 503 until they are loaded)", "http", addr(httpLn), "grpc", addr(grpcLn))
 	var fronts []serve.Frontend
@@ -291,7 +297,7 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	s.MarkReady()
 	log.Info("serving", "models", strings.Join(names, " "), "isa", kernels.ISA(), "threads", f.threads,
 		"http", addr(httpLn), "grpc", addr(grpcLn), "max_batch_size", f.maxBatchSize, "max_queue_delay", f.maxQueueDelay,
-		"max_queue_size", f.maxQueueSize, "version", version)
+		"max_queue_size", f.maxQueueSize, "max_request_images", f.maxImages, "workers", f.workers, "version", version)
 	return <-done
 }
 

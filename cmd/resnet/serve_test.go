@@ -182,6 +182,37 @@ func TestServeMatchesClassify(t *testing.T) {
 	}
 }
 
+// TestServeLimitFlags: --max-request-images reaches the server (a second image in one
+// request is refused with 413, one is served) and --workers is accepted and reported.
+func TestServeLimitFlags(t *testing.T) {
+	img, err := os.ReadFile(filepath.Join(testenv.SharedDir(t), "data", "images", "cat.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startServe(t, "--max-request-images", "1", "--workers", "2")
+	enc := base64.StdEncoding.EncodeToString(img)
+	for _, c := range []struct {
+		images []string
+		status int
+	}{{[]string{enc}, 200}, {[]string{enc, enc}, 413}} {
+		req, _ := json.Marshal(map[string]any{
+			"inputs": []map[string]any{{"name": "image", "datatype": "BYTES", "shape": []int{len(c.images)}, "data": c.images}},
+		})
+		resp, err := http.Post(p.url+"/v2/models/resnet20-cifar10/infer", "application/json", bytes.NewReader(req))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status {
+			t.Errorf("%d images: status %d (%s), want %d", len(c.images), resp.StatusCode, body, c.status)
+		}
+	}
+	if log := p.stderr.String(); !strings.Contains(log, "workers=2") {
+		t.Errorf("summary line does not report workers=2:\n%s", log)
+	}
+}
+
 // TestServeDrainSIGTERM is the spec's case 8 on the real process: SIGTERM during 10 queued
 // requests turns readiness 503 (liveness stays 200), refuses new connections after
 // --drain-wait, finishes all 10, and exits 0.
@@ -306,6 +337,8 @@ func TestServeRefusesBadFlags(t *testing.T) {
 		{[]string{"--log-level", "loud"}, "--log-level"},
 		{[]string{"--model", "/no/such/dir"}, "model dir: "},
 		{[]string{"--http", "256.0.0.1:1"}, "--http 256.0.0.1:1"},
+		{[]string{"--max-request-images", "0"}, "--max-request-images and --workers must be at least 1"},
+		{[]string{"--workers", "0"}, "--max-request-images and --workers must be at least 1"},
 	} {
 		_, stderr, code := run(t, append([]string{"serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0"}, c.args...)...)
 		if code != 1 || !strings.Contains(stderr, c.want) {
