@@ -33,10 +33,11 @@ var (
 	strideCount  atomic.Int64
 )
 
-// maxStrideTables bounds the cache of row-offset tables: a model has a few
-// dozen (row stride, rows) pairs per input size; a server fed ever new sizes
-// gets fresh tables past the bound instead of a growing cache.
-const maxStrideTables = 1024
+// maxStrideTables bounds the cache of row-offset tables: a model has a
+// dozen or so (row stride, rows) pairs per input size (ResNet-50: 11 at 224×224);
+// a caller feeding ever new sizes gets fresh tables past the bound instead
+// of a growing cache, which holds at most 256 × 2048 ints (4 MiB).
+const maxStrideTables = 256
 
 // strideOffsets returns the offsets k·ld of rows 0…k-1.
 func strideOffsets(ld, k int) *offTable {
