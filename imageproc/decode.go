@@ -100,13 +100,24 @@ func Decode(r io.Reader, maxPixels int) (*RGB, error) {
 		}
 		return nil, fmt.Errorf("unrecognised image format (first bytes % x); supported: %s", head[:min(len(head), 8)], supportedList)
 	}
-	if f.name == "TIFF" {
-		return decodeTIFF(br, f, maxPixels)
-	}
+	// The header is read through a tee, then decoding replays it before the rest.
 	var seen bytes.Buffer
+	cfgR := io.Reader(io.TeeReader(br, &seen))
+	rest := io.Reader(io.MultiReader(&seen, br))
+	if f.name == "TIFF" {
+		// A TIFF is read whole first: its directories sit at any offset, and x/image/tiff
+		// given a plain reader buffers everything up to the offset a header names
+		// (FuzzDecodePNG: the 9 bytes "II*\x000000" made it allocate 10 MB before failing).
+		// On an io.ReaderAt it reads only what is there, so memory stays the file's size.
+		data, err := io.ReadAll(br)
+		if err != nil {
+			return nil, fmt.Errorf("reading TIFF: %w", err)
+		}
+		cfgR, rest = bytes.NewReader(data), bytes.NewReader(data)
+	}
 	var cfg image.Config
 	err := guard(func() (err error) {
-		cfg, err = f.config(io.TeeReader(br, &seen))
+		cfg, err = f.config(cfgR)
 		return err
 	})
 	if err != nil {
@@ -115,7 +126,6 @@ func Decode(r io.Reader, maxPixels int) (*RGB, error) {
 	if err := checkSize(cfg.Width, cfg.Height, maxPixels); err != nil {
 		return nil, fmt.Errorf("%s image: %w", f.name, err)
 	}
-	rest := io.MultiReader(&seen, br)
 	var m image.Image
 	switch f.name {
 	case "GIF":
@@ -148,38 +158,6 @@ func Decode(r io.Reader, maxPixels int) (*RGB, error) {
 				return out, nil
 			}
 		}
-	}
-	return ToRGB(m), nil
-}
-
-// decodeTIFF reads the whole file first: a TIFF's directories sit at any offset, and
-// x/image/tiff given a plain reader buffers everything up to the offset a header names
-// (FuzzDecodePNG: the 9 bytes "II*\x000000" made it allocate 10 MB before failing). On an
-// io.ReaderAt it reads only what is there, so memory stays the file's size.
-func decodeTIFF(r io.Reader, f *format, maxPixels int) (*RGB, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, fmt.Errorf("reading TIFF: %w", err)
-	}
-	var cfg image.Config
-	if err := guard(func() (err error) {
-		cfg, err = f.config(bytes.NewReader(data))
-		return err
-	}); err != nil {
-		return nil, fmt.Errorf("reading %s header: %w", f.name, explain(err))
-	}
-	if err := checkSize(cfg.Width, cfg.Height, maxPixels); err != nil {
-		return nil, fmt.Errorf("%s image: %w", f.name, err)
-	}
-	var m image.Image
-	if err := guard(func() (err error) {
-		m, err = f.decode(bytes.NewReader(data))
-		return err
-	}); err != nil {
-		return nil, fmt.Errorf("decoding %s: %w", f.name, explain(err))
-	}
-	if b := m.Bounds(); b.Dx() != cfg.Width || b.Dy() != cfg.Height {
-		return nil, fmt.Errorf("decoding %s: header says %dx%d but the decoded image is %dx%d", f.name, cfg.Width, cfg.Height, b.Dx(), b.Dy())
 	}
 	return ToRGB(m), nil
 }
