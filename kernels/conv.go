@@ -167,7 +167,7 @@ func convGroup(p ConvParams, n int, in, w []float32, pw *PackedA, bias, residual
 				geom.fill(in[img*p.InC*p.InH*p.InW:], (*e)[img*size:], c, c+1, asm)
 			}
 		})
-		g.b = &imagesB{src: *e, off: geom.off, offT: geom.offT, imgStride: size, cols: cols, imgs: n}
+		g.b = &imagesB{src: *e, off: geom.off, imgStride: size, cols: cols, imgs: n}
 	}
 	g.n = n * cols
 	if n == 1 && ew == ow {

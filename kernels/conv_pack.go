@@ -1,5 +1,7 @@
 package kernels
 
+import "slices"
+
 // Convolutions other than 1×1 stride 1 read their input through phase
 // planes. With stride s, input row y = oh·s - pad + kh is row oh + dh of
 // phase a, where kh - pad = s·dh + a (0 <= a < s), and likewise for columns.
@@ -14,14 +16,13 @@ package kernels
 type phaseGeom struct {
 	p              ConvParams
 	oh, ow         int
-	dhMin, dwMin   int // smallest row / column shift (floor((0-pad)/s))
-	rows, ew       int // rows and row width of a phase plane
-	plane          int // values per phase plane (with slack)
-	phases         int // sh·sw
-	n              int // columns of the extended output: oh·ew
-	off            []int
+	dhMin, dwMin   int       // smallest row / column shift (floor((0-pad)/s))
+	rows, ew       int       // rows and row width of a phase plane
+	plane          int       // values per phase plane (with slack)
+	phases         int       // sh·sw
+	n              int       // columns of the extended output: oh·ew
 	extended       bool      // ew > ow: the output must be compacted
-	offT           *offTable // off and its largest value, for the in-place GEMM
+	off            *offTable // start of im2col row k = (c, kh, kw) in the phase planes
 	sh, sw, kh, kw int
 	usedH, usedW   []bool // phases some kernel row / column reads (1×1/2 reads one)
 }
@@ -53,21 +54,18 @@ func newPhaseGeom(p ConvParams) *phaseGeom {
 	for kw := range p.KW {
 		g.usedW[mod(kw-p.PadW, g.sw)] = true
 	}
-	g.off = make([]int, p.InC*p.KH*p.KW)
+	off := make([]int, p.InC*p.KH*p.KW)
 	for c := range p.InC {
 		for kh := range p.KH {
 			a, dh := mod(kh-p.PadH, g.sh), floorDiv(kh-p.PadH, g.sh)
 			for kw := range p.KW {
 				b, dw := mod(kw-p.PadW, g.sw), floorDiv(kw-p.PadW, g.sw)
 				phase := (c*g.sh+a)*g.sw + b
-				g.off[(c*p.KH+kh)*p.KW+kw] = phase*g.plane + (dh-g.dhMin)*g.ew + dw - g.dwMin
+				off[(c*p.KH+kh)*p.KW+kw] = phase*g.plane + (dh-g.dhMin)*g.ew + dw - g.dwMin
 			}
 		}
 	}
-	g.offT = &offTable{off: g.off}
-	for _, o := range g.off {
-		g.offT.max = max(g.offT.max, o)
-	}
+	g.off = &offTable{off: off, max: slices.Max(off)}
 	return g
 }
 
@@ -116,12 +114,11 @@ func (g *phaseGeom) fill(in, e []float32, c0, c1 int, asm bool) {
 // that image (off[k] = k·rowStride when off is nil: a 1×1 convolution).
 type imagesB struct {
 	src       []float32
-	off       []int
+	off       *offTable // row offsets (phaseGeom.off), or nil: off[k] = k·rowStride
 	rowStride int
 	imgStride int
 	cols      int
 	imgs      int
-	offT      *offTable // off with its largest value (phaseGeom.offT), for the in-place GEMM
 }
 
 func (s *imagesB) packB(dst, row []float32, k0, kc, j0, nc int, ker *gemmKernel, asm bool) {
@@ -130,7 +127,7 @@ func (s *imagesB) packB(dst, row []float32, k0, kc, j0, nc int, ker *gemmKernel,
 	for p := 0; p < kc; p++ {
 		off := (k0 + p) * s.rowStride
 		if s.off != nil {
-			off = s.off[k0+p]
+			off = s.off.off[k0+p]
 		}
 		if one {
 			o := img0*s.imgStride + off + c0

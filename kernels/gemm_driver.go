@@ -115,8 +115,8 @@ func (g *gemmArgs) split() (tm, tn int) {
 		aCost = streamCost
 	}
 	bCost := float64(packCost)
-	if g.bInPlace() {
-		bCost = 0 // read where it lies (gemm_inplace.go)
+	if _, _, ok := g.inPlace(0, g.n); ok {
+		bCost = 0 // read where it lies (gemm_inplace.go); images side by side are still packed
 	}
 	// Costs are multiply-adds per step of K, as packing is; a hand-off
 	// (a few microseconds) is about taskCost multiply-adds in all.
@@ -209,6 +209,11 @@ func (g *gemmArgs) rect(m0, m1, n0, n1 int, buf []float32) {
 func (g *gemmArgs) macro(ker *gemmKernel, ablk []float32, astride int, bbuf []float32, ic, mc, jc, nc, kc, flags int) {
 	mr, nr := ker.mr, ker.nr
 	ps := ker.panelStride(kc)
+	// Rows of a packed panel for the column kernels, when the last panel is that narrow.
+	var colOff []int
+	if r := nc % nr; ker.kind == kindAVX512 && gemmColumns && r > 0 && r <= colsKernel {
+		colOff = strideOffsets(nr, kc).off
+	}
 	for jr := 0; jr < nc; jr += nr {
 		bp := bbuf[jr/nr*ps:][:kc*nr]
 		cols := min(nr, nc-jr)
@@ -220,8 +225,8 @@ func (g *gemmArgs) macro(ker *gemmKernel, ablk []float32, astride int, bbuf []fl
 				g.edge(ker, ap, bp, kc, i, j, rows, cols, flags)
 				continue
 			}
-			if cols <= colsKernel && ker.kind == kindAVX512 && gemmColumns {
-				g.edgeCols(ap, &bp[0], strideOffsets(nr, kc).off, kc, i, j, rows, cols, flags)
+			if cols <= colsKernel && colOff != nil {
+				g.edgeCols(ap, &bp[0], colOff, kc, i, j, rows, cols, flags)
 				continue
 			}
 			c, bias, res := g.tile(i, j, rows, cols, flags)

@@ -69,21 +69,6 @@ func strideOffsets(ld, k int) *offTable {
 // and two threads).
 func (g *gemmArgs) packNarrow() bool { return g.m >= 1024 && g.n <= 256 }
 
-// bInPlace reports whether g's B can be read in place, block by block (for
-// the cost model: a block of images side by side may still need packing).
-func (g *gemmArgs) bInPlace() bool {
-	if !gemmInPlace || !g.isa.gemm.inPlace || !g.isa.asm || g.packNarrow() {
-		return false
-	}
-	switch s := g.b.(type) {
-	case denseB:
-		return true
-	case *imagesB:
-		return s.imgs == 1
-	}
-	return false
-}
-
 // inPlace returns B's columns jc…jc+nc-1 in place: row p is
 // src[off[p] : off[p]+nc]. ok is false where B must be packed: no in-place
 // kernel on this path, a B that is not in memory, or a block spanning
@@ -103,9 +88,7 @@ func (g *gemmArgs) inPlace(jc, nc int) (src []float32, off []int, ok bool) {
 		}
 		src = s.src[img*s.imgStride+c0:]
 		if s.off != nil {
-			if t = s.offT; t == nil {
-				return nil, nil, false
-			}
+			t = s.off
 		} else {
 			t = strideOffsets(s.rowStride, g.k)
 		}
