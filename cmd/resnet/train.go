@@ -58,7 +58,7 @@ func (f *trainFlags) register(cmd *cobra.Command, withModel bool) {
 	fl.BoolVar(&f.zeroInit, "zero-init-residual", false, "start each residual branch's last BN at γ=0")
 	fl.StringVar(&f.normalize, "normalize", "dataset", "per-channel normalisation: dataset (training-set mean/std), imagenet, or none")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed for initialisation, shuffling and augmentation")
-	fl.IntVar(&f.maxPixels, "max-pixels", imageproc.DefaultMaxPixels, "refuse (or, with --on-bad-image skip, skip) images with more pixels than this (Pillow's limit)")
+	fl.IntVar(&f.maxPixels, "max-pixels", imageproc.DefaultMaxPixels, "refuse (or, with --on-bad-image skip, skip) decoded images (folder:, hf: datasets) with more pixels than this (Pillow's limit); CIFAR-10 and IDX records are fixed-size")
 	fl.IntVar(&f.subset, "subset", 0, "train on a seeded random subset of this many images (0: all)")
 	fl.IntVar(&f.threads, "threads", runtime.GOMAXPROCS(0), "worker threads")
 	fl.StringVar(&f.onBad, "on-bad-image", "fail", "an unreadable image in a folder dataset: fail or skip (skipped images are counted and listed)")

@@ -13,7 +13,7 @@ mkdir -p "$out"
 runs=${RUNS:-5}
 dev=.device
 lscpu | grep -E 'Model name|^CPU\(s\)|Flags' | cut -c1-400 >"$out/cpu.txt"
-cat "$out/cpu.txt" | head -2
+head -2 "$out/cpu.txt"
 
 if [ "${TESTS:-1}" = 1 ]; then
   # Every kernel test on every path this CPU runs (avx512 must run, not skip), short sizes.
