@@ -33,6 +33,8 @@ const (
 // L2/L3. These are the usual BLIS-style sizes for 32 KiB L1 / ≥512 KiB L2; a
 // sweep (kc 192…384, mc 72…288, nc 512…2048) with BenchmarkGemm on the 2-core
 // AMD EPYC (Zen 4) dev machine moved results by less than its noise (±5%).
+// mc and nc are the defaults where the caches are unknown: blocking.go fits
+// them to the CPU at start-up.
 var (
 	gemmGo   = &gemmKernel{name: "go 6×16", kind: kindGo, mr: mr, nr: nr, kc: 256, mc: 144, nc: 1024}
 	gemmAVX2 = &gemmKernel{name: "avx2 6×16", kind: kindAVX2, mr: mr, nr: nr, kc: 256, mc: 144, nc: 1024}
@@ -52,9 +54,12 @@ var (
 // that issue two zmm FMAs per cycle (Intel), which a 28×16 tile (29 loads)
 // would exceed. Masked edges cost whole 8-column halves (ymm for an odd
 // half), so N = 49 (7×7 maps) costs 56 columns as with the AVX2 kernels.
-// Blocking: kc 128 (a 24 KiB B micro-panel in a 32 KiB L1; every ResNet K
-// but the stem's is a multiple of 128), mc 256, nc 2016; kc 192 and 256, mc
-// 128 and 512, nc 1008 and 4032 measured within 1% (noise).
+// Blocking: kc 256 (every ResNet K but the stem's is a multiple of it; its
+// 48 KiB B micro-panel outgrows a 32 KiB L1, yet kc 128, which fits, measured
+// alike: in place, B's rows come from L2 either way), mc 256 and nc 2016
+// where the caches are unknown (blocking.go fits them to the CPU); kc 128,
+// 192 and 512 (slower, 61–87 GFLOP/s against ~100 on 1×1 shapes), mc 128 and
+// 512, nc 1008 and 4032 measured within 1–5% (noise) otherwise.
 var gemmAVX512 = &gemmKernel{name: "avx512 8×48", kind: kindAVX512, mr: 8, nr: 48, kc: 256, mc: 256, nc: 2016, inPlace: true}
 
 // gemmNEON is the neon path's kernel, 8×12 (see kernel_neon_arm64.go for

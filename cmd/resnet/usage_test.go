@@ -240,7 +240,7 @@ func TestVersionAndISA(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &v) != nil {
 		t.Fatalf("version --json: exit %d, %q, %q", code, out, errOut)
 	}
-	if !slices.Contains(v.Supported, v.ISA) || v.Supported[0] != "go" || v.Go == "" || v.ISAError != "" {
+	if !slices.Contains(v.Supported, v.ISA) || v.Supported[0] != "go" || v.Go == "" || v.ISAError != "" || !strings.Contains(v.Blocking, "kc ") {
 		t.Errorf("version: %+v", v)
 	}
 	img := filepath.Join(t.TempDir(), "a.png")

@@ -21,7 +21,7 @@ func versionCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return runVersion(&f) },
 	}
-	cmd.Flags().BoolVar(&f.json, "json", false, `one JSON object: {"version","go","os","arch","isa","supported_isas","isa_error"}`)
+	cmd.Flags().BoolVar(&f.json, "json", false, `one JSON object: {"version","go","os","arch","isa","supported_isas","isa_error","gemm_blocking"}`)
 	return cmd
 }
 
@@ -34,12 +34,13 @@ type versionResult struct {
 	ISA       string   `json:"isa"`
 	Supported []string `json:"supported_isas"`
 	ISAError  string   `json:"isa_error,omitempty"`
+	Blocking  string   `json:"gemm_blocking"` // the GEMM kernel's cache blocking and the caches it was fitted to
 }
 
 func runVersion(f *versionFlags) error {
 	res := versionResult{
 		Version: moduleVersion(), Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH,
-		ISA: kernels.ISA(), Supported: kernels.SupportedISAs(),
+		ISA: kernels.ISA(), Supported: kernels.SupportedISAs(), Blocking: kernels.Blocking(),
 	}
 	if err := kernels.ISAError(); err != nil {
 		res.ISAError = err.Error()
@@ -48,7 +49,7 @@ func runVersion(f *versionFlags) error {
 		printJSON(res)
 		return nil
 	}
-	fmt.Printf("resnet %s\n%s %s/%s\nisa: %s (this CPU and build can run: %s)\n", res.Version, res.Go, res.OS, res.Arch, res.ISA, strings.Join(res.Supported, ", "))
+	fmt.Printf("resnet %s\n%s %s/%s\nisa: %s (this CPU and build can run: %s)\ngemm: %s\n", res.Version, res.Go, res.OS, res.Arch, res.ISA, strings.Join(res.Supported, ", "), res.Blocking)
 	if res.ISAError != "" {
 		fmt.Printf("RESNET_ISA refused: %s\n", res.ISAError)
 	}
