@@ -339,9 +339,15 @@ func winoGroup(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout, ww *
 	})
 }
 
-// gemms computes M_ξ = U_ξ·V_ξ for the α² planes, one task each, on path cur.
+// gemms computes M_ξ = U_ξ·V_ξ for the α² planes on path cur, each plane's rows cut into
+// planeSplit blocks, one task each.
 func (g *winoGeom) gemms(ww *winoWeights, v, m []float32, cur *isaImpl) {
-	parallel(g.k.planes(), func(x int) {
+	planes, mr := g.k.planes(), cur.gemm.mr
+	panels := ceilDiv(g.p.OutC, mr)
+	s := planeSplit(planes, panels, Threads(), 2*float64(g.p.OutC)*float64(g.tiles)*float64(g.p.InC))
+	parallel(planes*s, func(i int) {
+		x, part := i/s, i%s
+		m0, m1 := part*panels/s*mr, min((part+1)*panels/s*mr, g.p.OutC)
 		ga := gemmArgs{
 			m: g.p.OutC, n: g.tiles, k: g.p.InC,
 			pa: ww.u[x],
@@ -350,9 +356,31 @@ func (g *winoGeom) gemms(ww *winoWeights, v, m []float32, cur *isaImpl) {
 			isa: cur,
 		}
 		b := cur.gemm.buf()
-		ga.rect(0, g.p.OutC, 0, g.tiles, *b)
+		ga.rect(m0, m1, 0, g.tiles, *b)
 		cur.gemm.putBuf(b)
 	})
+}
+
+// planeSplit is how many row blocks each of the planes' GEMMs (rowPanels panels of rows,
+// flops each) is cut into so that the tasks fill t threads evenly. One task per plane
+// leaves threads idle wherever t does not divide the planes: F4's 36 planes on 16
+// threads run in three rounds, the last with 4 of 16 threads busy (75% of the phase's
+// time used); cut in 4, 144 tasks make 9 full rounds. A cut must leave each task whole
+// panels and a quarter of minParallelFlops (~5 µs: a task is a step of the parallel
+// call's counter, not a hand-off), and must gain 2% of balance to be taken (each block
+// reads the plane's V again). On 1, 2 and 4 threads the planes divide evenly: no cut.
+func planeSplit(planes, rowPanels, t int, flops float64) int {
+	best, bestEff := 1, 0.0
+	for s := 1; s <= min(rowPanels, 8); s++ {
+		if s > 1 && flops/float64(s) < minParallelFlops/4 {
+			break
+		}
+		tasks := planes * s
+		if eff := float64(tasks) / float64(ceilDiv(tasks, t)*t); eff > bestEff+0.02 {
+			best, bestEff = s, eff
+		}
+	}
+	return best
 }
 
 // workChunks splits n items (channels) of `values` pixels in all into

@@ -261,3 +261,61 @@ func TestPlaneStride(t *testing.T) {
 		}
 	}
 }
+
+// planeSplit cuts the planes' GEMMs where the thread count does not divide them, and only
+// into blocks of enough work.
+func TestPlaneSplit(t *testing.T) {
+	big := 2 * 256 * 16 * 256.0 // a 14×14 layer's F4 plane: 256×256 by 256×16
+	for _, tc := range []struct {
+		planes, panels, threads int
+		flops                   float64
+		want                    int
+	}{
+		{36, 32, 1, big, 1},
+		{36, 32, 2, big, 1},
+		{36, 32, 4, big, 1},
+		{36, 32, 8, big, 2},    // 36/40 → 72/72
+		{36, 32, 16, big, 4},   // 36/48 → 144/144
+		{16, 64, 16, big, 1},   // F2 on 16 threads: even already
+		{16, 64, 12, big, 3},   // 16/24 → 48/48
+		{36, 2, 16, big, 2},    // no more blocks than row panels
+		{36, 32, 16, 1.5e6, 2}, // blocks of ≥ minParallelFlops/4 only
+		{36, 32, 16, 8e5, 1},   // too little work to cut at all
+		{36, 32, 5, big, 3},    // 36/40 → 72/75 → 108/110; 144/145 gains under 2%
+	} {
+		if got := planeSplit(tc.planes, tc.panels, tc.threads, tc.flops); got != tc.want {
+			t.Errorf("planeSplit(%d planes, %d panels, %d threads, %.0f flops) = %d, want %d", tc.planes, tc.panels, tc.threads, tc.flops, got, tc.want)
+		}
+	}
+}
+
+// Cutting the planes' GEMMs into row blocks changes no result: every thread count (16, 12
+// and 5 cut F4's and F2's planes, with the work bound lowered) gives the one-thread output
+// bit for bit.
+func TestWinogradPlaneSplitExact(t *testing.T) {
+	prev := minParallelFlops
+	minParallelFlops = 1 << 10
+	defer func() { minParallelFlops = prev }()
+	isatest.Run(t, func(t *testing.T) {
+		for _, kind := range []*winoKind{winoF4, winoF2} {
+			p := ConvParams{InC: 64, InH: 14, InW: 14, OutC: 96, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
+			r := rand.New(rand.NewPCG(7, uint64(kind.m)))
+			in, w := resnetLike(r, p, 2)
+			ww := newWinoWeights(kind, p, w)
+			var want []float32
+			for _, threads := range []int{1, 16, 12, 5, 2} {
+				out := make([]float32, 2*p.OutC*p.OutH()*p.OutW())
+				withThreads(threads, func() { winoConv(p, 2, in, ww, nil, nil, true, out) })
+				if want == nil {
+					want = out
+					continue
+				}
+				for i := range out {
+					if math.Float32bits(out[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("F%d, %d threads: value %d is %g, one thread gives %g", kind.m, threads, i, out[i], want[i])
+					}
+				}
+			}
+		}
+	})
+}
