@@ -72,7 +72,7 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	if f.batch < 1 || f.threads < 1 || f.runs < 1 || f.warmup < 0 {
 		return fmt.Errorf("--batch, --threads and --runs must be at least 1, --warmup at least 0")
 	}
-	if err := f.setThreads(); err != nil {
+	if err := f.start(); err != nil {
 		return err
 	}
 	if f.json {

@@ -148,6 +148,9 @@ func (f *classifyFlags) classifyTo(w io.Writer, m *resnet.Model, paths []string,
 // runs at close to the engine's speed (a 224² JPEG takes 10–20 ms to decode and resize on one
 // core, a third of a ResNet-50 forward pass on two).
 func forEachBatch(m *resnet.Model, paths []string, batch, workers int, fn func(path string, logits []float32, err error)) error {
+	if batch < 1 || workers < 1 {
+		return fmt.Errorf("batch %d and workers %d must be at least 1", batch, workers)
+	}
 	type item struct {
 		x    *tensor.Tensor
 		err  error

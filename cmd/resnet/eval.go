@@ -65,8 +65,8 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 	if f.dataset == "" {
 		return fmt.Errorf("--dataset is required (e.g. cifar10:../shared/data/cifar10)")
 	}
-	if f.batch < 1 {
-		return fmt.Errorf("--batch must be at least 1")
+	if err := checkPositive(f.fs, map[string]int{"batch": f.batch, "limit": f.limit}); err != nil {
+		return err // a --limit 0 given evaluated everything
 	}
 	spec, err := datasets.ParseSpec(f.dataset)
 	if err != nil {
@@ -92,9 +92,6 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 	mapping, err := datasets.MapLabels(classes, labels)
 	if err != nil {
 		return fmt.Errorf("%s: %w; evaluate a model trained on these classes, or name the model's classes with --labels FILE", spec, err)
-	}
-	if f.limit < 0 {
-		return fmt.Errorf("--limit must be positive")
 	}
 	examples = sample(examples, f.limit)
 	preds, err := predictAll(m, examples, f.batch, f.threads, f.bars())

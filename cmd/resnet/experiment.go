@@ -62,6 +62,9 @@ type degradationRow struct {
 }
 
 func runDegradation(ctx context.Context, f *degradationFlags) error {
+	if err := f.check(); err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	depths, err := checkDepths(f.depths)

@@ -7,11 +7,13 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/resnet-go/resnet"
@@ -35,10 +37,12 @@ type modelFlags struct {
 	// randomArch lets --arch without --model mean the preset with random weights (bench);
 	// elsewhere that combination is refused.
 	randomArch bool
+	fs         *pflag.FlagSet // the command's flags, to tell a value given from the default
 }
 
 func (f *modelFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
+	f.fs = fl
 	fl.StringVarP(&f.model, "model", "m", "", "hub id (microsoft/resnet-50), HF-style directory, checkpoint file (.safetensors, .pth, .th, .bin) or ONNX ResNet (.onnx); default: the built-in CIFAR-10 ResNet-20")
 	fl.StringVar(&f.arch, "arch", "", "architecture of a checkpoint without config.json (e.g. resnet-50, cifar-resnet20; see `resnet info --list`)")
 	fl.StringVar(&f.revision, "revision", "", "hub branch, tag or commit (default main)")
@@ -84,7 +88,7 @@ func (f *modelFlags) options() []resnet.Option {
 
 // checkpoint reads the checkpoint and applies label and preprocessing overrides.
 func (f *modelFlags) checkpoint(ctx context.Context, extra ...resnet.Option) (*resnet.Checkpoint, error) {
-	if err := f.setThreads(); err != nil {
+	if err := f.start(); err != nil {
 		return nil, err
 	}
 	var ck *resnet.Checkpoint
@@ -116,13 +120,28 @@ func (f *modelFlags) checkpoint(ctx context.Context, extra ...resnet.Option) (*r
 	return ck, f.overrideProcessor(ck.Processor)
 }
 
-// setThreads applies --threads to the Go scheduler and the kernels' pool.
-func (f *modelFlags) setThreads() error {
-	if f.threads < 1 {
-		return fmt.Errorf("--threads must be at least 1")
+// start checks the flags' values, then applies --threads to the Go scheduler and the
+// kernels' pool.
+func (f *modelFlags) start() error {
+	if err := f.check(); err != nil {
+		return err
 	}
 	runtime.GOMAXPROCS(f.threads)
 	kernels.SetThreads(f.threads)
+	return nil
+}
+
+// check refuses flag values no model can run with, before anything is loaded.
+func (f *modelFlags) check() error {
+	if f.threads < 1 {
+		return fmt.Errorf("--threads must be at least 1")
+	}
+	if err := checkPositive(f.fs, map[string]int{"size": f.size, "height": f.height, "width": f.width, "max-pixels": f.maxPixels}); err != nil {
+		return err
+	}
+	if f.fs != nil && f.fs.Changed("crop-pct") && (f.cropPct <= 0 || f.cropPct > 1) {
+		return fmt.Errorf("--crop-pct %g must be in (0, 1]", f.cropPct)
+	}
 	return nil
 }
 
@@ -141,10 +160,24 @@ func (f *modelFlags) load(ctx context.Context) (*resnet.Model, error) {
 	return m, nil
 }
 
-func (f *modelFlags) overrideProcessor(p *imageproc.Processor) error {
-	if f.size < 0 || f.height < 0 || f.width < 0 {
-		return fmt.Errorf("--size, --height and --width must be positive")
+// checkPositive refuses, for each named flag, a value below 1 that was given (or is
+// negative): a zero would otherwise read as "not given" and silently keep the default
+// (--size 0 classified at the model's own size, --max-pixels 0 kept Pillow's limit).
+func checkPositive(fs *pflag.FlagSet, vals map[string]int) error {
+	names := make([]string, 0, len(vals))
+	for n := range vals {
+		names = append(names, n)
 	}
+	sort.Strings(names)
+	for _, n := range names {
+		if v := vals[n]; v < 0 || (v < 1 && fs != nil && fs.Changed(n)) {
+			return fmt.Errorf("--%s must be at least 1, got %d", n, v)
+		}
+	}
+	return nil
+}
+
+func (f *modelFlags) overrideProcessor(p *imageproc.Processor) error {
 	if (f.height > 0) != (f.width > 0) {
 		return fmt.Errorf("--height and --width go together")
 	}

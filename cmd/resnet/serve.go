@@ -195,6 +195,9 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := f.modelFlags.check(); err != nil {
+		return err // before listening: a bad --threads or --size failed only after the drain wait
+	}
 	switch {
 	case f.overloadStatus != 503 && f.overloadStatus != 429:
 		return fmt.Errorf("--overload-status %d: want 503 or 429", f.overloadStatus)
@@ -202,8 +205,6 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		return fmt.Errorf("--max-batch-size, --max-queue-size, --max-request-images and --workers must be at least 1")
 	case f.maxQueueDelay < 0 || f.drainWait < 0 || f.exitTimeout <= 0 || f.requestTimeout <= 0:
 		return fmt.Errorf("--max-queue-delay and --drain-wait must not be negative, --exit-timeout and --request-timeout must be positive")
-	case f.maxPixels < 1:
-		return fmt.Errorf("--max-pixels must be at least 1")
 	case f.httpAddr == "" && f.grpcAddr == "":
 		return fmt.Errorf("--http and --grpc are both empty: nothing to serve")
 	}

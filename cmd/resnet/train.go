@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/resnet-go/resnet"
 	"github.com/resnet-go/resnet/arch"
@@ -31,6 +33,7 @@ type trainFlags struct {
 	arch, dataset, out, schedule, normalize, onBad, init string
 	epochs, batch, warmup, subset, threads, numLabels    int
 	maxPixels                                            int
+	fs                                                   *pflag.FlagSet // to tell a value given from the default
 	lr, momentum, weightDecay                            float64
 	milestones                                           []int
 	seed                                                 uint64
@@ -40,8 +43,32 @@ type trainFlags struct {
 	columnFlags
 }
 
+// check refuses values no run can use before any data is read: counts below 1 (a 0 given
+// for --subset or --num-labels would otherwise mean "all" or "the dataset's", and
+// --threads 0 one thread), a negative warm-up, and a learning rate, momentum or weight
+// decay that is not a finite number in range (--lr nan parsed, then diverged at the first
+// step).
+func (f *trainFlags) check() error {
+	if err := checkPositive(f.fs, map[string]int{"max-pixels": f.maxPixels, "subset": f.subset, "num-labels": f.numLabels,
+		"epochs": f.epochs, "batch": f.batch, "threads": f.threads}); err != nil {
+		return err
+	}
+	switch {
+	case f.warmup < 0:
+		return fmt.Errorf("--warmup %d must be at least 0", f.warmup)
+	case !(f.lr > 0) || math.IsInf(f.lr, 0):
+		return fmt.Errorf("--lr %g must be a positive number", f.lr)
+	case !(f.momentum >= 0) || math.IsInf(f.momentum, 0):
+		return fmt.Errorf("--momentum %g must be a number ≥ 0", f.momentum)
+	case !(f.weightDecay >= 0) || math.IsInf(f.weightDecay, 0):
+		return fmt.Errorf("--weight-decay %g must be a number ≥ 0", f.weightDecay)
+	}
+	return nil
+}
+
 func (f *trainFlags) register(cmd *cobra.Command, withModel bool) {
 	fl := cmd.Flags()
+	f.fs = fl
 	fl.StringVar(&f.dataset, "dataset", "", "KIND:PATH: cifar10:DIR, folder:DIR|TAR|TAR.GZ (class sub-folders), fashion-mnist:DIR, mnist:DIR, hf:ORG/NAME[:CONFIG][@REV][/SPLIT] (default splits train and test)")
 	f.registerColumns(cmd)
 	fl.IntVar(&f.epochs, "epochs", 30, "epochs to train")
@@ -92,6 +119,9 @@ func trainCmd() *cobra.Command {
 func runTrain(ctx context.Context, f *trainFlags) error {
 	if f.out == "" {
 		return fmt.Errorf("--out is required")
+	}
+	if err := f.check(); err != nil {
+		return err
 	}
 	cfg, init, err := f.architecture(ctx)
 	if err != nil {

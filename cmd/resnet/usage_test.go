@@ -281,3 +281,42 @@ func otherArchISA() string {
 	}
 	return "neon"
 }
+
+// A value given on the command line that would read as "not given" (0 for --size, --limit,
+// --subset, --max-pixels…) or that no run can use is refused before anything is loaded,
+// never silently replaced by the default (--size 0 classified at the model's size, --limit
+// 0 evaluated everything, train --threads 0 ran one thread, embed --batch 0 spun forever).
+func TestZeroFlagsRefused(t *testing.T) {
+	img := filepath.Join(t.TempDir(), "a.png")
+	writePNG(t, img, 40, 30)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"classify", "--size", "0", img}, "--size must be at least 1, got 0"},
+		{[]string{"classify", "--height", "0", "--width", "0", img}, "--height must be at least 1, got 0"},
+		{[]string{"classify", "--size", "-3", img}, "--size must be at least 1, got -3"},
+		{[]string{"classify", "--crop-pct", "0", img}, "--crop-pct 0 must be in (0, 1]"},
+		{[]string{"classify", "--max-pixels", "0", img}, "--max-pixels must be at least 1, got 0"},
+		{[]string{"embed", "--batch", "0", img}, "--batch must be at least 1"},
+		{[]string{"explain", "--max-pixels", "-1", img}, "--max-pixels must be at least 1, got -1"},
+		{[]string{"bench", "--size", "0", "--runs", "1"}, "--size must be at least 1, got 0"},
+		{[]string{"eval", "--dataset", "cifar10:nowhere", "--limit", "0"}, "--limit must be at least 1, got 0"},
+		{[]string{"eval", "--dataset", "cifar10:nowhere", "--batch", "0"}, "--batch must be at least 1, got 0"},
+		{[]string{"serve", "--http", "127.0.0.1:0", "--grpc", "", "--threads", "0"}, "--threads must be at least 1"},
+		{[]string{"serve", "--http", "127.0.0.1:0", "--grpc", "", "--size", "0"}, "--size must be at least 1, got 0"},
+		{[]string{"train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", "x", "--subset", "0"}, "--subset must be at least 1, got 0"},
+		{[]string{"train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", "x", "--threads", "0"}, "--threads must be at least 1, got 0"},
+		{[]string{"train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", "x", "--num-labels", "0"}, "--num-labels must be at least 1, got 0"},
+		{[]string{"train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", "x", "--epochs", "0"}, "--epochs must be at least 1, got 0"},
+		{[]string{"train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", "x", "--warmup", "-1"}, "--warmup -1 must be at least 0"},
+		{[]string{"train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", "x", "--lr", "nan"}, "--lr NaN must be a positive number"},
+		{[]string{"train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", "x", "--momentum", "nan"}, "--momentum NaN must be a number ≥ 0"},
+		{[]string{"experiment", "degradation", "--dataset", "cifar10:nowhere", "--out", "x", "--subset", "0"}, "--subset must be at least 1, got 0"},
+	} {
+		_, errOut, code := run(t, c.args...)
+		if code != 1 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 1 with %q", c.args, code, errOut, c.want)
+		}
+	}
+}
