@@ -82,9 +82,9 @@ func loadCheckpoint(dir string, t *train.Trainer, want fingerprint) (position, e
 		return pos, fmt.Errorf("%s: training metadata: %w", path, err)
 	}
 	if pos.Fingerprint != want {
-		a, _ := json.Marshal(pos.Fingerprint)
-		b, _ := json.Marshal(want)
-		return pos, fmt.Errorf("%s was written by a run with other settings; resume with the same arguments or pick a new --out\n  checkpoint: %s\n  now:        %s", path, a, b)
+		// The settings shape the run (--epochs sets the schedule's length), so a run
+		// resumes only with its own.
+		return pos, fmt.Errorf("%s was written by a run with other settings: %s; resume with the run's own arguments, or pick a new --out", path, pos.Fingerprint.diff(want))
 	}
 	net, opt := weights.StateDict{}, weights.StateDict{}
 	for name, v := range sd {

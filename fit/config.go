@@ -6,6 +6,7 @@ package fit
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/resnet-go/resnet/arch"
 	"github.com/resnet-go/resnet/datasets"
@@ -141,6 +142,31 @@ type fingerprint struct {
 	Momentum     float64 `json:"momentum"`
 	WeightDecay  float64 `json:"weight_decay"`
 	WarmupEpochs int     `json:"warmup_epochs"`
+}
+
+// diff names the settings in which now differs from f (the checkpoint's), as the flags
+// that set them: "--epochs 1 (now 2), --lr 0.1 (now 0.5)".
+func (f fingerprint) diff(now fingerprint) string {
+	var out []string
+	add := func(name string, was, is any) {
+		if was != is {
+			out = append(out, fmt.Sprintf("%s %v (now %v)", name, was, is))
+		}
+	}
+	if f.Arch != now.Arch {
+		out = append(out, "the architecture (--arch, or --init's config.json)")
+	}
+	add("training images (--subset, --dataset)", f.TrainImages, now.TrainImages)
+	add("--batch", f.Batch, now.Batch)
+	add("--epochs", f.Epochs, now.Epochs)
+	add("--lr", f.LR, now.LR)
+	add("--schedule", f.Schedule, now.Schedule)
+	add("--seed", f.Seed, now.Seed)
+	add("augmentation (--no-augment)", f.Augment, now.Augment)
+	add("--momentum", f.Momentum, now.Momentum)
+	add("--weight-decay", f.WeightDecay, now.WeightDecay)
+	add("--warmup", f.WarmupEpochs, now.WarmupEpochs)
+	return strings.Join(out, ", ")
 }
 
 func (c *Config) fingerprint() fingerprint {

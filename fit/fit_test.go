@@ -153,7 +153,8 @@ func TestRefusals(t *testing.T) {
 		want   string
 	}{
 		{"checkpoint exists", func(c *Config) {}, "--resume"},
-		{"resume with other settings", func(c *Config) { c.Resume, c.LR = true, 0.2 }, "other settings"},
+		{"resume with other settings", func(c *Config) { c.Resume, c.LR = true, 0.2 }, "other settings: --lr 0.05 (now 0.2);"},
+		{"resume with two other settings", func(c *Config) { c.Resume, c.Epochs, c.Seed = true, 3, 9 }, "--epochs 1 (now 3), --seed 3 (now 9);"},
 		{"resume nothing", func(c *Config) { c.Resume, c.Out = true, t.TempDir() }, "no checkpoint.safetensors"},
 		{"batch too big", func(c *Config) { c.Out, c.Batch = t.TempDir(), 1000 }, "larger than the 96 training images"},
 		{"bad schedule", func(c *Config) { c.Out, c.Schedule = t.TempDir(), "wavy" }, "unknown schedule"},
