@@ -157,7 +157,7 @@ func convGroup(p ConvParams, n int, in, w []float32, pw *PackedA, bias, residual
 		g.b = &imagesB{src: in, rowStride: hw, imgStride: p.InC * hw, cols: hw, imgs: n}
 	} else {
 		ew, cols = geom.ew, geom.n
-		size := p.InC * geom.phases * geom.plane // per image
+		size := p.InC * geom.planes * geom.plane // per image
 		e := getScratch(n * size)
 		defer putScratch(e)
 		chunks := workChunks(n*p.InC, n*p.InC*p.InH*p.InW)

@@ -5,26 +5,70 @@ import "slices"
 // Convolutions other than 1×1 stride 1 read their input through phase
 // planes. With stride s, input row y = oh·s - pad + kh is row oh + dh of
 // phase a, where kh - pad = s·dh + a (0 <= a < s), and likewise for columns.
-// Phase plane (a, b) holds in[c][i·sh+a][j·sw+b] with zero margins, laid out
-// with rows of ew = OW + (column margins) values. The GEMM then computes an
-// "extended" output of OH rows of ew columns: column j of the extended
-// output reads element j + offset(kh, kw) of the phase plane, so every row of
-// the im2col matrix is a contiguous slice and packing it is a plain copy.
-// The ew-OW extra columns per row are computed and dropped.
+// A plane holds in[c][i·sh+a][(j+base)·sw+b] with zero margins, in rows of ew
+// values: column j of the GEMM's output then reads element j + offset(kh, kw)
+// of a plane, so every row of the im2col matrix is a contiguous slice, read
+// in place or packed with a plain copy.
+//
+// Columns come in variants (b, base). With stride 1, one variant per phase b
+// starting at the smallest shift: rows are ew = OW + KW - 1 wide and the GEMM
+// computes an "extended" output whose KW - 1 extra columns per row are
+// dropped. With a column stride of 2 or more and a narrow output, every
+// column shift dw gets its own variant (base = dw), rows are exactly OW wide
+// and nothing is dropped:
+// a 3×3/2 layer fills three column planes per row phase instead of two, but
+// its 14×14 → 7×7 GEMM computes 49 columns instead of 56 (28 → 14: 196
+// instead of 210) and writes its output, residual and ReLU in place instead
+// of through a scratch matrix and a copy. It pays where the dropped columns
+// are many: see splitColumns.
+
+// phaseSplit is splitColumns' choice; tests force either way on every
+// strided convolution, benchmarks compare.
+var phaseSplit = splitAuto
+
+const (
+	splitAuto   = iota // by the rule of splitColumns
+	splitNever         // always the extended output
+	splitAlways        // a plane per column shift wherever the column stride is > 1
+)
+
+// splitColumns reports whether a convolution with column stride sw, output
+// width ow and column shifts spanning span gets a plane per shift: strided,
+// and the extended output's span extra columns per row over 5% of ow.
+// Measured on one and two Zen 4 cores (medians of 21 interleaved rounds,
+// with bias, residual and ReLU), against the extended output: ResNet-50's
+// 3×3/2 layers 4–13% faster into 7×7 and 3–8% into 14×14, alike (±3%) into
+// 28×28, where one column in 29 is dropped; the 7×7/2 stem, whose seven
+// column shifts make seven planes of each of its 3 channels, 1% slower on
+// one thread and 22% on two.
+func splitColumns(sw, ow, span int) bool {
+	switch {
+	case sw == 1 || phaseSplit == splitNever:
+		return false
+	case phaseSplit == splitAlways:
+		return true
+	}
+	return 20*span > ow
+}
+
+// colVariant is one kind of column plane: plane column j is input column
+// (j+base)·sw + b.
+type colVariant struct{ b, base int }
 
 // phaseGeom is the phase decomposition of one convolution.
 type phaseGeom struct {
-	p              ConvParams
-	oh, ow         int
-	dhMin, dwMin   int       // smallest row / column shift (floor((0-pad)/s))
-	rows, ew       int       // rows and row width of a phase plane
-	plane          int       // values per phase plane (with slack)
-	phases         int       // sh·sw
-	n              int       // columns of the extended output: oh·ew
-	extended       bool      // ew > ow: the output must be compacted
-	off            *offTable // start of im2col row k = (c, kh, kw) in the phase planes
-	sh, sw, kh, kw int
-	usedH, usedW   []bool // phases some kernel row / column reads (1×1/2 reads one)
+	p        ConvParams
+	oh, ow   int
+	dhMin    int          // smallest row shift (floor((0-pad)/s))
+	rows, ew int          // rows and row width of a plane
+	plane    int          // values per plane (with slack)
+	cv       []colVariant // the column variants the kernel's columns read
+	planes   int          // planes per channel: sh·len(cv)
+	n        int          // columns of the (extended) output: oh·ew
+	extended bool         // ew > ow: the output must be compacted
+	off      *offTable    // start of im2col row k = (c, kh, kw) in the planes
+	sh, sw   int
+	usedH    []bool // row phases some kernel row reads (1×1/2 reads one)
 }
 
 // floorDiv is ⌊a/b⌋ for b > 0.
@@ -37,31 +81,47 @@ func floorDiv(a, b int) int {
 }
 
 func newPhaseGeom(p ConvParams) *phaseGeom {
-	g := &phaseGeom{p: p, oh: p.OutH(), ow: p.OutW(), sh: p.StrideH, sw: p.StrideW, kh: p.KH, kw: p.KW}
-	g.dhMin, g.dwMin = floorDiv(-p.PadH, p.StrideH), floorDiv(-p.PadW, p.StrideW)
-	dhMax, dwMax := floorDiv(p.KH-1-p.PadH, p.StrideH), floorDiv(p.KW-1-p.PadW, p.StrideW)
-	g.ew = g.ow + dwMax - g.dwMin
+	g := &phaseGeom{p: p, oh: p.OutH(), ow: p.OutW(), sh: p.StrideH, sw: p.StrideW}
+	g.dhMin = floorDiv(-p.PadH, p.StrideH)
+	dhMax := floorDiv(p.KH-1-p.PadH, p.StrideH)
 	g.rows = g.oh + dhMax - g.dhMin
+	dwMin, dwMax := floorDiv(-p.PadW, g.sw), floorDiv(p.KW-1-p.PadW, g.sw)
+	split := splitColumns(g.sw, g.ow, dwMax-dwMin)
+	g.ew = g.ow
+	if !split {
+		g.ew += dwMax - dwMin
+	}
+	// The variant of each kernel column, and the column it starts at in that plane.
+	vOf, shift := make([]int, p.KW), make([]int, p.KW)
+	for kw := range p.KW {
+		b, dw := mod(kw-p.PadW, g.sw), floorDiv(kw-p.PadW, g.sw)
+		key := colVariant{b: b, base: dwMin}
+		if split {
+			key.base = dw
+		}
+		v := slices.Index(g.cv, key)
+		if v < 0 {
+			v = len(g.cv)
+			g.cv = append(g.cv, key)
+		}
+		vOf[kw], shift[kw] = v, dw-key.base
+	}
 	g.plane = g.rows*g.ew + g.ew // slack: the last row's largest column shift
-	g.phases = g.sh * g.sw
+	g.planes = g.sh * len(g.cv)
 	g.n = g.oh * g.ew
 	g.extended = g.ew > g.ow
-	// Row k = (c, kh, kw) of the im2col matrix starts at off[k].
-	g.usedH, g.usedW = make([]bool, g.sh), make([]bool, g.sw)
+	g.usedH = make([]bool, g.sh)
 	for kh := range p.KH {
 		g.usedH[mod(kh-p.PadH, g.sh)] = true
 	}
-	for kw := range p.KW {
-		g.usedW[mod(kw-p.PadW, g.sw)] = true
-	}
+	// Row k = (c, kh, kw) of the im2col matrix starts at off[k].
 	off := make([]int, p.InC*p.KH*p.KW)
 	for c := range p.InC {
 		for kh := range p.KH {
 			a, dh := mod(kh-p.PadH, g.sh), floorDiv(kh-p.PadH, g.sh)
 			for kw := range p.KW {
-				b, dw := mod(kw-p.PadW, g.sw), floorDiv(kw-p.PadW, g.sw)
-				phase := (c*g.sh+a)*g.sw + b
-				off[(c*p.KH+kh)*p.KW+kw] = phase*g.plane + (dh-g.dhMin)*g.ew + dw - g.dwMin
+				plane := (c*g.sh+a)*len(g.cv) + vOf[kw]
+				off[(c*p.KH+kh)*p.KW+kw] = plane*g.plane + (dh-g.dhMin)*g.ew + shift[kw]
 			}
 		}
 	}
@@ -72,19 +132,24 @@ func newPhaseGeom(p ConvParams) *phaseGeom {
 // mod is a mod b in [0, b) for b > 0.
 func mod(a, b int) int { return a - floorDiv(a, b)*b }
 
-// fill writes the phase planes of channels c0…c1-1 of the image in to e
-// (phases·plane values per channel, from channel 0).
+// fill writes the planes of channels c0…c1-1 of the image in to e (planes
+// values per channel, from channel 0).
 func (g *phaseGeom) fill(in, e []float32, c0, c1 int, asm bool) {
 	p := g.p
 	for c := c0; c < c1; c++ {
 		src := in[c*p.InH*p.InW : (c+1)*p.InH*p.InW]
 		for a := range g.sh {
-			for b := range g.sw {
-				if !g.usedH[a] || !g.usedW[b] {
-					continue
-				}
-				dst := e[((c*g.sh+a)*g.sw+b)*g.plane:][:g.plane]
+			if !g.usedH[a] {
+				continue
+			}
+			for v, cv := range g.cv {
+				dst := e[((c*g.sh+a)*len(g.cv)+v)*g.plane:][:g.plane]
 				clear(dst[g.rows*g.ew:])
+				// Column j is input column (j+base)·sw + b: zeros left of
+				// column 0, the gathered inputs, zeros right of the row.
+				x0 := cv.base*g.sw + cv.b // input column of j = 0
+				lo := min(max(ceilDiv(-x0, g.sw), 0), g.ew)
+				hi := max(min(ceilDiv(p.InW-x0, g.sw), g.ew), lo)
 				for i := range g.rows {
 					row := dst[i*g.ew : (i+1)*g.ew]
 					y := (i+g.dhMin)*g.sh + a
@@ -92,12 +157,7 @@ func (g *phaseGeom) fill(in, e []float32, c0, c1 int, asm bool) {
 						clear(row)
 						continue
 					}
-					// Column j is input column (j+dwMin)·sw + b: zeros left of
-					// column 0, the gathered inputs, zeros right of the row.
 					xr := src[y*p.InW : (y+1)*p.InW]
-					x0 := g.dwMin*g.sw + b // input column of j = 0
-					lo := min(max(ceilDiv(-x0, g.sw), 0), g.ew)
-					hi := max(min(ceilDiv(p.InW-x0, g.sw), g.ew), lo)
 					clear(row[:lo])
 					if lo < hi {
 						gather(row[lo:hi], xr[x0+lo*g.sw:x0+(hi-1)*g.sw+1], g.sw, asm)

@@ -67,21 +67,52 @@ var convCases = []struct {
 	{"1x1/2 padded", ConvParams{InC: 3, InH: 7, InW: 8, OutC: 4, KH: 1, KW: 1, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}},
 }
 
+// Every case on every path, with and without the epilogue's parts, on one thread and three,
+// packed and not; strided ones also with a plane per column shift and with the extended
+// output (conv_pack.go), whichever splitColumns would choose.
 func TestConv2D(t *testing.T) {
+	defer func(prev int) { phaseSplit = prev }(phaseSplit)
 	isatest.Run(t, func(t *testing.T) {
 		for ci, tc := range convCases {
-			for _, ep := range []struct{ bias, res, relu bool }{{}, {true, false, false}, {false, true, true}, {true, true, true}} {
-				for _, threads := range []int{1, 3} {
-					for _, packed := range []bool{false, true} {
-						name := fmt.Sprintf("%s/bias=%v,res=%v,relu=%v/t%d/packed=%v", tc.name, ep.bias, ep.res, ep.relu, threads, packed)
-						t.Run(name, func(t *testing.T) {
-							withThreads(threads, func() { runConvCase(t, tc.p, ep.bias, ep.res, ep.relu, uint64(ci), packed) })
-						})
+			modes := []int{splitAuto}
+			if tc.p.StrideW > 1 {
+				modes = []int{splitNever, splitAlways}
+			}
+			for _, mode := range modes {
+				for _, ep := range []struct{ bias, res, relu bool }{{}, {true, false, false}, {false, true, true}, {true, true, true}} {
+					for _, threads := range []int{1, 3} {
+						for _, packed := range []bool{false, true} {
+							name := fmt.Sprintf("%s/split=%d/bias=%v,res=%v,relu=%v/t%d/packed=%v", tc.name, mode, ep.bias, ep.res, ep.relu, threads, packed)
+							t.Run(name, func(t *testing.T) {
+								phaseSplit = mode
+								withThreads(threads, func() { runConvCase(t, tc.p, ep.bias, ep.res, ep.relu, uint64(ci), packed) })
+							})
+						}
 					}
 				}
 			}
 		}
 	})
+}
+
+// The rule of splitColumns on ResNet's strided layers (output widths at 224×224) and others.
+func TestSplitColumns(t *testing.T) {
+	for _, tc := range []struct {
+		sw, ow, span int
+		want         bool
+	}{
+		{2, 28, 1, false},  // 3×3/2 from 56: one column in 29 dropped
+		{2, 14, 1, true},   // from 28: one in 15
+		{2, 7, 1, true},    // from 14: one in 8
+		{2, 112, 3, false}, // the 7×7/2 stem
+		{2, 56, 3, true},   // a 7×7/2 stem on 112×112 input: 3 in 59
+		{2, 7, 0, false},   // 1×1/2: nothing dropped either way
+		{1, 7, 2, false},   // stride 1: one plane per phase
+	} {
+		if got := splitColumns(tc.sw, tc.ow, tc.span); got != tc.want {
+			t.Errorf("splitColumns(sw %d, ow %d, span %d) = %v, want %v", tc.sw, tc.ow, tc.span, got, tc.want)
+		}
+	}
 }
 
 func runConvCase(t *testing.T, p ConvParams, withBias, withRes, relu bool, seed uint64, packed bool) {
