@@ -123,7 +123,7 @@ func winoOutL6Go(m []float32, ms, th, tw int, q []float32, qs int) {
 
 // winoGroupFused is winoConvLayout for one group of n images with the lane-major transforms;
 // in, residual and out start at the group's first image; cur has the assembly kernels. The three phases are fused per task:
-// a task (a lane block of 8 images and enough tile rows for about 32 columns of V and M)
+// a task (a lane block of 8 images and enough tile rows for fusedCols columns of V and M)
 // transforms its input for every channel, runs the 36 GEMMs on its columns and transforms its
 // output, so that its V and M (36·C·32 values) stay in L2 rather than going through L3 or
 // memory, and the pool is handed work once instead of three times: 1.2–1.25× faster than
@@ -132,7 +132,7 @@ func winoOutL6Go(m []float32, ms, th, tw int, q []float32, qs int) {
 func winoGroupFused(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout, ww *winoWeights, bias, residual []float32, relu bool, out []float32, outL Layout) {
 	blocks := ceilDiv(n, 8)
 	g := newWinoGeom(ww.kind, p, 8)
-	tr := min(g.th, max(1, ceilDiv(32, 8*g.tw))) // tile rows per task
+	tr := min(g.th, max(1, ceilDiv(fusedCols(p), 8*g.tw))) // tile rows per task
 	rowTasks := ceilDiv(g.th, tr)
 	cols := 8 * tr * g.tw // V and M columns of a task (the last one may use fewer)
 	vs, ms := planeStride(p.InC*cols), planeStride(p.OutC*cols)
@@ -202,6 +202,26 @@ func winoGroupFused(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout,
 		}
 		putScratch(buf)
 	})
+}
+
+// fusedBytes is the V and M a task of winoGroupFused aims at (36 planes of its columns for
+// the input and the output channels): 2.5 MiB, so that narrow layers get wide tasks.
+// Measured on CIFAR's layers at batch 128 (medians of 11 interleaved rounds, Zen 4), against
+// the former fixed 32 columns: 16 channels at 32×32 (512 columns a task: one lane block's
+// whole map, each input row interleaved once instead of 1.5 times) 11% faster on one thread
+// and 20% on two, 32 channels at 16×16 (256) 3–5%, 64 at 8×8 (128) alike; above 2.5 MiB
+// nothing more was gained. A whole ResNet-20 training step (BenchmarkTrainStep, one thread,
+// six alternating rounds of two binaries) was 0–8% faster, median 2%. A variable so
+// benchmarks can compare (0: 32 columns).
+var fusedBytes = 5 << 19
+
+// fusedCols is the V and M columns a winoGroupFused task aims at for p: fusedBytes of them,
+// at least 32.
+func fusedCols(p ConvParams) int {
+	if fusedBytes == 0 {
+		return 32
+	}
+	return max(32, fusedBytes/(36*4*(p.InC+p.OutC)))
 }
 
 // gemmPlane sets M = U·V for one Winograd plane: U packed (M×K), V K×n (row stride ldv), M
