@@ -3,6 +3,8 @@ package serve
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"strconv"
@@ -70,6 +72,10 @@ func (s *Server) handleHF(w *recorder, r *http.Request, name string) {
 	if isJSONBody(r.Header.Get("Content-Type"), body) {
 		var hr hfRequest
 		if err := json.Unmarshal(body, &hr); err != nil {
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) && te.Field == "parameters" {
+				err = fmt.Errorf(`"parameters" must be an object, got %s`, te.Value)
+			}
 			fail(errorf(Invalid, "request is not valid JSON: %v", err))
 			return
 		}
@@ -115,14 +121,37 @@ func isJSONBody(contentType string, body []byte) bool {
 	return err == nil && strings.EqualFold(mt, "application/json")
 }
 
+// hfParamNames maps the parameters image-classification takes to their names: the spec's,
+// the camelCase ones of older huggingface.js specs, and timeout, which transformers'
+// pipeline takes for fetching URL inputs (never fetched here: accepted, unused).
+var hfParamNames = map[string]string{
+	"top_k": "top_k", "topK": "top_k",
+	"function_to_apply": "function_to_apply", "functionToApply": "function_to_apply",
+	"timeout": "timeout",
+}
+
 // hfParams reads top_k (default 5, clamped to the number of labels) and function_to_apply
-// ("" = the model's default, transformers' rule).
+// ("" = the model's default, transformers' rule). Any other parameter is refused, as
+// transformers' pipeline refuses an unexpected keyword (through the toolkit, a 400): a
+// misspelt "topk" must not quietly give five classes.
 func hfParams(params map[string]any, numLabels int) (topK int, fn string, err error) {
+	canon := map[string]any{}
+	for k, v := range params {
+		name, ok := hfParamNames[k]
+		if !ok {
+			return 0, "", errorf(Invalid, "unknown parameter %q: image-classification takes top_k and function_to_apply", k)
+		}
+		if _, dup := canon[name]; dup {
+			return 0, "", errorf(Invalid, "parameter %s given twice (as %s and its other spelling)", name, k)
+		}
+		canon[name] = v
+	}
+	params = canon
 	topK = 5
 	if v, ok := params["top_k"]; ok && v != nil {
 		k, err := paramInt(params, "top_k")
 		if err != nil || k < 1 {
-			return 0, "", errorf(Invalid, "top_k must be a positive integer, got %v", v)
+			return 0, "", errorf(Invalid, "top_k must be a positive integer, got %s", jsonString(v))
 		}
 		topK = int(min(k, int64(numLabels)))
 	}

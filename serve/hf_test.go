@@ -98,6 +98,18 @@ func TestHFRoutes(t *testing.T) {
 		}
 	})
 
+	// The camelCase names of older huggingface.js specs, and transformers' timeout (unused:
+	// nothing is fetched), are accepted.
+	t.Run("camelCase parameters", func(t *testing.T) {
+		resp, body := do(t, "POST", ts.url+"/models/"+cifarName, []byte(`{"inputs": "`+b64(jpg)+`", "parameters": {"topK": 3, "functionToApply": "none", "timeout": 5}}`), map[string]string{"Content-Type": "application/json"})
+		if resp.StatusCode != 200 {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+		if out := decodeLabels(t, body); len(out) != 3 || out[0].Score <= 1 {
+			t.Errorf("%+v, want 3 raw logits (the top one above 1)", out)
+		}
+	})
+
 	t.Run("sigmoid and query parameters", func(t *testing.T) {
 		resp, body := do(t, "POST", ts.url+"/models/"+tinyName+"?top_k=2&function_to_apply=sigmoid", readFile(t, imagePath(t, "dog.jpg")), nil)
 		if resp.StatusCode != 200 {
@@ -127,6 +139,10 @@ func TestHFRoutes(t *testing.T) {
 		{"bad top_k", "/models/" + cifarName, `{"inputs": "` + b64(jpg) + `", "parameters": {"top_k": 0}}`, map[string]string{"Content-Type": "application/json"}, 400, "top_k must be a positive integer"},
 		{"bad function", "/models/" + cifarName, `{"inputs": "` + b64(jpg) + `", "parameters": {"function_to_apply": "relu"}}`, map[string]string{"Content-Type": "application/json"}, 400, `function_to_apply must be`},
 		{"bad query top_k", "/models/" + cifarName + "?top_k=x", string(jpg), nil, 400, "not an integer"},
+		{"top_k a string", "/models/" + cifarName, `{"inputs": "` + b64(jpg) + `", "parameters": {"top_k": "3"}}`, map[string]string{"Content-Type": "application/json"}, 400, `top_k must be a positive integer, got "3"`},
+		{"misspelt parameter", "/models/" + cifarName, `{"inputs": "` + b64(jpg) + `", "parameters": {"topk": 3}}`, map[string]string{"Content-Type": "application/json"}, 400, `unknown parameter "topk": image-classification takes top_k and function_to_apply`},
+		{"both spellings", "/models/" + cifarName, `{"inputs": "` + b64(jpg) + `", "parameters": {"top_k": 3, "topK": 2}}`, map[string]string{"Content-Type": "application/json"}, 400, "given twice"},
+		{"parameters not an object", "/models/" + cifarName, `{"inputs": "` + b64(jpg) + `", "parameters": []}`, map[string]string{"Content-Type": "application/json"}, 400, `"parameters" must be an object, got array`},
 		{"not an image", "/models/" + cifarName, "hello", nil, 415, "unrecognised image format"},
 		{"empty body", "/models/" + cifarName, "", nil, 415, "empty image data"},
 		{"unknown model", "/models/resnet-50", string(jpg), nil, 404, `unknown model "resnet-50"`},
