@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +28,7 @@ type evalFlags struct {
 	predictions string
 	batch       int
 	limit       int
+	onBad       string
 }
 
 func evalCmd() *cobra.Command {
@@ -45,6 +47,7 @@ func evalCmd() *cobra.Command {
 	cmd.Flags().StringVar(&f.predictions, "predictions", "", "also write one predicted model class index (id2label key) per line, one per evaluated example in dataset order")
 	cmd.Flags().IntVar(&f.batch, "batch", 64, "images per forward pass")
 	cmd.Flags().IntVar(&f.limit, "limit", 0, "evaluate a seeded random sample of N examples (the same N every run, kept in dataset order) instead of all")
+	cmd.Flags().StringVar(&f.onBad, "on-bad-image", "fail", "an unreadable image in a folder or hf: dataset: fail, or skip (each is listed on stderr, the count is reported, and accuracy is over the rest)")
 	return cmd
 }
 
@@ -59,6 +62,9 @@ type evalResult struct {
 	ClassesMatched int    `json:"classes_matched"`
 	ClassesTotal   int    `json:"classes_total"`
 	ClassMapping   string `json:"class_mapping"`
+	// Skipped is the number of unreadable images left out with --on-bad-image skip (not
+	// counted in Total).
+	Skipped int `json:"skipped"`
 }
 
 func runEval(cmd *cobra.Command, f *evalFlags) error {
@@ -77,8 +83,14 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 		return err
 	}
 	f.columnFlags.hub = f.hubClient() // progress bars for hf: downloads
+	policy, err := datasets.ParseBadImagePolicy(f.onBad)
+	if err != nil {
+		return err
+	}
 	opts := f.datasetOptions()
 	opts.MaxPixels = f.maxPixels
+	skipped := &lineCounter{w: os.Stderr}
+	opts.OnBadImage, opts.Warn = policy, skipped
 	examples, classes, err := spec.LoadWithOptions(datasets.Test, opts)
 	if err != nil {
 		return err
@@ -98,7 +110,7 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 	if err != nil {
 		return err
 	}
-	res := evalResult{Total: len(examples), ClassesMatched: mapping.Matched, ClassesTotal: mapping.Total, ClassMapping: mapping.Method()}
+	res := evalResult{Total: len(examples), ClassesMatched: mapping.Matched, ClassesTotal: mapping.Total, ClassMapping: mapping.Method(), Skipped: skipped.lines}
 	for i, ex := range examples {
 		if preds[i] == mapping.ToModel[ex.Label] {
 			res.Correct++
@@ -113,9 +125,25 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 	if f.json {
 		printJSON(res)
 	} else {
-		fmt.Printf("accuracy %.2f%% (%d/%d) on %s; %s\n", 100*res.Accuracy, res.Correct, res.Total, f.dataset, mapping)
+		fmt.Printf("accuracy %.2f%% (%d/%d) on %s; %s", 100*res.Accuracy, res.Correct, res.Total, f.dataset, mapping)
+		if res.Skipped > 0 {
+			fmt.Printf("; %d unreadable images skipped, not counted (listed on stderr)", res.Skipped)
+		}
+		fmt.Println()
 	}
 	return nil
+}
+
+// lineCounter passes what is written to w and counts its lines (the datasets package warns
+// with one line per skipped image).
+type lineCounter struct {
+	w     io.Writer
+	lines int
+}
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	c.lines += bytes.Count(p, []byte("\n"))
+	return c.w.Write(p)
 }
 
 // sample returns n examples drawn without replacement by a fixed seed, in dataset order, or

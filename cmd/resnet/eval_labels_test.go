@@ -129,6 +129,28 @@ func TestEvalFolderMatchesClassNames(t *testing.T) {
 	}
 }
 
+// An unreadable image fails eval, naming the flag that skips it; with --on-bad-image skip it
+// is listed on stderr, counted, and left out of the total.
+func TestEvalSkipsBadImages(t *testing.T) {
+	const n = 4
+	data := cifarFolder(t, n, map[string]string{"cat": "cat", "dog": "dog"})
+	if err := os.WriteFile(filepath.Join(data, "cat", "broken.png"), []byte("not an image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := run(t, "eval", "--dataset", "folder:"+data, "-q")
+	if code == 0 || !strings.Contains(errOut, "broken.png") || !strings.Contains(errOut, "--on-bad-image skip") {
+		t.Errorf("bad image: exit %d, %q; want a failure naming it and --on-bad-image skip", code, errOut)
+	}
+	out, errOut, code := run(t, "eval", "--dataset", "folder:"+data, "--on-bad-image", "skip", "--json", "-q")
+	if r := parseEval(t, out); code != 0 || r.Total != 2*n || r.Skipped != 1 || !strings.Contains(errOut, "skipping") || !strings.Contains(errOut, "broken.png") {
+		t.Errorf("skip: exit %d, %+v, stderr %q; want %d evaluated, 1 skipped and listed", code, r, errOut, 2*n)
+	}
+	out, _, _ = run(t, "eval", "--dataset", "folder:"+data, "--on-bad-image", "skip", "-q")
+	if !strings.Contains(out, "1 unreadable images skipped, not counted") {
+		t.Errorf("human output %q does not report the skipped image", out)
+	}
+}
+
 // A folder without a class in the model is refused, naming it.
 func TestEvalFolderUnknownClass(t *testing.T) {
 	data := cifarFolder(t, 2, map[string]string{"cat": "cat", "dog": "zebra"})
