@@ -2,8 +2,10 @@ package model
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -197,10 +199,13 @@ func TestGradCAMRandomisedWeights(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// Re-initialise every trainable tensor after stage 1 with a fixed pseudo-random sequence.
+			// Re-initialise every trainable tensor after stage 1 with a fixed pseudo-random
+			// sequence, in name order: drawn in map order, the weights (and the correlation,
+			// 0.900 against the 0.9 bound in one CI run) changed from run to run.
 			rnd := weights.StateDict{}
 			seed := uint32(12345)
-			for k, v := range sd {
+			for _, k := range slices.Sorted(maps.Keys(sd)) {
+				v := sd[k]
 				nt := *v
 				if !strings.Contains(k, "stages.0.") && !strings.Contains(k, "embedder") && !strings.Contains(k, "running_") && !strings.HasSuffix(k, "num_batches_tracked") {
 					nt.Data = make([]float32, len(v.Data))
@@ -223,7 +228,9 @@ func TestGradCAMRandomisedWeights(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r := pearson(orig.Maps.Data, re.Maps.Data); r > 0.9 {
+			r := pearson(orig.Maps.Data, re.Maps.Data)
+			t.Logf("correlation of the maps before and after re-initialising: %.3f", r)
+			if r > 0.9 {
 				t.Errorf("correlation of the maps before and after re-initialising is %.3f; Grad-CAM should depend on the weights", r)
 			}
 			// And the check can fail: the same weights give correlation 1.
