@@ -5,7 +5,7 @@
 # Needs .device/ from tools/device/build.sh. Results go to $OUT (tests.log, bench.jsonl,
 # table.md), the table also to stdout.
 #
-#   RUNS=5 TESTS=1 BENCH=1 bash tools/device/run.sh
+#   RUNS=5 TESTS=1 KBENCH=1 BENCH=1 bash tools/device/run.sh
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:-/tmp/device-out}
@@ -14,6 +14,8 @@ runs=${RUNS:-5}
 dev=.device
 lscpu | grep -E 'Model name|^CPU\(s\)|Flags' | cut -c1-400 >"$out/cpu.txt"
 head -2 "$out/cpu.txt"
+# The path, and the GEMM blocking fitted to this CPU's caches (kernels/blocking.go).
+"$dev/resnet" version | tee "$out/version.txt"
 
 if [ "${TESTS:-1}" = 1 ]; then
   # Every kernel test on every path this CPU runs (avx512 must run, not skip), short sizes.
@@ -23,6 +25,13 @@ if [ "${TESTS:-1}" = 1 ]; then
       >>"$out/tests.log" 2>&1
     echo "== $p: $(tail -1 "$out/tests.log")"
   done
+fi
+
+if [ "${KBENCH:-1}" = 1 ]; then
+  # Our convolutions alone on 1, 4 and 16 threads (batch 1 and 8): how the task grids scale
+  # (planeSplit cuts the Winograd planes from 8 threads on). About a minute.
+  (cd kernels && timeout 120 "../$dev/kernels.test" -test.run X -test.bench 'ResNetPlanned/resnet50/.*/avx512' \
+    -test.benchtime 10x -kthreads=1,4,16 2>&1 | grep -E '^Benchmark' | tee "$out/kernels-bench.txt")
 fi
 
 if [ "${BENCH:-1}" = 1 ]; then
