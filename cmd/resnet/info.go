@@ -62,6 +62,9 @@ func runInfo(cmd *cobra.Command, f *infoFlags) error {
 		fmt.Println(strings.Join(arch.Presets(), "\n"))
 		return nil
 	}
+	if err := f.check(); err != nil {
+		return err // --arch loads nothing, so check here: --size 0 gave the 224×224 counts
+	}
 	var cfg *arch.Config
 	var source string
 	h, w := 224, 224

@@ -301,6 +301,7 @@ func TestZeroFlagsRefused(t *testing.T) {
 		{[]string{"embed", "--batch", "0", img}, "--batch must be at least 1"},
 		{[]string{"explain", "--max-pixels", "-1", img}, "--max-pixels must be at least 1, got -1"},
 		{[]string{"bench", "--size", "0", "--runs", "1"}, "--size must be at least 1, got 0"},
+		{[]string{"info", "--arch", "resnet-50", "--size", "0"}, "--size must be at least 1, got 0"},
 		{[]string{"eval", "--dataset", "cifar10:nowhere", "--limit", "0"}, "--limit must be at least 1, got 0"},
 		{[]string{"eval", "--dataset", "cifar10:nowhere", "--batch", "0"}, "--batch must be at least 1, got 0"},
 		{[]string{"serve", "--http", "127.0.0.1:0", "--grpc", "", "--threads", "0"}, "--threads must be at least 1"},
