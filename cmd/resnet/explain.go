@@ -163,6 +163,8 @@ func outputNames(paths []string) []string {
 		var b string
 		if rest, ok := strings.CutPrefix(p, hfArgPrefix); ok {
 			b = strings.ReplaceAll(rest, "/", "-")
+		} else if p == stdinArg {
+			b = "stdin"
 		} else {
 			b = filepath.Base(p)
 			b = strings.TrimSuffix(b, filepath.Ext(b))

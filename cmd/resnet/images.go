@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -118,7 +119,24 @@ func expandInputsWith(args []string, cols columnFlags) ([]string, error) {
 		files = nil
 		return err
 	}
+	stdin := false
 	for _, a := range args {
+		if a == stdinArg {
+			if stdin {
+				return nil, fmt.Errorf("- (standard input) is given twice")
+			}
+			stdin = true
+			if err := flush(); err != nil {
+				return nil, err
+			}
+			data, err := readStdin(os.Stdin, maxStdinBytes)
+			if err != nil {
+				return nil, err
+			}
+			hfInputs.Store(stdinArg, hfInput{data: data})
+			out = append(out, stdinArg)
+			continue
+		}
 		if !strings.HasPrefix(a, hfArgPrefix) {
 			files = append(files, a)
 			continue
@@ -136,6 +154,28 @@ func expandInputsWith(args []string, cols columnFlags) ([]string, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// stdinArg names standard input among the images: one image's bytes, read whole (as `cat
+// x.jpg | resnet classify -`).
+const stdinArg = "-"
+
+// maxStdinBytes bounds an image read from standard input: larger than any image the pixel
+// limit lets through in a usual format, smaller than what would exhaust memory.
+const maxStdinBytes = 1 << 30
+
+// readStdin reads r whole, refusing more than limit bytes and nothing at all.
+func readStdin(r io.Reader, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("- (standard input): %w", err)
+	case int64(len(data)) > limit:
+		return nil, fmt.Errorf("- (standard input): more than %d bytes", limit)
+	case len(data) == 0:
+		return nil, fmt.Errorf("- (standard input): empty; pipe an image into it (cat x.jpg | resnet classify -)")
+	}
+	return data, nil
 }
 
 // expandHF resolves one hf:// argument (or an hf: --dataset) and registers its images.

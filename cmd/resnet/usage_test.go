@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -318,6 +319,57 @@ func TestZeroFlagsRefused(t *testing.T) {
 		_, errOut, code := run(t, c.args...)
 		if code != 1 || !strings.Contains(errOut, c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit 1 with %q", c.args, code, errOut, c.want)
+		}
+	}
+}
+
+// "-" reads one image from standard input, for classify, embed and explain (its files are
+// named stdin.gradcam.*), with the same result as the file; empty input and "-" twice are
+// refused.
+func TestStdinImage(t *testing.T) {
+	img := filepath.Join(t.TempDir(), "a.png")
+	writePNG(t, img, 40, 30)
+	data, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runIn := func(stdin []byte, args ...string) (string, string, int) {
+		cmd := exec.Command(binary, args...)
+		cmd.Stdin = bytes.NewReader(stdin)
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return o.String(), e.String(), code
+	}
+	fromFile, _, code := run(t, "classify", "--json", "--logits", img)
+	fromStdin, errOut, code2 := runIn(data, "classify", "--json", "--logits", "-")
+	if code != 0 || code2 != 0 || strings.Replace(fromStdin, `"image":"-"`, `"image":"`+img+`"`, 1) != fromFile {
+		t.Errorf("classify -: exit %d, %q (%s); the file gives %q", code2, fromStdin, errOut, fromFile)
+	}
+	out := t.TempDir()
+	if o, e, c := runIn(data, "explain", "--out", out, "-"); c != 0 || !strings.Contains(o, filepath.Join(out, "stdin.gradcam.png")) {
+		t.Errorf("explain -: exit %d, %q %s", c, o, e)
+	}
+	if o, e, c := runIn(data, "embed", "-"); c != 0 || !strings.HasPrefix(o, `{"image":"-","embedding":[`) {
+		t.Errorf("embed -: exit %d, %q %s", c, o, e)
+	}
+	for _, c := range []struct {
+		stdin []byte
+		args  []string
+		want  string
+	}{
+		{nil, []string{"classify", "-"}, "standard input): empty"},
+		{data, []string{"classify", "-", "-"}, "- (standard input) is given twice"},
+		{[]byte("hello"), []string{"classify", "-"}, "-: error: unrecognised image format"},
+	} {
+		if _, e, code := runIn(c.stdin, c.args...); code == 0 || !strings.Contains(e, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want a failure with %q", c.args, code, e, c.want)
 		}
 	}
 }
