@@ -334,18 +334,7 @@ func TestStdinImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	runIn := func(stdin []byte, args ...string) (string, string, int) {
-		cmd := exec.Command(binary, args...)
-		cmd.Stdin = bytes.NewReader(stdin)
-		var o, e bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &o, &e
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return o.String(), e.String(), code
+		return runCmd(t, nil, bytes.NewReader(stdin), args...)
 	}
 	fromFile, _, code := run(t, "classify", "--json", "--logits", img)
 	fromStdin, errOut, code2 := runIn(data, "classify", "--json", "--logits", "-")
