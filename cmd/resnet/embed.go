@@ -75,6 +75,11 @@ func runEmbed(cmd *cobra.Command, f *embedFlags, args []string) error {
 		return err
 	}
 	output := sh.outputName(f.output)
+	if output != "" {
+		if err := atomicfile.CheckTarget(output); err != nil {
+			return err
+		}
+	}
 	ck, err := f.checkpoint(cmd.Context())
 	if err != nil {
 		return err

@@ -74,6 +74,11 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 	if err := checkPositive(f.fs, map[string]int{"batch": f.batch, "limit": f.limit}); err != nil {
 		return err // a --limit 0 given evaluated everything
 	}
+	if f.predictions != "" {
+		if err := atomicfile.CheckTarget(f.predictions); err != nil {
+			return err // before the evaluation, not after it
+		}
+	}
 	spec, err := datasets.ParseSpec(f.dataset)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/resnet-go/resnet/internal/atomicfile"
 	"github.com/resnet-go/resnet/onnx"
 )
 
@@ -54,6 +55,9 @@ func runExport(cmd *cobra.Command, f *exportFlags, args []string) error {
 		return fmt.Errorf("--opset %d is not supported: want %d..%d (the ONNX 1.12 checker, IR 8, knows opsets up to %d; 13 is the oldest whose Slice/Pad/Gemm forms the export uses)", f.opset, onnx.MinOpset, onnx.MaxOpset, onnx.MaxOpset)
 	}
 	out := args[len(args)-1]
+	if err := atomicfile.CheckTarget(out); err != nil {
+		return err
+	}
 	if len(args) == 2 {
 		f.model = args[0]
 	}

@@ -362,3 +362,31 @@ func TestStdinImage(t *testing.T) {
 		}
 	}
 }
+
+// An output that cannot be written (a directory there, or no directory for it) is refused
+// before the work, not after it.
+func TestOutputTargetsCheckedFirst(t *testing.T) {
+	dir := t.TempDir()
+	img := filepath.Join(dir, "a.png")
+	writePNG(t, img, 40, 30)
+	sub := filepath.Join(dir, "out.npy")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "nowhere", "x")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"embed", "-o", sub, img}, "is a directory; name a file to write"},
+		{[]string{"embed", "-o", missing + ".npy", img}, "no such file or directory"},
+		{[]string{"classify", "-o", sub, img}, "is a directory; name a file to write"},
+		{[]string{"export", "-q", sub}, "is a directory; name a file to write"},
+		{[]string{"export", "-q", missing + ".onnx"}, "no such file or directory"},
+		{[]string{"eval", "--dataset", "cifar10:nowhere", "--predictions", sub}, "is a directory; name a file to write"},
+	} {
+		if _, e, code := run(t, c.args...); code != 1 || !strings.Contains(e, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 1 with %q", c.args, code, e, c.want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ package atomicfile
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,8 +16,13 @@ import (
 // tempPrefix is how the temporary file for path starts: ".name.tmp", then CreateTemp's digits.
 func tempPrefix(path string) string { return "." + filepath.Base(path) + ".tmp" }
 
-// WriteFunc writes path through write, atomically, with mode 0644.
+// WriteFunc writes path through write, atomically, with mode 0644. A path that is a
+// directory is refused before anything is written (the rename would fail only after all the
+// work, with "file exists").
 func WriteFunc(path string, write func(w io.Writer) error) (err error) {
+	if err := CheckTarget(path); err != nil {
+		return err
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), tempPrefix(path)+"*")
 	if err != nil {
 		return err
@@ -44,6 +50,24 @@ func WriteFunc(path string, write func(w io.Writer) error) (err error) {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// CheckTarget reports why path could not be written, if it can tell before any work: a
+// directory at path, or no directory to hold it. Commands that write their results at the
+// end call it first, so that a mistyped --output fails at once, not after the work.
+func CheckTarget(path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s is a directory; name a file to write", path)
+	}
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("cannot write %s: %s is not a directory", path, dir)
+	}
+	return nil
 }
 
 // Write writes data to path atomically.

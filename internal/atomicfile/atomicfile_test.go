@@ -41,6 +41,38 @@ func TestWriteReplacesWholeOrNothing(t *testing.T) {
 	}
 }
 
+// A directory at the path is refused before write runs, and nothing is left behind.
+func TestWriteRefusesDirectory(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "model")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	called := false
+	err := WriteFunc(sub, func(w io.Writer) error { called = true; return nil })
+	if err == nil || !strings.Contains(err.Error(), "is a directory; name a file to write") || called {
+		t.Errorf("error %v, write called %v; want a refusal before writing", err, called)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("left behind: %v", entries)
+	}
+	file := filepath.Join(dir, "f")
+	if err := Write(file, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, want string }{
+		{sub, "is a directory"},
+		{filepath.Join(dir, "missing", "x.json"), "no such file or directory"},
+		{filepath.Join(file, "x.json"), "not a directory"},
+		{filepath.Join(sub, "ok.json"), ""},
+	} {
+		err := CheckTarget(tc.path)
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("CheckTarget(%s) = %v, want %q", tc.path, err, tc.want)
+		}
+	}
+}
+
 // A write killed before its rename leaves ".name.tmpNNN"; RemoveTemps deletes exactly those.
 func TestRemoveTemps(t *testing.T) {
 	dir := t.TempDir()
