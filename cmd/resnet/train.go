@@ -66,6 +66,25 @@ func (f *trainFlags) check() error {
 	return nil
 }
 
+// checkOutDir refuses, before any data is read, an --out that holds a model but no training
+// checkpoint: a new run would replace that model (say one `resnet convert` wrote there).
+// With --resume it may be a run killed in its first epoch, before its first checkpoint, which
+// --resume restarts.
+func checkOutDir(out string, resume bool) error {
+	if resume {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(out, fit.CheckpointFile)); !errors.Is(err, os.ErrNotExist) {
+		return nil // a checkpoint (refused by fit without --resume), or nothing to say yet
+	}
+	for _, name := range []string{"model.safetensors", "config.json", fit.MetricsFile} {
+		if _, err := os.Stat(filepath.Join(out, name)); err == nil {
+			return fmt.Errorf("%s already holds %s but no training checkpoint, and a new run would replace it; choose another --out (--init %s fine-tunes that model; a run killed in its first epoch restarts over its files with --resume)", out, name, out)
+		}
+	}
+	return nil
+}
+
 func (f *trainFlags) register(cmd *cobra.Command, withModel bool) {
 	fl := cmd.Flags()
 	f.fs = fl
@@ -121,6 +140,9 @@ func runTrain(ctx context.Context, f *trainFlags) error {
 		return fmt.Errorf("--out is required")
 	}
 	if err := f.check(); err != nil {
+		return err
+	}
+	if err := checkOutDir(f.out, f.resume); err != nil {
 		return err
 	}
 	cfg, init, err := f.architecture(ctx)

@@ -390,3 +390,21 @@ func TestOutputTargetsCheckedFirst(t *testing.T) {
 		}
 	}
 }
+
+// train refuses an --out that holds a model but no training checkpoint, before reading any
+// data (it replaced the model); --resume is what restarts a run killed before its first
+// checkpoint.
+func TestTrainKeepsAModelInOut(t *testing.T) {
+	out := t.TempDir()
+	if err := os.WriteFile(filepath.Join(out, "config.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, e, code := run(t, "train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", out)
+	if code != 1 || !strings.Contains(e, "already holds config.json but no training checkpoint") {
+		t.Errorf("exit %d, stderr %q; want a refusal naming config.json", code, e)
+	}
+	_, e, _ = run(t, "train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", out, "--resume")
+	if strings.Contains(e, "already holds") {
+		t.Errorf("--resume was refused too: %q", e)
+	}
+}
