@@ -25,6 +25,9 @@ func experimentCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "experiment",
 		Short: "Reproduce the paper's experiments",
+		// Without these, `resnet experiment typo` printed the help and exited 0.
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(degradationCmd())
 	return cmd

@@ -315,6 +315,7 @@ func TestZeroFlagsRefused(t *testing.T) {
 		{[]string{"train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", "x", "--lr", "nan"}, "--lr NaN must be a positive number"},
 		{[]string{"train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", "x", "--momentum", "nan"}, "--momentum NaN must be a number ≥ 0"},
 		{[]string{"experiment", "degradation", "--dataset", "cifar10:nowhere", "--out", "x", "--subset", "0"}, "--subset must be at least 1, got 0"},
+		{[]string{"experiment", "degredation"}, `unknown command "degredation" for "resnet experiment"`},
 	} {
 		_, errOut, code := run(t, c.args...)
 		if code != 1 || !strings.Contains(errOut, c.want) {
