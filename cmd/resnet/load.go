@@ -111,13 +111,30 @@ func (f *modelFlags) checkpoint(ctx context.Context, extra ...resnet.Option) (*r
 		if err != nil {
 			return nil, err
 		}
-		names := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+		names, err := readLabels(string(data))
+		if err != nil {
+			return nil, fmt.Errorf("--labels %s: %w", f.labels, err)
+		}
 		if len(names) != ck.Config.NumLabels {
 			return nil, fmt.Errorf("--labels %s has %d names, the model has %d classes", f.labels, len(names), ck.Config.NumLabels)
 		}
 		ck.Config.SetLabels(names)
 	}
 	return ck, f.overrideProcessor(ck.Processor)
+}
+
+// readLabels splits a class names file, one name per line: Windows line ends are taken off
+// (they had become part of every label), trailing empty lines are ignored, and an empty line
+// between names is refused (it would shift every later class onto the wrong index).
+func readLabels(data string) ([]string, error) {
+	data = strings.TrimRight(strings.ReplaceAll(data, "\r\n", "\n"), "\n")
+	names := strings.Split(data, "\n")
+	for i, n := range names {
+		if strings.TrimSpace(n) == "" {
+			return nil, fmt.Errorf("line %d is empty; give one class name per line", i+1)
+		}
+	}
+	return names, nil
 }
 
 // start checks the flags' values, then applies --threads to the Go scheduler and the

@@ -409,3 +409,31 @@ func TestTrainKeepsAModelInOut(t *testing.T) {
 		t.Errorf("--resume was refused too: %q", e)
 	}
 }
+
+// Class names files: Windows line ends are not part of the names, trailing empty lines are
+// ignored, an empty line between names is refused.
+func TestReadLabels(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+		err  string
+	}{
+		{"cat\ndog\n", []string{"cat", "dog"}, ""},
+		{"cat\r\ndog\r\n", []string{"cat", "dog"}, ""},
+		{"cat\ndog\n\n\n", []string{"cat", "dog"}, ""},
+		{"tabby, tabby cat\nnot a dog", []string{"tabby, tabby cat", "not a dog"}, ""},
+		{"cat\n\ndog\n", nil, "line 2 is empty"},
+		{"", nil, "line 1 is empty"},
+	} {
+		got, err := readLabels(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("readLabels(%q) = %q, %v; want an error with %q", tc.in, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("readLabels(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
