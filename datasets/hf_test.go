@@ -231,7 +231,7 @@ func TestHFDataset(t *testing.T) {
 	}
 	// Columns named by hand: a wrong one is refused with the file's columns.
 	s, _ := ParseSpec("hf:acme/cifar20")
-	if _, _, err := s.LoadWithOptions(Test, Options{ImageColumn: "image"}); err == nil || !strings.Contains(err.Error(), `no image column "image" (columns: img, label)`) {
+	if _, _, _, err := s.LoadWithOptions(Test, Options{ImageColumn: "image"}); err == nil || !strings.Contains(err.Error(), `no image column "image" (columns: img, label)`) {
 		t.Errorf("bad --image-column: %v", err)
 	}
 

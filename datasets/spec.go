@@ -68,14 +68,16 @@ func (s Spec) Load(split Split) ([]Example, error) {
 // LoadWithClasses is Load that also returns the class names (index = Example.Label), which
 // an evaluation maps onto the model's labels with MapLabels.
 func (s Spec) LoadWithClasses(split Split) ([]Example, []string, error) {
-	return s.LoadWithOptions(split, Options{})
+	ex, classes, _, err := s.LoadWithOptions(split, Options{})
+	return ex, classes, err
 }
 
-// LoadWithOptions is LoadWithClasses with reading options (hf: column names, bad images).
-func (s Spec) LoadWithOptions(split Split, opts Options) ([]Example, []string, error) {
+// LoadWithOptions is LoadWithClasses with reading options (hf: column names, bad images); it
+// also returns the unreadable images left out under BadImageSkip.
+func (s Spec) LoadWithOptions(split Split, opts Options) ([]Example, []string, []BadImage, error) {
 	if s.Kind == "folder" || s.Kind == "hf" {
 		if err := opts.validate(); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		var f *Folder
 		var err error
@@ -85,15 +87,15 @@ func (s Spec) LoadWithOptions(split Split, opts Options) ([]Example, []string, e
 			f, err = ReadFolder(s.Path, split, opts)
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		return f.Examples, f.Classes, nil
+		return f.Examples, f.Classes, f.Skipped, nil
 	}
 	d, err := s.Dataset(split, opts)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return d.Examples(), d.Classes, nil
+	return d.Examples(), d.Classes, d.Skipped, nil
 }
 
 // Dataset reads a split as a Dataset: 3 channels except for the IDX kinds (1 channel;

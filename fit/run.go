@@ -53,6 +53,9 @@ const (
 	PlotFile    = "training.png"
 )
 
+// OutputFiles are the files a run writes in its output directory, the checkpoint last.
+var OutputFiles = []string{"config.json", "preprocessor_config.json", "model.safetensors", MetricsFile, PlotFile, CheckpointFile}
+
 // Run trains as configured. After every epoch it writes the model directory (config.json,
 // preprocessor_config.json, model.safetensors), metrics.jsonl, training.png and the checkpoint,
 // each atomically, checkpoint last; on cancellation it checkpoints mid-epoch and returns
@@ -110,7 +113,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		}
 	}
 	// Writes that a kill -9 cut short left their temporary files; this run owns the directory now.
-	for _, f := range []string{"config.json", "preprocessor_config.json", "model.safetensors", MetricsFile, PlotFile, CheckpointFile} {
+	for _, f := range OutputFiles {
 		if err := atomicfile.RemoveTemps(filepath.Join(c.Out, f)); err != nil {
 			return nil, err
 		}

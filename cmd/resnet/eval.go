@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -94,9 +93,8 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 	}
 	opts := f.datasetOptions()
 	opts.MaxPixels = f.maxPixels
-	skipped := &lineCounter{w: os.Stderr}
-	opts.OnBadImage, opts.Warn = policy, skipped
-	examples, classes, err := spec.LoadWithOptions(datasets.Test, opts)
+	opts.OnBadImage, opts.Warn = policy, os.Stderr
+	examples, classes, skipped, err := spec.LoadWithOptions(datasets.Test, opts)
 	if err != nil {
 		return err
 	}
@@ -115,7 +113,7 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 	if err != nil {
 		return err
 	}
-	res := evalResult{Total: len(examples), ClassesMatched: mapping.Matched, ClassesTotal: mapping.Total, ClassMapping: mapping.Method(), Skipped: skipped.lines}
+	res := evalResult{Total: len(examples), ClassesMatched: mapping.Matched, ClassesTotal: mapping.Total, ClassMapping: mapping.Method(), Skipped: len(skipped)}
 	for i, ex := range examples {
 		if preds[i] == mapping.ToModel[ex.Label] {
 			res.Correct++
@@ -137,18 +135,6 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 		fmt.Println()
 	}
 	return nil
-}
-
-// lineCounter passes what is written to w and counts its lines (the datasets package warns
-// with one line per skipped image).
-type lineCounter struct {
-	w     io.Writer
-	lines int
-}
-
-func (c *lineCounter) Write(p []byte) (int, error) {
-	c.lines += bytes.Count(p, []byte("\n"))
-	return c.w.Write(p)
 }
 
 // sample returns n examples drawn without replacement by a fixed seed, in dataset order, or

@@ -4,10 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"runtime"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -181,12 +182,7 @@ func (f *modelFlags) load(ctx context.Context) (*resnet.Model, error) {
 // negative): a zero would otherwise read as "not given" and silently keep the default
 // (--size 0 classified at the model's own size, --max-pixels 0 kept Pillow's limit).
 func checkPositive(fs *pflag.FlagSet, vals map[string]int) error {
-	names := make([]string, 0, len(vals))
-	for n := range vals {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(vals)) {
 		if v := vals[n]; v < 0 || (v < 1 && fs != nil && fs.Changed(n)) {
 			return fmt.Errorf("--%s must be at least 1, got %d", n, v)
 		}

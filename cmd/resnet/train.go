@@ -77,7 +77,7 @@ func checkOutDir(out string, resume bool) error {
 	if _, err := os.Stat(filepath.Join(out, fit.CheckpointFile)); !errors.Is(err, os.ErrNotExist) {
 		return nil // a checkpoint (refused by fit without --resume), or nothing to say yet
 	}
-	for _, name := range []string{"model.safetensors", "config.json", fit.MetricsFile} {
+	for _, name := range fit.OutputFiles {
 		if _, err := os.Stat(filepath.Join(out, name)); err == nil {
 			return fmt.Errorf("%s already holds %s but no training checkpoint, and a new run would replace it; choose another --out (--init %s fine-tunes that model; a run killed in its first epoch restarts over its files with --resume)", out, name, out)
 		}
