@@ -129,8 +129,16 @@ func WinoWeightGradFinish(p ConvParams, acc, grad []float32) {
 	if len(acc) < 36*oi || len(grad) < 9*oi {
 		panic(fmt.Errorf("kernels: WinoWeightGradFinish: accumulator of %d and gradient of %d values, want %d and %d", len(acc), len(grad), 36*oi, 9*oi))
 	}
+	// Filters in parallel: run after the last chunk of a layer, this is serial time of
+	// the training step otherwise (0.8 ms for 64×64 filters on one Zen 4 core).
+	chunks := chunksFor(oi/64+1, 162*oi)
+	parallel(chunks, func(c int) { winoWeightGradFinish(oi, acc, grad, c*oi/chunks, (c+1)*oi/chunks) })
+}
+
+// winoWeightGradFinish is WinoWeightGradFinish for filters [f0, f1) of oi.
+func winoWeightGradFinish(oi int, acc, grad []float32, f0, f1 int) {
 	g := winoF4.g
-	for f := range oi {
+	for f := f0; f < f1; f++ {
 		var t [6][3]float64 // acc·G
 		for a := range 6 {
 			for ky := range 3 {

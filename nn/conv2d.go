@@ -111,6 +111,14 @@ func (c *Conv2d) chunking(n, h, w int) (per, count int) {
 		per = max(1, min(n, directPixels/(h*w)))
 		return per, (n + per - 1) / per
 	}
+	if c.Stride > 1 {
+		// The largest blocks are R × n·OH·OW (im2col forward, Wᵀ·dy for col2im, its
+		// transpose for the weight gradient) and the weight gradient's pixel-major copy of
+		// the input; the flipped input gradient's larger block is stride 1's. CIFAR's 3×3/2
+		// 16→32 layer gets 3 images a chunk instead of 1, and its phase-plane im2col runs
+		// 1.7× faster for it (one thread, Zen 4).
+		return chunks(n, 1, max(g.rows()*g.oh*g.ow, c.In*h*w))
+	}
 	return chunks(n, max(g.rows(), c.Out*c.Kernel*c.Kernel), max(g.oh*g.ow, h*w))
 }
 
@@ -176,7 +184,7 @@ func (c *Conv2d) Backward(n, h, w int, x, dy, dx []float32, accumulate bool) {
 		panic(fmt.Errorf("nn: conv %d→%d: input gradient has %d values, want %d", c.In, c.Out, len(dx), c.In*n*h*w))
 	}
 	oh, ow := c.OutSize(h, w)
-	c.backward(n, h, w, x, dx, accumulate, func(i0, i1 int, padded bool, into []float32, is int) ([]float32, int, func()) {
+	c.backward(n, h, w, x, dx, accumulate, nil, func(i0, i1 int, padded bool, into []float32, is int) ([]float32, int, func()) {
 		if into != nil {
 			for ch := 0; ch < c.Out; ch++ {
 				copy(into[ch*is:][:(i1-i0)*oh*ow], dy[ch*n*oh*ow+i0*oh*ow:][:(i1-i0)*oh*ow])
@@ -192,7 +200,8 @@ func (c *Conv2d) Backward(n, h, w int, x, dy, dx []float32, accumulate bool) {
 	}, nil)
 }
 
-// backward is Backward with dy supplied chunk by chunk: dyChunk(i0, i1, padded, into, is)
+// backward is Backward with dy supplied chunk by chunk (and, if residual is not nil, dx set
+// to ∂L/∂x + residual; accumulate is then false): dyChunk(i0, i1, padded, into, is)
 // returns ∂L/∂y of images [i0, i1) as a chunk (first image's start and channel stride, see
 // im2col), in the zero-bordered layout of padChunk if padded, and a function to call when the
 // chunk is no longer needed (or nil); if into is not nil (then padded is false), it writes
@@ -200,13 +209,17 @@ func (c *Conv2d) Backward(n, h, w int, x, dy, dx []float32, accumulate bool) {
 // called on the worker that processes the chunk, so it may compute the chunk into that
 // worker's cache. after, if not nil, is called on the worker once
 // images [i0, i1) of dx are final.
-func (c *Conv2d) backward(n, h, w int, x, dx []float32, accumulate bool, dyChunk dySource, after func(i0, i1 int)) {
+func (c *Conv2d) backward(n, h, w int, x, dx []float32, accumulate bool, residual []float32, dyChunk dySource, after func(i0, i1 int)) {
 	g := c.geom(h, w)
 	R := g.rows()
 	kk := c.Kernel * c.Kernel
 	if dx != nil && c.winoOK(g) {
-		c.winoBackward(g, n, x, dx, accumulate, dyChunk, after)
+		c.winoBackward(g, n, x, dx, accumulate, residual, dyChunk, after)
 		return
+	}
+	if residual != nil {
+		copyParallel(dx[:c.In*n*h*w], residual)
+		accumulate = true
 	}
 
 	// Weights for the input gradient, packed once: for stride 1 the flipped and transposed

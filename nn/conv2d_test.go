@@ -179,3 +179,55 @@ func TestTranspose(t *testing.T) {
 		}
 	}
 }
+
+// The phase-plane route of im2col and col2im against the value-by-value one: the same matrix
+// bit for bit (both only copy), and into a zeroed dx the same sums (each position of dx
+// receives the same terms in the same order).
+func TestIm2colPhase(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, tc := range []struct{ c, k, s, p, h, w, n int }{
+		{3, 3, 2, 1, 8, 8, 3},   // ResNet's 3×3/2
+		{2, 3, 2, 1, 7, 9, 2},   // odd sizes
+		{2, 3, 2, 1, 1, 1, 2},   // a single pixel
+		{2, 3, 3, 1, 10, 11, 2}, // stride 3
+		{2, 2, 2, 0, 6, 7, 2},   // 2×2/2
+		{2, 4, 3, 1, 9, 8, 2},   // 4×4/3
+		{2, 3, 2, 2, 6, 6, 2},   // padding 2: two phase rows back
+	} {
+		g := newGeom(tc.c, tc.h, tc.w, tc.k, tc.s, tc.p)
+		if !g.phaseOK() {
+			t.Fatalf("%+v: phase route expected", tc)
+		}
+		hw := g.h * g.w
+		x := randVec(r, g.c*tc.n*hw)
+		cols := (tc.n - 1) * g.oh * g.ow
+		want := make([]float32, g.rows()*(cols+3))
+		got := randVec(r, len(want)) // every value of the matrix is written
+		for i := range want {
+			want[i] = got[i] // the padding columns stay as they were
+		}
+		im2colGather(g, x[hw:], tc.n*hw, tc.n-1, want, cols+3)
+		im2colPhase(g, x[hw:], tc.n*hw, tc.n-1, got, cols+3)
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("%+v: im2col[%d] = %v, want %v", tc, i, got[i], want[i])
+			}
+		}
+		c := randVec(r, len(want))
+		dxWant, dxGot := make([]float32, len(x)), make([]float32, len(x))
+		col2imScatter(g, c, cols+3, tc.n-1, dxWant[hw:], tc.n*hw)
+		col2imPhase(g, c, cols+3, tc.n-1, dxGot[hw:], tc.n*hw)
+		for i := range dxWant {
+			if dxGot[i] != dxWant[i] {
+				t.Fatalf("%+v: col2im dx[%d] = %v, want %v", tc, i, dxGot[i], dxWant[i])
+			}
+		}
+	}
+	// Stride 1; offsets past the phase planes (ImageNet's 7×7/2 stem, 5×5/3); a kernel
+	// narrower than the stride (1×1/2, where a gather reads the one phase it needs).
+	for _, tc := range [][3]int{{3, 1, 1}, {7, 2, 3}, {5, 3, 1}, {1, 2, 0}, {2, 3, 0}} {
+		if g := newGeom(2, 9, 9, tc[0], tc[1], tc[2]); g.phaseOK() {
+			t.Errorf("kernel %d stride %d padding %d: phase route taken", tc[0], tc[1], tc[2])
+		}
+	}
+}

@@ -80,6 +80,10 @@ func (u *ConvBNTrain) ForwardEval(n, h, w int, x, c, res, y []float32) error {
 type BackwardOptions struct {
 	// Accumulate adds ∂L/∂x to dx instead of overwriting it.
 	Accumulate bool
+	// Residual, if not nil, is added to ∂L/∂x as it is written to dx (not with Accumulate):
+	// a residual block's shortcut gradient, which would otherwise be copied into dx first.
+	// It has dx's shape and must not overlap dx.
+	Residual []float32
 	// Sums, if not nil, holds the batch-norm sums of every image, gathered with AddGradSums
 	// while dy was produced; Backward then skips its own pass over dy (which must already be
 	// masked, as AddGradSums does).
@@ -100,6 +104,14 @@ func (u *ConvBNTrain) Backward(n, h, w int, x, c, y, dy, dx []float32, o Backwar
 	if dx != nil && len(dx) < u.Conv.In*n*h*w {
 		return fmt.Errorf("nn: conv %d→%d: input gradient has %d values, want %d", u.Conv.In, u.Conv.Out, len(dx), u.Conv.In*n*h*w)
 	}
+	if o.Residual != nil {
+		switch {
+		case dx == nil || o.Accumulate:
+			return fmt.Errorf("nn: conv %d→%d: a residual for the input gradient needs dx, and no Accumulate", u.Conv.In, u.Conv.Out)
+		case len(o.Residual) < u.Conv.In*n*h*w:
+			return fmt.Errorf("nn: conv %d→%d: residual of the input gradient has %d values, want %d", u.Conv.In, u.Conv.Out, len(o.Residual), u.Conv.In*n*h*w)
+		}
+	}
 	if u.ReLU && y == nil {
 		return fmt.Errorf("nn: conv-bn backward through a ReLU needs its output")
 	}
@@ -116,7 +128,7 @@ func (u *ConvBNTrain) Backward(n, h, w int, x, c, y, dy, dx []float32, o Backwar
 	ohw := m / n
 	out := u.BN.C
 	oh, ow := u.Conv.OutSize(h, w)
-	u.Conv.backward(n, h, w, x, dx, o.Accumulate, func(i0, i1 int, padded bool, into []float32, is int) ([]float32, int, func()) {
+	u.Conv.backward(n, h, w, x, dx, o.Accumulate, o.Residual, func(i0, i1 int, padded bool, into []float32, is int) ([]float32, int, func()) {
 		cols := (i1 - i0) * ohw
 		if padded {
 			// Straight into the zero-bordered layout the direct kernels read.

@@ -88,7 +88,7 @@ func (c *Conv2d) winoForward(g geom, n, per int, x, y []float32, after func(ci, 
 // from one Winograd call, then the group's hooks run. The weight gradient is Winograd's too
 // where kernels.WinoWeightGradApplies (sums kept in the Winograd domain, one transform back
 // at the end), else the direct kernels' or the GEMM path's.
-func (c *Conv2d) winoBackward(g geom, n int, x, dx []float32, accumulate bool, dyChunk dySource, after func(i0, i1 int)) {
+func (c *Conv2d) winoBackward(g geom, n int, x, dx []float32, accumulate bool, residual []float32, dyChunk dySource, after func(i0, i1 int)) {
 	R := g.rows()
 	hw, ohw := g.h*g.w, g.oh*g.ow
 	p := winoParams(c.Out, c.In, g.oh, g.ow)
@@ -141,7 +141,10 @@ func (c *Conv2d) winoBackward(g geom, n int, x, dx []float32, accumulate bool, d
 			}
 		})
 		var res []float32
-		if accumulate {
+		switch {
+		case residual != nil:
+			res = residual[g0*hw:]
+		case accumulate:
 			res = dx[g0*hw:] // dx += conv: the residual is the output itself
 		}
 		kernels.Conv2DPlannedLayout(p, m, *dyg, kernels.CNHW(m, g.oh, g.ow), c.winoBwd, nil, res, false, dx[g0*hw:], xl)
@@ -154,11 +157,7 @@ func (c *Conv2d) winoBackward(g geom, n int, x, dx []float32, accumulate bool, d
 	}
 	if winoDW {
 		sum := (*parts)[:partLen]
-		for k := 1; k < groups; k++ {
-			for i, v := range (*parts)[k*partLen : (k+1)*partLen] {
-				sum[i] += v
-			}
-		}
+		sumGroups(*parts, partLen, groups)
 		kernels.WinoWeightGradFinish(pf, sum, c.Grad)
 		return
 	}

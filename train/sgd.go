@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 
+	"github.com/resnet-go/resnet/nn"
 	"github.com/resnet-go/resnet/weights"
 )
 
@@ -46,40 +47,73 @@ func NewSGD(params []*Param, c SGDConfig) (*SGD, error) {
 // the sum differs from a true fused multiply-add only in rare halfway cases).
 func fma(x, y, z float32) float32 { return float32(float64(x)*float64(y) + float64(z)) }
 
-// Step updates every parameter from its gradient with learning rate lr.
+// Step updates every parameter from its gradient with learning rate lr. The values are
+// independent, so blocks of them run in parallel (this was 2 ms of serial time per ResNet-20
+// step: 1.4% of a step on two threads).
 func (o *SGD) Step(lr float64) {
 	c := o.Config
 	mom, damp, nlr := float32(c.Momentum), float32(1-c.Dampening), float32(-lr)
+	type block struct{ pi, lo, hi int }
+	var blocks []block
+	const span = 1 << 13
+	first := make([]bool, len(o.params)) // no momentum buffer yet: it starts as d
 	for pi, p := range o.params {
+		if o.bufs[pi] == nil && c.Momentum != 0 {
+			o.bufs[pi] = make([]float32, len(p.Data))
+			first[pi] = true
+		}
+		for lo := 0; lo < len(p.Data); lo += span {
+			blocks = append(blocks, block{pi, lo, min(lo+span, len(p.Data))})
+		}
+	}
+	nn.ParallelFor(len(blocks), func(bi int) {
+		b := blocks[bi]
+		p := o.params[b.pi]
 		wd := float32(c.WeightDecay)
 		if c.NoDecayBNBias && p.NoDecay {
 			wd = 0
 		}
-		buf := o.bufs[pi]
-		first := buf == nil && c.Momentum != 0
-		if first {
-			buf = make([]float32, len(p.Data))
-			o.bufs[pi] = buf
+		data, grad := p.Data[b.lo:b.hi], p.Grad[b.lo:b.hi]
+		var buf []float32
+		if c.Momentum != 0 {
+			buf = o.bufs[b.pi][b.lo:b.hi]
 		}
-		for i, g := range p.Grad {
-			d := g
-			if wd != 0 {
-				d = fma(p.Data[i], wd, d)
-			}
-			if c.Momentum != 0 {
-				if first {
-					buf[i] = d
-				} else {
-					buf[i] = fma(d, damp, buf[i]*mom)
-				}
-				if c.Nesterov {
-					d = fma(buf[i], mom, d)
-				} else {
-					d = buf[i]
-				}
-			}
-			p.Data[i] = fma(d, nlr, p.Data[i])
+		sgdUpdate(data, grad, buf, wd, mom, damp, nlr, first[b.pi], c.Nesterov)
+	})
+}
+
+// sgdUpdate is Step for one block of a parameter's values (buf nil without momentum).
+func sgdUpdate(data, grad, buf []float32, wd, mom, damp, nlr float32, first, nesterov bool) {
+	grad = grad[:len(data)]
+	if buf != nil && !first && !nesterov {
+		// The usual case, without the branches.
+		buf = buf[:len(data)]
+		for i, g := range grad {
+			d := fma(data[i], wd, g)
+			b := fma(d, damp, buf[i]*mom)
+			buf[i] = b
+			data[i] = fma(b, nlr, data[i])
 		}
+		return
+	}
+	for i, g := range grad {
+		d := g
+		if wd != 0 {
+			d = fma(data[i], wd, d)
+		}
+		if buf != nil {
+			if first {
+				buf[i] = d
+			} else {
+				buf[i] = fma(d, damp, buf[i]*mom)
+			}
+			if nesterov {
+				d = fma(buf[i], mom, d)
+			} else {
+				d = buf[i]
+			}
+		}
+		data[i] = fma(d, nlr, data[i])
 	}
 }
 
