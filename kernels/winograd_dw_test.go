@@ -92,7 +92,7 @@ func testWinoWeightGrad(t *testing.T) {
 				winoDWAdd(p, 1, x, xl, dy, dyl, acc, asm)
 				winoDWAdd(p, tc.n-1, x[xl.Image:], xl, dy[dyl.Image:], dyl, acc, asm)
 				got := make([]float32, len(want))
-				WinoWeightGradFinish(p, acc, got)
+				WinoWeightGradFinish(p, got, acc)
 				var worst float64
 				for f, w := range want {
 					e := math.Abs(float64(got[f]) - w)
@@ -162,7 +162,7 @@ func BenchmarkWinoWeightGrad(b *testing.B) {
 				for i := 0; i < n; i += per {
 					WinoWeightGradAdd(p, per, x[i*s.h*s.h:], l, dy[i*s.h*s.h:], l, acc)
 				}
-				WinoWeightGradFinish(p, acc, grad)
+				WinoWeightGradFinish(p, grad, acc)
 			}
 			sec := b.Elapsed().Seconds() / float64(b.N)
 			b.ReportMetric(2*float64(p.MACs())*n/sec/1e9, "GFLOP/s")
@@ -211,7 +211,7 @@ func testWinoWeightGradChecks(t *testing.T) {
 		}},
 		{"short gradient", "gradient of 10", func() {
 			_, _, acc := ok()
-			WinoWeightGradFinish(p, acc, make([]float32, 10))
+			WinoWeightGradFinish(p, make([]float32, 10), acc)
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -62,26 +62,6 @@ func getScratch(n int) *[]float32 {
 
 func putScratch(p *[]float32) { scratchPool.Put(p) }
 
-// sumGroups adds the groups' partial sums parts[k·size : (k+1)·size], k ≥ 1, to the first,
-// in order of k (so the result does not depend on the threads), in parallel over ranges of
-// values: after a layer's last chunk this was serial time of the training step (ResNet-20's
-// 64-channel layers sum 8 parts of 147 456 values).
-func sumGroups(parts []float32, size, groups int) {
-	if groups <= 1 {
-		return
-	}
-	const span = 1 << 14
-	parallelFor((size+span-1)/span, func(b int) {
-		lo, hi := b*span, min((b+1)*span, size)
-		sum := parts[lo:hi]
-		for k := 1; k < groups; k++ {
-			for i, v := range parts[k*size+lo : k*size+hi] {
-				sum[i] += v
-			}
-		}
-	})
-}
-
 // copyParallel copies src to dst in blocks on the kernel threads.
 func copyParallel(dst, src []float32) {
 	const span = 1 << 16

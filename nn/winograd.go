@@ -112,9 +112,7 @@ func (c *Conv2d) winoBackward(g geom, n int, x, dx []float32, accumulate bool, r
 	groups := min(count, reduceGroups)
 	parts := getScratch(groups * partLen)
 	defer putScratch(parts)
-	if directDW || winoDW {
-		clear(*parts) // these add; the GEMM path writes the first chunk
-	}
+
 	gn := winoGroup(n, per)
 	dyg := getScratch(c.Out * gn * ohw)
 	defer putScratch(dyg)
@@ -130,6 +128,9 @@ func (c *Conv2d) winoBackward(g geom, n int, x, dx []float32, accumulate bool, r
 				i0, i1 := ci*per, min((ci+1)*per, n)
 				d := (*dyg)[(i0-g0)*ohw:]
 				dyChunk(i0, i1, false, d, m*ohw)
+				if ci < groups && (directDW || winoDW) {
+					clear(part) // these add; the GEMM path writes a part's first chunk
+				}
 				switch {
 				case winoDW:
 					kernels.WinoWeightGradAdd(pf, i1-i0, x[i0*hw:], xl, d, kernels.CNHW(m, g.oh, g.ow), part)
@@ -156,9 +157,11 @@ func (c *Conv2d) winoBackward(g geom, n int, x, dx []float32, accumulate bool, r
 		}
 	}
 	if winoDW {
-		sum := (*parts)[:partLen]
-		sumGroups(*parts, partLen, groups)
-		kernels.WinoWeightGradFinish(pf, sum, c.Grad)
+		accs := make([][]float32, groups)
+		for k := range accs {
+			accs[k] = (*parts)[k*partLen : (k+1)*partLen]
+		}
+		kernels.WinoWeightGradFinish(pf, c.Grad, accs...)
 		return
 	}
 	c.sumParts(*parts, groups, directDW)
