@@ -345,12 +345,7 @@ func (c *Conv2d) inputGrad(g, gt geom, flip bool, wt *kernels.PackedA, n, i0, i1
 	default:
 		dcol := getScratch(R * cols)
 		kernels.GemmPacked(wt, cols, dy, cs, *dcol, cols, false)
-		if !accumulate {
-			for ch := 0; ch < c.In; ch++ {
-				clear(dx[(ch*n+i0)*hw : (ch*n+i1)*hw])
-			}
-		}
-		col2im(g, *dcol, cols, nimg, dx[i0*hw:], n*hw)
+		col2im(g, *dcol, cols, nimg, dx[i0*hw:], n*hw, accumulate)
 		putScratch(dcol)
 	}
 }

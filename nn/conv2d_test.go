@@ -150,7 +150,7 @@ func TestIm2colAdjoint(t *testing.T) {
 		im2col(g, x[hw:], n*hw, n-1, col, cols)
 		c := randVec(r, len(col))
 		dx := make([]float32, len(x))
-		col2im(g, c, cols, n-1, dx[hw:], n*hw)
+		col2im(g, c, cols, n-1, dx[hw:], n*hw, true)
 		// dx sums up to k·k float32 terms, hence 1e-6 of the terms' magnitude rather than
 		// float64 precision.
 		var scale float64
@@ -214,12 +214,18 @@ func TestIm2colPhase(t *testing.T) {
 			}
 		}
 		c := randVec(r, len(want))
+		// Into a zeroed dx, and writing over what dx held: both the scatter's sums.
 		dxWant, dxGot := make([]float32, len(x)), make([]float32, len(x))
+		dxOver := randVec(r, len(x))
 		col2imScatter(g, c, cols+3, tc.n-1, dxWant[hw:], tc.n*hw)
-		col2imPhase(g, c, cols+3, tc.n-1, dxGot[hw:], tc.n*hw)
+		col2imPhase(g, append([]float32(nil), c...), cols+3, tc.n-1, dxGot[hw:], tc.n*hw, true)
+		col2imPhase(g, c, cols+3, tc.n-1, dxOver[hw:], tc.n*hw, false)
 		for i := range dxWant {
 			if dxGot[i] != dxWant[i] {
 				t.Fatalf("%+v: col2im dx[%d] = %v, want %v", tc, i, dxGot[i], dxWant[i])
+			}
+			if i%(tc.n*hw) >= hw && dxOver[i] != dxWant[i] { // image 0 is not in the chunk
+				t.Fatalf("%+v: col2im writing dx[%d] = %v, want %v", tc, i, dxOver[i], dxWant[i])
 			}
 		}
 	}

@@ -138,10 +138,17 @@ func im2colSame(g geom, x []float32, cs, nimg int, col []float32, ld int) {
 
 // col2im is the adjoint of im2col: it adds every entry of col ([c·k·k, nimg·oh·ow], row
 // stride ld) to the input position it was read from, in the chunk dx (channel stride cs).
-func col2im(g geom, col []float32, ld, nimg int, dx []float32, cs int) {
+// The entries im2col sets to zero (read from outside the image) are dropped, and col may be
+// overwritten there. Without add, dx is overwritten instead (zero where nothing lands).
+func col2im(g geom, col []float32, ld, nimg int, dx []float32, cs int, add bool) {
 	if g.phaseOK() {
-		col2imPhase(g, col, ld, nimg, dx, cs)
+		col2imPhase(g, col, ld, nimg, dx, cs, add)
 		return
+	}
+	if !add {
+		for ch := 0; ch < g.c; ch++ {
+			clear(dx[ch*cs : ch*cs+nimg*g.h*g.w])
+		}
 	}
 	col2imScatter(g, col, ld, nimg, dx, cs)
 }
@@ -326,14 +333,18 @@ func splitPhases(g geom, x []float32, nimg int, q []float32) {
 }
 
 // mergePhases adds the phase planes q (as splitPhases writes them) back into one channel of
-// the chunk's images dx (plane of image i at dx[i·h·w]); input positions beyond the phase
-// planes (never read when phaseOK) get nothing.
-func mergePhases(g geom, q []float32, nimg int, dx []float32) {
+// the chunk's images dx (plane of image i at dx[i·h·w]), or with add false writes them there;
+// input positions beyond the phase planes (never read when phaseOK) get nothing (zero).
+func mergePhases(g geom, q []float32, nimg int, dx []float32, add bool) {
 	hw, ohw := g.h*g.w, g.oh*g.ow
 	blk := nimg * ohw
 	for i := 0; i < nimg; i++ {
 		plane := dx[i*hw : (i+1)*hw]
-		for iy := 0; iy < min(g.h, g.oh*g.s); iy++ {
+		rows := min(g.h, g.oh*g.s)
+		if !add {
+			clear(plane[rows*g.w:])
+		}
+		for iy := 0; iy < rows; iy++ {
 			a, py := iy/g.s, iy%g.s
 			off := i*ohw + a*g.ow
 			dst := plane[iy*g.w : (iy+1)*g.w]
@@ -342,17 +353,38 @@ func mergePhases(g geom, q []float32, nimg int, dx []float32) {
 				s1 := q[(py*2+1)*blk+off:][:g.ow]
 				n1 := min(g.ow, g.w/2)
 				pairs := dst[:2*n1]
+				tail := 2 * n1
+				if add {
+					for b := 0; b < n1; b++ {
+						pairs[2*b] += s0[b]
+						pairs[2*b+1] += s1[b]
+					}
+					if n1 < g.ow && tail < g.w {
+						dst[tail] += s0[n1]
+					}
+					continue
+				}
 				for b := 0; b < n1; b++ {
-					pairs[2*b] += s0[b]
-					pairs[2*b+1] += s1[b]
+					pairs[2*b], pairs[2*b+1] = s0[b], s1[b]
 				}
-				if n1 < g.ow && 2*n1 < g.w {
-					dst[2*n1] += s0[n1]
+				if n1 < g.ow && tail < g.w {
+					dst[tail] = s0[n1]
+					tail++
 				}
+				clear(dst[tail:])
 				continue
 			}
-			for ix := 0; ix < min(g.w, g.ow*g.s); ix++ {
-				dst[ix] += q[(py*g.s+ix%g.s)*blk+off+ix/g.s]
+			cols := min(g.w, g.ow*g.s)
+			for ix := 0; ix < cols; ix++ {
+				v := q[(py*g.s+ix%g.s)*blk+off+ix/g.s]
+				if add {
+					dst[ix] += v
+				} else {
+					dst[ix] = v
+				}
+			}
+			if !add {
+				clear(dst[cols:])
 			}
 		}
 	}
@@ -396,8 +428,11 @@ func im2colPhase(g geom, x []float32, cs, nimg int, col []float32, ld int) {
 }
 
 // col2imPhase is col2im through phase planes (phaseOK): each row of col is added, shifted,
-// into its phase plane, and the phase planes into dx.
-func col2imPhase(g geom, col []float32, ld, nimg int, dx []float32, cs int) {
+// into its phase plane, and the phase planes into dx. The entries the forward shift read from
+// outside an image (its first −qy phase rows and −qx phase columns) are zeroed in col first,
+// which may therefore be overwritten, so that a whole row goes in with one contiguous add: the
+// zeros land on neighbouring positions, which they leave as they were.
+func col2imPhase(g geom, col []float32, ld, nimg int, dx []float32, cs int, add bool) {
 	ohw := g.oh * g.ow
 	cols := nimg * ohw
 	qb := getScratch(g.s * g.s * cols)
@@ -413,29 +448,33 @@ func col2imPhase(g geom, col []float32, ld, nimg int, dx []float32, cs int) {
 				dst := q[(py*g.s+px)*cols : (py*g.s+px+1)*cols]
 				row := col[r*ld : r*ld+cols]
 				top, left := min(-qy, g.oh), min(-qx, g.ow)
-				for i := 0; i < nimg; i++ {
-					src := row[i*ohw : (i+1)*ohw]
-					to := dst[i*ohw : (i+1)*ohw]
-					if left == 0 {
-						// Whole phase rows: one run per image.
-						addTo(to[:ohw-top*g.ow], src[top*g.ow:])
-						continue
+				if top > 0 || left > 0 {
+					for i := 0; i < nimg; i++ {
+						img := row[i*ohw : (i+1)*ohw]
+						clear(img[:top*g.ow])
+						for oy := top; oy < g.oh && left > 0; oy++ {
+							clear(img[oy*g.ow : oy*g.ow+left])
+						}
 					}
-					for oy := top; oy < g.oh; oy++ {
-						o := (oy - top) * g.ow
-						addTo(to[o:o+g.ow-left], src[oy*g.ow+left:(oy+1)*g.ow])
-					}
+				}
+				// dst[j − d] += row[j], d = top·ow + left; j < d reads before the chunk.
+				if d := top*g.ow + left; d < cols {
+					addTo(dst[:cols-d], row[d:])
 				}
 				r++
 			}
 		}
-		mergePhases(g, q, nimg, dx[ch*cs:])
+		mergePhases(g, q, nimg, dx[ch*cs:], add)
 	}
 }
 
 // addTo sets dst[i] += src[i] for i < len(dst).
 func addTo(dst, src []float32) {
 	src = src[:len(dst)]
+	if n := vecLen(len(dst)); n > 0 {
+		addVec(&dst[0], &src[0], n)
+		dst, src = dst[n:], src[n:]
+	}
 	for i, v := range src {
 		dst[i] += v
 	}

@@ -31,3 +31,5 @@ func coefVec(gr, x, dx *float32, n int, md, mu, k, scale float32) {
 }
 
 func padRows(src, dst *float32, h, w, pw int) { panic("nn: no vector kernels in this build") }
+
+func addVec(dst, src *float32, n int) { panic("nn: no vector kernels in this build") }

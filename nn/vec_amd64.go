@@ -20,6 +20,11 @@ func applyVec(x, res, y *float32, n int, a, s, floor float32)
 //go:noescape
 func coefVec(gr, x, dx *float32, n int, md, mu, k, scale float32)
 
+// addVec sets dst[i] += src[i] for i < n.
+//
+//go:noescape
+func addVec(dst, src *float32, n int)
+
 // padRows copies h rows of w values (w a multiple of 8) from src, where they are contiguous,
 // to dst, where they start pw values apart, and zeroes the value before and after each.
 //

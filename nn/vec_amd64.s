@@ -305,3 +305,45 @@ vec:
 	JNZ  row
 	VZEROUPPER
 	RET
+
+// func addVec(dst, src *float32, n int)
+// dst[i] += src[i] for i < n, n a positive multiple of 8.
+TEXT ·addVec(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ CX, DX
+	SHRQ $5, CX
+	JZ   rest
+quad:
+	VMOVUPS 0(DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	VADDPS  0(SI), Y0, Y0
+	VADDPS  32(SI), Y1, Y1
+	VADDPS  64(SI), Y2, Y2
+	VADDPS  96(SI), Y3, Y3
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, DI
+	ADDQ $128, SI
+	DECQ CX
+	JNZ  quad
+rest:
+	ANDQ $31, DX
+	SHRQ $3, DX
+	JZ   done
+one:
+	VMOVUPS 0(DI), Y0
+	VADDPS  0(SI), Y0, Y0
+	VMOVUPS Y0, 0(DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	DECQ DX
+	JNZ  one
+done:
+	VZEROUPPER
+	RET
