@@ -77,6 +77,15 @@ func testVectorLoops(t *testing.T) {
 				}
 			}
 		}
+		// addTo is one rounding per value either way: equal bit for bit.
+		a1, a2 := append([]float32(nil), y...), append([]float32(nil), y...)
+		addTo(a1[1:], x[1:])
+		withScalar(func() { addTo(a2[1:], x[1:]) })
+		for i := range a1 {
+			if a1[i] != a2[i] && !(i == 0 && a1[0] != a1[0] && a2[0] != a2[0]) {
+				t.Fatalf("addTo, n = %d: [%d] = %v, portable %v", n, i, a1[i], a2[i])
+			}
+		}
 		c1, c2 := make([]float32, n), make([]float32, n)
 		co.apply(0, g, x, c1)
 		withScalar(func() { co.apply(0, g, x, c2) })
