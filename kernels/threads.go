@@ -130,6 +130,13 @@ func Threads() int {
 	return int(nthreads.Load())
 }
 
+// Parallel runs fn(0), …, fn(n-1) on the kernels' pool of Threads() goroutines (the
+// caller's among them), indices handed out dynamically, lowest first, and returns when all
+// are done: for layers above this package with work to split, so that their loops run on the
+// same goroutines as the kernels'. Calls may nest (an inner call runs on whichever goroutines
+// are free, at least its caller).
+func Parallel(n int, fn func(i int)) { parallel(n, fn) }
+
 // parallel runs fn(0), …, fn(n-1) on up to Threads() goroutines and returns
 // when all are done. Indices are handed out dynamically, lowest first.
 func parallel(n int, fn func(i int)) {

@@ -542,30 +542,6 @@ func zeroPadBackward(inC, h, w, outC, stride, n int, dy, dx []float32) {
 	}
 }
 
-// parallel runs fn(0) … fn(n-1) on kernels.Threads() goroutines.
-func parallel(n int, fn func(i int)) {
-	t := min(n, kernels.Threads())
-	if t <= 1 {
-		for i := 0; i < n; i++ {
-			fn(i)
-		}
-		return
-	}
-	next := make(chan int, n)
-	for i := 0; i < n; i++ {
-		next <- i
-	}
-	close(next)
-	done := make(chan struct{})
-	for g := 0; g < t; g++ {
-		go func() {
-			for i := range next {
-				fn(i)
-			}
-			done <- struct{}{}
-		}()
-	}
-	for g := 0; g < t; g++ {
-		<-done
-	}
-}
+// parallel runs fn(0) … fn(n-1) on the kernels' goroutines (not goroutines of its own, which
+// would wait for a processor while the kernels' pool polls for its next job).
+func parallel(n int, fn func(i int)) { kernels.Parallel(n, fn) }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/resnet-go/resnet/arch"
+	"github.com/resnet-go/resnet/kernels"
 	"github.com/resnet-go/resnet/nn"
 	"github.com/resnet-go/resnet/tensor"
 )
@@ -151,7 +152,7 @@ func (net *Network) unitBefore(bi int) *convBN {
 // downsampling block).
 func parallelClear(dst []float32) {
 	const span = 1 << 16
-	nn.ParallelFor((len(dst)+span-1)/span, func(b int) {
+	kernels.Parallel((len(dst)+span-1)/span, func(b int) {
 		clear(dst[b*span : min((b+1)*span, len(dst))])
 	})
 }

@@ -3,7 +3,7 @@ package train
 import (
 	"fmt"
 
-	"github.com/resnet-go/resnet/nn"
+	"github.com/resnet-go/resnet/kernels"
 	"github.com/resnet-go/resnet/weights"
 )
 
@@ -66,7 +66,7 @@ func (o *SGD) Step(lr float64) {
 			blocks = append(blocks, block{pi, lo, min(lo+span, len(p.Data))})
 		}
 	}
-	nn.ParallelFor(len(blocks), func(bi int) {
+	kernels.Parallel(len(blocks), func(bi int) {
 		b := blocks[bi]
 		p := o.params[b.pi]
 		wd := float32(c.WeightDecay)
