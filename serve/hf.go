@@ -55,18 +55,24 @@ func (s *Server) handleHF(w *recorder, r *http.Request, name string) {
 		fail(err)
 		return
 	}
+	// Query-string parameters become parameters (the toolkit's rule), every one of them, so
+	// that hfParams refuses a misspelt ?topk=3 as it does in the JSON body.
 	params := map[string]any{}
-	q := r.URL.Query()
-	if v := q.Get("top_k"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			fail(errorf(Invalid, "top_k %q is not an integer", v))
+	for k, vs := range r.URL.Query() {
+		if len(vs) > 1 {
+			fail(errorf(Invalid, "query parameter %s given %d times", k, len(vs)))
 			return
 		}
-		params["top_k"] = float64(n)
-	}
-	if v := q.Get("function_to_apply"); v != "" {
-		params["function_to_apply"] = v
+		v := vs[0]
+		params[k] = v
+		if hfParamNames[k] == "top_k" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				fail(errorf(Invalid, "%s %q is not an integer", k, v))
+				return
+			}
+			params[k] = float64(n)
+		}
 	}
 	image := body
 	if isJSONBody(r.Header.Get("Content-Type"), body) {

@@ -123,6 +123,11 @@ func TestHFRoutes(t *testing.T) {
 			t.Fatalf("%+v, want 2 labels led by %s", out, tiny.Config.Label(top))
 		}
 		closeTo(t, "sigmoid", []float32{out[0].Score}, []float32{want}, 1e-6)
+		// The camelCase spellings work in the query too.
+		resp, body = do(t, "POST", ts.url+"/models/"+tinyName+"?topK=3&functionToApply=none", readFile(t, imagePath(t, "dog.jpg")), nil)
+		if out := decodeLabels(t, body); resp.StatusCode != 200 || len(out) != 3 || out[0].Score != l.Data[top] {
+			t.Fatalf("topK=3, none: %d %s", resp.StatusCode, body)
+		}
 	})
 
 	errs := []struct {
@@ -139,6 +144,9 @@ func TestHFRoutes(t *testing.T) {
 		{"bad top_k", "/models/" + cifarName, `{"inputs": "` + b64(jpg) + `", "parameters": {"top_k": 0}}`, map[string]string{"Content-Type": "application/json"}, 400, "top_k must be a positive integer"},
 		{"bad function", "/models/" + cifarName, `{"inputs": "` + b64(jpg) + `", "parameters": {"function_to_apply": "relu"}}`, map[string]string{"Content-Type": "application/json"}, 400, `function_to_apply must be`},
 		{"bad query top_k", "/models/" + cifarName + "?top_k=x", string(jpg), nil, 400, "not an integer"},
+		{"misspelt query parameter", "/models/" + cifarName + "?topk=3", string(jpg), nil, 400, `unknown parameter "topk"`},
+		{"query parameter twice", "/models/" + cifarName + "?top_k=3&top_k=2", string(jpg), nil, 400, "given 2 times"},
+		{"query and body spellings", "/models/" + cifarName + "?topK=3", `{"inputs": "` + b64(jpg) + `", "parameters": {"top_k": 2}}`, map[string]string{"Content-Type": "application/json"}, 400, "given twice"},
 		{"top_k a string", "/models/" + cifarName, `{"inputs": "` + b64(jpg) + `", "parameters": {"top_k": "3"}}`, map[string]string{"Content-Type": "application/json"}, 400, `top_k must be a positive integer, got "3"`},
 		{"misspelt parameter", "/models/" + cifarName, `{"inputs": "` + b64(jpg) + `", "parameters": {"topk": 3}}`, map[string]string{"Content-Type": "application/json"}, 400, `unknown parameter "topk": image-classification takes top_k and function_to_apply`},
 		{"both spellings", "/models/" + cifarName, `{"inputs": "` + b64(jpg) + `", "parameters": {"top_k": 3, "topK": 2}}`, map[string]string{"Content-Type": "application/json"}, 400, "given twice"},

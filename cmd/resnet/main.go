@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -33,10 +34,37 @@ func main() {
 	root.AddCommand(classifyCmd(), evalCmd(), infoCmd(), embedCmd(), convertCmd(), benchCmd(), trainCmd(), experimentCmd(), serveCmd())
 	root.AddCommand(exportCmd())
 	root.AddCommand(explainCmd())
+	strictHelp(root)
 	if err := root.Execute(); err != nil {
 		if !errors.Is(err, errSomeFailed) {
 			fmt.Fprintln(os.Stderr, "resnet:", err)
 		}
 		os.Exit(1)
+	}
+}
+
+// strictHelp makes `resnet help TOPIC` and `resnet completion SHELL` refuse what they do not
+// know (cobra's own print a note or the help and exit 0, so a script's typo went unnoticed).
+func strictHelp(root *cobra.Command) {
+	root.SetHelpCommand(&cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		RunE: func(_ *cobra.Command, args []string) error {
+			cmd, rest, err := root.Find(args)
+			if err != nil || cmd == nil || len(rest) > 0 {
+				return fmt.Errorf("unknown help topic %q (commands: resnet --help)", strings.Join(args, " "))
+			}
+			return cmd.Help()
+		},
+	})
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() != "completion" {
+			continue
+		}
+		// Runnable, the command has cobra check its arguments against its subcommands.
+		c.RunE = func(c *cobra.Command, _ []string) error {
+			return c.Help()
+		}
 	}
 }

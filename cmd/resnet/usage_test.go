@@ -437,3 +437,32 @@ func TestReadLabels(t *testing.T) {
 		}
 	}
 }
+
+// help and completion refuse topics and shells they do not know (cobra's printed a note or
+// the help and exited 0); what they know still works.
+func TestHelpAndCompletionTopics(t *testing.T) {
+	for _, c := range []struct {
+		args   []string
+		code   int
+		outHas string // stdout on success, stderr on failure
+	}{
+		{[]string{"help", "classify"}, 0, "Print the top classes of images"},
+		{[]string{"help"}, 0, "Available Commands"},
+		{[]string{"help", "clasify"}, 1, `unknown help topic "clasify"`},
+		{[]string{"help", "serve", "grpc"}, 1, `unknown help topic "serve grpc"`},
+		{[]string{"completion", "bash"}, 0, "bash completion"},
+		{[]string{"completion"}, 0, "autocompletion script"},
+		{[]string{"completion", "bsh"}, 1, `unknown command "bsh"`},
+	} {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			out, errOut, code := run(t, c.args...)
+			text := out
+			if c.code != 0 {
+				text = errOut
+			}
+			if code != c.code || !strings.Contains(text, c.outHas) {
+				t.Errorf("exit %d (want %d), stdout %.80q, stderr %q; want %q", code, c.code, out, errOut, c.outHas)
+			}
+		})
+	}
+}
