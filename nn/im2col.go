@@ -390,40 +390,50 @@ func mergePhases(g geom, q []float32, nimg int, dx []float32, add bool) {
 	}
 }
 
+// phaseRows calls f for the im2col rows (ch, ky, kx) of channel ch: the row's index r, the
+// phase plane it reads, and how many phase rows (top) and columns (left) back it reads.
+func (g geom) phaseRows(ch int, f func(r, plane, top, left int)) {
+	r := ch * g.k * g.k
+	for ky := 0; ky < g.k; ky++ {
+		py, qy := g.phaseOf(ky)
+		for kx := 0; kx < g.k; kx++ {
+			px, qx := g.phaseOf(kx)
+			f(r, py*g.s+px, min(-qy, g.oh), min(-qx, g.ow))
+			r++
+		}
+	}
+}
+
+// clearShifted zeroes, in every image of an im2col row, the positions that a shift of top
+// phase rows and left phase columns back reads from outside the image.
+func (g geom) clearShifted(row []float32, nimg, top, left int) {
+	ohw := g.oh * g.ow
+	for i := 0; i < nimg; i++ {
+		img := row[i*ohw : (i+1)*ohw]
+		clear(img[:top*g.ow])
+		for oy := top; oy < g.oh && left > 0; oy++ {
+			clear(img[oy*g.ow : oy*g.ow+left])
+		}
+	}
+}
+
 // im2colPhase is im2col through phase planes (phaseOK).
 func im2colPhase(g geom, x []float32, cs, nimg int, col []float32, ld int) {
-	ohw := g.oh * g.ow
-	cols := nimg * ohw
+	cols := nimg * g.oh * g.ow
 	qb := getScratch(g.s * g.s * cols)
 	defer putScratch(qb)
 	q := *qb
-	r := 0
 	for ch := 0; ch < g.c; ch++ {
 		splitPhases(g, x[ch*cs:], nimg, q)
-		for ky := 0; ky < g.k; ky++ {
-			py, qy := g.phaseOf(ky)
-			for kx := 0; kx < g.k; kx++ {
-				px, qx := g.phaseOf(kx)
-				src := q[(py*g.s+px)*cols : (py*g.s+px+1)*cols]
-				row := col[r*ld : r*ld+cols]
-				// row[j] = src[j+d] with d = qy·ow + qx ≤ 0, then the positions whose phase
-				// row or column the shift took before the image's first are cleared.
-				d := -(qy*g.ow + qx)
-				copy(row[min(d, cols):], src)
-				clear(row[:min(d, cols)])
-				top, left := min(-qy, g.oh), min(-qx, g.ow)
-				for i := 0; i < nimg; i++ {
-					img := row[i*ohw : (i+1)*ohw]
-					clear(img[:top*g.ow])
-					if left > 0 {
-						for oy := top; oy < g.oh; oy++ {
-							clear(img[oy*g.ow : oy*g.ow+left])
-						}
-					}
-				}
-				r++
-			}
-		}
+		g.phaseRows(ch, func(r, plane, top, left int) {
+			// row[j] = src[j−d], d = top·ow + left, then what the shift took from before
+			// each image's first phase row or column is cleared.
+			src, row := q[plane*cols:(plane+1)*cols], col[r*ld:r*ld+cols]
+			d := min(top*g.ow+left, cols)
+			copy(row[d:], src)
+			clear(row[:d])
+			g.clearShifted(row, nimg, top, left)
+		})
 	}
 }
 
@@ -433,37 +443,20 @@ func im2colPhase(g geom, x []float32, cs, nimg int, col []float32, ld int) {
 // which may therefore be overwritten, so that a whole row goes in with one contiguous add: the
 // zeros land on neighbouring positions, which they leave as they were.
 func col2imPhase(g geom, col []float32, ld, nimg int, dx []float32, cs int, add bool) {
-	ohw := g.oh * g.ow
-	cols := nimg * ohw
+	cols := nimg * g.oh * g.ow
 	qb := getScratch(g.s * g.s * cols)
 	defer putScratch(qb)
 	q := *qb
-	r := 0
 	for ch := 0; ch < g.c; ch++ {
 		clear(q)
-		for ky := 0; ky < g.k; ky++ {
-			py, qy := g.phaseOf(ky)
-			for kx := 0; kx < g.k; kx++ {
-				px, qx := g.phaseOf(kx)
-				dst := q[(py*g.s+px)*cols : (py*g.s+px+1)*cols]
-				row := col[r*ld : r*ld+cols]
-				top, left := min(-qy, g.oh), min(-qx, g.ow)
-				if top > 0 || left > 0 {
-					for i := 0; i < nimg; i++ {
-						img := row[i*ohw : (i+1)*ohw]
-						clear(img[:top*g.ow])
-						for oy := top; oy < g.oh && left > 0; oy++ {
-							clear(img[oy*g.ow : oy*g.ow+left])
-						}
-					}
-				}
-				// dst[j − d] += row[j], d = top·ow + left; j < d reads before the chunk.
-				if d := top*g.ow + left; d < cols {
-					addTo(dst[:cols-d], row[d:])
-				}
-				r++
+		g.phaseRows(ch, func(r, plane, top, left int) {
+			dst, row := q[plane*cols:(plane+1)*cols], col[r*ld:r*ld+cols]
+			g.clearShifted(row, nimg, top, left)
+			// dst[j − d] += row[j]; j < d would read before the chunk.
+			if d := top*g.ow + left; d < cols {
+				addTo(dst[:cols-d], row[d:])
 			}
-		}
+		})
 		mergePhases(g, q, nimg, dx[ch*cs:], add)
 	}
 }
