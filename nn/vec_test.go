@@ -134,3 +134,27 @@ func testPadChunk(t *testing.T) {
 		}
 	}
 }
+
+// Scratch size classes: a buffer holds what was asked, at most a quarter more (above the
+// smallest class), and a returned buffer goes back to the class it came from.
+func TestScratchClasses(t *testing.T) {
+	prevClass, prevCap := -1, 0
+	for n := 1; n < 1<<22; n += 1 + n/7 {
+		class, c := scratchClass(n)
+		if c < n || (n > 64 && float64(c) > 1.25*float64(n)) {
+			t.Fatalf("n %d: capacity %d", n, c)
+		}
+		if class < prevClass || (class == prevClass) != (c == prevCap) {
+			t.Fatalf("n %d: class %d capacity %d after class %d capacity %d", n, class, c, prevClass, prevCap)
+		}
+		prevClass, prevCap = class, c
+		p := getScratch(n)
+		if len(*p) != n || cap(*p) != c {
+			t.Fatalf("n %d: buffer of %d (capacity %d), want capacity %d", n, len(*p), cap(*p), c)
+		}
+		if back, _ := scratchClass(cap(*p)); back != class {
+			t.Fatalf("n %d: capacity %d is in class %d, not %d", n, c, back, class)
+		}
+		putScratch(p)
+	}
+}
