@@ -19,9 +19,19 @@ func runTrainBench(f *benchFlags) error {
 	if f.model != "" {
 		return fmt.Errorf("--train times a freshly initialised --arch; it does not load --model")
 	}
+	h, w, err := trainBenchSize(f)
+	if err != nil {
+		return err
+	}
 	cfg, err := arch.Preset(f.arch)
 	if err != nil {
 		return err
+	}
+	if h == 0 {
+		h, w = 224, 224
+		if cfg.Stem == arch.StemCIFAR {
+			h, w = 32, 32
+		}
 	}
 	t0 := time.Now()
 	net, err := train.New(cfg, train.InitOptions{Seed: 1})
@@ -33,11 +43,7 @@ func runTrainBench(f *benchFlags) error {
 		return err
 	}
 	load := time.Since(t0)
-	size := 224
-	if cfg.Stem == arch.StemCIFAR {
-		size = 32
-	}
-	x := randomInput(f.batch, cfg.NumChannels, size, size)
+	x := randomInput(f.batch, cfg.NumChannels, h, w)
 	rng := rand.New(rand.NewPCG(3, 4))
 	labels := make([]int, f.batch)
 	for i := range labels {
@@ -55,7 +61,27 @@ func runTrainBench(f *benchFlags) error {
 		printJSON(res)
 		return nil
 	}
-	fmt.Printf("%s training  batch %d  threads %d  (%s)\n", f.arch, f.batch, f.threads, res.Engine)
+	fmt.Printf("%s training  batch %d  %d×%d  threads %d  (%s)\n", f.arch, f.batch, h, w, f.threads, res.Engine)
 	fmt.Printf("median %.1f ms/step  min %.1f ms  %.0f images/s  peak RSS %.0f MB\n", res.MedianMS, res.MinMS, res.ImagesPerSec, res.PeakRSSMB)
 	return nil
+}
+
+// trainBenchSize is the input size --train times: --size N×N or --height×--width, 0 for the
+// architecture's own (224², CIFAR's 32²). The other preprocessing flags shape images, and
+// --train feeds random tensors, so they are refused rather than ignored.
+func trainBenchSize(f *benchFlags) (h, w int, err error) {
+	for _, name := range []string{"crop-pct", "resample", "mean", "std", "preprocess", "labels", "revision", "max-pixels"} {
+		if f.fs.Changed(name) {
+			return 0, 0, fmt.Errorf("--%s does not apply to --train, which times random tensors (set their size with --size or --height/--width)", name)
+		}
+	}
+	switch {
+	case (f.height > 0) != (f.width > 0):
+		return 0, 0, fmt.Errorf("--height and --width go together")
+	case f.size > 0 && f.height > 0:
+		return 0, 0, fmt.Errorf("give --size or --height/--width, not both")
+	case f.size > 0:
+		return f.size, f.size, nil
+	}
+	return f.height, f.width, nil
 }

@@ -466,3 +466,33 @@ func TestHelpAndCompletionTopics(t *testing.T) {
 		})
 	}
 }
+
+// bench --train times the input size it is given (it used to ignore --size), and refuses the
+// preprocessing flags that cannot apply to random tensors.
+func TestTrainBenchSize(t *testing.T) {
+	base := []string{"bench", "--train", "--arch", "cifar-resnet20", "--batch", "2", "--runs", "1", "--warmup", "0"}
+	for _, c := range []struct {
+		extra  []string
+		code   int
+		outHas string
+	}{
+		{nil, 0, "batch 2  32×32"},
+		{[]string{"--size", "48"}, 0, "batch 2  48×48"},
+		{[]string{"--height", "40", "--width", "24"}, 0, "batch 2  40×24"},
+		{[]string{"--height", "40"}, 1, "--height and --width go together"},
+		{[]string{"--size", "40", "--height", "40", "--width", "40"}, 1, "not both"},
+		{[]string{"--mean", "0,0,0"}, 1, "--mean does not apply to --train"},
+		{[]string{"--resample", "nearest"}, 1, "--resample does not apply to --train"},
+	} {
+		t.Run(strings.Join(c.extra, " "), func(t *testing.T) {
+			out, errOut, code := run(t, append(append([]string(nil), base...), c.extra...)...)
+			text := out
+			if c.code != 0 {
+				text = errOut
+			}
+			if code != c.code || !strings.Contains(text, c.outHas) {
+				t.Errorf("exit %d (want %d), stdout %q, stderr %q; want %q", code, c.code, out, errOut, c.outHas)
+			}
+		})
+	}
+}
