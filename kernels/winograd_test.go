@@ -319,3 +319,29 @@ func TestWinogradPlaneSplitExact(t *testing.T) {
 		}
 	})
 }
+
+// F4's weight transform by shared sums (winoG6) against the matrix products: the same values
+// but for an occasional last bit (the float64 sums are reassociated).
+func TestWinoWeightTransformF4(t *testing.T) {
+	p := ConvParams{InC: 24, InH: 8, InW: 8, OutC: 20, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
+	w := randSlice(rand.New(rand.NewPCG(9, 10)), p.OutC*p.InC*9)
+	a := newWinoWeights(winoF4, p, w)
+	b := newWinoWeights(winoF4, p, w)
+	b.transformRowsMatrix(w, 0, p.OutC)
+	differ := 0
+	for x := range a.u {
+		for i, v := range a.u[x].data {
+			u := b.u[x].data[i]
+			if v == u {
+				continue
+			}
+			differ++
+			if d := math.Abs(float64(v - u)); d > 1.2e-7*math.Abs(float64(u)) {
+				t.Fatalf("plane %d value %d: %v, matrix form %v", x, i, v, u)
+			}
+		}
+	}
+	if total := 36 * p.OutC * p.InC; differ > total/100 {
+		t.Errorf("%d of %d values differ in the last bit", differ, total)
+	}
+}
