@@ -14,6 +14,23 @@ func ReLU(x []float32) {
 	})
 }
 
+// Copy copies src to dst on the kernel threads (src nil: zeroes dst), for batch-sized buffers
+// a training step fills between layers. It panics if src is shorter than dst.
+func Copy(dst, src []float32) {
+	if src != nil && len(src) < len(dst) {
+		panic(fmt.Errorf("kernels: Copy: dst has %d values, src %d", len(dst), len(src)))
+	}
+	chunks := chunksFor(len(dst)/4096+1, len(dst))
+	parallel(chunks, func(i int) {
+		lo, hi := i*len(dst)/chunks, (i+1)*len(dst)/chunks
+		if src == nil {
+			clear(dst[lo:hi])
+		} else {
+			copy(dst[lo:hi], src[lo:hi])
+		}
+	})
+}
+
 // Add sets dst[i] += a[i]. It panics if the lengths differ.
 func Add(dst, a []float32) {
 	if len(dst) != len(a) {

@@ -50,3 +50,37 @@ func TestAdd(t *testing.T) {
 	}()
 	Add(make([]float32, 2), make([]float32, 3))
 }
+
+// Copy copies (or, with src nil, zeroes) every value whatever the length, on any thread
+// count, and refuses a short source.
+func TestCopy(t *testing.T) {
+	prev := Threads()
+	defer SetThreads(prev)
+	for _, threads := range []int{1, 3} {
+		SetThreads(threads)
+		for _, n := range []int{0, 1, 4095, 1 << 18} {
+			src, dst := make([]float32, n), make([]float32, n)
+			for i := range src {
+				src[i], dst[i] = float32(i+1), -1
+			}
+			Copy(dst, src)
+			for i := range dst {
+				if dst[i] != src[i] {
+					t.Fatalf("threads %d, n %d: dst[%d] = %v, want %v", threads, n, i, dst[i], src[i])
+				}
+			}
+			Copy(dst, nil)
+			for i, v := range dst {
+				if v != 0 {
+					t.Fatalf("threads %d, n %d: cleared dst[%d] = %v", threads, n, i, v)
+				}
+			}
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("a source shorter than dst was accepted")
+		}
+	}()
+	Copy(make([]float32, 3), make([]float32, 2))
+}

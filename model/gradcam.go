@@ -492,7 +492,7 @@ func (b *backConv) inputGrad(n, h, wd int, dy, dx []float32) {
 func convInputGrad(cv *arch.Conv, w []float32, n, h, wd int, dy, dx []float32) {
 	oh, ow := convOut(h, *cv), convOut(wd, *cv)
 	k, s, p := cv.Kernel, cv.Stride, cv.Pad
-	parallel(n*cv.In, func(t int) {
+	kernels.Parallel(n*cv.In, func(t int) {
 		img, i := t/cv.In, t%cv.In
 		dst := dx[(img*cv.In+i)*h*wd : (img*cv.In+i+1)*h*wd]
 		for o := 0; o < cv.Out; o++ {
@@ -541,7 +541,3 @@ func zeroPadBackward(inC, h, w, outC, stride, n int, dy, dx []float32) {
 		}
 	}
 }
-
-// parallel runs fn(0) … fn(n-1) on the kernels' goroutines (not goroutines of its own, which
-// would wait for a processor while the kernels' pool polls for its next job).
-func parallel(n int, fn func(i int)) { kernels.Parallel(n, fn) }

@@ -218,7 +218,7 @@ func (c *Conv2d) backward(n, h, w int, x, dx []float32, accumulate bool, residua
 		return
 	}
 	if residual != nil {
-		copyParallel(dx[:c.In*n*h*w], residual)
+		kernels.Copy(dx[:c.In*n*h*w], residual)
 		accumulate = true
 	}
 

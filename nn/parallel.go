@@ -57,13 +57,3 @@ func putScratch(p *[]float32) {
 		scratchPools[class].Put(p)
 	}
 }
-
-// copyParallel copies src to dst in blocks on the kernel threads.
-func copyParallel(dst, src []float32) {
-	const span = 1 << 16
-	src = src[:len(dst)]
-	parallelFor((len(dst)+span-1)/span, func(b int) {
-		lo, hi := b*span, min((b+1)*span, len(dst))
-		copy(dst[lo:hi], src[lo:hi])
-	})
-}

@@ -112,7 +112,6 @@ func (c *Conv2d) winoBackward(g geom, n int, x, dx []float32, accumulate bool, r
 	groups := min(count, reduceGroups)
 	parts := getScratch(groups * partLen)
 	defer putScratch(parts)
-
 	gn := winoGroup(n, per)
 	dyg := getScratch(c.Out * gn * ohw)
 	defer putScratch(dyg)

@@ -29,6 +29,7 @@ type SGD struct {
 	Config SGDConfig
 	params []*Param
 	bufs   [][]float32 // momentum buffers; nil until the first step
+	blocks []sgdBlock  // the parameters cut into blocks for the threads, made on first use
 }
 
 // NewSGD returns an optimizer for params. Like PyTorch it rejects negative settings and
@@ -53,19 +54,22 @@ func fma(x, y, z float32) float32 { return float32(float64(x)*float64(y) + float
 func (o *SGD) Step(lr float64) {
 	c := o.Config
 	mom, damp, nlr := float32(c.Momentum), float32(1-c.Dampening), float32(-lr)
-	type block struct{ pi, lo, hi int }
-	var blocks []block
-	const span = 1 << 13
+	if o.blocks == nil {
+		const span = 1 << 13
+		for pi, p := range o.params {
+			for lo := 0; lo < len(p.Data); lo += span {
+				o.blocks = append(o.blocks, sgdBlock{pi, lo, min(lo+span, len(p.Data))})
+			}
+		}
+	}
 	first := make([]bool, len(o.params)) // no momentum buffer yet: it starts as d
 	for pi, p := range o.params {
 		if o.bufs[pi] == nil && c.Momentum != 0 {
 			o.bufs[pi] = make([]float32, len(p.Data))
 			first[pi] = true
 		}
-		for lo := 0; lo < len(p.Data); lo += span {
-			blocks = append(blocks, block{pi, lo, min(lo+span, len(p.Data))})
-		}
 	}
+	blocks := o.blocks
 	kernels.Parallel(len(blocks), func(bi int) {
 		b := blocks[bi]
 		p := o.params[b.pi]
@@ -82,10 +86,13 @@ func (o *SGD) Step(lr float64) {
 	})
 }
 
+// sgdBlock is values [lo, hi) of parameter pi.
+type sgdBlock struct{ pi, lo, hi int }
+
 // sgdUpdate is Step for one block of a parameter's values (buf nil without momentum).
 func sgdUpdate(data, grad, buf []float32, wd, mom, damp, nlr float32, first, nesterov bool) {
 	grad = grad[:len(data)]
-	if buf != nil && !first && !nesterov {
+	if buf != nil && !first && !nesterov && wd != 0 {
 		// The usual case, without the branches.
 		buf = buf[:len(data)]
 		for i, g := range grad {

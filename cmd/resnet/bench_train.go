@@ -75,12 +75,10 @@ func trainBenchSize(f *benchFlags) (h, w int, err error) {
 			return 0, 0, fmt.Errorf("--%s does not apply to --train, which times random tensors (set their size with --size or --height/--width)", name)
 		}
 	}
-	switch {
-	case (f.height > 0) != (f.width > 0):
-		return 0, 0, fmt.Errorf("--height and --width go together")
-	case f.size > 0 && f.height > 0:
-		return 0, 0, fmt.Errorf("give --size or --height/--width, not both")
-	case f.size > 0:
+	if err := f.checkSize(); err != nil {
+		return 0, 0, err
+	}
+	if f.size > 0 {
 		return f.size, f.size, nil
 	}
 	return f.height, f.width, nil

@@ -190,12 +190,20 @@ func checkPositive(fs *pflag.FlagSet, vals map[string]int) error {
 	return nil
 }
 
-func (f *modelFlags) overrideProcessor(p *imageproc.Processor) error {
+// checkSize refuses --height without --width (or the reverse) and --size with them.
+func (f *modelFlags) checkSize() error {
 	if (f.height > 0) != (f.width > 0) {
 		return fmt.Errorf("--height and --width go together")
 	}
 	if f.size > 0 && f.height > 0 {
 		return fmt.Errorf("give --size or --height/--width, not both")
+	}
+	return nil
+}
+
+func (f *modelFlags) overrideProcessor(p *imageproc.Processor) error {
+	if err := f.checkSize(); err != nil {
+		return err
 	}
 	if f.cropPct != 0 {
 		if f.cropPct <= 0 || f.cropPct > 1 {
