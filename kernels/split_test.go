@@ -26,3 +26,30 @@ func TestSplitResNetShapes(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitInPlaceResNetShapes pins the grids where the 8×48 kernel reads B in place (the
+// activations of ResNet-50's 1×1 convolutions at batch 1, two threads): by columns where
+// B is wide (56×56 and 28×28 maps), so that each thread reads the pixels it wrote in the
+// layer before rather than half of its B from the other core's cache, by rows where the
+// weights outweigh B (14×14 and 7×7 maps; the narrowest B under the most rows is packed,
+// not read in place) or a column split would be uneven (512×784×128: 8 and 8⅓ panels).
+func TestSplitInPlaceResNetShapes(t *testing.T) {
+	defer SetThreads(Threads())
+	SetThreads(2)
+	for _, c := range []struct{ m, k, n, tm, tn int }{
+		{64, 256, 3136, 1, 2},
+		{256, 64, 3136, 1, 2},
+		{128, 512, 784, 1, 2},
+		{512, 128, 784, 2, 1},
+		{256, 1024, 196, 2, 1},
+		{512, 512, 49, 2, 1},
+	} {
+		g := &gemmArgs{m: c.m, k: c.k, n: c.n, pa: &PackedA{}, b: denseB{make([]float32, c.k*c.n), c.n}, isa: &isaImpl{gemm: gemmAVX512, asm: true}}
+		if _, _, ok := g.inPlace(0, g.n); !ok {
+			t.Fatalf("M %d K %d N %d: B not read in place", c.m, c.k, c.n)
+		}
+		if tm, tn := g.split(); tm != c.tm || tn != c.tn {
+			t.Errorf("M %d K %d N %d: grid %d×%d, want %d×%d", c.m, c.k, c.n, tm, tn, c.tm, c.tn)
+		}
+	}
+}

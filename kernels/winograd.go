@@ -285,8 +285,10 @@ func winoConvLayout(p ConvParams, n int, in []float32, inL Layout, ww *winoWeigh
 	perImage := 4 * one.k.planes() * (p.InC + p.OutC) * one.tiles
 	per := max(1, min(n, winoBatchBytes/perImage))
 	lanes = lanes && lanesApply(cur, ww.kind, p)
-	if lanes {
-		per = n // the fused lane-major path keeps V and M per task, not per group
+	all := newWinoGeom(ww.kind, p, n)
+	tiled := !lanes && winoTiledApplies(&all, Threads())
+	if lanes || tiled {
+		per = n // the fused paths keep V and M per task, not per group
 	}
 	for i := 0; i < n; i += per {
 		k := min(per, n-i)
@@ -295,8 +297,11 @@ func winoConvLayout(p ConvParams, n int, in []float32, inL Layout, ww *winoWeigh
 			res = residual[i*outL.Image:]
 		}
 		group := winoGroup
-		if lanes {
+		switch {
+		case lanes:
 			group = winoGroupFused
+		case tiled:
+			group = winoGroupTiled
 		}
 		group(cur, p, k, in[i*inL.Image:], inL, ww, bias, res, relu, out[i*outL.Image:], outL)
 	}
@@ -362,10 +367,12 @@ func winoGroup(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout, ww *
 }
 
 // gemms computes M_ξ = U_ξ·V_ξ for the α² planes on path cur, each plane's rows cut into
-// planeSplit blocks, one task each.
+// planeSplit blocks, one task each, and its columns into the bands winoGroupTiled would
+// take (so that both round alike).
 func (g *winoGeom) gemms(ww *winoWeights, v, m []float32, cur *isaImpl) {
 	planes, mr := g.k.planes(), cur.gemm.mr
 	panels := ceilDiv(g.p.OutC, mr)
+	nbi := g.bandsPerImage()
 	s := planeSplit(planes, panels, Threads(), 2*float64(g.p.OutC)*float64(g.tiles)*float64(g.p.InC))
 	parallel(planes*s, func(i int) {
 		x, part := i/s, i%s
@@ -378,7 +385,14 @@ func (g *winoGeom) gemms(ww *winoWeights, v, m []float32, cur *isaImpl) {
 			isa: cur,
 		}
 		b := cur.gemm.buf()
-		ga.rect(m0, m1, 0, g.tiles, *b)
+		if nbi == 1 {
+			ga.rect(m0, m1, 0, g.tiles, *b)
+		} else {
+			for band := range g.n * nbi {
+				r0, r1 := g.band(band, nbi)
+				ga.rect(m0, m1, r0*g.tw, r1*g.tw, *b)
+			}
+		}
 		cur.gemm.putBuf(b)
 	})
 }

@@ -345,3 +345,97 @@ func TestWinoWeightTransformF4(t *testing.T) {
 		t.Errorf("%d of %d values differ in the last bit", differ, total)
 	}
 }
+
+// Tile bands (winoGroupTiled) compute what whole planes (winoGroup, its GEMMs cut at the
+// same bands) do, bit for bit: on every path, F4 and F2, with each epilogue, batches of
+// several images, bands of one tile row and of several, and thread counts that leave
+// threads uneven runs of bands or none.
+func TestWinogradTiledExact(t *testing.T) {
+	prevBytes := tiledBytes
+	defer func() { tiledBytes, winoTiledOff = prevBytes, false }()
+	isatest.Run(t, func(t *testing.T) {
+		cases := append([]struct {
+			name string
+			p    ConvParams
+			n    int
+		}{
+			{"56x56 64->64", ConvParams{InC: 64, InH: 56, InW: 56, OutC: 64, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, 1},
+			{"13x21 17->9 batch 3", ConvParams{InC: 17, InH: 13, InW: 21, OutC: 9, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, 3},
+		}, winoCases...)
+		tested := 0
+		for ci, tc := range cases {
+			for _, kind := range []*winoKind{winoF4, winoF2} {
+				p, n := tc.p, tc.n
+				r := rand.New(rand.NewPCG(uint64(ci), 17))
+				in, w := resnetLike(r, p, n)
+				ww := newWinoWeights(kind, p, w)
+				outN := n * p.OutC * p.OutH() * p.OutW()
+				bias, res := randSlice(r, p.OutC), randSlice(r, outN)
+				inL, outL := NCHW(p.InC, p.InH, p.InW), NCHW(p.OutC, p.OutH(), p.OutW())
+				for _, band := range []int{1, 3 << 20} { // one tile row a band; 3 MiB
+					tiledBytes = band
+					g := newWinoGeom(kind, p, n)
+					if g.bandsPerImage() == 1 {
+						continue // not cut: whole planes only
+					}
+					tested++
+					for _, ep := range []struct{ bias, res, relu bool }{{}, {true, true, true}} {
+						b, rs := bias, res
+						if !ep.bias {
+							b, rs = nil, nil
+						}
+						winoTiledOff = true
+						want := make([]float32, outN)
+						withThreads(3, func() { winoConv(p, n, in, ww, b, rs, ep.relu, want) })
+						winoTiledOff = false
+						for _, threads := range []int{1, 2, 3, 7} {
+							out := fill(make([]float32, outN+5), float32(math.NaN()))
+							withThreads(threads, func() { winoGroupTiled(curISA(), p, n, in, inL, ww, b, rs, ep.relu, out[:outN], outL) })
+							auto := make([]float32, outN) // bands or planes, as the thread count decides
+							withThreads(threads, func() { winoConv(p, n, in, ww, b, rs, ep.relu, auto) })
+							for i := range want {
+								if math.Float32bits(auto[i]) != math.Float32bits(want[i]) {
+									t.Fatalf("%s F%d %+v, %d threads: winoConv's value %d is %g, on 3 threads with whole planes %g", tc.name, kind.m, ep, threads, i, auto[i], want[i])
+								}
+							}
+							for i := outN; i < len(out); i++ {
+								if out[i] == out[i] {
+									t.Fatalf("%s F%d: wrote past the output: out[%d] = %g", tc.name, kind.m, i, out[i])
+								}
+							}
+							for i := range want {
+								if math.Float32bits(out[i]) != math.Float32bits(want[i]) {
+									t.Fatalf("%s F%d %+v, %d bands an image, %d threads: value %d is %g, whole planes give %g",
+										tc.name, kind.m, ep, g.bandsPerImage(), threads, i, out[i], want[i])
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+		if tested < 10 {
+			t.Fatalf("only %d shapes were cut into bands", tested)
+		}
+	})
+}
+
+// The choice between bands and whole planes on ResNet-50's 3×3 layers: bands for the
+// 56×56 stage, where there are bands enough for the threads.
+func TestWinoTiledApplies(t *testing.T) {
+	for _, tc := range []struct {
+		c, hw, n, threads int
+		want              bool
+	}{
+		{64, 56, 1, 1, true}, {64, 56, 1, 2, true}, {64, 56, 1, 3, false}, {64, 56, 1, 16, false},
+		{64, 56, 16, 16, true}, {64, 56, 3, 2, true}, {64, 56, 3, 4, false}, {64, 56, 8, 3, true},
+		{128, 28, 1, 1, false}, {128, 28, 1, 2, false}, {128, 28, 16, 2, false},
+		{256, 14, 1, 2, false}, {512, 7, 1, 2, false}, {512, 7, 16, 2, false},
+	} {
+		p := ConvParams{InC: tc.c, InH: tc.hw, InW: tc.hw, OutC: tc.c, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
+		g := newWinoGeom(winoF4, p, tc.n)
+		if got := winoTiledApplies(&g, tc.threads); got != tc.want {
+			t.Errorf("%d channels %d×%d batch %d on %d threads: bands %v, want %v", tc.c, tc.hw, tc.hw, tc.n, tc.threads, got, tc.want)
+		}
+	}
+}
