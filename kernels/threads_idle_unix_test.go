@@ -45,3 +45,43 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// With spinning off, a pool that is handed work every 300 µs sleeps in between instead of
+// polling: the same calls cost far less CPU time than with spinning on (where workers and
+// caller poll for the whole gap), and compute the same.
+func TestPoolWithoutSpinningSleeps(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("needs 2 Ps for a pool worker")
+	}
+	prev := Threads()
+	SetThreads(runtime.GOMAXPROCS(0))
+	defer SetThreads(prev)
+	defer SetSpinning(true)
+	run := func(spinning bool) (time.Duration, float64) {
+		SetSpinning(spinning)
+		sum := make([]float64, 8)
+		before := cpuTime()
+		for range 300 {
+			parallel(len(sum), func(i int) {
+				for k := range 2000 {
+					sum[i] += float64(k)
+				}
+			})
+			time.Sleep(300 * time.Microsecond)
+		}
+		total := 0.0
+		for _, v := range sum {
+			total += v
+		}
+		return cpuTime() - before, total
+	}
+	on, sumOn := run(true)
+	off, sumOff := run(false)
+	if sumOn != sumOff {
+		t.Fatalf("sums differ: %g spinning, %g not", sumOn, sumOff)
+	}
+	t.Logf("CPU time for 300 calls 300 µs apart: %v spinning, %v not", on, off)
+	if off > on*2/3 {
+		t.Errorf("without spinning the pool used %v of CPU time, with it %v: it should sleep between calls", off, on)
+	}
+}

@@ -39,7 +39,7 @@ func benchCmd() *cobra.Command {
 	cmd.Flags().IntVar(&f.warmup, "warmup", 3, "untimed runs first")
 	cmd.Flags().BoolVar(&f.train, "train", false, "time training steps (forward, backward, SGD update) of --arch on random data instead")
 	cmd.Flags().BoolVar(&f.profile, "profile", false, "also time every layer and print where the time goes, by layer kind")
-	cmd.Flags().BoolVar(&f.json, "json", false, "one JSON object: model, engine, median_ms, min_ms, images_per_sec, peak_rss_mb, batch, threads, load_ms, first_ms (and profile with --profile)")
+	cmd.Flags().BoolVar(&f.json, "json", false, "one JSON object: model, engine, median_ms, min_ms, images_per_sec, peak_rss_mb, batch, threads, spin, load_ms, first_ms (and profile with --profile)")
 	return cmd
 }
 
@@ -53,6 +53,7 @@ type benchResult struct {
 	PeakRSSMB    float64 `json:"peak_rss_mb"`
 	Batch        int     `json:"batch"`
 	Threads      int     `json:"threads"`
+	Spin         bool    `json:"spin"` // --spin: the pool polls before it sleeps
 	LoadMS       float64 `json:"load_ms"`
 	FirstMS      float64 `json:"first_ms"`
 	// Profile is the per-layer-kind table of --profile.
@@ -157,7 +158,7 @@ func timeRuns(f *benchFlags, engine string, load time.Duration, step func() erro
 	med := times[len(times)/2]
 	return benchResult{
 		Engine: engine, MedianMS: med, MinMS: times[0], ImagesPerSec: float64(f.batch) * 1000 / med,
-		PeakRSSMB: peakRSSMB(), Batch: f.batch, Threads: f.threads, LoadMS: float64(load.Microseconds()) / 1000, FirstMS: float64(first.Microseconds()) / 1000,
+		PeakRSSMB: peakRSSMB(), Batch: f.batch, Threads: f.threads, Spin: kernels.Spinning(), LoadMS: float64(load.Microseconds()) / 1000, FirstMS: float64(first.Microseconds()) / 1000,
 	}, nil
 }
 

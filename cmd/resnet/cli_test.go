@@ -253,6 +253,25 @@ func TestBenchJSON(t *testing.T) {
 			t.Errorf("bench --json lacks %s: %s", k, out)
 		}
 	}
+	if res["spin"] != true {
+		t.Errorf("bench --json: spin %v by default, want true: %s", res["spin"], out)
+	}
+	// --spin=false reaches the kernels' pool (and, for training, the trainer's threads).
+	for _, args := range [][]string{
+		{"bench", "--model", tinyModel, "--runs", "2", "--warmup", "0", "--threads", "2", "--spin=false", "--json"},
+		{"bench", "--train", "--arch", "cifar-resnet20", "--batch", "4", "--runs", "1", "--warmup", "0", "--threads", "2", "--spin=false", "--json"},
+	} {
+		out, errOut, code := run(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: %s", args, errOut)
+		}
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("%v: %q", err, out)
+		}
+		if res["spin"] != false {
+			t.Errorf("%v: spin %v, want false: %s", args, res["spin"], out)
+		}
+	}
 }
 
 func TestUsageErrors(t *testing.T) {

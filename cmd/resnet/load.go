@@ -38,6 +38,7 @@ type modelFlags struct {
 	// randomArch lets --arch without --model mean the preset with random weights (bench);
 	// elsewhere that combination is refused.
 	randomArch bool
+	spin       bool
 	fs         *pflag.FlagSet // the command's flags, to tell a value given from the default
 }
 
@@ -50,6 +51,7 @@ func (f *modelFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.labels, "labels", "", "class names file, one per line (replaces the checkpoint's id2label)")
 	f.progressFlags.register(cmd)
 	fl.IntVar(&f.threads, "threads", runtime.GOMAXPROCS(0), "threads for the model's kernels and for decoding images (default: all cores)")
+	fl.BoolVar(&f.spin, spinFlag, true, spinUsage)
 	fl.IntVar(&f.size, "size", 0, "preprocessing: output N×N, by the model's own rule: scale the short side and centre-crop by its crop_pct, or warp to N×N where it has no crop")
 	fl.IntVar(&f.height, "height", 0, "preprocessing: resize to exactly this height, no crop (with --width)")
 	fl.IntVar(&f.width, "width", 0, "preprocessing: resize to exactly this width, no crop (with --height)")
@@ -146,8 +148,15 @@ func (f *modelFlags) start() error {
 	}
 	runtime.GOMAXPROCS(f.threads)
 	kernels.SetThreads(f.threads)
+	kernels.SetSpinning(f.spin)
 	return nil
 }
+
+// The --spin flag of every command that runs a model.
+const (
+	spinFlag  = "spin"
+	spinUsage = "kernel threads poll for up to 200 µs before sleeping (faster on cores of their own); --spin=false sleeps at once, for cores shared with other busy processes (two 2-thread processes on 2 cores: 12% faster each) or a container's CPU quota"
+)
 
 // check refuses flag values no model can run with, before anything is loaded.
 func (f *modelFlags) check() error {

@@ -38,6 +38,7 @@ type trainFlags struct {
 	milestones                                           []int
 	seed                                                 uint64
 	nesterov, noDecayBN, noAugment, zeroInit, resume     bool
+	spin                                                 bool
 	freeze                                               bool
 	progressFlags
 	columnFlags
@@ -107,6 +108,7 @@ func (f *trainFlags) register(cmd *cobra.Command, withModel bool) {
 	fl.IntVar(&f.maxPixels, "max-pixels", imageproc.DefaultMaxPixels, "refuse (or, with --on-bad-image skip, skip) decoded images (folder:, hf: datasets) with more pixels than this (Pillow's limit); CIFAR-10 and IDX records are fixed-size")
 	fl.IntVar(&f.subset, "subset", 0, "train on a seeded random subset of this many images (0: all)")
 	fl.IntVar(&f.threads, "threads", runtime.GOMAXPROCS(0), "worker threads")
+	fl.BoolVar(&f.spin, spinFlag, true, spinUsage)
 	fl.StringVar(&f.onBad, "on-bad-image", "fail", "an unreadable image in a folder dataset: fail or skip (skipped images are counted and listed)")
 	f.progressFlags.register(cmd)
 	if withModel {
@@ -337,6 +339,7 @@ func (f *trainFlags) data(cfg *arch.Config) (*datasets.Dataset, *datasets.Datase
 func (f *trainFlags) fitConfig(cfg *arch.Config, trainSet, testSet *datasets.Dataset) (fit.Config, error) {
 	runtime.GOMAXPROCS(f.threads)
 	kernels.SetThreads(f.threads)
+	kernels.SetSpinning(f.spin)
 	c := fit.Config{
 		Arch: cfg, Train: trainSet, Test: testSet, Epochs: f.epochs, Batch: f.batch, LR: f.lr,
 		Momentum: f.momentum, WeightDecay: f.weightDecay, Nesterov: f.nesterov, NoDecayBNBias: f.noDecayBN,
