@@ -1,6 +1,9 @@
 package kernels
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // The temporary buffers of the transform-based convolutions (Winograd's V
 // and M matrices, per-worker row buffers) are recycled through a free list
@@ -54,5 +57,38 @@ func putScratch(b *[]float32) {
 	}
 	if cap(*b) > cap(*freeList[small]) {
 		freeList[small] = b
+	}
+}
+
+// Per-slot scratch: buffers kept by a task's index, so that the thread that
+// usually runs task i (task 0 is the caller's first claim) writes memory it
+// wrote before, not lines another core holds (getScratch hands out whichever
+// buffer fits). Slots past len(slotBufs) use getScratch.
+var slotBufs [64]atomic.Pointer[[]float32]
+
+// getSlotScratch returns slot i's buffer if it holds at least n values, else
+// a buffer from getScratch; contents unspecified.
+func getSlotScratch(i, n int) *[]float32 {
+	if i < len(slotBufs) {
+		if b := slotBufs[i].Swap(nil); b != nil {
+			if cap(*b) >= n {
+				*b = (*b)[:n]
+				return b
+			}
+			putScratch(b)
+		}
+	}
+	return getScratch(n)
+}
+
+// putSlotScratch keeps b in slot i (handing the slot's previous buffer, if
+// any, to putScratch).
+func putSlotScratch(i int, b *[]float32) {
+	if i >= len(slotBufs) {
+		putScratch(b)
+		return
+	}
+	if old := slotBufs[i].Swap(b); old != nil {
+		putScratch(old)
 	}
 }
