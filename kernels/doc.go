@@ -42,7 +42,8 @@
 // (winograd.go: input transform, 36 or 16 GEMMs with the packed
 // micro-kernel, output transform with the fused epilogue; the transforms
 // are assembly too, NEON for F4 on arm64, winograd_go.go is their
-// specification). Winograd's
+// specification; maps with more tile rows than a 2 MiB band run all three
+// steps band by band per thread, winograd_tiled.go). Winograd's
 // rounding error is larger than a direct convolution's; TestWinogradTolerance
 // states and checks the bound.
 //
