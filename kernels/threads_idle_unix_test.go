@@ -12,12 +12,7 @@ import (
 // An idle pool blocks: after the last kernel call its workers and callers poll for at most
 // spinWait (200 µs), then sleep, so a process that stopped computing uses no CPU.
 func TestPoolIdleDoesNotSpin(t *testing.T) {
-	if runtime.GOMAXPROCS(0) < 2 {
-		t.Skip("needs 2 Ps for a pool worker")
-	}
-	prev := Threads()
-	SetThreads(runtime.GOMAXPROCS(0))
-	defer SetThreads(prev)
+	poolOnAllPs(t)
 	sum := make([]float64, 64)
 	for range 50 {
 		parallel(len(sum), func(i int) {
@@ -37,6 +32,16 @@ func TestPoolIdleDoesNotSpin(t *testing.T) {
 	}
 }
 
+// poolOnAllPs gives the pool a thread per P for the test (skipping it with fewer than two).
+func poolOnAllPs(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("needs 2 Ps for a pool worker")
+	}
+	prev := Threads()
+	SetThreads(runtime.GOMAXPROCS(0))
+	t.Cleanup(func() { SetThreads(prev) })
+}
+
 // cpuTime is the user and system time the process has used.
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
@@ -50,12 +55,7 @@ func cpuTime() time.Duration {
 // polling: the same calls cost far less CPU time than with spinning on (where workers and
 // caller poll for the whole gap), and compute the same.
 func TestPoolWithoutSpinningSleeps(t *testing.T) {
-	if runtime.GOMAXPROCS(0) < 2 {
-		t.Skip("needs 2 Ps for a pool worker")
-	}
-	prev := Threads()
-	SetThreads(runtime.GOMAXPROCS(0))
-	defer SetThreads(prev)
+	poolOnAllPs(t)
 	defer SetSpinning(true)
 	run := func(spinning bool) (time.Duration, float64) {
 		SetSpinning(spinning)
