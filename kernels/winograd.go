@@ -377,13 +377,7 @@ func (g *winoGeom) gemms(ww *winoWeights, v, m []float32, cur *isaImpl) {
 	parallel(planes*s, func(i int) {
 		x, part := i/s, i%s
 		m0, m1 := part*panels/s*mr, min((part+1)*panels/s*mr, g.p.OutC)
-		ga := gemmArgs{
-			m: g.p.OutC, n: g.tiles, k: g.p.InC,
-			pa: ww.u[x],
-			b:  denseB{v[x*g.vs:], g.ld},
-			c:  m[x*g.ms:], ldc: g.ld,
-			isa: cur,
-		}
+		ga := g.planeGemm(ww, x, v, m, g.tiles, cur)
 		b := cur.gemm.buf()
 		if nbi == 1 {
 			ga.rect(m0, m1, 0, g.tiles, *b)
@@ -395,6 +389,18 @@ func (g *winoGeom) gemms(ww *winoWeights, v, m []float32, cur *isaImpl) {
 		}
 		cur.gemm.putBuf(b)
 	})
+}
+
+// planeGemm is the GEMM of plane x, M_x = U_x·V_x, over n columns of V and M laid out
+// as g says (planes g.vs and g.ms apart, rows g.ld), on path cur.
+func (g *winoGeom) planeGemm(ww *winoWeights, x int, v, m []float32, n int, cur *isaImpl) gemmArgs {
+	return gemmArgs{
+		m: g.p.OutC, n: n, k: g.p.InC,
+		pa: ww.u[x],
+		b:  denseB{v[x*g.vs:], g.ld},
+		c:  m[x*g.ms:], ldc: g.ld,
+		isa: cur,
+	}
 }
 
 // planeSplit is how many row blocks each of the planes' GEMMs (rowPanels panels of rows,

@@ -124,13 +124,7 @@ func winoGroupTiled(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout,
 			}
 			cols := (r1 - r0) * g.tw
 			for x := range planes {
-				ga := gemmArgs{
-					m: p.OutC, n: cols, k: p.InC,
-					pa: ww.u[x],
-					b:  denseB{v[x*bg.vs:], bg.ld},
-					c:  m[x*bg.ms:], ldc: bg.ld,
-					isa: cur,
-				}
+				ga := bg.planeGemm(ww, x, v, m, cols, cur)
 				ga.rect(0, p.OutC, 0, cols, *gb)
 			}
 			for o := range p.OutC {
