@@ -153,6 +153,7 @@ func convGroup(p ConvParams, n int, in, w []float32, pw *PackedA, bias, residual
 	}
 	// The extended output has rows of ew columns, oh rows, cols per image.
 	oh, ow, ew, cols := p.OutH(), p.OutW(), p.OutW(), hw
+	var bands []int // the plane rows of the column tasks of one image (phaseGeom.bands)
 	if geom == nil {
 		g.b = &imagesB{src: in, rowStride: hw, imgStride: p.InC * hw, cols: hw, imgs: n}
 	} else {
@@ -160,14 +161,21 @@ func convGroup(p ConvParams, n int, in, w []float32, pw *PackedA, bias, residual
 		size := p.InC * geom.planes * geom.plane // per image
 		e := getScratch(n * size)
 		defer putScratch(e)
-		chunks := workChunks(n*p.InC, n*p.InC*p.InH*p.InW)
-		parallel(chunks, func(i int) {
-			for j := i * n * p.InC / chunks; j < (i+1)*n*p.InC/chunks; j++ {
-				img, c := j/p.InC, j%p.InC
-				geom.fill(in[img*p.InC*p.InH*p.InW:], (*e)[img*size:], c, c+1, asm)
-			}
-		})
 		g.b = &imagesB{src: *e, off: geom.off, imgStride: size, cols: cols, imgs: n}
+		g.n = n * cols
+		if bands = geom.bands(&g); bands != nil {
+			parallel(len(bands)-1, func(i int) {
+				geom.fill(in, *e, 0, p.InC, bands[i], bands[i+1], asm)
+			})
+		} else {
+			chunks := workChunks(n*p.InC, n*p.InC*p.InH*p.InW)
+			parallel(chunks, func(i int) {
+				for j := i * n * p.InC / chunks; j < (i+1)*n*p.InC/chunks; j++ {
+					img, c := j/p.InC, j%p.InC
+					geom.fill(in[img*p.InC*p.InH*p.InW:], (*e)[img*size:], c, c+1, 0, geom.rows, asm)
+				}
+			})
+		}
 	}
 	g.n = n * cols
 	if n == 1 && ew == ow {
@@ -185,23 +193,41 @@ func convGroup(p ConvParams, n int, in, w []float32, pw *PackedA, bias, residual
 		g.ep.res, g.ep.relu = nil, false
 	}
 	g.run()
+	if bands != nil {
+		// Each task copies the output rows its GEMM task computed.
+		parallel(len(bands)-1, func(i int) {
+			for o := range p.OutC {
+				for y := min(bands[i], oh); y < min(bands[i+1], oh); y++ {
+					copyRow(out, *ext, residual, o, 0, y, g.n, cols, ew, ow, hw, p.OutC, relu, asm)
+				}
+			}
+		})
+		return
+	}
 	chunks := workChunks(p.OutC, p.OutC*n*hw)
 	parallel(chunks, func(i int) {
 		for o := i * p.OutC / chunks; o < (i+1)*p.OutC/chunks; o++ {
 			for img := range n {
 				for y := range oh {
-					src := (*ext)[o*g.n+img*cols+y*ew:][:ow]
-					at := (img*p.OutC+o)*hw + y*ow
-					dst := out[at : at+ow]
-					if residual == nil {
-						copy(dst, src)
-						continue
-					}
-					addReLURow(dst, src, residual[at:at+ow], relu, asm)
+					copyRow(out, *ext, residual, o, img, y, g.n, cols, ew, ow, hw, p.OutC, relu, asm)
 				}
 			}
 		}
 	})
+}
+
+// copyRow copies row y of output channel o of image img from the extended
+// output ext (rows of ew values, cols per image, n columns in all) to out,
+// adding the residual and applying ReLU if there is one (else the GEMM did).
+func copyRow(out, ext, residual []float32, o, img, y, n, cols, ew, ow, hw, outC int, relu, asm bool) {
+	src := ext[o*n+img*cols+y*ew:][:ow]
+	at := (img*outC+o)*hw + y*ow
+	dst := out[at : at+ow]
+	if residual == nil {
+		copy(dst, src)
+		return
+	}
+	addReLURow(dst, src, residual[at:at+ow], relu, asm)
 }
 
 // addReLURow sets dst = src + res, then ReLU if relu (a NaN stays NaN).

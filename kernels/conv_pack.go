@@ -129,13 +129,55 @@ func newPhaseGeom(p ConvParams) *phaseGeom {
 	return g
 }
 
+// bands splits the GEMM g of a strided convolution of one image by columns
+// alone where that cuts it evenly (at least 4 column panels a thread), and
+// returns the plane rows each of its tasks fills, task i rows [rows[i],
+// rows[i+1]): the rows its own columns read first. Each thread then reads the
+// planes it wrote itself (all but the last row shifts at its band's end) and
+// the input rows it wrote in the layer before, whose column splits cut by
+// pixels too, and copies out the output rows it computed. Filled by channels
+// and split by rows, as the cost model alone chose for ResNet-50's 3×3/2 layer
+// into 28×28 (by 0.2%), each thread read half its planes, half its inputs and
+// half its output rows from the other core, which costs where the cores do not
+// share a cache (see winograd_tiled.go). Measured on the Zen 5 VM with its
+// vCPUs on different CCDs (ResNet-50, two threads, alternating runs): the
+// 3×3/2 layers 2.74–2.78 ms a pass against 2.79–2.87, the 1×1/2 ones 1.74–1.84
+// against 1.77–1.83. nil where g is not cut so: the caller fills by channels. Not for the few channels of an image (the 7×7/2 stem's
+// 3): no layer before wrote them, and its two-thread fill measured 5–9%
+// slower in bands than by channel.
+func (pg *phaseGeom) bands(g *gemmArgs) []int {
+	t := Threads()
+	if g.n != pg.n || t < 2 || pg.p.InC < 8 || ceilDiv(g.n, g.isa.gemm.nr) < 4*t {
+		return nil
+	}
+	g.colsOnly = true
+	tm, tn := g.split()
+	if tm != 1 || tn < 2 {
+		g.colsOnly = false
+		return nil
+	}
+	nr := g.isa.gemm.nr
+	nt := ceilDiv(g.n, nr)
+	rows := make([]int, tn+1)
+	for j := 1; j < tn; j++ {
+		rows[j] = max(rows[j-1], min(j*nt/tn*nr/pg.ew, pg.rows))
+	}
+	rows[tn] = pg.rows
+	return rows
+}
+
 // mod is a mod b in [0, b) for b > 0.
 func mod(a, b int) int { return a - floorDiv(a, b)*b }
 
-// fill writes the planes of channels c0…c1-1 of the image in to e (planes
-// values per channel, from channel 0).
-func (g *phaseGeom) fill(in, e []float32, c0, c1 int, asm bool) {
+// fill writes rows r0…r1-1 of the planes of channels c0…c1-1 of the image in
+// to e (planes values per channel, from channel 0); the rows of a plane and
+// its slack, 0…g.rows, so that r1 = g.rows also clears the slack.
+func (g *phaseGeom) fill(in, e []float32, c0, c1, r0, r1 int, asm bool) {
 	p := g.p
+	end := r1 * g.ew
+	if r1 == g.rows {
+		end = g.plane
+	}
 	for c := c0; c < c1; c++ {
 		src := in[c*p.InH*p.InW : (c+1)*p.InH*p.InW]
 		for a := range g.sh {
@@ -149,7 +191,7 @@ func (g *phaseGeom) fill(in, e []float32, c0, c1 int, asm bool) {
 				// their planes in 1.73 ms a pass with those, 0.88 ms with this
 				// (one Zen 4 core; 1.8 → 4.4 GB/s written at 14×14).
 				dst := e[((c*g.sh+a)*len(g.cv)+v)*g.plane:][:g.plane]
-				clear(dst)
+				clear(dst[r0*g.ew : end])
 				// Column j is input column (j+base)·sw + b: zeros left of
 				// column 0 and right of the row, the gathered inputs between.
 				x0 := cv.base*g.sw + cv.b // input column of j = 0
@@ -158,7 +200,7 @@ func (g *phaseGeom) fill(in, e []float32, c0, c1 int, asm bool) {
 				if lo == hi {
 					continue
 				}
-				for i := range g.rows {
+				for i := r0; i < r1; i++ {
 					y := (i+g.dhMin)*g.sh + a
 					if y < 0 || y >= p.InH {
 						continue

@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/resnet-go/resnet/internal/isatest"
@@ -68,6 +69,75 @@ func TestAddReLURow(t *testing.T) {
 						t.Fatalf("n=%d: dst[%d] past the end written", n, n+i)
 					}
 				}
+			}
+		}
+	})
+}
+
+// TestFillBands checks the row bands in which a strided convolution's GEMM
+// tasks fill their own planes (phaseGeom.bands): on ResNet-50's strided layers
+// and the small cases, on 2 and 3 threads, the bands cover every row once, in
+// order, wherever the GEMM is split by columns alone (as ResNet-50's 3×3/2
+// into 28×28 must be), and the planes they fill equal the planes filled by
+// channels, slack included.
+func TestFillBands(t *testing.T) {
+	cases := []ConvParams{
+		{InC: 128, InH: 56, InW: 56, OutC: 128, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1},
+		{InC: 256, InH: 28, InW: 28, OutC: 256, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1},
+		{InC: 256, InH: 56, InW: 56, OutC: 512, KH: 1, KW: 1, StrideH: 2, StrideW: 2},
+		{InC: 3, InH: 224, InW: 224, OutC: 64, KH: 7, KW: 7, StrideH: 2, StrideW: 2, PadH: 3, PadW: 3},
+	}
+	for _, tc := range convCases {
+		if tc.p.StrideH > 1 || tc.p.StrideW > 1 || tc.p.KH > 1 {
+			cases = append(cases, tc.p)
+		}
+	}
+	isatest.Run(t, func(t *testing.T) {
+		for ci, p := range cases {
+			for _, threads := range []int{2, 3} {
+				t.Run(fmt.Sprintf("%d/t%d", ci, threads), func(t *testing.T) {
+					prevT, prevMin := Threads(), minParallelFlops
+					SetThreads(threads)
+					defer func() { SetThreads(prevT); minParallelFlops = prevMin }()
+					if p.InC <= 8 {
+						minParallelFlops = 0 // split the small cases too
+					}
+					pg := newPhaseGeom(p)
+					cur := curISA()
+					k := p.InC * p.KH * p.KW
+					g := gemmArgs{m: p.OutC, k: k, n: pg.n, pa: PackA(p.OutC, k, make([]float32, p.OutC*k), k), isa: cur}
+					size := p.InC * pg.planes * pg.plane
+					g.b = &imagesB{src: make([]float32, size), off: pg.off, imgStride: size, cols: pg.n, imgs: 1}
+					rows := pg.bands(&g)
+					if tm, tn := g.split(); !g.colsOnly {
+						if rows != nil {
+							t.Fatalf("split %d×%d not by columns alone: bands %v, want none", tm, tn, rows)
+						}
+						if ci == 0 {
+							t.Fatalf("ResNet-50's 3×3/2 into 28×28 split %d×%d, not by columns", tm, tn)
+						}
+						return
+					}
+					if len(rows) != threads+1 || rows[0] != 0 || rows[threads] != pg.rows {
+						t.Fatalf("bands %v for %d rows on %d threads", rows, pg.rows, threads)
+					}
+					for i := 1; i < len(rows); i++ {
+						if rows[i] < rows[i-1] {
+							t.Fatalf("bands %v out of order", rows)
+						}
+					}
+					in := randSlice(rand.New(rand.NewPCG(uint64(ci), 7)), p.InC*p.InH*p.InW)
+					want, got := fill(make([]float32, size), 5), fill(make([]float32, size), 5)
+					pg.fill(in, want, 0, p.InC, 0, pg.rows, cur.asm)
+					for i := len(rows) - 2; i >= 0; i-- { // any order
+						pg.fill(in, got, 0, p.InC, rows[i], rows[i+1], cur.asm)
+					}
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("planes differ at %d: %g, want %g (bands %v)", i, got[i], want[i], rows)
+						}
+					}
+				})
 			}
 		}
 	})

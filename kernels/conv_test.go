@@ -52,6 +52,7 @@ var convCases = []struct {
 	{"3x3/1 pad1 odd", ConvParams{InC: 5, InH: 9, InW: 23, OutC: 7, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}},
 	{"3x3/2 pad1", ConvParams{InC: 8, InH: 15, InW: 15, OutC: 13, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}},
 	{"3x3/2 pad1 even", ConvParams{InC: 8, InH: 16, InW: 16, OutC: 12, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}},
+	{"3x3/2 pad1 into 28x28", ConvParams{InC: 8, InH: 56, InW: 56, OutC: 16, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}}, // column bands on 3 threads
 	{"3x3/2 pad1 wide", ConvParams{InC: 4, InH: 9, InW: 41, OutC: 7, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}},
 	{"1x1/2 wide", ConvParams{InC: 5, InH: 6, InW: 50, OutC: 9, KH: 1, KW: 1, StrideH: 2, StrideW: 2}},
 	{"1x1/1", ConvParams{InC: 32, InH: 7, InW: 9, OutC: 20, KH: 1, KW: 1, StrideH: 1, StrideW: 1}},

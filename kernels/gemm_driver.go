@@ -55,6 +55,7 @@ type gemmArgs struct {
 	c          []float32
 	ldc        int
 	accumulate bool
+	colsOnly   bool // split by columns alone (phaseGeom.bands)
 	ep         epilogue
 	isa        *isaImpl // the path to run on; run sets it if the caller has not
 }
@@ -106,7 +107,12 @@ func (g *gemmArgs) split() (tm, tn int) {
 	mt, nt := ceilDiv(g.m, mr), ceilDiv(g.n, nr)
 	t := Threads()
 	flops := 2 * float64(g.m) * float64(g.n) * float64(g.k)
-	maxTasks := max(1, min(t, int(flops/minParallelFlops), mt*nt))
+	maxTasks := max(1, min(t, mt*nt))
+	if minParallelFlops > 0 {
+		// Not int(flops/0): +Inf converts to the most negative int on amd64,
+		// which left tests that set 0 ("split everything") unsplit.
+		maxTasks = max(1, min(maxTasks, int(min(flops/minParallelFlops, float64(maxTasks)))))
+	}
 	if maxTasks == 1 {
 		return 1, 1
 	}
@@ -149,7 +155,11 @@ func (g *gemmArgs) split() (tm, tn int) {
 	}
 	best := -1.0
 	tm, tn = 1, 1
-	for m := 1; m <= min(maxTasks, mt); m++ {
+	mMax := min(maxTasks, mt)
+	if g.colsOnly {
+		mMax = 1
+	}
+	for m := 1; m <= mMax; m++ {
 		for n := 1; n <= min(maxTasks/m, nt); n++ {
 			// The largest task: products, B packing, A packing or streaming.
 			rows := float64(ceilDiv(mt, m) * mr)
