@@ -153,16 +153,18 @@ func convGroup(p ConvParams, n int, in, w []float32, pw *PackedA, bias, residual
 	}
 	// The extended output has rows of ew columns, oh rows, cols per image.
 	oh, ow, ew, cols := p.OutH(), p.OutW(), p.OutW(), hw
+	if geom != nil {
+		ew, cols = geom.ew, geom.n
+	}
+	g.n = n * cols
 	var bands []int // the plane rows of the column tasks of one image (phaseGeom.bands)
 	if geom == nil {
 		g.b = &imagesB{src: in, rowStride: hw, imgStride: p.InC * hw, cols: hw, imgs: n}
 	} else {
-		ew, cols = geom.ew, geom.n
 		size := p.InC * geom.planes * geom.plane // per image
 		e := getScratch(n * size)
 		defer putScratch(e)
 		g.b = &imagesB{src: *e, off: geom.off, imgStride: size, cols: cols, imgs: n}
-		g.n = n * cols
 		if bands = geom.bands(&g); bands != nil {
 			parallel(len(bands)-1, func(i int) {
 				geom.fill(in, *e, 0, p.InC, bands[i], bands[i+1], asm)
@@ -177,7 +179,6 @@ func convGroup(p ConvParams, n int, in, w []float32, pw *PackedA, bias, residual
 			})
 		}
 	}
-	g.n = n * cols
 	if n == 1 && ew == ow {
 		g.c, g.ldc = out, hw // the GEMM's output is the convolution's
 		g.run()

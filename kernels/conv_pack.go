@@ -142,9 +142,10 @@ func newPhaseGeom(p ConvParams) *phaseGeom {
 // share a cache (see winograd_tiled.go). Measured on the Zen 5 VM with its
 // vCPUs on different CCDs (ResNet-50, two threads, alternating runs): the
 // 3×3/2 layers 2.74–2.78 ms a pass against 2.79–2.87, the 1×1/2 ones 1.74–1.84
-// against 1.77–1.83. nil where g is not cut so: the caller fills by channels. Not for the few channels of an image (the 7×7/2 stem's
+// against 1.77–1.83. Not for the few channels of an image (the 7×7/2 stem's
 // 3): no layer before wrote them, and its two-thread fill measured 5–9%
-// slower in bands than by channel.
+// slower in bands than by channel. nil where g is not cut so: the caller
+// fills by channels.
 func (pg *phaseGeom) bands(g *gemmArgs) []int {
 	t := Threads()
 	if g.n != pg.n || t < 2 || pg.p.InC < 8 || ceilDiv(g.n, g.isa.gemm.nr) < 4*t {
@@ -156,11 +157,10 @@ func (pg *phaseGeom) bands(g *gemmArgs) []int {
 		g.colsOnly = false
 		return nil
 	}
-	nr := g.isa.gemm.nr
-	nt := ceilDiv(g.n, nr)
 	rows := make([]int, tn+1)
 	for j := 1; j < tn; j++ {
-		rows[j] = max(rows[j-1], min(j*nt/tn*nr/pg.ew, pg.rows))
+		n0, _ := g.colRange(j, tn)
+		rows[j] = max(rows[j-1], min(n0/pg.ew, pg.rows))
 	}
 	rows[tn] = pg.rows
 	return rows

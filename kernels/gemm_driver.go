@@ -77,16 +77,24 @@ func (g *gemmArgs) run() {
 		g.pa = g.pa.forKernel(ker)
 	}
 	tm, tn := g.split()
-	mr, nr := ker.mr, ker.nr
-	mt, nt := ceilDiv(g.m, mr), ceilDiv(g.n, nr)
+	mr := ker.mr
+	mt := ceilDiv(g.m, mr)
 	parallel(tm*tn, func(i int) {
 		ti, tj := i/tn, i%tn
 		m0, m1 := ti*mt/tm*mr, min((ti+1)*mt/tm*mr, g.m)
-		n0, n1 := tj*nt/tn*nr, min((tj+1)*nt/tn*nr, g.n)
+		n0, n1 := g.colRange(tj, tn)
 		buf := ker.buf()
 		g.rect(m0, m1, n0, n1, *buf)
 		ker.putBuf(buf)
 	})
+}
+
+// colRange is the columns [n0, n1) of C that task column j of tn takes: whole
+// panels, the last task's cut by the border.
+func (g *gemmArgs) colRange(j, tn int) (n0, n1 int) {
+	nr := g.isa.gemm.nr
+	nt := ceilDiv(g.n, nr)
+	return j * nt / tn * nr, min((j+1)*nt/tn*nr, g.n)
 }
 
 // split chooses a tm×tn grid of C rectangles, the tasks the pool's
@@ -165,7 +173,7 @@ func (g *gemmArgs) split() (tm, tn int) {
 			rows := float64(ceilDiv(mt, m) * mr)
 			cost := 0.0
 			for j := 0; j < n; j++ {
-				n0, n1 := j*nt/n*nr, min((j+1)*nt/n*nr, g.n)
+				n0, n1 := g.colRange(j, n)
 				cost = max(cost, rows*width(n0, n1)+bCost*float64(n1-n0)+aCost*rows+fixed)
 			}
 			if best < 0 || cost < best*0.999 {
