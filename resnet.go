@@ -44,6 +44,13 @@ func (m *Model) Preprocess(img image.Image) (*tensor.Tensor, error) {
 
 // PreprocessRGB is Preprocess for an image already in 8-bit RGB.
 func (m *Model) PreprocessRGB(img *imageproc.RGB) (*tensor.Tensor, error) {
+	return m.PreprocessRGBInto(img, nil)
+}
+
+// PreprocessRGBInto is PreprocessRGB writing the pixels into dst where it has room (3·H·W
+// of the processor's output size), so that a loop over many images can reuse one buffer;
+// the tensor returned then shares dst's memory.
+func (m *Model) PreprocessRGBInto(img *imageproc.RGB, dst []float32) (*tensor.Tensor, error) {
 	if m.Config.NumChannels != 3 {
 		return nil, fmt.Errorf("model expects %d input channels; image preprocessing produces 3", m.Config.NumChannels)
 	}
@@ -54,7 +61,7 @@ func (m *Model) PreprocessRGB(img *imageproc.RGB) (*tensor.Tensor, error) {
 		return nil, err
 	}
 	h, w := m.Processor.OutputSize()
-	data := m.Processor.Apply(img, nil)
+	data := m.Processor.Apply(img, dst)
 	return tensor.FromData(data, 1, 3, h, w)
 }
 
@@ -64,6 +71,7 @@ func (m *Model) PreprocessFile(path string) (*tensor.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer img.Release()
 	return m.PreprocessRGB(img)
 }
 

@@ -131,7 +131,10 @@ func Decode(r io.Reader, maxPixels int) (*RGB, error) {
 	case "GIF":
 		m, err = decodeGIF(rest, cfg)
 	case "JPEG":
-		m, err = decodeJPEG(rest)
+		var planes []byte
+		m, planes, err = decodeJPEG(rest)
+		// The Y'CbCr planes die with ToRGB below.
+		defer planePool.put(planes)
 	case "WebP":
 		m, err = decodeWebP(rest)
 	default:
@@ -165,11 +168,12 @@ func Decode(r io.Reader, maxPixels int) (*RGB, error) {
 // decodeJPEG reads the whole JPEG and decodes it with fastJPEG, or with
 // image/jpeg where fastJPEG declines (errors and rare layouts), so that the
 // result is always image/jpeg's.
-func decodeJPEG(r io.Reader) (image.Image, error) {
-	data, rerr := io.ReadAll(r)
+func decodeJPEG(r io.Reader) (m image.Image, planes []byte, err error) {
+	data, rerr := readPooled(r)
+	defer filePool.put(data) // neither decoder keeps a reference to it
 	if rerr == nil {
-		if m, ok := fastJPEGGuarded(data); ok {
-			return m, nil
+		if m, planes, ok := fastJPEGGuarded(data); ok {
+			return m, planes, nil
 		}
 	}
 	var src io.Reader = bytes.NewReader(data)
@@ -177,25 +181,24 @@ func decodeJPEG(r io.Reader) (image.Image, error) {
 		// image/jpeg sees the bytes that arrived, then the read error.
 		src = io.MultiReader(src, errReader{rerr})
 	}
-	var m image.Image
-	err := guard(func() (err error) {
+	err = guard(func() (err error) {
 		m, err = jpeg.Decode(src)
 		return err
 	})
-	return m, err
+	return m, nil, err
 }
 
 // fastJPEGGuarded is fastJPEG with a panic (a bug on some hostile input)
 // turned into a fallback to image/jpeg, whose result the fast decoder only
 // ever reproduces. The tests and FuzzFastJPEG call fastJPEG unguarded, so
 // that they still see such a bug.
-func fastJPEGGuarded(data []byte) (m image.Image, ok bool) {
+func fastJPEGGuarded(data []byte) (m image.Image, planes []byte, ok bool) {
 	defer func() {
 		if recover() != nil {
-			m, ok = nil, false
+			m, planes, ok = nil, nil, false
 		}
 	}()
-	return fastJPEG(data)
+	return fastJPEGPooled(data)
 }
 
 type errReader struct{ err error }

@@ -113,6 +113,10 @@ type jpegDecoder struct {
 	nonzero [4][]uint64
 	img1    *image.Gray
 	img3    *image.YCbCr
+	// pooled: img3's planes come from planePool, in planes, for the caller
+	// to give back.
+	pooled bool
+	planes []byte
 
 	// Entropy-coded data: acc holds nbits bits, most significant first;
 	// epos is the next unread byte. Once the data runs into a marker, zero
@@ -137,7 +141,32 @@ type jpegDecoder struct {
 // it (an error, or a case this decoder does not handle).
 func fastJPEG(data []byte) (m image.Image, ok bool) {
 	d := &jpegDecoder{data: data, avx: useAVX2()}
+	defer d.releaseCoefficients()
 	return d.decode()
+}
+
+// fastJPEGPooled is fastJPEG with a 3-component image's planes from planePool:
+// once m is no longer used, give planes back with planePool.put (it is nil
+// where they were not pooled).
+func fastJPEGPooled(data []byte) (m image.Image, planes []byte, ok bool) {
+	d := &jpegDecoder{data: data, avx: useAVX2(), pooled: true}
+	defer d.releaseCoefficients()
+	m, ok = d.decode()
+	if !ok {
+		planePool.put(d.planes)
+		return nil, nil, false
+	}
+	return m, d.planes, true
+}
+
+// releaseCoefficients gives the progressive coefficients back to their pools
+// (they never leave the decoder).
+func (d *jpegDecoder) releaseCoefficients() {
+	for i := range d.prog {
+		blockPool.put(d.prog[i])
+		nonzeroPool.put(d.nonzero[i])
+		d.prog[i], d.nonzero[i] = nil, nil
+	}
 }
 
 // read returns the next n bytes of a marker segment.
@@ -644,8 +673,8 @@ func (d *jpegDecoder) processSOS(n int) bool {
 		for i := 0; i < nComp; i++ {
 			ci := scan[i].compIndex
 			if d.prog[ci] == nil {
-				d.prog[ci] = make([]jBlock, mxx*myy*d.comp[ci].h*d.comp[ci].v)
-				d.nonzero[ci] = make([]uint64, len(d.prog[ci]))
+				d.prog[ci] = blockPool.get(mxx * myy * d.comp[ci].h * d.comp[ci].v)
+				d.nonzero[ci] = nonzeroPool.get(len(d.prog[ci]))
 			}
 		}
 	}
@@ -1034,7 +1063,12 @@ func (d *jpegDecoder) makeImg(mxx, myy int) {
 	case 0x42:
 		ratio = image.YCbCrSubsampleRatio410
 	}
-	m := image.NewYCbCr(image.Rect(0, 0, 8*h0*mxx, 8*v0*myy), ratio)
+	var m *image.YCbCr
+	if d.pooled {
+		m, d.planes = pooledYCbCr(8*h0*mxx, 8*v0*myy, ratio)
+	} else {
+		m = image.NewYCbCr(image.Rect(0, 0, 8*h0*mxx, 8*v0*myy), ratio)
+	}
 	d.img3 = m.SubImage(image.Rect(0, 0, d.width, d.height)).(*image.YCbCr)
 }
 

@@ -18,7 +18,7 @@ func libwebpRGB(m *image.YCbCr) (out *RGB, ok bool) {
 	if len(m.Cb) < (ch-1)*m.CStride+cw || len(m.Cr) < (ch-1)*m.CStride+cw || len(m.Y) < (h-1)*m.YStride+w {
 		return nil, false
 	}
-	out = NewRGB(w, h)
+	out = pooledRGB(w, h)
 	u := make([]int32, w)
 	v := make([]int32, w)
 	for y := 0; y < h; y++ {

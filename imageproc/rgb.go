@@ -21,6 +21,25 @@ func NewRGB(w, h int) *RGB {
 	return &RGB{W: w, H: h, Pix: make([]uint8, 3*w*h)}
 }
 
+// pooledRGB is NewRGB with Pix from rgbPool, for the images Decode returns:
+// a caller done with one can give its memory to the next decode (Release).
+func pooledRGB(w, h int) *RGB {
+	return &RGB{W: w, H: h, Pix: rgbPool.get(3 * w * h)}
+}
+
+// Release hands Pix over to later decodes and empties m (0×0). Callers that
+// decode many images and keep only what they computed from each (a tensor,
+// a prediction) release each image once done with it, so that decoding
+// reuses memory instead of touching fresh pages (see scratch.go); m, and any
+// slice of its Pix, must not be used afterwards.
+func (m *RGB) Release() {
+	if m == nil {
+		return
+	}
+	rgbPool.put(m.Pix)
+	m.W, m.H, m.Pix = 0, 0, nil
+}
+
 // Check reports an error if Pix does not hold exactly 3*W*H bytes, so that a
 // hand-built RGB never indexes out of range deep inside a resampler.
 func (m *RGB) Check() error {

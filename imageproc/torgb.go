@@ -25,8 +25,13 @@ import (
 //
 // The result always starts at (0, 0) whatever img.Bounds().Min is.
 func ToRGB(img image.Image) *RGB {
+	if m, ok := img.(*image.YCbCr); ok {
+		if out, ok := libjpegRGB(m); ok {
+			return out
+		}
+	}
 	b := img.Bounds()
-	out := NewRGB(b.Dx(), b.Dy())
+	out := pooledRGB(b.Dx(), b.Dy())
 	w := b.Dx()
 	set := func(x, y int, r, g, bl uint8) {
 		i := 3 * ((y-b.Min.Y)*w + (x - b.Min.X))
@@ -97,10 +102,7 @@ func ToRGB(img image.Image) *RGB {
 				set(x, y, r, g, bl)
 			}
 		}
-	case *image.YCbCr:
-		if m, ok := libjpegRGB(m); ok {
-			return m
-		}
+	case *image.YCbCr: // one libjpegRGB declined
 		for y := b.Min.Y; y < b.Max.Y; y++ {
 			for x := b.Min.X; x < b.Max.X; x++ {
 				c := m.YCbCrAt(x, y)

@@ -223,16 +223,15 @@ func decodeInput(name string, maxPixels int) (*imageproc.RGB, error) {
 	return imageproc.Decode(bytes.NewReader(in.data), maxPixels)
 }
 
-// preprocessInput is Model.PreprocessFile for any input name of expandInputs.
-func preprocessInput(m *resnet.Model, name string) (*tensor.Tensor, error) {
-	if _, ok := hfInputs.Load(name); !ok {
-		return m.PreprocessFile(name)
-	}
+// preprocessInput is Model.PreprocessFile for any input name of expandInputs, writing into
+// dst where it has room.
+func preprocessInput(m *resnet.Model, name string, dst []float32) (*tensor.Tensor, error) {
 	img, err := decodeInput(name, m.MaxPixels)
 	if err != nil {
 		return nil, err
 	}
-	return m.PreprocessRGB(img)
+	defer img.Release()
+	return m.PreprocessRGBInto(img, dst)
 }
 
 // datasetArgs is the IMAGE arguments plus a --dataset of classify/embed (hf: only: the other

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/resnet-go/resnet"
+	"github.com/resnet-go/resnet/tensor"
+)
+
+// TestForEachBatchReusesBuffers runs forEachBatch, which reuses its pixel buffers and its
+// batch from batch to batch, over photos of several sizes with a broken file among them:
+// every image must get the logits of a batch of the same images built from fresh tensors,
+// in input order, and the broken file its error.
+func TestForEachBatchReusesBuffers(t *testing.T) {
+	m, err := resnet.FromPretrained(context.Background(), tinyModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	samples, _ := filepath.Glob(filepath.Join(shared(t), "data", "images", "imagenet-val-samples", "*.jpg"))
+	if len(samples) < 20 {
+		t.Fatal("want the 20 ImageNet samples under ../shared/data/images/imagenet-val-samples")
+	}
+	dir := t.TempDir()
+	writePNG(t, filepath.Join(dir, "a.png"), 40, 30)
+	writePNG(t, filepath.Join(dir, "b.png"), 25, 60)
+	broken := filepath.Join(dir, "broken.jpg")
+	os.WriteFile(broken, []byte("\xff\xd8\xff\xdbnot a jpeg"), 0o644)
+	paths := append([]string{filepath.Join(dir, "a.png")}, samples[:5]...)
+	paths = append(paths, broken, filepath.Join(dir, "b.png"))
+	paths = append(paths, samples[15:]...)
+	paths = append(paths, samples[:3]...)
+	xs := make([]*tensor.Tensor, len(paths))
+	for i, p := range paths {
+		if p != broken {
+			if xs[i], err = m.PreprocessFile(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, c := range []struct{ batch, workers int }{{3, 2}, {4, 1}, {1, 3}, {16, 2}} {
+		// The expected logits: each batch's good images stacked from fresh tensors (the
+		// kernels' blocking depends on the batch size, so logits can differ in the last
+		// bit from a batch of another size).
+		want := make([][]float32, len(paths))
+		for start := 0; start < len(paths); start += c.batch {
+			var in []*tensor.Tensor
+			var idx []int
+			for j := start; j < min(start+c.batch, len(paths)); j++ {
+				if xs[j] != nil {
+					in, idx = append(in, xs[j]), append(idx, j)
+				}
+			}
+			if len(in) == 0 {
+				continue
+			}
+			x, err := resnet.Stack(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			y, err := m.Forward(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := y.Shape[1]
+			for r, j := range idx {
+				want[j] = append([]float32(nil), y.Data[r*n:(r+1)*n]...)
+			}
+		}
+		i := 0
+		err := forEachBatch(m, paths, c.batch, c.workers, func(path string, logits []float32, err error) {
+			switch {
+			case i >= len(paths) || path != paths[i]:
+				t.Fatalf("batch %d: call %d for %s", c.batch, i, path)
+			case path == broken:
+				if err == nil {
+					t.Errorf("batch %d: no error for the broken file", c.batch)
+				}
+			case err != nil:
+				t.Errorf("batch %d, %s: %v", c.batch, path, err)
+			default:
+				for k := range want[i] {
+					if logits[k] != want[i][k] {
+						t.Errorf("batch %d, %s: logit %d is %g, want %g", c.batch, filepath.Base(path), k, logits[k], want[i][k])
+						break
+					}
+				}
+			}
+			i++
+		})
+		if err != nil || i != len(paths) {
+			t.Errorf("batch %d: %d calls of %d, err %v", c.batch, i, len(paths), err)
+		}
+	}
+}
