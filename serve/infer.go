@@ -327,6 +327,7 @@ func (s *Server) preprocessOne(e *entry, data []byte) (*tensor.Tensor, error) {
 	if err != nil {
 		return nil, errorf(UnsupportedMedia, "cannot decode the image: %v", err)
 	}
+	defer img.Release() // its memory serves the next request's decode
 	x, err := e.Model.Model.PreprocessRGB(img)
 	if err != nil {
 		return nil, errorf(Invalid, "cannot preprocess the image: %v", err)

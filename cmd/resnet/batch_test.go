@@ -4,9 +4,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/resnet-go/resnet"
+	"github.com/resnet-go/resnet/datasets"
+	"github.com/resnet-go/resnet/imageproc"
 	"github.com/resnet-go/resnet/tensor"
 )
 
@@ -92,6 +95,49 @@ func TestForEachBatchReusesBuffers(t *testing.T) {
 		})
 		if err != nil || i != len(paths) {
 			t.Errorf("batch %d: %d calls of %d, err %v", c.batch, i, len(paths), err)
+		}
+	}
+}
+
+// TestPredictAllReusesBuffers: eval's batches reuse their pixel buffers and batch tensor;
+// every example must still get the class of its own image.
+func TestPredictAllReusesBuffers(t *testing.T) {
+	m, err := resnet.Default() // the CIFAR-10 model: the tiny test model gives every photo one class
+	if err != nil {
+		t.Fatal(err)
+	}
+	samples, _ := filepath.Glob(filepath.Join(shared(t), "data", "images", "imagenet-val-samples", "*.jpg"))
+	if len(samples) < 20 {
+		t.Fatal("want the 20 ImageNet samples under ../shared/data/images/imagenet-val-samples")
+	}
+	var examples []datasets.Example
+	var want []int
+	for _, p := range samples {
+		img, err := imageproc.DecodeFile(p, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := m.PreprocessRGB(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := m.Forward(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		examples = append(examples, datasets.Example{Image: img})
+		want = append(want, m.TopK(y, 1)[0][0].Index)
+	}
+	if distinct := len(slices.Compact(slices.Sorted(slices.Values(want)))); distinct < 3 {
+		t.Fatalf("the model gives only %d classes over the samples: a mix-up would go unseen", distinct)
+	}
+	for _, batch := range []int{3, 7, 20} {
+		got, err := predictAll(m, examples, batch, 2, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("batch %d: %v, one by one %v", batch, got, want)
 		}
 	}
 }

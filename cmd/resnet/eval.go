@@ -161,6 +161,9 @@ func predictAll(m *resnet.Model, examples []datasets.Example, batch, workers int
 		progressbar.OptionSetVisibility(bars), progressbar.OptionClearOnFinish())
 	defer bar.Finish()
 	preds := make([]int, len(examples))
+	// Each slot's pixels and the batch are reused from batch to batch (see forEachBatch).
+	bufs := make([][]float32, batch)
+	var x *tensor.Tensor
 	for start := 0; start < len(examples); start += batch {
 		end := min(start+batch, len(examples))
 		xs := make([]*tensor.Tensor, end-start)
@@ -176,7 +179,10 @@ func predictAll(m *resnet.Model, examples []datasets.Example, batch, workers int
 			go func() {
 				defer wg.Done()
 				for i := range next {
-					xs[i], errs[i] = m.PreprocessRGB(examples[start+i].Image)
+					xs[i], errs[i] = m.PreprocessRGBInto(examples[start+i].Image, bufs[i])
+					if errs[i] == nil {
+						bufs[i] = xs[i].Data
+					}
 				}
 			}()
 		}
@@ -184,8 +190,8 @@ func predictAll(m *resnet.Model, examples []datasets.Example, batch, workers int
 		if err := errors.Join(errs...); err != nil {
 			return nil, err
 		}
-		x, err := resnet.Stack(xs)
-		if err != nil {
+		var err error
+		if x, err = stackInto(x, xs); err != nil {
 			return nil, err
 		}
 		logits, err := m.Forward(x)
