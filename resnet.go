@@ -84,20 +84,30 @@ func (m *Model) maxPixels() int {
 
 // Stack joins [1, C, H, W] tensors of equal shape into one [N, C, H, W] batch.
 func Stack(xs []*tensor.Tensor) (*tensor.Tensor, error) {
+	return StackInto(nil, xs)
+}
+
+// StackInto is Stack writing into dst's memory where it has room (dst may be nil), so that
+// a loop over batches can reuse one; the result then shares dst's memory.
+func StackInto(dst *tensor.Tensor, xs []*tensor.Tensor) (*tensor.Tensor, error) {
 	if len(xs) == 0 {
 		return nil, fmt.Errorf("stack: no tensors")
 	}
 	shape := xs[0].Shape
-	out := tensor.New(append([]int{0}, shape[1:]...)...)
-	out.Data = make([]float32, 0, len(xs)*len(xs[0].Data))
-	for i, x := range xs {
-		if !tensor.SameShape(x.Shape, shape) {
-			return nil, fmt.Errorf("stack: tensor %d has shape %s, the first has %s", i, tensor.Format(x.Shape), tensor.Format(shape))
-		}
-		out.Data = append(out.Data, x.Data...)
-		out.Shape[0] += x.Shape[0]
+	per := len(xs[0].Data)
+	var data []float32
+	if dst != nil && cap(dst.Data) >= len(xs)*per {
+		data = dst.Data[:len(xs)*per] // may be longer than dst's last batch
+	} else {
+		data = make([]float32, len(xs)*per)
 	}
-	return out, nil
+	for i, x := range xs {
+		if !tensor.SameShape(x.Shape, shape) || len(x.Data) != per {
+			return nil, fmt.Errorf("stack: tensor %d has shape %s (%d values), the first has %s (%d)", i, tensor.Format(x.Shape), len(x.Data), tensor.Format(shape), per)
+		}
+		copy(data[i*per:], x.Data)
+	}
+	return tensor.FromData(data, append([]int{len(xs) * shape[0]}, shape[1:]...)...)
 }
 
 // TopK returns the k most probable classes of each row of logits, best first, with softmax

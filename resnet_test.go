@@ -3,6 +3,7 @@ package resnet
 import (
 	"context"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/resnet-go/resnet/arch"
@@ -63,6 +64,41 @@ func TestStack(t *testing.T) {
 	}
 	if _, err := Stack(nil); err == nil {
 		t.Error("stacked nothing")
+	}
+	if _, err := Stack([]*tensor.Tensor{a, {Shape: []int{1, 3, 2, 2}, Data: make([]float32, 5)}}); err == nil {
+		t.Error("stacked a tensor whose data does not fill its shape")
+	}
+}
+
+// StackInto reuses dst's memory where it has room, also after a smaller batch shortened it.
+func TestStackInto(t *testing.T) {
+	img := func(v float32) *tensor.Tensor {
+		x := tensor.New(1, 2, 1, 2)
+		for i := range x.Data {
+			x.Data[i] = v + float32(i)
+		}
+		return x
+	}
+	var dst *tensor.Tensor
+	for _, batch := range [][]float32{{10, 20, 30}, {40}, {50, 60, 70}, {80, 90}} {
+		var xs []*tensor.Tensor
+		var want []float32
+		for _, v := range batch {
+			xs = append(xs, img(v))
+			want = append(want, v, v+1, v+2, v+3)
+		}
+		prev := dst
+		got, err := StackInto(dst, xs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !tensor.SameShape(got.Shape, []int{len(batch), 2, 1, 2}) || !slices.Equal(got.Data, want) {
+			t.Fatalf("batch %v: shape %v, data %v", batch, got.Shape, got.Data)
+		}
+		if prev != nil && cap(prev.Data) >= len(want) && &got.Data[0] != &prev.Data[0] {
+			t.Errorf("batch %v: a new buffer where the last one had room", batch)
+		}
+		dst = got
 	}
 }
 

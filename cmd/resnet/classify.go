@@ -211,7 +211,7 @@ func forEachBatch(m *resnet.Model, paths []string, batch, workers int, fn func(p
 		var logits *tensor.Tensor
 		if len(xs) > 0 {
 			var err error
-			if x, err = stackInto(x, xs); err != nil {
+			if x, err = resnet.StackInto(x, xs); err != nil {
 				return err
 			}
 			for _, xi := range xs {
@@ -239,21 +239,4 @@ func forEachBatch(m *resnet.Model, paths []string, batch, workers int, fn func(p
 		}
 	}
 	return nil
-}
-
-// stackInto is resnet.Stack reusing dst's memory where it has room.
-func stackInto(dst *tensor.Tensor, xs []*tensor.Tensor) (*tensor.Tensor, error) {
-	shape := xs[0].Shape
-	n := len(xs) * len(xs[0].Data)
-	if dst == nil || cap(dst.Data) < n {
-		return resnet.Stack(xs)
-	}
-	data := dst.Data[:n] // may be longer than the last batch
-	for i, x := range xs {
-		if !tensor.SameShape(x.Shape, shape) {
-			return nil, fmt.Errorf("stack: tensor %d has shape %s, the first has %s", i, tensor.Format(x.Shape), tensor.Format(shape))
-		}
-		copy(data[i*len(x.Data):], x.Data)
-	}
-	return tensor.FromData(data, append([]int{len(xs)}, shape[1:]...)...)
 }

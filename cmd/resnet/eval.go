@@ -191,7 +191,7 @@ func predictAll(m *resnet.Model, examples []datasets.Example, batch, workers int
 			return nil, err
 		}
 		var err error
-		if x, err = stackInto(x, xs); err != nil {
+		if x, err = resnet.StackInto(x, xs); err != nil {
 			return nil, err
 		}
 		logits, err := m.Forward(x)
