@@ -21,6 +21,24 @@ type Folder struct {
 	Skipped  []BadImage
 	Root     string // the folder inside the source that holds the classes ("" or e.g. "train/")
 	Source   string
+	// Listed holds the images, undecoded, instead of Examples when the folder was read by
+	// Spec.List.
+	Listed []Listed
+}
+
+// Listed is an image of a dataset listed but not decoded (Spec.List): a file to read or
+// the encoded bytes an archive or a Parquet file held.
+type Listed struct {
+	Name  string // as in Folder.Paths
+	Label int
+	file  string
+	data  []byte
+}
+
+// Decode reads and decodes the image as the dataset's loader would have (opts: MaxPixels,
+// and the resize of Width/Height/Filter).
+func (l Listed) Decode(opts Options) (*imageproc.RGB, error) {
+	return decodeJob(job{file: l.file, data: l.data}, &opts)
 }
 
 // ReadFolder reads an image folder dataset, one sub-folder per class (torchvision's
@@ -66,6 +84,7 @@ type result struct {
 	i   int
 	img *imageproc.RGB
 	err error
+	src job // the job itself, undecoded, when listing (Options.lazy)
 }
 
 // decodePool decodes the jobs from in on n goroutines and closes out once in is closed and
@@ -75,8 +94,12 @@ func decodePool(in <-chan job, out chan<- result, n int, o *Options) {
 	for range n {
 		wg.Go(func() {
 			for j := range in {
+				if o.lazy {
+					out <- result{i: j.i, err: j.err, src: j}
+					continue
+				}
 				img, err := decodeJob(j, o)
-				out <- result{j.i, img, err}
+				out <- result{i: j.i, img: img, err: err}
 			}
 		})
 	}
@@ -115,6 +138,15 @@ type candidate struct {
 	label int
 	img   *imageproc.RGB
 	err   error
+	src   *job // listed, not decoded (Options.lazy)
+}
+
+// listed is the candidate as Listed, if it was listed rather than decoded.
+func (c *candidate) listed() (Listed, bool) {
+	if c.src == nil || c.err != nil {
+		return Listed{}, false
+	}
+	return Listed{Name: c.name, Label: c.label, file: c.src.file, data: c.src.data}, true
 }
 
 // assemble orders the candidates as ImageFolder does and applies the bad-image policy.
@@ -127,6 +159,11 @@ func assemble(cands []candidate, lay layout, src string, o *Options) (*Folder, e
 	for _, c := range cands {
 		if c.err != nil {
 			bad = append(bad, BadImage{Path: c.name, Err: c.err})
+			continue
+		}
+		if l, ok := c.listed(); ok {
+			f.Listed = append(f.Listed, l)
+			f.Paths = append(f.Paths, c.name)
 			continue
 		}
 		if c.img == nil {
@@ -148,7 +185,7 @@ func assemble(cands []candidate, lay layout, src string, o *Options) (*Folder, e
 		}
 	}
 	f.Skipped = bad
-	if len(f.Examples) == 0 {
+	if len(f.Examples) == 0 && len(f.Listed) == 0 {
 		return nil, fmt.Errorf("folder: %s: no readable images in %d class folders (%d unreadable)", src, len(lay.classes), len(bad))
 	}
 	return f, nil
@@ -172,6 +209,9 @@ func decodeAll(cands []candidate, mkJob func(i int) job, o *Options) {
 	}()
 	for r := range out {
 		cands[r.i].img, cands[r.i].err = r.img, r.err
+		if o.lazy {
+			cands[r.i].src = &r.src
+		}
 		if r.err != nil && o.OnBadImage == BadImageFail {
 			stop.Store(true)
 		}

@@ -114,6 +114,9 @@ func readTarFolder(archive string, split Split, o *Options) (*Folder, error) {
 		c := candidate{rel: rel, name: members[i], label: l}
 		if i < len(res) {
 			c.img, c.err = res[i].img, res[i].err
+			if o.lazy {
+				c.src = &res[i].src
+			}
 		}
 		cands = append(cands, c)
 	}

@@ -32,9 +32,13 @@ func loadHF(spec string, split Split, o *Options) (*Folder, error) {
 		}
 		decodeAll(cands, func(i int) job { return job{i: i, data: rows[i].Data, file: rows[i].File} }, o)
 		for _, c := range cands {
+			l, listed := c.listed()
 			switch {
 			case c.err != nil:
 				bad = append(bad, BadImage{Path: c.name, Err: c.err})
+			case listed:
+				f.Listed = append(f.Listed, l)
+				f.Paths = append(f.Paths, c.name)
 			case c.img != nil:
 				f.Examples = append(f.Examples, Example{Image: c.img, Label: c.label})
 				f.Paths = append(f.Paths, c.name)
@@ -60,12 +64,19 @@ func loadHF(spec string, split Split, o *Options) (*Folder, error) {
 	if classes == nil {
 		return nil, fmt.Errorf("dataset %s: no class names: the Parquet files carry no huggingface metadata with a ClassLabel for column %q, and README.md lists none under dataset_info", src, src.LabelColumn)
 	}
-	for i, e := range f.Examples {
-		if e.Label >= len(classes) {
-			return nil, fmt.Errorf("dataset %s: %s has label %d, but the ClassLabel has %d names", src, f.Paths[i], e.Label, len(classes))
+	labels := make([]int, 0, len(f.Examples)+len(f.Listed))
+	for _, e := range f.Examples {
+		labels = append(labels, e.Label)
+	}
+	for _, l := range f.Listed {
+		labels = append(labels, l.Label)
+	}
+	for i, l := range labels {
+		if l >= len(classes) {
+			return nil, fmt.Errorf("dataset %s: %s has label %d, but the ClassLabel has %d names", src, f.Paths[i], l, len(classes))
 		}
 	}
-	if len(f.Examples) == 0 {
+	if len(labels) == 0 {
 		return nil, fmt.Errorf("dataset %s: no readable images (%d unreadable)", src, len(bad))
 	}
 	f.Classes = slices.Clone(classes)

@@ -72,6 +72,10 @@ type Options struct {
 	ImageColumn, LabelColumn string
 	// Hub is the client hf: datasets are fetched with; nil means hub.NewFromEnv().
 	Hub *hub.Client
+
+	// lazy (Spec.List) lists the images and keeps each one's file name or encoded bytes
+	// instead of decoding it.
+	lazy bool
 }
 
 func (o *Options) validate() error {

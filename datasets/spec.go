@@ -98,6 +98,26 @@ func (s Spec) LoadWithOptions(split Split, opts Options) ([]Example, []string, [
 	return d.Examples(), d.Classes, d.Skipped, nil
 }
 
+// List is LoadWithOptions without decoding, for the kinds read image by image (folder and
+// hf): the Folder's Listed holds each readable entry's file name or encoded bytes (an
+// archive member's, a Parquet row's: memory for those, not for pixels), for the caller to
+// decode one at a time (Listed.Decode), so a split of any size streams through a model.
+// Images that fail to decode then surface only there; OnBadImage applies here to what
+// listing finds (an archive member over the size limit).
+func (s Spec) List(split Split, opts Options) (*Folder, error) {
+	if s.Kind != "folder" && s.Kind != "hf" {
+		return nil, fmt.Errorf("dataset %s: %s datasets are read whole (LoadWithOptions), not listed", s, s.Kind)
+	}
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	opts.lazy = true
+	if s.Kind == "hf" {
+		return loadHF(s.Path, split, &opts)
+	}
+	return ReadFolder(s.Path, split, opts)
+}
+
 // Dataset reads a split as a Dataset: 3 channels except for the IDX kinds (1 channel;
 // see Dataset.WithChannels), resized when opts asks.
 func (s Spec) Dataset(split Split, opts Options) (*Dataset, error) {

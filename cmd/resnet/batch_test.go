@@ -141,3 +141,43 @@ func TestPredictAllReusesBuffers(t *testing.T) {
 		}
 	}
 }
+
+// Eval streams listed images (predictListed) where it once decoded the folder whole
+// (predictAll): same classes and labels, in the same order, for a CIFAR-10 sample read
+// straight from its tarball.
+func TestPredictListedMatchesPredictAll(t *testing.T) {
+	m, err := resnet.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := datasets.Spec{Kind: "folder", Path: filepath.Join(shared(t), "data", "cifar10", "test-jpg.tar.gz")}
+	listing, err := spec.List(datasets.Test, datasets.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	examples, _, _, err := spec.LoadWithOptions(datasets.Test, datasets.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 60
+	preds, labels, skipped, err := predictListed(m, sample(listing.Listed, n), datasets.Options{}, spec, 7, 2, false)
+	if err != nil || len(skipped) != 0 {
+		t.Fatalf("%v; skipped %v", err, skipped)
+	}
+	ex := sample(examples, n)
+	want, err := predictAll(m, ex, 7, 2, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(preds, want) {
+		t.Errorf("streamed classes %v, decoded whole %v", preds, want)
+	}
+	for i := range ex {
+		if labels[i] != ex[i].Label {
+			t.Fatalf("example %d: label %d streamed, %d loaded", i, labels[i], ex[i].Label)
+		}
+	}
+	if distinct := len(slices.Compact(slices.Sorted(slices.Values(want)))); distinct < 5 {
+		t.Errorf("only %d classes predicted over %d images", distinct, n)
+	}
+}

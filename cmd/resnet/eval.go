@@ -94,28 +94,64 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 	opts := f.datasetOptions()
 	opts.MaxPixels = f.maxPixels
 	opts.OnBadImage, opts.Warn = policy, os.Stderr
-	examples, classes, skipped, err := spec.LoadWithOptions(datasets.Test, opts)
-	if err != nil {
-		return err
+	// Folders and hub datasets stream through the model, decoded batch by batch; the
+	// other kinds are small files read whole.
+	var (
+		classes, labels []string
+		mapping         *datasets.LabelMapping
+		preds, want     []int // per evaluated example: the model's class, the true one
+		skipped         []datasets.BadImage
+	)
+	matchLabels := func() error {
+		labels = make([]string, m.Config.NumLabels)
+		for i := range labels {
+			labels[i] = m.Config.Label(i)
+		}
+		// Score predictions (model class indices) against the model class of each
+		// example's dataset class, matched by name: never the dataset's own indices.
+		var err error
+		if mapping, err = datasets.MapLabels(classes, labels); err != nil {
+			return fmt.Errorf("%s: %w; evaluate a model trained on these classes, or name the model's classes with --labels FILE", spec, err)
+		}
+		return nil
 	}
-	// Score predictions (model class indices) against the model class of each example's
-	// dataset class, matched by name: never the dataset's own indices.
-	labels := make([]string, m.Config.NumLabels)
-	for i := range labels {
-		labels[i] = m.Config.Label(i)
+	if spec.Kind == "folder" || spec.Kind == "hf" {
+		listing, err := spec.List(datasets.Test, opts)
+		if err != nil {
+			return err
+		}
+		classes, skipped = listing.Classes, listing.Skipped
+		if err := matchLabels(); err != nil {
+			return err
+		}
+		var more []datasets.BadImage
+		preds, want, more, err = predictListed(m, sample(listing.Listed, f.limit), opts, spec, f.batch, f.threads, f.bars())
+		if err != nil {
+			return err
+		}
+		skipped = append(skipped, more...)
+		if len(preds) == 0 {
+			return fmt.Errorf("%s: no readable images (%d unreadable)", spec, len(skipped))
+		}
+	} else {
+		var examples []datasets.Example
+		if examples, classes, skipped, err = spec.LoadWithOptions(datasets.Test, opts); err != nil {
+			return err
+		}
+		if err := matchLabels(); err != nil {
+			return err
+		}
+		examples = sample(examples, f.limit)
+		if preds, err = predictAll(m, examples, f.batch, f.threads, f.bars()); err != nil {
+			return err
+		}
+		for _, ex := range examples {
+			want = append(want, ex.Label)
+		}
 	}
-	mapping, err := datasets.MapLabels(classes, labels)
-	if err != nil {
-		return fmt.Errorf("%s: %w; evaluate a model trained on these classes, or name the model's classes with --labels FILE", spec, err)
-	}
-	examples = sample(examples, f.limit)
-	preds, err := predictAll(m, examples, f.batch, f.threads, f.bars())
-	if err != nil {
-		return err
-	}
-	res := evalResult{Total: len(examples), ClassesMatched: mapping.Matched, ClassesTotal: mapping.Total, ClassMapping: mapping.Method(), Skipped: len(skipped)}
-	for i, ex := range examples {
-		if preds[i] == mapping.ToModel[ex.Label] {
+	res := evalResult{Total: len(preds), ClassesMatched: mapping.Matched, ClassesTotal: mapping.Total, ClassMapping: mapping.Method(), Skipped: len(skipped)}
+	for i, p := range preds {
+		if p == mapping.ToModel[want[i]] {
 			res.Correct++
 		}
 	}
@@ -140,17 +176,66 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 // sample returns n examples drawn without replacement by a fixed seed, in dataset order, or
 // all of them when n is 0 or covers the set. A class folder lists its examples class by class,
 // so its first n would cover only the first classes.
-func sample(examples []datasets.Example, n int) []datasets.Example {
+func sample[T any](examples []T, n int) []T {
 	if n <= 0 || n >= len(examples) {
 		return examples
 	}
 	idx := rand.New(rand.NewPCG(1, 2)).Perm(len(examples))[:n]
 	sort.Ints(idx)
-	out := make([]datasets.Example, n)
+	out := make([]T, n)
 	for i, j := range idx {
 		out[i] = examples[j]
 	}
 	return out
+}
+
+// decodeError marks an image that could not be decoded (the bad-image policy applies),
+// as against one that could not be preprocessed (an error that stops eval, as it did
+// when datasets were decoded whole).
+type decodeError struct{ error }
+
+func (e decodeError) Unwrap() error { return e.error }
+
+// predictListed streams listed images through the model: decoded and preprocessed on
+// workers goroutines while the model runs (runBatches), never all held at once. It returns
+// the arg-max class and the true label of every image that decoded; one that did not stops
+// the run under BadImageFail, or is reported to opts.Warn and returned in skipped under
+// BadImageSkip.
+func predictListed(m *resnet.Model, items []datasets.Listed, opts datasets.Options, spec datasets.Spec, batch, workers int, bars bool) (preds, labels []int, skipped []datasets.BadImage, err error) {
+	bar := progressbar.NewOptions(len(items), progressbar.OptionSetDescription("evaluating"),
+		progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowCount(), progressbar.OptionShowIts(),
+		progressbar.OptionSetVisibility(bars), progressbar.OptionClearOnFinish())
+	defer bar.Finish()
+	err = runBatches(m, len(items), batch, workers, func(i int, dst []float32) (*tensor.Tensor, error) {
+		img, err := items[i].Decode(opts)
+		if err != nil {
+			return nil, decodeError{err}
+		}
+		defer img.Release()
+		return m.PreprocessRGBInto(img, dst)
+	}, func(i int, logits []float32, err error) error {
+		bar.Add(1)
+		var de decodeError
+		switch {
+		case errors.As(err, &de):
+			b := datasets.BadImage{Path: items[i].Name, Err: de.error}
+			if opts.OnBadImage == datasets.BadImageFail {
+				return fmt.Errorf("%s: %w; skip unreadable images (--on-bad-image skip) to leave them out", spec, b)
+			}
+			if opts.Warn != nil {
+				fmt.Fprintf(opts.Warn, "datasets: skipping %v\n", b)
+			}
+			skipped = append(skipped, b)
+		case err != nil:
+			return fmt.Errorf("%s: %w", items[i].Name, err)
+		default:
+			t := &tensor.Tensor{Shape: []int{1, len(logits)}, Data: logits}
+			preds = append(preds, m.TopK(t, 1)[0][0].Index)
+			labels = append(labels, items[i].Label)
+		}
+		return nil
+	})
+	return preds, labels, skipped, err
 }
 
 // predictAll returns the arg-max class of every example. Each batch is preprocessed on
