@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/resnet-go/resnet/internal/atomicfile"
 
@@ -204,7 +205,8 @@ func (e decodeError) Unwrap() error { return e.error }
 func predictListed(m *resnet.Model, items []datasets.Listed, opts datasets.Options, spec datasets.Spec, batch, workers int, bars bool) (preds, labels []int, skipped []datasets.BadImage, err error) {
 	bar := progressbar.NewOptions(len(items), progressbar.OptionSetDescription("evaluating"),
 		progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowCount(), progressbar.OptionShowIts(),
-		progressbar.OptionSetVisibility(bars), progressbar.OptionClearOnFinish())
+		progressbar.OptionSetVisibility(bars), progressbar.OptionClearOnFinish(),
+		progressbar.OptionThrottle(100*time.Millisecond)) // it counts images, not batches
 	defer bar.Finish()
 	err = runBatches(m, len(items), batch, workers, func(i int, dst []float32) (*tensor.Tensor, error) {
 		img, err := items[i].Decode(opts)
