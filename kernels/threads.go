@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -8,9 +9,10 @@ import (
 )
 
 // The worker pool: long-lived goroutines fed by one channel. A parallel loop
-// hands its indices out through an atomic counter; the caller takes indices
-// too, so a call finishes even when every worker is busy elsewhere (or has
-// just been stopped by SetThreads): concurrent callers never deadlock.
+// cuts its indices into one contiguous range per thread (ranges); the caller
+// takes indices too, so a call finishes even when every worker is busy
+// elsewhere (or has just been stopped by SetThreads): concurrent callers never
+// deadlock.
 var (
 	poolMu   sync.Mutex
 	poolOnce sync.Once
@@ -21,33 +23,67 @@ var (
 
 // job is one parallel loop; a nil *job on jobCh tells a worker to exit.
 type job struct {
-	fn   func(i int)
-	n    int64
-	next atomic.Int64
-	left atomic.Int64 // indices not finished yet
-	wg   sync.WaitGroup
+	fn     func(i int)
+	ranges []indexRange // n indices cut into Threads() contiguous ranges
+	left   atomic.Int64 // indices not finished yet
+	wg     sync.WaitGroup
 }
 
-// help runs indices of j until none are left.
-func (j *job) help() {
+// indexRange is the indices [front, back) of a job not yet taken, packed in one word so
+// that its owner can take from the front and other threads from the back.
+type indexRange struct {
+	span atomic.Uint64 // front<<32 | back
+	_    [56]byte      // a cache line each: the owners take from theirs all the time
+}
+
+// take claims the front index of r (its owner) or the back one (another thread).
+func (r *indexRange) take(back bool) (int, bool) {
 	for {
-		i := j.next.Add(1) - 1
-		if i >= j.n {
-			return
+		s := r.span.Load()
+		f, b := s>>32, s&0xffffffff
+		if f >= b {
+			return 0, false
 		}
-		j.fn(int(i))
-		j.left.Add(-1)
-		j.wg.Done()
+		ns, i := (f+1)<<32|b, f
+		if back {
+			ns, i = f<<32|(b-1), b-1
+		}
+		if r.span.CompareAndSwap(s, ns) {
+			return int(i), true
+		}
 	}
 }
 
-func worker() {
+// help runs indices of j until none are left: those of the range of slot (the caller is
+// slot 0, pool worker k slot k), from its front, then what is left of the others', from
+// their backs. A thread thus takes the same part of every loop of a layer, and of the next
+// layer's loops where they are cut alike (each thread's pixels or channels stay in its
+// cache across CCDs: ResNet-50 on two threads 0.8% faster, ResNet-18 1.5%, against handing
+// out indices from one counter, lowest first, which interleaved threads' chunks), while a
+// thread slowed by another process still has its range finished by the others.
+func (j *job) help(slot int) {
+	own := slot % len(j.ranges)
+	for k := range j.ranges {
+		r := &j.ranges[(own+k)%len(j.ranges)]
+		for {
+			i, ok := r.take(k > 0)
+			if !ok {
+				break
+			}
+			j.fn(i)
+			j.left.Add(-1)
+			j.wg.Done()
+		}
+	}
+}
+
+func worker(slot int) {
 	for {
 		j := nextJob()
 		if j == nil {
 			return
 		}
-		j.help()
+		j.help(slot)
 	}
 }
 
@@ -139,8 +175,8 @@ func setThreads(n int) {
 	poolMu.Lock()
 	defer poolMu.Unlock()
 	for workers < n-1 {
-		go worker()
 		workers++
+		go worker(workers)
 	}
 	for workers > n-1 {
 		jobCh <- nil
@@ -156,14 +192,15 @@ func Threads() int {
 }
 
 // Parallel runs fn(0), …, fn(n-1) on the kernels' pool of Threads() goroutines (the
-// caller's among them), indices handed out dynamically, lowest first, and returns when all
-// are done: for layers above this package with work to split, so that their loops run on the
+// caller's among them), each taking first its own contiguous share of the indices, and
+// returns when all are done: for layers above this package with work to split, so that their loops run on the
 // same goroutines as the kernels'. Calls may nest (an inner call runs on whichever goroutines
 // are free, at least its caller).
 func Parallel(n int, fn func(i int)) { parallel(n, fn) }
 
 // parallel runs fn(0), …, fn(n-1) on up to Threads() goroutines and returns
-// when all are done. Indices are handed out dynamically, lowest first.
+// when all are done. The indices are cut into Threads() contiguous ranges,
+// thread t's the t-th (see job.help).
 func parallel(n int, fn func(i int)) {
 	if n <= 1 {
 		if n == 1 {
@@ -171,17 +208,24 @@ func parallel(n int, fn func(i int)) {
 		}
 		return
 	}
-	j := &job{fn: fn, n: int64(n)}
+	if n > math.MaxUint32 {
+		panic("kernels: parallel loop of more than 2³² indices")
+	}
+	t := Threads()
+	j := &job{fn: fn, ranges: make([]indexRange, min(n, t))}
+	for r := range j.ranges {
+		j.ranges[r].span.Store(uint64(r*n/len(j.ranges))<<32 | uint64((r+1)*n/len(j.ranges)))
+	}
 	j.left.Store(int64(n))
 	j.wg.Add(n)
-	helpers := min(n, Threads()) - 1
+	helpers := min(n, t) - 1
 	for h := 0; h < helpers; h++ {
 		select {
 		case jobCh <- j:
 		default: // queue full: the workers are busy anyway
 		}
 	}
-	j.help()
+	j.help(0)
 	if !spin(func() bool { return j.left.Load() == 0 }) {
 		j.wg.Wait()
 	}
