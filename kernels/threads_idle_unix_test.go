@@ -75,13 +75,21 @@ func TestPoolWithoutSpinningSleeps(t *testing.T) {
 		}
 		return cpuTime() - before, total
 	}
-	on, sumOn := run(true)
-	off, sumOff := run(false)
-	if sumOn != sumOff {
-		t.Fatalf("sums differ: %g spinning, %g not", sumOn, sumOff)
-	}
-	t.Logf("CPU time for 300 calls 300 µs apart: %v spinning, %v not", on, off)
-	if off > on*2/3 {
-		t.Errorf("without spinning the pool used %v of CPU time, with it %v: it should sleep between calls", off, on)
+	// Up to three tries: CPU time is noisy on a shared VM (a CI run under the race detector
+	// once measured 169 ms spinning and 337 ms not, where runs before and after measured
+	// ~120 and ~55), but a pool that polled without spinning would fail every try.
+	for try := 1; ; try++ {
+		on, sumOn := run(true)
+		off, sumOff := run(false)
+		if sumOn != sumOff {
+			t.Fatalf("sums differ: %g spinning, %g not", sumOn, sumOff)
+		}
+		t.Logf("try %d: CPU time for 300 calls 300 µs apart: %v spinning, %v not", try, on, off)
+		if off <= on*2/3 {
+			return
+		}
+		if try == 3 {
+			t.Fatalf("without spinning the pool used %v of CPU time, with it %v: it should sleep between calls", off, on)
+		}
 	}
 }
