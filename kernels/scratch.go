@@ -61,9 +61,9 @@ func putScratch(b *[]float32) {
 }
 
 // Per-slot scratch: buffers kept by a task's index, so that the thread that
-// usually runs task i (task 0 is the caller's first claim) writes memory it
-// wrote before, not lines another core holds (getScratch hands out whichever
-// buffer fits). Slots past len(slotBufs) use getScratch.
+// runs task i (the one whose range holds it, job.help) writes memory it wrote
+// before, not lines another core holds (getScratch hands out whichever buffer
+// fits). Slots past len(slotBufs) use getScratch.
 var slotBufs [64]atomic.Pointer[[]float32]
 
 // getSlotScratch returns slot i's buffer if it holds at least n values, else

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/resnet-go/resnet/internal/atomicfile"
@@ -203,94 +202,63 @@ func (e decodeError) Unwrap() error { return e.error }
 // the run under BadImageFail, or is reported to opts.Warn and returned in skipped under
 // BadImageSkip.
 func predictListed(m *resnet.Model, items []datasets.Listed, opts datasets.Options, spec datasets.Spec, batch, workers int, bars bool) (preds, labels []int, skipped []datasets.BadImage, err error) {
-	bar := progressbar.NewOptions(len(items), progressbar.OptionSetDescription("evaluating"),
-		progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowCount(), progressbar.OptionShowIts(),
-		progressbar.OptionSetVisibility(bars), progressbar.OptionClearOnFinish(),
-		progressbar.OptionThrottle(100*time.Millisecond)) // it counts images, not batches
-	defer bar.Finish()
-	err = runBatches(m, len(items), batch, workers, func(i int, dst []float32) (*tensor.Tensor, error) {
+	preds, kept, err := predictEach(m, len(items), batch, workers, bars, func(i int, dst []float32) (*tensor.Tensor, error) {
 		img, err := items[i].Decode(opts)
 		if err != nil {
 			return nil, decodeError{err}
 		}
 		defer img.Release()
 		return m.PreprocessRGBInto(img, dst)
-	}, func(i int, logits []float32, err error) error {
-		bar.Add(1)
+	}, func(i int, err error) error {
 		var de decodeError
-		switch {
-		case errors.As(err, &de):
-			b := datasets.BadImage{Path: items[i].Name, Err: de.error}
-			if opts.OnBadImage == datasets.BadImageFail {
-				return fmt.Errorf("%s: %w; skip unreadable images (--on-bad-image skip) to leave them out", spec, b)
-			}
-			if opts.Warn != nil {
-				fmt.Fprintf(opts.Warn, "datasets: skipping %v\n", b)
-			}
-			skipped = append(skipped, b)
-		case err != nil:
+		if !errors.As(err, &de) {
 			return fmt.Errorf("%s: %w", items[i].Name, err)
-		default:
-			t := &tensor.Tensor{Shape: []int{1, len(logits)}, Data: logits}
-			preds = append(preds, m.TopK(t, 1)[0][0].Index)
-			labels = append(labels, items[i].Label)
 		}
+		b := datasets.BadImage{Path: items[i].Name, Err: de.error}
+		if opts.OnBadImage == datasets.BadImageFail {
+			return fmt.Errorf("%s: %w; skip unreadable images (--on-bad-image skip) to leave them out", spec, b)
+		}
+		if opts.Warn != nil {
+			fmt.Fprintf(opts.Warn, "datasets: skipping %v\n", b)
+		}
+		skipped = append(skipped, b)
 		return nil
 	})
+	for _, i := range kept {
+		labels = append(labels, items[i].Label)
+	}
 	return preds, labels, skipped, err
 }
 
-// predictAll returns the arg-max class of every example. Each batch is preprocessed on
-// `workers` goroutines.
+// predictAll returns the arg-max class of every example (decoded already), preprocessed on
+// `workers` goroutines while the model runs; an error stops it.
 func predictAll(m *resnet.Model, examples []datasets.Example, batch, workers int, bars bool) ([]int, error) {
-	bar := progressbar.NewOptions(len(examples), progressbar.OptionSetDescription("evaluating"),
+	preds, _, err := predictEach(m, len(examples), batch, workers, bars, func(i int, dst []float32) (*tensor.Tensor, error) {
+		return m.PreprocessRGBInto(examples[i].Image, dst)
+	}, func(_ int, err error) error { return err })
+	return preds, err
+}
+
+// predictEach runs n images through the model with runBatches, load(i, dst) preprocessing
+// image i, and returns in order the arg-max class of each image that loaded and its index.
+// An image that did not goes to bad, which stops the run by returning an error or leaves
+// the image out by returning nil.
+func predictEach(m *resnet.Model, n, batch, workers int, bars bool, load func(i int, dst []float32) (*tensor.Tensor, error), bad func(i int, err error) error) (preds, kept []int, err error) {
+	bar := progressbar.NewOptions(n, progressbar.OptionSetDescription("evaluating"),
 		progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowCount(), progressbar.OptionShowIts(),
-		progressbar.OptionSetVisibility(bars), progressbar.OptionClearOnFinish())
+		progressbar.OptionSetVisibility(bars), progressbar.OptionClearOnFinish(),
+		progressbar.OptionThrottle(100*time.Millisecond)) // it counts images, not batches
 	defer bar.Finish()
-	preds := make([]int, len(examples))
-	// Each slot's pixels and the batch are reused from batch to batch (see forEachBatch).
-	bufs := make([][]float32, batch)
-	var x *tensor.Tensor
-	for start := 0; start < len(examples); start += batch {
-		end := min(start+batch, len(examples))
-		xs := make([]*tensor.Tensor, end-start)
-		errs := make([]error, end-start)
-		var wg sync.WaitGroup
-		next := make(chan int, end-start)
-		for i := range xs {
-			next <- i
-		}
-		close(next)
-		for range min(max(workers, 1), len(xs)) {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range next {
-					xs[i], errs[i] = m.PreprocessRGBInto(examples[start+i].Image, bufs[i])
-					if errs[i] == nil {
-						bufs[i] = xs[i].Data
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			return nil, err
-		}
-		var err error
-		if x, err = resnet.StackInto(x, xs); err != nil {
-			return nil, err
-		}
-		logits, err := m.Forward(x)
+	err = runBatches(m, n, batch, workers, load, func(i int, logits []float32, err error) error {
+		bar.Add(1)
 		if err != nil {
-			return nil, err
+			return bad(i, err)
 		}
-		for i, top := range m.TopK(logits, 1) {
-			preds[start+i] = top[0].Index
-		}
-		bar.Add(end - start)
-	}
-	return preds, nil
+		t := &tensor.Tensor{Shape: []int{1, len(logits)}, Data: logits}
+		preds, kept = append(preds, m.TopK(t, 1)[0][0].Index), append(kept, i)
+		return nil
+	})
+	return preds, kept, err
 }
 
 func writePredictions(path string, preds []int) error {
