@@ -22,10 +22,7 @@ func TestForEachBatchReusesBuffers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	samples, _ := filepath.Glob(filepath.Join(shared(t), "data", "images", "imagenet-val-samples", "*.jpg"))
-	if len(samples) < 20 {
-		t.Fatal("want the 20 ImageNet samples under ../shared/data/images/imagenet-val-samples")
-	}
+	samples := imagenetSamples(t)
 	dir := t.TempDir()
 	writePNG(t, filepath.Join(dir, "a.png"), 40, 30)
 	writePNG(t, filepath.Join(dir, "b.png"), 25, 60)
@@ -106,10 +103,7 @@ func TestPredictAllReusesBuffers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	samples, _ := filepath.Glob(filepath.Join(shared(t), "data", "images", "imagenet-val-samples", "*.jpg"))
-	if len(samples) < 20 {
-		t.Fatal("want the 20 ImageNet samples under ../shared/data/images/imagenet-val-samples")
-	}
+	samples := imagenetSamples(t)
 	var examples []datasets.Example
 	var want []int
 	for _, p := range samples {
@@ -180,4 +174,15 @@ func TestPredictListedMatchesPredictAll(t *testing.T) {
 	if distinct := len(slices.Compact(slices.Sorted(slices.Values(want)))); distinct < 5 {
 		t.Errorf("only %d classes predicted over %d images", distinct, n)
 	}
+}
+
+// imagenetSamples lists the 20 ImageNet validation photos of ../shared (512×512 and one
+// 1024×683 progressive JPEG).
+func imagenetSamples(t *testing.T) []string {
+	t.Helper()
+	samples, _ := filepath.Glob(filepath.Join(shared(t), "data", "images", "imagenet-val-samples", "*.jpg"))
+	if len(samples) < 20 {
+		t.Fatal("want the 20 ImageNet samples under ../shared/data/images/imagenet-val-samples")
+	}
+	return samples
 }
