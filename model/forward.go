@@ -224,7 +224,7 @@ func (r *runner) images(x []float32, n, h, w int, pooled []float32, stages [][]f
 	if m.Spec.MaxPool {
 		t := r.start()
 		kernels.MaxPool2D(n*c, r.stemH, r.stemW, 3, 2, 1, r.stemOut, cur)
-		r.stop("max-pool", t, 0)
+		r.stop("max-pool", "", t, 0)
 	} else {
 		copy(cur, r.stemOut)
 	}
@@ -249,7 +249,7 @@ func (r *runner) images(x []float32, n, h, w int, pooled []float32, stages [][]f
 			for i := 0; i < n; i++ {
 				nn.ZeroPadShortcut(cur[i*inLen:], b.spec.In, h, w, b.spec.Out, b.spec.Stride, r.sc[i*outLen:])
 			}
-			r.stop("zero-pad shortcut", t, 0)
+			r.stop("zero-pad shortcut", "", t, 0)
 			res = r.sc
 		}
 		in, bh, bw := cur, h, w
@@ -274,7 +274,7 @@ func (r *runner) images(x []float32, n, h, w int, pooled []float32, stages [][]f
 	}
 	t := r.start()
 	kernels.GlobalAvgPool(n*c, h*w, cur, pooled)
-	r.stop("global avg-pool", t, 0)
+	r.stop("global avg-pool", "", t, 0)
 }
 
 // conv runs one convolution over n images, timing it when profiling.
@@ -283,6 +283,6 @@ func (r *runner) conv(c *nn.ConvBN, in []float32, n, h, w int, residual, out []f
 	c.Forward(in, n, h, w, residual, out, r.scratch)
 	if r.prof != nil {
 		p := nn.WithInput(c.Params, h, w)
-		r.stop(fmt.Sprintf("conv %dx%d/%d", p.KH, p.KW, p.StrideH), t, int64(n)*p.MACs())
+		r.stop(fmt.Sprintf("conv %dx%d/%d", p.KH, p.KW, p.StrideH), fmt.Sprintf("%d->%d %dx%d", p.InC, p.OutC, p.InH, p.InW), t, int64(n)*p.MACs())
 	}
 }

@@ -1,9 +1,11 @@
 package model
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -245,5 +247,38 @@ func TestProfileCountsEveryConv(t *testing.T) {
 		if !kinds[k] {
 			t.Errorf("no %q in profile %+v", k, prof)
 		}
+	}
+	// Rows are one per kind and shape; a convolution's shape names its channels and input map.
+	shape := regexp.MustCompile(`^[0-9]+->[0-9]+ [0-9]+x[0-9]+$`)
+	seen := map[string]bool{}
+	for _, l := range prof {
+		if seen[l.Kind+l.Shape] {
+			t.Errorf("%s %s listed twice", l.Kind, l.Shape)
+		}
+		seen[l.Kind+l.Shape] = true
+		if conv := strings.HasPrefix(l.Kind, "conv "); conv != shape.MatchString(l.Shape) {
+			t.Errorf("%s: shape %q", l.Kind, l.Shape)
+		}
+	}
+	stem := fmt.Sprintf("%d->%d %dx%d", cfg.NumChannels, m.stem.Params.OutC, h, w)
+	if !seen["conv 7x7/2"+stem] {
+		t.Errorf("no stem row %q in %+v", stem, prof)
+	}
+	// ByKind sums the shapes of each kind.
+	var kindMACs int64
+	var kindCalls, calls int
+	for _, l := range prof {
+		calls += l.Calls
+	}
+	byKind := ByKind(prof)
+	for _, l := range byKind {
+		kindMACs += l.MACs
+		kindCalls += l.Calls
+		if l.Shape != "" {
+			t.Errorf("ByKind row %s has shape %q", l.Kind, l.Shape)
+		}
+	}
+	if len(byKind) != len(kinds) || kindMACs != macs || kindCalls != calls {
+		t.Errorf("ByKind: %d kinds, %d MACs, %d calls; want %d, %d, %d", len(byKind), kindMACs, kindCalls, len(kinds), macs, calls)
 	}
 }

@@ -7,9 +7,11 @@ import (
 	"github.com/resnet-go/resnet/tensor"
 )
 
-// LayerTime is the time spent in one kind of layer during profiled forward passes.
+// LayerTime is the time spent in the layers of one kind and shape during profiled forward
+// passes.
 type LayerTime struct {
 	Kind  string // "conv 3x3/1", "conv 1x1/2", "max-pool", ...
+	Shape string // a convolution's "InC->OutC HxW" (its input map), e.g. "256->64 56x56"; "" otherwise
 	Calls int
 	Time  time.Duration
 	MACs  int64
@@ -30,14 +32,15 @@ func (r *runner) start() time.Time {
 	return time.Now()
 }
 
-func (r *runner) stop(kind string, t time.Time, macs int64) {
+func (r *runner) stop(kind, shape string, t time.Time, macs int64) {
 	if r.prof == nil {
 		return
 	}
-	l := r.prof[kind]
+	key := kind + "|" + shape
+	l := r.prof[key]
 	if l == nil {
-		l = &LayerTime{Kind: kind}
-		r.prof[kind] = l
+		l = &LayerTime{Kind: kind, Shape: shape}
+		r.prof[key] = l
 	}
 	l.Calls++
 	l.Time += time.Since(t)
@@ -45,7 +48,7 @@ func (r *runner) stop(kind string, t time.Time, macs int64) {
 }
 
 // Profile runs x through the network runs times and reports where the time went, by layer
-// kind, slowest first. It is for `resnet bench --profile`, not for serving: it times every layer.
+// kind and shape, slowest first (ByKind sums the shapes). It is for `resnet bench --profile`, not for serving: it times every layer.
 func (m *Model) Profile(x *tensor.Tensor, runs int) ([]LayerTime, error) {
 	if err := m.checkInput(x); err != nil {
 		return nil, err
@@ -65,4 +68,24 @@ func (m *Model) Profile(x *tensor.Tensor, runs int) ([]LayerTime, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Time > out[j].Time })
 	return out, nil
+}
+
+// ByKind sums layer times over shapes, slowest kind first.
+func ByKind(ls []LayerTime) []LayerTime {
+	at := map[string]int{}
+	var out []LayerTime
+	for _, l := range ls {
+		i, ok := at[l.Kind]
+		if !ok {
+			i = len(out)
+			at[l.Kind] = i
+			out = append(out, LayerTime{Kind: l.Kind})
+		}
+		k := &out[i]
+		k.Calls += l.Calls
+		k.Time += l.Time
+		k.MACs += l.MACs
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Time > out[j].Time })
+	return out
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/resnet-go/resnet"
 	"github.com/resnet-go/resnet/kernels"
+	"github.com/resnet-go/resnet/model"
 	"github.com/resnet-go/resnet/tensor"
 )
 
@@ -38,8 +39,8 @@ func benchCmd() *cobra.Command {
 	cmd.Flags().IntVar(&f.runs, "runs", 10, "timed runs")
 	cmd.Flags().IntVar(&f.warmup, "warmup", 3, "untimed runs first")
 	cmd.Flags().BoolVar(&f.train, "train", false, "time training steps (forward, backward, SGD update) of --arch on random data instead")
-	cmd.Flags().BoolVar(&f.profile, "profile", false, "also time every layer and print where the time goes, by layer kind")
-	cmd.Flags().BoolVar(&f.json, "json", false, "one JSON object: model, engine, median_ms, min_ms, images_per_sec, peak_rss_mb, batch, threads, spin, load_ms, first_ms (and profile with --profile)")
+	cmd.Flags().BoolVar(&f.profile, "profile", false, "also time every layer and print where the time goes, by layer kind and by kind and shape")
+	cmd.Flags().BoolVar(&f.json, "json", false, "one JSON object: model, engine, median_ms, min_ms, images_per_sec, peak_rss_mb, batch, threads, spin, load_ms, first_ms (and profile and layers with --profile)")
 	return cmd
 }
 
@@ -56,13 +57,15 @@ type benchResult struct {
 	Spin         bool    `json:"spin"` // --spin: the pool polls before it sleeps
 	LoadMS       float64 `json:"load_ms"`
 	FirstMS      float64 `json:"first_ms"`
-	// Profile is the per-layer-kind table of --profile.
+	// Profile is the per-layer-kind table of --profile, Layers the same time by kind and shape.
 	Profile []profileRow `json:"profile,omitempty"`
+	Layers  []profileRow `json:"layers,omitempty"`
 }
 
-// profileRow is one layer kind of `bench --profile --json`.
+// profileRow is one layer kind (or kind and shape) of `bench --profile --json`.
 type profileRow struct {
 	Kind         string  `json:"kind"`
+	Shape        string  `json:"shape,omitempty"` // a convolution's "InC->OutC HxW" (input map)
 	CallsPerPass int     `json:"calls_per_pass"`
 	MSPerPass    float64 `json:"ms_per_pass"`
 	Share        float64 `json:"share"`
@@ -107,7 +110,7 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	}
 	res.Model = m.Source
 	if f.profile {
-		if res.Profile, err = profile(m, x, f.runs); err != nil {
+		if res.Profile, res.Layers, err = profile(m, x, f.runs); err != nil {
 			return err
 		}
 	}
@@ -119,7 +122,7 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 	fmt.Printf("median %.2f ms  min %.2f ms  %.1f images/s\n", res.MedianMS, res.MinMS, res.ImagesPerSec)
 	fmt.Printf("load %.0f ms  first forward %.1f ms  peak RSS %.0f MB\n", res.LoadMS, res.FirstMS, res.PeakRSSMB)
 	if f.profile {
-		return printProfile(res.Profile)
+		return printProfile(res.Profile, res.Layers)
 	}
 	return nil
 }
@@ -162,32 +165,41 @@ func timeRuns(f *benchFlags, engine string, load time.Duration, step func() erro
 	}, nil
 }
 
-// profile times every layer over runs passes and sums by layer kind, largest first.
-func profile(m *resnet.Model, x *tensor.Tensor, runs int) ([]profileRow, error) {
+// profile times every layer over runs passes: sums by layer kind and by kind and shape,
+// largest first.
+func profile(m *resnet.Model, x *tensor.Tensor, runs int) (kinds, layers []profileRow, err error) {
 	prof, err := m.Profile(x, runs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var total time.Duration
 	for _, l := range prof {
 		total += l.Time
 	}
-	var rows []profileRow
-	for _, l := range prof {
-		rows = append(rows, profileRow{
-			Kind: l.Kind, CallsPerPass: l.Calls / runs, MSPerPass: float64(l.Time.Microseconds()) / 1000 / float64(runs),
-			Share: float64(l.Time) / float64(total), GFLOPS: l.GFLOPS(),
-		})
+	rows := func(ls []model.LayerTime) []profileRow {
+		var out []profileRow
+		for _, l := range ls {
+			out = append(out, profileRow{
+				Kind: l.Kind, Shape: l.Shape, CallsPerPass: l.Calls / runs, MSPerPass: float64(l.Time.Microseconds()) / 1000 / float64(runs),
+				Share: float64(l.Time) / float64(total), GFLOPS: l.GFLOPS(),
+			})
+		}
+		return out
 	}
-	return rows, nil
+	return rows(model.ByKind(prof)), rows(prof), nil
 }
 
-// printProfile is the per-layer-kind table behind the README's profile note.
-func printProfile(rows []profileRow) error {
+// printProfile is the per-layer-kind table behind the README's profile note, then the
+// same time by layer shape.
+func printProfile(kinds, layers []profileRow) error {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "\nlayer kind\tcalls/pass\tms/pass\tshare\tGFLOP/s\t")
-	for _, l := range rows {
+	for _, l := range kinds {
 		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.1f%%\t%.1f\t\n", l.Kind, l.CallsPerPass, l.MSPerPass, 100*l.Share, l.GFLOPS)
+	}
+	fmt.Fprintln(tw, "\nlayer kind\tchannels, input\tcalls/pass\tms/pass\tshare\tGFLOP/s\t")
+	for _, l := range layers {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.2f\t%.1f%%\t%.1f\t\n", l.Kind, l.Shape, l.CallsPerPass, l.MSPerPass, 100*l.Share, l.GFLOPS)
 	}
 	return tw.Flush()
 }

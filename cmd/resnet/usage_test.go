@@ -148,6 +148,25 @@ func TestFlagDetails(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || len(res.Profile) == 0 || res.Profile[0].Kind == "" {
 		t.Errorf("bench --profile --json: exit %d, %q, stderr %q", code, out, errOut)
 	}
+	// layers splits the kinds by shape: as many calls, the convolutions' shapes named.
+	calls := map[string]int{}
+	for _, r := range res.Profile {
+		calls[r.Kind] += r.CallsPerPass
+	}
+	for _, r := range res.Layers {
+		calls[r.Kind] -= r.CallsPerPass
+		if strings.HasPrefix(r.Kind, "conv ") && !strings.Contains(r.Shape, "->") {
+			t.Errorf("layer %+v: no shape", r)
+		}
+	}
+	for k, n := range calls {
+		if n != 0 {
+			t.Errorf("bench --profile --json: %s has %d more calls by kind than by shape: %q", k, n, out)
+		}
+	}
+	if len(res.Layers) < len(res.Profile) {
+		t.Errorf("bench --profile --json: %d layer rows, %d kinds", len(res.Layers), len(res.Profile))
+	}
 }
 
 // bench --train defaults to train's batch of 128, not 1.

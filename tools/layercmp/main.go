@@ -1,0 +1,211 @@
+// Command layercmp times every convolution of one ONNX ResNet in this project and in ONNX
+// Runtime (its profiler, through npm's onnxruntime-node, as ../shared/bench/compare.sh installs
+// it) on the same threads, and prints them side by side, largest loss first: where a pass's
+// difference to ORT comes from, layer by layer. Both engines time each layer inside whole
+// forward passes, so caches hold what a pass leaves in them (a layer timed alone, in a loop,
+// runs on hot data and tells less). It found, on the 2-vCPU Zen 5 VM (session 12, one
+// thread), ORT ahead on the 7×7/2 stem, the strided 3×3 layers and the 1×1 layers with K = 64
+// or at 14×14, and behind on every Winograd layer.
+//
+//	../shared/bench/compare.sh --rounds 1 --only ort   # once: fetches onnxruntime-node, exports the model
+//	go run ./tools/layercmp -threads 1 ~/.cache/resnet-bench/models/resnet-50-seed0/model.onnx
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/resnet-go/resnet"
+	"github.com/resnet-go/resnet/kernels"
+	"github.com/resnet-go/resnet/tensor"
+)
+
+// ortScript runs the model with ORT's profiler on and prints the profile file's name.
+const ortScript = `
+const path = require('path');
+const ort = require(path.join(process.env.ORT_NODE_MODULES, 'onnxruntime-node'));
+(async () => {
+  const [model, threads, runs, warmup, prefix] = [process.argv[2], +process.argv[3], +process.argv[4], +process.argv[5], process.argv[6]];
+  const s = await ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1,
+    graphOptimizationLevel: 'all', executionMode: 'sequential', enableProfiling: true, profileFilePrefix: prefix });
+  const dims = [1, 3, 224, 224];
+  const data = new Float32Array(3 * 224 * 224);
+  for (let i = 0; i < data.length; i++) data[i] = Math.random() * 2 - 1;
+  for (let i = 0; i < warmup + runs; i++) await s.run({ [s.inputNames[0]]: new ort.Tensor('float32', data, dims) });
+  s.endProfiling();
+})().catch((e) => { console.error(e); process.exit(1); });
+`
+
+// event is one record of ORT's profile (Chrome trace format).
+type event struct {
+	Cat  string `json:"cat"`
+	Name string `json:"name"`
+	Dur  int64  `json:"dur"` // µs
+	Args struct {
+		Op  string               `json:"op_name"`
+		In  []map[string][]int64 `json:"input_type_shape"`
+		Out []map[string][]int64 `json:"output_type_shape"`
+	} `json:"args"`
+}
+
+func dims(m []map[string][]int64, i int) []int64 {
+	if i >= len(m) {
+		return nil
+	}
+	for _, d := range m[i] {
+		return d
+	}
+	return nil
+}
+
+// ortLayers runs ORT and returns ms per pass by layer key, and the median pass.
+func ortLayers(model, modules string, threads, runs, warmup int) (map[string]float64, float64, error) {
+	dir, err := os.MkdirTemp("", "layercmp")
+	if err != nil {
+		return nil, 0, err
+	}
+	defer os.RemoveAll(dir)
+	js := filepath.Join(dir, "prof.js")
+	if err := os.WriteFile(js, []byte(ortScript), 0o644); err != nil {
+		return nil, 0, err
+	}
+	cmd := exec.Command("node", js, model, fmt.Sprint(threads), fmt.Sprint(runs), fmt.Sprint(warmup), filepath.Join(dir, "p"))
+	cmd.Env = append(os.Environ(), "ORT_NODE_MODULES="+modules)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return nil, 0, fmt.Errorf("node: %w (is onnxruntime-node under %s? run compare.sh once)", err, modules)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "p*.json"))
+	if len(files) != 1 {
+		return nil, 0, fmt.Errorf("ORT wrote %d profiles", len(files))
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		return nil, 0, err
+	}
+	var evs []event
+	if err := json.Unmarshal(b, &evs); err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", files[0], err)
+	}
+	var passes []float64
+	var nodes []event
+	for _, e := range evs {
+		switch {
+		case e.Cat == "Session" && e.Name == "model_run":
+			passes = append(passes, float64(e.Dur)/1000)
+		case e.Cat == "Node" && strings.HasSuffix(e.Name, "_kernel_time"):
+			nodes = append(nodes, e)
+		}
+	}
+	if len(passes) != warmup+runs || len(nodes)%len(passes) != 0 {
+		return nil, 0, fmt.Errorf("ORT profile: %d passes, %d node records", len(passes), len(nodes))
+	}
+	per := len(nodes) / len(passes)
+	out := map[string]float64{}
+	for _, e := range nodes[warmup*per:] {
+		key := map[string]string{"MaxPool": "max-pool", "GlobalAveragePool": "global avg-pool", "Gemm": "classifier (not profiled here)"}[e.Args.Op]
+		if key == "" {
+			key = e.Args.Op
+		}
+		if x, w, y := dims(e.Args.In, 0), dims(e.Args.In, 1), dims(e.Args.Out, 0); e.Args.Op == "Conv" && len(x) == 4 && len(w) == 4 && len(y) == 4 && y[2] > 0 {
+			s := (x[2] + y[2] - 1) / y[2] // stride: input rows per output row, rounded up
+			key = fmt.Sprintf("conv %dx%d/%d %d->%d %dx%d", w[2], w[3], s, w[1], w[0], x[2], x[3])
+		}
+		out[key] += float64(e.Dur) / 1000 / float64(runs)
+	}
+	timed := passes[warmup:]
+	sort.Float64s(timed)
+	return out, timed[len(timed)/2], nil
+}
+
+func main() {
+	threads := flag.Int("threads", 1, "threads for both engines")
+	runs := flag.Int("runs", 40, "profiled passes (after 5 untimed ones)")
+	home, _ := os.UserHomeDir()
+	modules := os.Getenv("ORT_NODE_MODULES")
+	if modules == "" {
+		modules = filepath.Join(home, ".cache", "resnet-bench", "node", "node_modules")
+	}
+	flag.StringVar(&modules, "ort-modules", modules, "node_modules holding onnxruntime-node ($ORT_NODE_MODULES)")
+	flag.Parse()
+	if flag.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: layercmp [-threads T] [-runs R] MODEL.onnx")
+		os.Exit(2)
+	}
+	onnxPath := flag.Arg(0)
+	const warmup = 5
+
+	kernels.SetThreads(*threads)
+	m, err := resnet.FromPretrained(context.Background(), onnxPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "layercmp:", err)
+		os.Exit(1)
+	}
+	h, w := m.Processor.OutputSize()
+	x := tensor.New(1, m.Config.NumChannels, h, w)
+	for i := range x.Data {
+		x.Data[i] = float32(i%251)/125 - 1
+	}
+	for range warmup {
+		if _, err := m.Forward(x); err != nil {
+			fmt.Fprintln(os.Stderr, "layercmp:", err)
+			os.Exit(1)
+		}
+	}
+	prof, err := m.Profile(x, *runs)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "layercmp:", err)
+		os.Exit(1)
+	}
+	ours := map[string]float64{}
+	var oursTotal float64
+	for _, l := range prof {
+		key := l.Kind
+		if l.Shape != "" {
+			key += " " + l.Shape
+		}
+		ms := l.Time.Seconds() * 1000 / float64(*runs)
+		ours[key] += ms
+		oursTotal += ms
+	}
+	theirs, ortPass, err := ortLayers(onnxPath, modules, *threads, *runs, warmup)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "layercmp:", err)
+		os.Exit(1)
+	}
+	keys := map[string]bool{}
+	for k := range ours {
+		keys[k] = true
+	}
+	var ortTotal float64
+	for k, v := range theirs {
+		keys[k] = true
+		ortTotal += v
+	}
+	type row struct {
+		key     string
+		us, ort float64
+	}
+	var rows []row
+	for k := range keys {
+		rows = append(rows, row{k, ours[k], theirs[k]})
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].us-rows[i].ort > rows[j].us-rows[j].ort })
+	fmt.Printf("%s, %d thread(s), %d passes: ms per pass (ORT's median pass %.2f ms, its layers %.2f; ours %.2f)\n",
+		onnxPath, *threads, *runs, ortPass, ortTotal, oursTotal)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "layer\tresnet-go\tORT\tdifference\t")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%.3f\t%.3f\t%+.3f\t\n", r.key, r.us, r.ort, r.us-r.ort)
+	}
+	fmt.Fprintf(tw, "all layers\t%.2f\t%.2f\t%+.2f\t\n", oursTotal, ortTotal, oursTotal-ortTotal)
+	tw.Flush()
+}
