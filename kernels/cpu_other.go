@@ -92,18 +92,18 @@ func kernel8x48ip(k int, a, b *float32, off *int, c *float32, ldc, rows, cols, f
 	panic("kernels: assembly kernel called in a build without it")
 }
 
-func kernel8x1ip(k int, a, b *float32, off *int, t *float32) {
+func kernel8x1ip(k int, a, b *float32, off *int, c *float32, ldc, rows, flags int, bias, res *float32, ldr int) {
 	panic("kernels: assembly kernel called in a build without it")
 }
 
-func kernel8x2ip(k int, a, b *float32, off *int, t *float32) {
+func kernel8x2ip(k int, a, b *float32, off *int, c *float32, ldc, rows, flags int, bias, res *float32, ldr int) {
 	panic("kernels: assembly kernel called in a build without it")
 }
 
-func kernel8x3ip(k int, a, b *float32, off *int, t *float32) {
+func kernel8x3ip(k int, a, b *float32, off *int, c *float32, ldc, rows, flags int, bias, res *float32, ldr int) {
 	panic("kernels: assembly kernel called in a build without it")
 }
 
-func kernel8x4ip(k int, a, b *float32, off *int, t *float32) {
+func kernel8x4ip(k int, a, b *float32, off *int, c *float32, ldc, rows, flags int, bias, res *float32, ldr int) {
 	panic("kernels: assembly kernel called in a build without it")
 }

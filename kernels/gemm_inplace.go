@@ -139,26 +139,19 @@ const colsKernel = 4
 var gemmColumns = true
 
 // edgeCols computes rows i…i+rows-1, columns j…j+cols-1 (cols ≤ colsKernel)
-// of C with a column kernel, B's row p at b + off[p], and applies the
-// epilogue in Go, as edge does for the other paths.
+// of C with a column kernel, B's row p at b + off[p], epilogue included.
 func (g *gemmArgs) edgeCols(ap []float32, b *float32, off []int, kc, i, j, rows, cols, flags int) {
-	var t [8 * colsKernel]float32
 	_, _ = ap[kc*8-1], off[kc-1]
+	c, bias, res := g.tile(i, j, rows, cols, flags)
+	cp, bp, rp := &c[0], first(bias), first(res)
 	switch cols {
 	case 1:
-		kernel8x1ip(kc, &ap[0], b, &off[0], &t[0])
+		kernel8x1ip(kc, &ap[0], b, &off[0], cp, g.ldc, rows, flags, bp, rp, g.ep.ldr)
 	case 2:
-		kernel8x2ip(kc, &ap[0], b, &off[0], &t[0])
+		kernel8x2ip(kc, &ap[0], b, &off[0], cp, g.ldc, rows, flags, bp, rp, g.ep.ldr)
 	case 3:
-		kernel8x3ip(kc, &ap[0], b, &off[0], &t[0])
+		kernel8x3ip(kc, &ap[0], b, &off[0], cp, g.ldc, rows, flags, bp, rp, g.ep.ldr)
 	default:
-		kernel8x4ip(kc, &ap[0], b, &off[0], &t[0])
-	}
-	var tr [colsKernel]float32
-	for r := 0; r < rows; r++ {
-		for c := range cols {
-			tr[c] = t[c*8+r]
-		}
-		g.finish(tr[:cols], g.c[(i+r)*g.ldc+j:(i+r)*g.ldc+j+cols], i+r, j, flags)
+		kernel8x4ip(kc, &ap[0], b, &off[0], cp, g.ldc, rows, flags, bp, rp, g.ep.ldr)
 	}
 }

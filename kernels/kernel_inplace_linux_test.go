@@ -76,17 +76,21 @@ func TestKernel8x48InPlace(t *testing.T) {
 	}
 }
 
-// The column kernels kernel8x<c>ip (the last c ≤ 4 columns of a GEMM) against
-// a float64 sum: within (k/4+3)·2⁻²⁴·Σ|a·b| per value, the bound of four
-// interleaved float32 sums of k/4 products each and their two-level sum,
-// reading no B value past column c (the last row ends at an unreadable page).
+// The column kernels kernel8x<c>ip (the last c ≤ 4 columns of a GEMM, epilogue
+// included) against a float64 sum: within (k/4+3)·2⁻²⁴·Σ|a·b| per value, the
+// bound of four interleaved float32 sums of k/4 products each and their
+// two-level sum, plus 2⁻²⁴ of each term the epilogue adds (C, bias, residual),
+// for every epilogue and row count; they write rows×c values of C and nothing
+// else, and read no B value past column c (the last row ends at an unreadable
+// page). A NaN product stays NaN through ReLU, as in the 8×48 kernels.
 func TestColumnKernels(t *testing.T) {
 	if !slices.Contains(SupportedISAs(), "avx512") {
 		t.Skip("CPU lacks AVX-512F")
 	}
 	r := rand.New(rand.NewPCG(9, 10))
-	kernels := []func(k int, a, b *float32, off *int, t *float32){kernel8x1ip, kernel8x2ip, kernel8x3ip, kernel8x4ip}
-	const ld = 29
+	type colKernel = func(k int, a, b *float32, off *int, c *float32, ldc, rows, flags int, bias, res *float32, ldr int)
+	kernels := []colKernel{kernel8x1ip, kernel8x2ip, kernel8x3ip, kernel8x4ip}
+	const ld, ldc, ldr = 29, 7, 9
 	for _, k := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 33, 256} {
 		a := randSlice(r, k*8)
 		for c := 1; c <= 4; c++ {
@@ -98,20 +102,54 @@ func TestColumnKernels(t *testing.T) {
 					bmem[off[p]+j] = float32(r.NormFloat64())
 				}
 			}
-			var got [32]float32
-			kernels[c-1](k, &a[0], &bmem[0], &off[0], &got[0])
-			for j := range c {
-				for row := range 8 {
-					var want, mag float64
-					for p := range k {
-						prod := float64(a[p*8+row]) * float64(bmem[off[p]+j])
-						want += prod
-						mag += math.Abs(prod)
+			bias, res := randSlice(r, 8), randSlice(r, 8*ldr)
+			for _, rows := range []int{1, 3, 8} {
+				for flags := range 16 {
+					before := randSlice(r, 8*ldc)
+					got := slices.Clone(before)
+					kernels[c-1](k, &a[0], &bmem[0], &off[0], &got[0], ldc, rows, flags, &bias[0], &res[0], ldr)
+					for row := range 8 {
+						for j := range ldc {
+							at := row*ldc + j
+							if row >= rows || j >= c {
+								if got[at] != before[at] {
+									t.Fatalf("kernel8x%dip k %d rows %d flags %d: wrote c[%d]", c, k, rows, flags, at)
+								}
+								continue
+							}
+							var want, mag float64
+							for p := range k {
+								prod := float64(a[p*8+row]) * float64(bmem[off[p]+j])
+								want += prod
+								mag += math.Abs(prod)
+							}
+							bound := float64(k/4+3) * 0x1p-24 * mag
+							for _, e := range []struct {
+								flag int
+								v    float32
+							}{{flagLoad, before[at]}, {flagBias, bias[row]}, {flagResidual, res[row*ldr+j]}} {
+								if flags&e.flag != 0 {
+									want += float64(e.v)
+									bound += 0x1p-24 * (math.Abs(want) + math.Abs(float64(e.v)))
+								}
+							}
+							if flags&flagReLU != 0 {
+								want = max(want, 0)
+							}
+							if d := math.Abs(float64(got[at]) - want); d > bound {
+								t.Fatalf("kernel8x%dip k %d rows %d flags %d: c[%d] = %v, want %v (error %.3g > %.3g)", c, k, rows, flags, at, got[at], want, d, bound)
+							}
+						}
 					}
-					bound := float64(k/4+3) * 0x1p-24 * mag
-					if d := math.Abs(float64(got[j*8+row]) - want); d > bound {
-						t.Fatalf("kernel8x%dip k %d: t[%d] = %v, want %v (error %.3g > %.3g)", c, k, j*8+row, got[j*8+row], want, d, bound)
-					}
+				}
+			}
+			// A NaN in B's last column: every row's value there is NaN, through ReLU too.
+			bmem[off[0]+c-1] = float32(math.NaN())
+			got := make([]float32, 8*ldc)
+			kernels[c-1](k, &a[0], &bmem[0], &off[0], &got[0], ldc, 8, flagBias|flagReLU, &bias[0], &res[0], ldr)
+			for row := range 8 {
+				if v := got[row*ldc+c-1]; !math.IsNaN(float64(v)) {
+					t.Fatalf("kernel8x%dip k %d: NaN in B gave c[%d] = %v", c, k, row*ldc+c-1, v)
 				}
 			}
 		}

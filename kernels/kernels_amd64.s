@@ -6670,9 +6670,9 @@ kernel8x48ip_full_store_done:
 	VZEROUPPER
 	RET
 
-// func kernel8x1ip(k int, a *float32, b *float32, off *int, t *float32)
+// func kernel8x1ip(k int, a *float32, b *float32, off *int, c *float32, ldc int, rows int, flags int, bias *float32, res *float32, ldr int)
 // Requires: AVX, AVX512F, AVX512VL, MMX+
-TEXT ·kernel8x1ip(SB), NOSPLIT, $0-40
+TEXT ·kernel8x1ip(SB), NOSPLIT, $32-88
 	MOVQ   k+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+16(FP), DX
@@ -6722,17 +6722,56 @@ kernel8x1ip_tail:
 	VFMADD231PS.BCST (DX)(SI*4), Y16, Y2
 
 kernel8x1ip_sum:
-	MOVQ    t+32(FP), AX
 	VADDPS  Y1, Y0, Y0
 	VADDPS  Y3, Y2, Y2
 	VADDPS  Y2, Y0, Y0
-	VMOVUPS Y0, (AX)
+	VMOVUPS Y0, (SP)
 	VZEROUPPER
+	MOVQ    c+32(FP), AX
+	MOVQ    ldc+40(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    res+72(FP), DX
+	MOVQ    ldr+80(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    bias+64(FP), SI
+	MOVQ    rows+48(FP), DI
+	MOVQ    flags+56(FP), R8
+	XORQ    R9, R9
+
+kernel8x1ip_row:
+	VMOVSS (SP)(R9*4), X0
+	TESTQ  $0x00000001, R8
+	JZ     kernel8x1ip_c0_bias
+	VADDSS (AX), X0, X0
+
+kernel8x1ip_c0_bias:
+	TESTQ  $0x00000002, R8
+	JZ     kernel8x1ip_c0_res
+	VADDSS (SI)(R9*4), X0, X0
+
+kernel8x1ip_c0_res:
+	TESTQ  $0x00000004, R8
+	JZ     kernel8x1ip_c0_relu
+	VADDSS (DX), X0, X0
+
+kernel8x1ip_c0_relu:
+	TESTQ  $0x00000008, R8
+	JZ     kernel8x1ip_c0_store
+	VXORPS X1, X1, X1
+	VMAXSS X0, X1, X0
+
+kernel8x1ip_c0_store:
+	VMOVSS X0, (AX)
+	ADDQ   CX, AX
+	ADDQ   BX, DX
+	INCQ   R9
+	CMPQ   R9, DI
+	JL     kernel8x1ip_row
 	RET
 
-// func kernel8x2ip(k int, a *float32, b *float32, off *int, t *float32)
+// func kernel8x2ip(k int, a *float32, b *float32, off *int, c *float32, ldc int, rows int, flags int, bias *float32, res *float32, ldr int)
 // Requires: AVX, AVX512F, AVX512VL, MMX+
-TEXT ·kernel8x2ip(SB), NOSPLIT, $0-40
+TEXT ·kernel8x2ip(SB), NOSPLIT, $64-88
 	MOVQ   k+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+16(FP), DX
@@ -6793,21 +6832,83 @@ kernel8x2ip_tail:
 	VFMADD231PS.BCST 4(DX)(SI*4), Y16, Y5
 
 kernel8x2ip_sum:
-	MOVQ    t+32(FP), AX
 	VADDPS  Y2, Y0, Y0
 	VADDPS  Y6, Y4, Y4
 	VADDPS  Y4, Y0, Y0
-	VMOVUPS Y0, (AX)
+	VMOVUPS Y0, (SP)
 	VADDPS  Y3, Y1, Y1
 	VADDPS  Y7, Y5, Y5
 	VADDPS  Y5, Y1, Y1
-	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y1, 32(SP)
 	VZEROUPPER
+	MOVQ    c+32(FP), AX
+	MOVQ    ldc+40(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    res+72(FP), DX
+	MOVQ    ldr+80(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    bias+64(FP), SI
+	MOVQ    rows+48(FP), DI
+	MOVQ    flags+56(FP), R8
+	XORQ    R9, R9
+
+kernel8x2ip_row:
+	VMOVSS (SP)(R9*4), X0
+	TESTQ  $0x00000001, R8
+	JZ     kernel8x2ip_c0_bias
+	VADDSS (AX), X0, X0
+
+kernel8x2ip_c0_bias:
+	TESTQ  $0x00000002, R8
+	JZ     kernel8x2ip_c0_res
+	VADDSS (SI)(R9*4), X0, X0
+
+kernel8x2ip_c0_res:
+	TESTQ  $0x00000004, R8
+	JZ     kernel8x2ip_c0_relu
+	VADDSS (DX), X0, X0
+
+kernel8x2ip_c0_relu:
+	TESTQ  $0x00000008, R8
+	JZ     kernel8x2ip_c0_store
+	VXORPS X1, X1, X1
+	VMAXSS X0, X1, X0
+
+kernel8x2ip_c0_store:
+	VMOVSS X0, (AX)
+	VMOVSS 32(SP)(R9*4), X0
+	TESTQ  $0x00000001, R8
+	JZ     kernel8x2ip_c1_bias
+	VADDSS 4(AX), X0, X0
+
+kernel8x2ip_c1_bias:
+	TESTQ  $0x00000002, R8
+	JZ     kernel8x2ip_c1_res
+	VADDSS (SI)(R9*4), X0, X0
+
+kernel8x2ip_c1_res:
+	TESTQ  $0x00000004, R8
+	JZ     kernel8x2ip_c1_relu
+	VADDSS 4(DX), X0, X0
+
+kernel8x2ip_c1_relu:
+	TESTQ  $0x00000008, R8
+	JZ     kernel8x2ip_c1_store
+	VXORPS X1, X1, X1
+	VMAXSS X0, X1, X0
+
+kernel8x2ip_c1_store:
+	VMOVSS X0, 4(AX)
+	ADDQ   CX, AX
+	ADDQ   BX, DX
+	INCQ   R9
+	CMPQ   R9, DI
+	JL     kernel8x2ip_row
 	RET
 
-// func kernel8x3ip(k int, a *float32, b *float32, off *int, t *float32)
+// func kernel8x3ip(k int, a *float32, b *float32, off *int, c *float32, ldc int, rows int, flags int, bias *float32, res *float32, ldr int)
 // Requires: AVX, AVX512F, AVX512VL, MMX+
-TEXT ·kernel8x3ip(SB), NOSPLIT, $0-40
+TEXT ·kernel8x3ip(SB), NOSPLIT, $96-88
 	MOVQ   k+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+16(FP), DX
@@ -6879,25 +6980,110 @@ kernel8x3ip_tail:
 	VFMADD231PS.BCST 8(DX)(SI*4), Y16, Y8
 
 kernel8x3ip_sum:
-	MOVQ    t+32(FP), AX
 	VADDPS  Y3, Y0, Y0
 	VADDPS  Y9, Y6, Y6
 	VADDPS  Y6, Y0, Y0
-	VMOVUPS Y0, (AX)
+	VMOVUPS Y0, (SP)
 	VADDPS  Y4, Y1, Y1
 	VADDPS  Y10, Y7, Y7
 	VADDPS  Y7, Y1, Y1
-	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y1, 32(SP)
 	VADDPS  Y5, Y2, Y2
 	VADDPS  Y11, Y8, Y8
 	VADDPS  Y8, Y2, Y2
-	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y2, 64(SP)
 	VZEROUPPER
+	MOVQ    c+32(FP), AX
+	MOVQ    ldc+40(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    res+72(FP), DX
+	MOVQ    ldr+80(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    bias+64(FP), SI
+	MOVQ    rows+48(FP), DI
+	MOVQ    flags+56(FP), R8
+	XORQ    R9, R9
+
+kernel8x3ip_row:
+	VMOVSS (SP)(R9*4), X0
+	TESTQ  $0x00000001, R8
+	JZ     kernel8x3ip_c0_bias
+	VADDSS (AX), X0, X0
+
+kernel8x3ip_c0_bias:
+	TESTQ  $0x00000002, R8
+	JZ     kernel8x3ip_c0_res
+	VADDSS (SI)(R9*4), X0, X0
+
+kernel8x3ip_c0_res:
+	TESTQ  $0x00000004, R8
+	JZ     kernel8x3ip_c0_relu
+	VADDSS (DX), X0, X0
+
+kernel8x3ip_c0_relu:
+	TESTQ  $0x00000008, R8
+	JZ     kernel8x3ip_c0_store
+	VXORPS X1, X1, X1
+	VMAXSS X0, X1, X0
+
+kernel8x3ip_c0_store:
+	VMOVSS X0, (AX)
+	VMOVSS 32(SP)(R9*4), X0
+	TESTQ  $0x00000001, R8
+	JZ     kernel8x3ip_c1_bias
+	VADDSS 4(AX), X0, X0
+
+kernel8x3ip_c1_bias:
+	TESTQ  $0x00000002, R8
+	JZ     kernel8x3ip_c1_res
+	VADDSS (SI)(R9*4), X0, X0
+
+kernel8x3ip_c1_res:
+	TESTQ  $0x00000004, R8
+	JZ     kernel8x3ip_c1_relu
+	VADDSS 4(DX), X0, X0
+
+kernel8x3ip_c1_relu:
+	TESTQ  $0x00000008, R8
+	JZ     kernel8x3ip_c1_store
+	VXORPS X1, X1, X1
+	VMAXSS X0, X1, X0
+
+kernel8x3ip_c1_store:
+	VMOVSS X0, 4(AX)
+	VMOVSS 64(SP)(R9*4), X0
+	TESTQ  $0x00000001, R8
+	JZ     kernel8x3ip_c2_bias
+	VADDSS 8(AX), X0, X0
+
+kernel8x3ip_c2_bias:
+	TESTQ  $0x00000002, R8
+	JZ     kernel8x3ip_c2_res
+	VADDSS (SI)(R9*4), X0, X0
+
+kernel8x3ip_c2_res:
+	TESTQ  $0x00000004, R8
+	JZ     kernel8x3ip_c2_relu
+	VADDSS 8(DX), X0, X0
+
+kernel8x3ip_c2_relu:
+	TESTQ  $0x00000008, R8
+	JZ     kernel8x3ip_c2_store
+	VXORPS X1, X1, X1
+	VMAXSS X0, X1, X0
+
+kernel8x3ip_c2_store:
+	VMOVSS X0, 8(AX)
+	ADDQ   CX, AX
+	ADDQ   BX, DX
+	INCQ   R9
+	CMPQ   R9, DI
+	JL     kernel8x3ip_row
 	RET
 
-// func kernel8x4ip(k int, a *float32, b *float32, off *int, t *float32)
+// func kernel8x4ip(k int, a *float32, b *float32, off *int, c *float32, ldc int, rows int, flags int, bias *float32, res *float32, ldr int)
 // Requires: AVX, AVX512F, AVX512VL, MMX+
-TEXT ·kernel8x4ip(SB), NOSPLIT, $0-40
+TEXT ·kernel8x4ip(SB), NOSPLIT, $128-88
 	MOVQ   k+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+16(FP), DX
@@ -6980,24 +7166,132 @@ kernel8x4ip_tail:
 	VFMADD231PS.BCST 12(DX)(SI*4), Y16, Y11
 
 kernel8x4ip_sum:
-	MOVQ    t+32(FP), AX
 	VADDPS  Y4, Y0, Y0
 	VADDPS  Y12, Y8, Y8
 	VADDPS  Y8, Y0, Y0
-	VMOVUPS Y0, (AX)
+	VMOVUPS Y0, (SP)
 	VADDPS  Y5, Y1, Y1
 	VADDPS  Y13, Y9, Y9
 	VADDPS  Y9, Y1, Y1
-	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y1, 32(SP)
 	VADDPS  Y6, Y2, Y2
 	VADDPS  Y14, Y10, Y10
 	VADDPS  Y10, Y2, Y2
-	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y2, 64(SP)
 	VADDPS  Y7, Y3, Y3
 	VADDPS  Y15, Y11, Y11
 	VADDPS  Y11, Y3, Y3
-	VMOVUPS Y3, 96(AX)
+	VMOVUPS Y3, 96(SP)
 	VZEROUPPER
+	MOVQ    c+32(FP), AX
+	MOVQ    ldc+40(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    res+72(FP), DX
+	MOVQ    ldr+80(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    bias+64(FP), SI
+	MOVQ    rows+48(FP), DI
+	MOVQ    flags+56(FP), R8
+	XORQ    R9, R9
+
+kernel8x4ip_row:
+	VMOVSS (SP)(R9*4), X0
+	TESTQ  $0x00000001, R8
+	JZ     kernel8x4ip_c0_bias
+	VADDSS (AX), X0, X0
+
+kernel8x4ip_c0_bias:
+	TESTQ  $0x00000002, R8
+	JZ     kernel8x4ip_c0_res
+	VADDSS (SI)(R9*4), X0, X0
+
+kernel8x4ip_c0_res:
+	TESTQ  $0x00000004, R8
+	JZ     kernel8x4ip_c0_relu
+	VADDSS (DX), X0, X0
+
+kernel8x4ip_c0_relu:
+	TESTQ  $0x00000008, R8
+	JZ     kernel8x4ip_c0_store
+	VXORPS X1, X1, X1
+	VMAXSS X0, X1, X0
+
+kernel8x4ip_c0_store:
+	VMOVSS X0, (AX)
+	VMOVSS 32(SP)(R9*4), X0
+	TESTQ  $0x00000001, R8
+	JZ     kernel8x4ip_c1_bias
+	VADDSS 4(AX), X0, X0
+
+kernel8x4ip_c1_bias:
+	TESTQ  $0x00000002, R8
+	JZ     kernel8x4ip_c1_res
+	VADDSS (SI)(R9*4), X0, X0
+
+kernel8x4ip_c1_res:
+	TESTQ  $0x00000004, R8
+	JZ     kernel8x4ip_c1_relu
+	VADDSS 4(DX), X0, X0
+
+kernel8x4ip_c1_relu:
+	TESTQ  $0x00000008, R8
+	JZ     kernel8x4ip_c1_store
+	VXORPS X1, X1, X1
+	VMAXSS X0, X1, X0
+
+kernel8x4ip_c1_store:
+	VMOVSS X0, 4(AX)
+	VMOVSS 64(SP)(R9*4), X0
+	TESTQ  $0x00000001, R8
+	JZ     kernel8x4ip_c2_bias
+	VADDSS 8(AX), X0, X0
+
+kernel8x4ip_c2_bias:
+	TESTQ  $0x00000002, R8
+	JZ     kernel8x4ip_c2_res
+	VADDSS (SI)(R9*4), X0, X0
+
+kernel8x4ip_c2_res:
+	TESTQ  $0x00000004, R8
+	JZ     kernel8x4ip_c2_relu
+	VADDSS 8(DX), X0, X0
+
+kernel8x4ip_c2_relu:
+	TESTQ  $0x00000008, R8
+	JZ     kernel8x4ip_c2_store
+	VXORPS X1, X1, X1
+	VMAXSS X0, X1, X0
+
+kernel8x4ip_c2_store:
+	VMOVSS X0, 8(AX)
+	VMOVSS 96(SP)(R9*4), X0
+	TESTQ  $0x00000001, R8
+	JZ     kernel8x4ip_c3_bias
+	VADDSS 12(AX), X0, X0
+
+kernel8x4ip_c3_bias:
+	TESTQ  $0x00000002, R8
+	JZ     kernel8x4ip_c3_res
+	VADDSS (SI)(R9*4), X0, X0
+
+kernel8x4ip_c3_res:
+	TESTQ  $0x00000004, R8
+	JZ     kernel8x4ip_c3_relu
+	VADDSS 12(DX), X0, X0
+
+kernel8x4ip_c3_relu:
+	TESTQ  $0x00000008, R8
+	JZ     kernel8x4ip_c3_store
+	VXORPS X1, X1, X1
+	VMAXSS X0, X1, X0
+
+kernel8x4ip_c3_store:
+	VMOVSS X0, 12(AX)
+	ADDQ   CX, AX
+	ADDQ   BX, DX
+	INCQ   R9
+	CMPQ   R9, DI
+	JL     kernel8x4ip_row
 	RET
 
 // func copyPanels48(n int, src *float32, dst *float32, stride int)

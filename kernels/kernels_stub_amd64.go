@@ -130,29 +130,33 @@ func kernel8x48(k int, a *float32, b *float32, c *float32, ldc int, rows int, co
 //go:noescape
 func kernel8x48ip(k int, a *float32, b *float32, off *int, c *float32, ldc int, rows int, cols int, flags int, bias *float32, res *float32, ldr int, mask uint64)
 
-// kernel8x1ip sets t[j*8+r] = Σ_p a[p*8+r]·b[off[p]+j] over k steps for r < 8, j < 1,
-// summing the steps p mod 4 separately, then (s0+s1)+(s2+s3).
+// kernel8x1ip computes T[r][j] = Σ_p a[p*8+r]·b[off[p]+j] over k steps for j < 1,
+// summing the steps p mod 4 separately, then (s0+s1)+(s2+s3), and stores
+// c[r*ldc+j] = epilogue(T) for r < rows, the epilogue chosen by flags (see kernelSpec).
 //
 //go:noescape
-func kernel8x1ip(k int, a *float32, b *float32, off *int, t *float32)
+func kernel8x1ip(k int, a *float32, b *float32, off *int, c *float32, ldc int, rows int, flags int, bias *float32, res *float32, ldr int)
 
-// kernel8x2ip sets t[j*8+r] = Σ_p a[p*8+r]·b[off[p]+j] over k steps for r < 8, j < 2,
-// summing the steps p mod 4 separately, then (s0+s1)+(s2+s3).
+// kernel8x2ip computes T[r][j] = Σ_p a[p*8+r]·b[off[p]+j] over k steps for j < 2,
+// summing the steps p mod 4 separately, then (s0+s1)+(s2+s3), and stores
+// c[r*ldc+j] = epilogue(T) for r < rows, the epilogue chosen by flags (see kernelSpec).
 //
 //go:noescape
-func kernel8x2ip(k int, a *float32, b *float32, off *int, t *float32)
+func kernel8x2ip(k int, a *float32, b *float32, off *int, c *float32, ldc int, rows int, flags int, bias *float32, res *float32, ldr int)
 
-// kernel8x3ip sets t[j*8+r] = Σ_p a[p*8+r]·b[off[p]+j] over k steps for r < 8, j < 3,
-// summing the steps p mod 4 separately, then (s0+s1)+(s2+s3).
+// kernel8x3ip computes T[r][j] = Σ_p a[p*8+r]·b[off[p]+j] over k steps for j < 3,
+// summing the steps p mod 4 separately, then (s0+s1)+(s2+s3), and stores
+// c[r*ldc+j] = epilogue(T) for r < rows, the epilogue chosen by flags (see kernelSpec).
 //
 //go:noescape
-func kernel8x3ip(k int, a *float32, b *float32, off *int, t *float32)
+func kernel8x3ip(k int, a *float32, b *float32, off *int, c *float32, ldc int, rows int, flags int, bias *float32, res *float32, ldr int)
 
-// kernel8x4ip sets t[j*8+r] = Σ_p a[p*8+r]·b[off[p]+j] over k steps for r < 8, j < 4,
-// summing the steps p mod 4 separately, then (s0+s1)+(s2+s3).
+// kernel8x4ip computes T[r][j] = Σ_p a[p*8+r]·b[off[p]+j] over k steps for j < 4,
+// summing the steps p mod 4 separately, then (s0+s1)+(s2+s3), and stores
+// c[r*ldc+j] = epilogue(T) for r < rows, the epilogue chosen by flags (see kernelSpec).
 //
 //go:noescape
-func kernel8x4ip(k int, a *float32, b *float32, off *int, t *float32)
+func kernel8x4ip(k int, a *float32, b *float32, off *int, c *float32, ldc int, rows int, flags int, bias *float32, res *float32, ldr int)
 
 // copyPanels48 copies src[48i:48i+48] to dst[i*stride:i*stride+48] for i < n.
 //
