@@ -200,6 +200,19 @@ func (g *phaseGeom) fill(in, e []float32, c0, c1, r0, r1 int, asm bool) {
 				if lo == hi {
 					continue
 				}
+				if asm && g.sw == 2 && hi-lo >= 8 {
+					// All rows of the plane that read the input (y in [0, InH)) in one call.
+					i0 := max(r0, ceilDiv(-a, g.sh)-g.dhMin)
+					i1 := min(r1, ceilDiv(p.InH-a, g.sh)-g.dhMin)
+					if i0 < i1 {
+						n := hi - lo
+						s0 := ((i0+g.dhMin)*g.sh+a)*p.InW + x0 + lo*g.sw
+						last := s0 + (i1-1-i0)*g.sh*p.InW + (n-1)*g.sw
+						_, _ = src[last], dst[(i1-1)*g.ew+hi-1] // the last values read and written
+						gatherEvenRows(i1-i0, n, min(n/8, (2*n-1)/16), &src[s0], g.sh*p.InW, &dst[i0*g.ew+lo], g.ew)
+					}
+					continue
+				}
 				for i := r0; i < r1; i++ {
 					y := (i+g.dhMin)*g.sh + a
 					if y < 0 || y >= p.InH {

@@ -142,3 +142,58 @@ func TestFillBands(t *testing.T) {
 		}
 	})
 }
+
+// TestPhaseFill checks every value of the phase planes against their definition (plane
+// (c, a, v) row i column j holds in[c][(i+dhMin)·sh+a][(j+base)·sw+b], zero off the map),
+// for strides 1–3, odd and even maps, paddings and kernel sizes, both column layouts, whole
+// planes and row ranges, into dirty memory, on every path (the stride-2 assembly fills a
+// plane's rows in one call).
+func TestPhaseFill(t *testing.T) {
+	type tc struct{ inH, inW, k, s, pad int }
+	cases := []tc{
+		{56, 56, 3, 2, 1}, {28, 28, 3, 2, 1}, {14, 14, 3, 2, 1}, {224, 224, 7, 2, 3}, {56, 56, 1, 2, 0},
+		{15, 17, 3, 2, 1}, {9, 33, 5, 2, 2}, {17, 40, 3, 2, 0}, {8, 8, 1, 2, 0}, {20, 19, 3, 3, 1}, {12, 12, 3, 1, 1},
+	}
+	isatest.Run(t, func(t *testing.T) {
+		asm := curISA().asm
+		for ci, c := range cases {
+			for _, mode := range []int{splitNever, splitAlways} {
+				t.Run(fmt.Sprintf("%d/mode%d", ci, mode), func(t *testing.T) {
+					prev := phaseSplit
+					phaseSplit = mode
+					defer func() { phaseSplit = prev }()
+					p := ConvParams{InC: 3, InH: c.inH, InW: c.inW, OutC: 1, KH: c.k, KW: c.k, StrideH: c.s, StrideW: c.s, PadH: c.pad, PadW: c.pad}
+					g := newPhaseGeom(p)
+					in := randSlice(rand.New(rand.NewPCG(uint64(ci), 3)), p.InC*p.InH*p.InW)
+					size := p.InC * g.planes * g.plane
+					for _, rr := range [][2]int{{0, g.rows}, {1, g.rows / 2}, {g.rows / 2, g.rows}} {
+						e := fill(make([]float32, size), float32(math.NaN()))
+						g.fill(in, e, 0, p.InC, rr[0], rr[1], asm)
+						for ch := range p.InC {
+							for a := range g.sh {
+								if !g.usedH[a] {
+									continue
+								}
+								for v, cv := range g.cv {
+									plane := e[((ch*g.sh+a)*len(g.cv)+v)*g.plane:][:g.plane]
+									for i := rr[0]; i < rr[1]; i++ {
+										for j := range g.ew {
+											y, x := (i+g.dhMin)*g.sh+a, (j+cv.base)*g.sw+cv.b
+											want := float32(0)
+											if y >= 0 && y < p.InH && x >= 0 && x < p.InW {
+												want = in[(ch*p.InH+y)*p.InW+x]
+											}
+											if got := plane[i*g.ew+j]; math.Float32bits(got) != math.Float32bits(want) {
+												t.Fatalf("rows %v: channel %d phase %d variant %+v: [%d][%d] = %v, want %v", rr, ch, a, cv, i, j, got, want)
+											}
+										}
+									}
+								}
+							}
+						}
+					}
+				})
+			}
+		}
+	})
+}

@@ -24,6 +24,10 @@ func gatherEven8(blocks int, src, dst *float32) {
 	panic("kernels: assembly kernel called in a build without it")
 }
 
+func gatherEvenRows(rows, n, blocks int, src *float32, ss int, dst *float32, ds int) {
+	panic("kernels: assembly kernel called in a build without it")
+}
+
 func winoIn6(rows **float32, inW, padW int, e *float32, ew, groups int, v *float32, stride int) {
 	panic("kernels: assembly kernel called in a build without it")
 }

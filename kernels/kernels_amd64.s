@@ -636,6 +636,64 @@ ge_done:
 	VZEROUPPER
 	RET
 
+// func gatherEvenRows(rows int, n int, blocks int, src *float32, ss int, dst *float32, ds int)
+// Requires: AVX, AVX2
+TEXT ·gatherEvenRows(SB), NOSPLIT, $0-56
+	MOVQ  rows+0(FP), AX
+	MOVQ  n+8(FP), CX
+	MOVQ  blocks+16(FP), DX
+	MOVQ  src+24(FP), BX
+	MOVQ  ss+32(FP), SI
+	SHLQ  $0x02, SI
+	MOVQ  dst+40(FP), DI
+	MOVQ  ds+48(FP), R8
+	SHLQ  $0x02, R8
+	TESTQ AX, AX
+	JZ    ger_done
+
+ger_row:
+	MOVQ  BX, R9
+	MOVQ  DI, R10
+	MOVQ  DX, R11
+	TESTQ R11, R11
+	JZ    ger_tail
+
+ger_block:
+	VMOVUPS (R9), Y0
+	VMOVUPS 32(R9), Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VPERMPD $0xd8, Y2, Y2
+	VMOVUPS Y2, (R10)
+	ADDQ    $0x00000040, R9
+	ADDQ    $0x00000020, R10
+	DECQ    R11
+	JNZ     ger_block
+
+ger_tail:
+	MOVQ DX, R11
+	SHLQ $0x03, R11
+	CMPQ R11, CX
+	JGE  ger_next
+
+ger_one:
+	VMOVSS (R9), X0
+	VMOVSS X0, (R10)
+	ADDQ   $0x00000008, R9
+	ADDQ   $0x00000004, R10
+	INCQ   R11
+	CMPQ   R11, CX
+	JL     ger_one
+
+ger_next:
+	ADDQ SI, BX
+	ADDQ R8, DI
+	DECQ AX
+	JNZ  ger_row
+
+ger_done:
+	VZEROUPPER
+	RET
+
 DATA winomask<>+0(SB)/4, $0xffffffff
 DATA winomask<>+4(SB)/4, $0xffffffff
 DATA winomask<>+8(SB)/4, $0xffffffff

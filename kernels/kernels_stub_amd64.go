@@ -30,6 +30,12 @@ func copyPanels16(n int, src *float32, dst *float32, stride int)
 //go:noescape
 func gatherEven8(blocks int, src *float32, dst *float32)
 
+// gatherEvenRows sets dst[r*ds+t] = src[r*ss+2t] for r < rows, t < n; the first 8·blocks
+// values of a row come from vector blocks that read src[r*ss : r*ss+16·blocks], the rest one by one.
+//
+//go:noescape
+func gatherEvenRows(rows int, n int, blocks int, src *float32, ss int, dst *float32, ds int)
+
 // winoIn6 transforms one F4 tile row of one channel (see winoInputGo): rows are
 // the six input rows (inW values each), e is 6×ew scratch whose margins are
 // zero, and element ξ of tile 8q+k goes to v[ξ*stride + 8q+k] for q < groups,
