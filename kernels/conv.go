@@ -184,6 +184,10 @@ func convGroup(p ConvParams, n int, in, w []float32, pw *PackedA, bias, residual
 		g.run()
 		return
 	}
+	if n == 1 && bands == nil && byRows(&g, ow, ew) {
+		convRows(&g, oh, ow, ew, out, residual)
+		return
+	}
 	// Compute into a scratch matrix, then copy each image's rows out (and
 	// drop the extra columns). A residual is added while copying, so ReLU
 	// waits too.
@@ -213,6 +217,59 @@ func convGroup(p ConvParams, n int, in, w []float32, pw *PackedA, bias, residual
 					copyRow(out, *ext, residual, o, img, y, g.n, cols, ew, ow, hw, p.OutC, relu, asm)
 				}
 			}
+		}
+	})
+}
+
+// byRows reports whether the GEMM g of one image's extended output (rows of ew
+// columns, ow of them kept) is better computed output row by output row,
+// straight into the output (convRows): where the AVX-512 kernel reads B in
+// place and a row's own panels (the last one rounded up to 16 columns, or
+// costed four times over where the column kernels take it) cost fewer
+// columns than the extended row. ResNet's 7×7/2 stem (ow 112 = 48+48+16, ew
+// 115) qualifies; its 3×3/2 layer into 28×28 (a 32-column panel for 28
+// columns, ew 29) does not.
+func byRows(g *gemmArgs, ow, ew int) bool {
+	ker := g.isa.gemm
+	if !gemmInPlace || !ker.inPlace || !g.isa.asm || g.pa == nil {
+		return false
+	}
+	full, r := ow/ker.nr*ker.nr, ow%ker.nr
+	cost := full
+	switch {
+	case r > 0 && r <= colsKernel && gemmColumns:
+		cost += 4 * r
+	case r > 0:
+		cost += (r + 15) / 16 * 16
+	}
+	return cost < ew
+}
+
+// convRows computes the convolution of one image whose GEMM g has an
+// extended output (oh rows of ew columns, ow kept) one output row at a time:
+// the row's GEMM reads the phase planes in place from the row's start and
+// writes its ow columns into out, epilogue (bias, residual, ReLU) included,
+// with no scratch matrix to fill and copy out. For ResNet's stem that matrix
+// was 3.3 MB, written and read back on every pass, from memory on a cold
+// cache. Each thread takes a contiguous run of output rows.
+func convRows(g *gemmArgs, oh, ow, ew int, out, residual []float32) {
+	hw := oh * ow
+	ker := g.isa.gemm
+	src := g.b.(*imagesB)
+	chunks := min(oh, Threads())
+	parallel(chunks, func(i int) {
+		buf := ker.buf()
+		defer ker.putBuf(buf)
+		for y := i * oh / chunks; y < (i+1)*oh/chunks; y++ {
+			b := *src
+			b.src, b.cols = src.src[y*ew:], ow
+			row := *g
+			row.b, row.n = &b, ow
+			row.c, row.ldc = out[y*ow:], hw
+			if residual != nil {
+				row.ep.res = residual[y*ow:]
+			}
+			row.rect(0, g.m, 0, ow, *buf)
 		}
 	})
 }

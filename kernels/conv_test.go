@@ -48,6 +48,8 @@ var convCases = []struct {
 	p    ConvParams
 }{
 	{"stem 7x7/2 pad3", ConvParams{InC: 3, InH: 37, InW: 33, OutC: 8, KH: 7, KW: 7, StrideH: 2, StrideW: 2, PadH: 3, PadW: 3}},
+	{"stem 7x7/2 pad3 wide", ConvParams{InC: 3, InH: 11, InW: 224, OutC: 12, KH: 7, KW: 7, StrideH: 2, StrideW: 2, PadH: 3, PadW: 3}}, // by rows: 112 = 48+48+16 columns
+	{"stem 7x7/2 pad3 192", ConvParams{InC: 3, InH: 9, InW: 192, OutC: 9, KH: 7, KW: 7, StrideH: 2, StrideW: 2, PadH: 3, PadW: 3}},    // by rows: 96 = 2·48
 	{"3x3/1 pad1", ConvParams{InC: 16, InH: 14, InW: 14, OutC: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}},
 	{"3x3/1 pad1 odd", ConvParams{InC: 5, InH: 9, InW: 23, OutC: 7, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}},
 	{"3x3/2 pad1", ConvParams{InC: 8, InH: 15, InW: 15, OutC: 13, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}},
@@ -70,7 +72,8 @@ var convCases = []struct {
 
 // Every case on every path, with and without the epilogue's parts, on one thread and three,
 // packed and not; strided ones also with a plane per column shift and with the extended
-// output (conv_pack.go), whichever splitColumns would choose.
+// output (conv_pack.go), whichever splitColumns would choose, which packed weights on the
+// AVX-512 path compute row by row where byRows says so.
 func TestConv2D(t *testing.T) {
 	defer func(prev int) { phaseSplit = prev }(phaseSplit)
 	isatest.Run(t, func(t *testing.T) {
@@ -204,4 +207,32 @@ func TestCheckConv2D(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The rule of byRows on ResNet's stems and strided layers.
+func TestByRows(t *testing.T) {
+	isatest.Run(t, func(t *testing.T) {
+		cur := curISA()
+		g := gemmArgs{isa: cur, pa: &PackedA{}}
+		inPlace := cur.gemm.inPlace && cur.asm
+		for _, tc := range []struct {
+			ow, ew int
+			want   bool
+		}{
+			{112, 115, true},  // the 7×7/2 stem at 224×224: 48+48+16 columns
+			{96, 99, true},    // two whole panels
+			{56, 59, false},   // a stem at 112×112: 48+8, the 8 costed as 16
+			{28, 29, false},   // 3×3/2 into 28×28: 32 columns for 28
+			{97, 100, false},  // 96 and one column for the column kernel, costed 4
+			{112, 112, false}, // nothing extended
+		} {
+			if got := byRows(&g, tc.ow, tc.ew); got != (tc.want && inPlace) {
+				t.Errorf("byRows(ow %d, ew %d) = %v on %s", tc.ow, tc.ew, got, ISA())
+			}
+		}
+		g.pa = nil
+		if byRows(&g, 112, 115) {
+			t.Error("byRows without packed weights")
+		}
+	})
 }
