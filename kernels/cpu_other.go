@@ -111,3 +111,7 @@ func kernel8x3ip(k int, a, b *float32, off *int, c *float32, ldc, rows, flags in
 func kernel8x4ip(k int, a, b *float32, off *int, c *float32, ldc, rows, flags int, bias, res *float32, ldr int) {
 	panic("kernels: assembly kernel called in a build without it")
 }
+
+func epilogueRow(c, t, res *float32, n int, bias float32, flags int) {
+	panic("kernels: assembly kernel called in a build without it")
+}

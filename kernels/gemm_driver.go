@@ -56,6 +56,10 @@ type gemmArgs struct {
 	ldc        int
 	accumulate bool
 	colsOnly   bool // split by columns alone (phaseGeom.bands)
+	// kLo, kHi limit the product to K rows [kLo, kHi) (kHi 0: g.k), whole K
+	// blocks, and noEpilogue leaves the epilogue out (gemm_ksplit.go).
+	kLo, kHi   int
+	noEpilogue bool
 	ep         epilogue
 	isa        *isaImpl // the path to run on; run sets it if the caller has not
 }
@@ -77,6 +81,10 @@ func (g *gemmArgs) run() {
 		g.pa = g.pa.forKernel(ker)
 	}
 	tm, tn := g.split()
+	if t, nb := g.kSplit(tm, tn); t > 0 {
+		g.runKSplit(t, nb)
+		return
+	}
 	mr := ker.mr
 	mt := ceilDiv(g.m, mr)
 	parallel(tm*tn, func(i int) {
@@ -200,16 +208,20 @@ func (g *gemmArgs) rect(m0, m1, n0, n1 int, buf []float32) {
 	for jc := n0; jc < n1; jc += ncb {
 		nc := min(ncb, n1-jc)
 		bsrc, boff, inPlace := g.inPlace(jc, nc)
-		for pc := 0; pc < g.k; pc += kcb {
+		kHi := g.k
+		if g.kHi > 0 {
+			kHi = g.kHi
+		}
+		for pc := g.kLo; pc < kHi; pc += kcb {
 			kc := min(kcb, g.k-pc)
 			if !inPlace {
 				g.b.packB(bbuf, row, pc, kc, jc, nc, ker, asm)
 			}
 			flags := 0
-			if pc > 0 || g.accumulate {
+			if pc > g.kLo || g.accumulate {
 				flags |= flagLoad
 			}
-			if pc+kc == g.k {
+			if pc+kc == g.k && !g.noEpilogue {
 				flags |= g.ep.flags()
 			}
 			for ic := m0; ic < m1; ic += mcb {

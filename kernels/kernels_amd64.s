@@ -3645,6 +3645,77 @@ ar_done:
 	VZEROUPPER
 	RET
 
+// func epilogueRow(c *float32, t *float32, res *float32, n int, bias float32, flags int)
+// Requires: AVX
+TEXT ·epilogueRow(SB), NOSPLIT, $0-48
+	MOVQ         c+0(FP), AX
+	MOVQ         t+8(FP), CX
+	MOVQ         res+16(FP), DX
+	MOVQ         n+24(FP), BX
+	MOVQ         flags+40(FP), SI
+	VXORPS       Y15, Y15, Y15
+	VBROADCASTSS bias+32(FP), Y14
+	XORQ         DI, DI
+
+er_loop:
+	MOVQ    BX, R8
+	SUBQ    DI, R8
+	CMPQ    R8, $0x08
+	JL      er_tail
+	VMOVUPS (CX)(DI*4), Y0
+	VADDPS  (AX)(DI*4), Y0, Y0
+	TESTQ   $0x00000002, SI
+	JZ      er_v_res
+	VADDPS  Y14, Y0, Y0
+
+er_v_res:
+	TESTQ   $0x00000004, SI
+	JZ      er_v_relu
+	VMOVUPS (DX)(DI*4), Y1
+	VADDPS  Y1, Y0, Y0
+
+er_v_relu:
+	TESTQ  $0x00000008, SI
+	JZ     er_v_done
+	VMAXPS Y0, Y15, Y0
+
+er_v_done:
+	VMOVUPS Y0, (AX)(DI*4)
+	ADDQ    $0x08, DI
+	JMP     er_loop
+
+er_tail:
+	TESTQ      R8, R8
+	JLE        er_end
+	LEAQ       winomask<>+32(SB), BX
+	SHLQ       $0x02, R8
+	SUBQ       R8, BX
+	VMOVDQU    (BX), Y2
+	VMASKMOVPS (CX)(DI*4), Y2, Y0
+	VMASKMOVPS (AX)(DI*4), Y2, Y1
+	VADDPS     Y1, Y0, Y0
+	TESTQ      $0x00000002, SI
+	JZ         er_t_res
+	VADDPS     Y14, Y0, Y0
+
+er_t_res:
+	TESTQ      $0x00000004, SI
+	JZ         er_t_relu
+	VMASKMOVPS (DX)(DI*4), Y2, Y1
+	VADDPS     Y1, Y0, Y0
+
+er_t_relu:
+	TESTQ  $0x00000008, SI
+	JZ     er_t_done
+	VMAXPS Y0, Y15, Y0
+
+er_t_done:
+	VMASKMOVPS Y0, Y2, (AX)(DI*4)
+
+er_end:
+	VZEROUPPER
+	RET
+
 // func kernel8x48(k int, a *float32, b *float32, c *float32, ldc int, rows int, cols int, flags int, bias *float32, res *float32, ldr int, mask uint64)
 // Requires: AVX, AVX512F, AVX512VL, FMA3, MMX+
 TEXT ·kernel8x48(SB), NOSPLIT, $0-96

@@ -122,6 +122,12 @@ func maxPool3s2Row(r0 *float32, r1 *float32, r2 *float32, w int, out *float32, o
 //go:noescape
 func addReLU(dst *float32, src *float32, res *float32, n int, relu int)
 
+// epilogueRow sets c[i] = t[i] + c[i], then adds bias (flags&flagBias) and res[i]
+// (flags&flagResidual) and clamps negatives to zero (flags&flagReLU; a NaN stays NaN), for i < n.
+//
+//go:noescape
+func epilogueRow(c *float32, t *float32, res *float32, n int, bias float32, flags int)
+
 // kernel8x48 computes the 8×48 tile T = Σ_p a[p*8+r]·b[p*48+j] over k steps and
 // stores c[r*ldc+j] = epilogue(T) for r < rows, j < cols (mask = 1<<cols - 1), the
 // epilogue chosen by flags (see kernelSpec).

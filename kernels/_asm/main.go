@@ -44,6 +44,7 @@ func main() {
 	winoDW(tb)
 	maxPool3s2(tb)
 	addReLU(tb)
+	epilogueRow(tb)
 	microKernel512(8, 3, false) // see gemmAVX512 in kernels/gemm_kernel.go for the choice
 	microKernel512(8, 3, true)
 	for c := 1; c <= 4; c++ {

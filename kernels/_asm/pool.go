@@ -174,3 +174,67 @@ func addReLU(tb winoTables) {
 	VZEROUPPER()
 	RET()
 }
+
+// epilogueRow emits the last step of a GEMM whose K blocks were summed apart
+// (gemm_ksplit.go): c[i] += t[i], then the micro-kernels' epilogue in their
+// order, bias, residual, ReLU, chosen by the same flag bits.
+func epilogueRow(tb winoTables) {
+	TEXT("epilogueRow", NOSPLIT, "func(c, t, res *float32, n int, bias float32, flags int)")
+	Pragma("noescape")
+	Doc(
+		"epilogueRow sets c[i] = t[i] + c[i], then adds bias (flags&flagBias) and res[i]",
+		"(flags&flagResidual) and clamps negatives to zero (flags&flagReLU; a NaN stays NaN), for i < n.",
+	)
+	c := Load(Param("c"), GP64())
+	t := Load(Param("t"), GP64())
+	res := Load(Param("res"), GP64())
+	n := Load(Param("n"), GP64())
+	flags := Load(Param("flags"), GP64())
+	zero, bias := Y15, Y14
+	VXORPS(zero, zero, zero)
+	VBROADCASTSS(NewParamAddr("bias", 32), bias)
+	i, left, m := GP64(), GP64(), GP64()
+	XORQ(i, i)
+	// body applies the epilogue to Y0, loading the operands with load.
+	body := func(pre string, load func(base Register, dst VecPhysical)) {
+		TESTQ(U32(flagBias), flags)
+		JZ(LabelRef(pre + "_res"))
+		VADDPS(bias, Y0, Y0)
+		Label(pre + "_res")
+		TESTQ(U32(flagResidual), flags)
+		JZ(LabelRef(pre + "_relu"))
+		load(res, Y1)
+		VADDPS(Y1, Y0, Y0)
+		Label(pre + "_relu")
+		TESTQ(U32(flagReLU), flags)
+		JZ(LabelRef(pre + "_done"))
+		VMAXPS(Y0, zero, Y0)
+		Label(pre + "_done")
+	}
+	Label("er_loop")
+	MOVQ(n, left)
+	SUBQ(i, left)
+	CMPQ(left, U8(8))
+	JL(LabelRef("er_tail"))
+	VMOVUPS(Mem{Base: t, Index: i, Scale: 4}, Y0)
+	VADDPS(Mem{Base: c, Index: i, Scale: 4}, Y0, Y0)
+	body("er_v", func(base Register, dst VecPhysical) { VMOVUPS(Mem{Base: base, Index: i, Scale: 4}, dst) })
+	VMOVUPS(Y0, Mem{Base: c, Index: i, Scale: 4})
+	ADDQ(U8(8), i)
+	JMP(LabelRef("er_loop"))
+	Label("er_tail")
+	TESTQ(left, left)
+	JLE(LabelRef("er_end"))
+	LEAQ(tb.masks.Offset(32), m)
+	SHLQ(U8(2), left)
+	SUBQ(left, m)
+	VMOVDQU(Mem{Base: m}, Y2)
+	VMASKMOVPS(Mem{Base: t, Index: i, Scale: 4}, Y2, Y0)
+	VMASKMOVPS(Mem{Base: c, Index: i, Scale: 4}, Y2, Y1)
+	VADDPS(Y1, Y0, Y0)
+	body("er_t", func(base Register, dst VecPhysical) { VMASKMOVPS(Mem{Base: base, Index: i, Scale: 4}, Y2, dst) })
+	VMASKMOVPS(Y0, Y2, Mem{Base: c, Index: i, Scale: 4})
+	Label("er_end")
+	VZEROUPPER()
+	RET()
+}
