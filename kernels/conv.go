@@ -158,6 +158,7 @@ func convGroup(p ConvParams, n int, in, w []float32, pw *PackedA, bias, residual
 	}
 	g.n = n * cols
 	var bands []int // the plane rows of the column tasks of one image (phaseGeom.bands)
+	rowWise := false // convRows computes it
 	if geom == nil {
 		g.b = &imagesB{src: in, rowStride: hw, imgStride: p.InC * hw, cols: hw, imgs: n}
 	} else {
@@ -168,6 +169,16 @@ func convGroup(p ConvParams, n int, in, w []float32, pw *PackedA, bias, residual
 		if bands = geom.bands(&g); bands != nil {
 			parallel(len(bands)-1, func(i int) {
 				geom.fill(in, *e, 0, p.InC, bands[i], bands[i+1], asm)
+			})
+		} else if rowWise = n == 1 && ew != ow && byRows(&g, ow, ew); rowWise {
+			// Each thread fills the plane rows that start its output rows (convRows).
+			chunks := min(oh, Threads())
+			parallel(chunks, func(i int) {
+				r1 := (i + 1) * oh / chunks
+				if i == chunks-1 {
+					r1 = geom.rows
+				}
+				geom.fill(in, *e, 0, p.InC, i*oh/chunks, r1, asm)
 			})
 		} else {
 			chunks := workChunks(n*p.InC, n*p.InC*p.InH*p.InW)
@@ -184,7 +195,7 @@ func convGroup(p ConvParams, n int, in, w []float32, pw *PackedA, bias, residual
 		g.run()
 		return
 	}
-	if n == 1 && bands == nil && byRows(&g, ow, ew) {
+	if rowWise {
 		convRows(&g, oh, ow, ew, out, residual)
 		return
 	}
@@ -221,6 +232,9 @@ func convGroup(p ConvParams, n int, in, w []float32, pw *PackedA, bias, residual
 	})
 }
 
+// convByRows enables convRows; benchmarks switch it off to compare.
+var convByRows = true
+
 // byRows reports whether the GEMM g of one image's extended output (rows of ew
 // columns, ow of them kept) is better computed output row by output row,
 // straight into the output (convRows): where the AVX-512 kernel reads B in
@@ -231,7 +245,7 @@ func convGroup(p ConvParams, n int, in, w []float32, pw *PackedA, bias, residual
 // columns, ew 29) does not.
 func byRows(g *gemmArgs, ow, ew int) bool {
 	ker := g.isa.gemm
-	if !gemmInPlace || !ker.inPlace || !g.isa.asm || g.pa == nil {
+	if !convByRows || !gemmInPlace || !ker.inPlace || !g.isa.asm || g.pa == nil {
 		return false
 	}
 	full, r := ow/ker.nr*ker.nr, ow%ker.nr
