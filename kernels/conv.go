@@ -157,7 +157,7 @@ func convGroup(p ConvParams, n int, in, w []float32, pw *PackedA, bias, residual
 		ew, cols = geom.ew, geom.n
 	}
 	g.n = n * cols
-	var bands []int // the plane rows of the column tasks of one image (phaseGeom.bands)
+	var bands []int  // the plane rows of the column tasks of one image (phaseGeom.bands)
 	rowWise := false // convRows computes it
 	if geom == nil {
 		g.b = &imagesB{src: in, rowStride: hw, imgStride: p.InC * hw, cols: hw, imgs: n}
