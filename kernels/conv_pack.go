@@ -276,13 +276,11 @@ func gather(dst, src []float32, stride int, asm bool) {
 	case stride == 1:
 		copy(dst, src)
 		return
-	case asm && stride == 2:
+	case asm && stride == 2 && len(dst) > 0:
 		// Vector blocks read 16 values for 8 outputs; stop while inside src.
-		blocks := min(len(dst)/8, len(src)/16)
-		if blocks > 0 {
-			gatherEven8(blocks, &src[0], &dst[0])
-			t = 8 * blocks
-		}
+		_ = src[2*(len(dst)-1)] // the last value read
+		gatherEvenRows(1, len(dst), min(len(dst)/8, len(src)/16), &src[0], 0, &dst[0], 0)
+		return
 	}
 	for ; t < len(dst); t++ {
 		dst[t] = src[t*stride]

@@ -20,10 +20,6 @@ func kernel6x8(k int, a, b, c *float32, ldc int) {
 	panic("kernels: assembly kernel called in a build without it")
 }
 
-func gatherEven8(blocks int, src, dst *float32) {
-	panic("kernels: assembly kernel called in a build without it")
-}
-
 func gatherEvenRows(rows, n, blocks int, src *float32, ss int, dst *float32, ds int) {
 	panic("kernels: assembly kernel called in a build without it")
 }

@@ -612,30 +612,6 @@ cp_done:
 	VZEROUPPER
 	RET
 
-// func gatherEven8(blocks int, src *float32, dst *float32)
-// Requires: AVX, AVX2
-TEXT ·gatherEven8(SB), NOSPLIT, $0-24
-	MOVQ  blocks+0(FP), AX
-	MOVQ  src+8(FP), CX
-	MOVQ  dst+16(FP), DX
-	TESTQ AX, AX
-	JZ    ge_done
-
-ge_loop:
-	VMOVUPS (CX), Y0
-	VMOVUPS 32(CX), Y1
-	VSHUFPS $0x88, Y1, Y0, Y2
-	VPERMPD $0xd8, Y2, Y2
-	VMOVUPS Y2, (DX)
-	ADDQ    $0x00000040, CX
-	ADDQ    $0x00000020, DX
-	DECQ    AX
-	JNZ     ge_loop
-
-ge_done:
-	VZEROUPPER
-	RET
-
 // func gatherEvenRows(rows int, n int, blocks int, src *float32, ss int, dst *float32, ds int)
 // Requires: AVX, AVX2
 TEXT ·gatherEvenRows(SB), NOSPLIT, $0-56

@@ -25,11 +25,6 @@ func gemv4(k int, a *float32, lda int, x *float32, y *float32)
 //go:noescape
 func copyPanels16(n int, src *float32, dst *float32, stride int)
 
-// gatherEven8 sets dst[t] = src[2t] for t < 8·blocks (reading src[:16·blocks]).
-//
-//go:noescape
-func gatherEven8(blocks int, src *float32, dst *float32)
-
 // gatherEvenRows sets dst[r*ds+t] = src[r*ss+2t] for r < rows, t < n; the first 8·blocks
 // values of a row come from vector blocks that read src[r*ss : r*ss+16·blocks], the rest one by one.
 //

@@ -33,7 +33,6 @@ func main() {
 	narrowKernel()
 	gemv4()
 	copyPanels()
-	gatherEven()
 	gatherEvenRowsAsm()
 	tb := winoData()
 	winoInput4(tb)
@@ -391,38 +390,11 @@ func narrowKernel() {
 	RET()
 }
 
-// gatherEven emits the stride-2 im2col gather: dst[t] = src[2t], 8 outputs
-// per step from two loads, a lane-wise shuffle and a cross-lane permute.
-func gatherEven() {
-	TEXT("gatherEven8", NOSPLIT, "func(blocks int, src, dst *float32)")
-	Pragma("noescape")
-	Doc("gatherEven8 sets dst[t] = src[2t] for t < 8·blocks (reading src[:16·blocks]).")
-	n := Load(Param("blocks"), GP64())
-	src := Load(Param("src"), GP64())
-	dst := Load(Param("dst"), GP64())
-	TESTQ(n, n)
-	JZ(LabelRef("ge_done"))
-	Label("ge_loop")
-	VMOVUPS(Mem{Base: src}, Y0)
-	VMOVUPS(Mem{Base: src, Disp: 32}, Y1)
-	// Per 128-bit lane: {Y0[0], Y0[2], Y1[0], Y1[2]} | {Y0[4], Y0[6], Y1[4], Y1[6]}.
-	VSHUFPS(U8(0x88), Y1, Y0, Y2)
-	// Reorder the 64-bit pairs 0,2,1,3.
-	VPERMPD(U8(0xD8), Y2, Y2)
-	VMOVUPS(Y2, Mem{Base: dst})
-	ADDQ(U32(64), src)
-	ADDQ(U32(32), dst)
-	DECQ(n)
-	JNZ(LabelRef("ge_loop"))
-	Label("ge_done")
-	VZEROUPPER()
-	RET()
-}
-
-// gatherEvenRowsAsm emits gatherEvenRows, gatherEven8 over many rows in one call: a strided
-// layer's phase plane is rows of an input map's even columns, and a call per row of 7 to 56
-// values (the plane fill of ResNet-50's stride-2 layers made ~30,000 of them a pass) cost
-// more than the gather.
+// gatherEvenRowsAsm emits gatherEvenRows, the stride-2 im2col gather dst[t] = src[2t] over
+// many rows in one call, 8 outputs per step from two loads, a lane-wise shuffle and a
+// cross-lane permute: a strided layer's phase plane is rows of an input map's even columns,
+// and a call per row of 7 to 56 values (the plane fill of ResNet-50's stride-2 layers made
+// ~30,000 of them a pass) cost more than the gather.
 func gatherEvenRowsAsm() {
 	TEXT("gatherEvenRows", NOSPLIT, "func(rows, n, blocks int, src *float32, ss int, dst *float32, ds int)")
 	Pragma("noescape")
@@ -451,7 +423,9 @@ func gatherEvenRowsAsm() {
 	Label("ger_block")
 	VMOVUPS(Mem{Base: s}, Y0)
 	VMOVUPS(Mem{Base: s, Disp: 32}, Y1)
+	// Per 128-bit lane: {Y0[0], Y0[2], Y1[0], Y1[2]} | {Y0[4], Y0[6], Y1[4], Y1[6]}.
 	VSHUFPS(U8(0x88), Y1, Y0, Y2)
+	// Reorder the 64-bit pairs 0,2,1,3.
 	VPERMPD(U8(0xD8), Y2, Y2)
 	VMOVUPS(Y2, Mem{Base: d})
 	ADDQ(U32(64), s)
