@@ -16,7 +16,7 @@ import (
 func TestKSplitExact(t *testing.T) {
 	isatest.Run(t, func(t *testing.T) {
 		if !curISA().asm {
-			t.Log("the portable path does not split K")
+			t.Logf("path %s does not split K (epilogueRow is amd64 assembly)", ISA())
 			return
 		}
 		defer func(prev float64) { minParallelFlops = prev }(minParallelFlops)
