@@ -49,6 +49,7 @@ var convCases = []struct {
 }{
 	{"stem 7x7/2 pad3", ConvParams{InC: 3, InH: 37, InW: 33, OutC: 8, KH: 7, KW: 7, StrideH: 2, StrideW: 2, PadH: 3, PadW: 3}},
 	{"stem 7x7/2 pad3 wide", ConvParams{InC: 3, InH: 11, InW: 224, OutC: 12, KH: 7, KW: 7, StrideH: 2, StrideW: 2, PadH: 3, PadW: 3}}, // by rows: 112 = 48+48+16 columns
+	{"3x3/2 pad1 wide K", ConvParams{InC: 40, InH: 5, InW: 224, OutC: 10, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}},    // by rows, K = 360: several K blocks
 	{"stem 7x7/2 pad3 192", ConvParams{InC: 3, InH: 9, InW: 192, OutC: 9, KH: 7, KW: 7, StrideH: 2, StrideW: 2, PadH: 3, PadW: 3}},    // by rows: 96 = 2·48
 	{"3x3/1 pad1", ConvParams{InC: 16, InH: 14, InW: 14, OutC: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}},
 	{"3x3/1 pad1 odd", ConvParams{InC: 5, InH: 9, InW: 23, OutC: 7, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}},
