@@ -34,10 +34,10 @@ const path = require('path');
 const ort = require(path.join(process.env.ORT_NODE_MODULES, 'onnxruntime-node'));
 (async () => {
   const [model, threads, runs, warmup, prefix] = [process.argv[2], +process.argv[3], +process.argv[4], +process.argv[5], process.argv[6]];
+  const dims = [1, +process.argv[7], +process.argv[8], +process.argv[9]];
   const s = await ort.InferenceSession.create(model, { intraOpNumThreads: threads, interOpNumThreads: 1,
     graphOptimizationLevel: 'all', executionMode: 'sequential', enableProfiling: true, profileFilePrefix: prefix });
-  const dims = [1, 3, 224, 224];
-  const data = new Float32Array(3 * 224 * 224);
+  const data = new Float32Array(dims[1] * dims[2] * dims[3]);
   for (let i = 0; i < data.length; i++) data[i] = Math.random() * 2 - 1;
   for (let i = 0; i < warmup + runs; i++) await s.run({ [s.inputNames[0]]: new ort.Tensor('float32', data, dims) });
   s.endProfiling();
@@ -66,8 +66,9 @@ func dims(m []map[string][]int64, i int) []int64 {
 	return nil
 }
 
-// ortLayers runs ORT and returns ms per pass by layer key, and the median pass.
-func ortLayers(model, modules string, threads, runs, warmup int) (map[string]float64, float64, error) {
+// ortLayers runs ORT on c×h×w inputs, the size this project's side runs, and returns ms per
+// pass by layer key, and the median pass.
+func ortLayers(model, modules string, threads, runs, warmup, c, h, w int) (map[string]float64, float64, error) {
 	dir, err := os.MkdirTemp("", "layercmp")
 	if err != nil {
 		return nil, 0, err
@@ -77,7 +78,7 @@ func ortLayers(model, modules string, threads, runs, warmup int) (map[string]flo
 	if err := os.WriteFile(js, []byte(ortScript), 0o644); err != nil {
 		return nil, 0, err
 	}
-	cmd := exec.Command("node", js, model, fmt.Sprint(threads), fmt.Sprint(runs), fmt.Sprint(warmup), filepath.Join(dir, "p"))
+	cmd := exec.Command("node", js, model, fmt.Sprint(threads), fmt.Sprint(runs), fmt.Sprint(warmup), filepath.Join(dir, "p"), fmt.Sprint(c), fmt.Sprint(h), fmt.Sprint(w))
 	cmd.Env = append(os.Environ(), "ORT_NODE_MODULES="+modules)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
@@ -176,7 +177,7 @@ func main() {
 		ours[key] += ms
 		oursTotal += ms
 	}
-	theirs, ortPass, err := ortLayers(onnxPath, modules, *threads, *runs, warmup)
+	theirs, ortPass, err := ortLayers(onnxPath, modules, *threads, *runs, warmup, m.Config.NumChannels, h, w)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "layercmp:", err)
 		os.Exit(1)
