@@ -107,7 +107,7 @@ func runPlannedCase(t *testing.T, p ConvParams, n int, withBias, withRes, relu b
 	}
 	want, mag := refConvBatch(p, n, in, w, bias, res, relu)
 	if strings.HasPrefix(pl.Algorithm(), "winograd") {
-		checkPlanes(t, out, want, p.OutH()*p.OutW())
+		checkPlanes(t, out, want, mag, p.OutH()*p.OutW())
 		return
 	}
 	tol := make([]float64, len(want))
@@ -192,9 +192,9 @@ func TestPlanConvLazy(t *testing.T) {
 		if got := pl.Algorithm(); got != tc.want {
 			t.Errorf("%dx%d: %s, want %s", tc.h, tc.h, got, tc.want)
 		}
-		ref, _ := refConvBatch(p, 2, in, want, nil, nil, false)
+		ref, mag := refConvBatch(p, 2, in, want, nil, nil, false)
 		for _, o := range outs {
-			checkPlanes(t, o, ref, tc.h*tc.h)
+			checkPlanes(t, o, ref, mag, tc.h*tc.h)
 		}
 		// Another size later reuses the variant chosen first.
 		q := p
