@@ -1,6 +1,7 @@
 package datasets
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -175,8 +176,13 @@ func (d *Dataset) ChannelStats() (mean, std []float32) {
 	return mean, std
 }
 
+// ErrMixedSizes is FromExamples's error (wrapped, with the two sizes) for images of
+// different sizes: a Dataset holds one size, which Options.Width and Height give a folder
+// of photos as it is read.
+var ErrMixedSizes = errors.New("images differ in size")
+
 // FromExamples packs RGB examples into a 3-channel Dataset. All images must have one size
-// (resize when loading otherwise); paths, when given, name the images in errors.
+// (ErrMixedSizes otherwise); paths, when given, name the images in errors.
 func FromExamples(ex []Example, classes []string, paths []string) (*Dataset, error) {
 	d := &Dataset{C: 3, Classes: classes, Paths: paths}
 	if len(ex) == 0 {
@@ -199,8 +205,8 @@ func FromExamples(ex []Example, classes []string, paths []string) (*Dataset, err
 	d.Labels = make([]int, len(ex))
 	for i, e := range ex {
 		if e.Image.W != d.W || e.Image.H != d.H {
-			return nil, fmt.Errorf("datasets: images differ in size: %s is %dx%d, %s is %dx%d (set a resize size when loading)",
-				name(0), d.W, d.H, name(i), e.Image.W, e.Image.H)
+			return nil, fmt.Errorf("datasets: %w: %s is %dx%d, %s is %dx%d",
+				ErrMixedSizes, name(0), d.W, d.H, name(i), e.Image.W, e.Image.H)
 		}
 		dst := d.Pix[i*3*plane : (i+1)*3*plane]
 		for p := range plane {

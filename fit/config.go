@@ -142,6 +142,9 @@ type fingerprint struct {
 	Momentum     float64 `json:"momentum"`
 	WeightDecay  float64 `json:"weight_decay"`
 	WarmupEpochs int     `json:"warmup_epochs"`
+	// ImageSize is the training images' W×H ("32x32"): train --size changes it and nothing
+	// else. Checkpoints written before it was recorded have none and resume at any size.
+	ImageSize string `json:"image_size,omitempty"`
 }
 
 // diff names the settings in which now differs from f (the checkpoint's), as the flags
@@ -166,10 +169,12 @@ func (f fingerprint) diff(now fingerprint) string {
 	add("--momentum", f.Momentum, now.Momentum)
 	add("--weight-decay", f.WeightDecay, now.WeightDecay)
 	add("--warmup", f.WarmupEpochs, now.WarmupEpochs)
+	add("image size (--size)", f.ImageSize, now.ImageSize)
 	return strings.Join(out, ", ")
 }
 
 func (c *Config) fingerprint() fingerprint {
 	a, _ := c.Arch.MarshalJSON()
-	return fingerprint{string(a), c.Train.Len(), c.Batch, c.Epochs, c.LR, c.Schedule, c.Seed, c.Augment, c.Momentum, c.WeightDecay, c.WarmupEpochs}
+	return fingerprint{string(a), c.Train.Len(), c.Batch, c.Epochs, c.LR, c.Schedule, c.Seed, c.Augment, c.Momentum, c.WeightDecay, c.WarmupEpochs,
+		fmt.Sprintf("%dx%d", c.Train.W, c.Train.H)}
 }

@@ -156,6 +156,7 @@ func TestRefusals(t *testing.T) {
 		{"resume with other settings", func(c *Config) { c.Resume, c.LR = true, 0.2 }, "other settings: --lr 0.05 (now 0.2);"},
 		{"resume with two other settings", func(c *Config) { c.Resume, c.Epochs, c.Seed = true, 3, 9 }, "--epochs 1 (now 3), --seed 3 (now 9);"},
 		{"resume nothing", func(c *Config) { c.Resume, c.Out = true, t.TempDir() }, "no checkpoint.safetensors"},
+		{"resume at another image size", func(c *Config) { c.Resume, c.Train, c.Test = true, upscale(c.Train), upscale(c.Test) }, "image size (--size) 8x8 (now 16x16)"},
 		{"batch too big", func(c *Config) { c.Out, c.Batch = t.TempDir(), 1000 }, "larger than the 96 training images"},
 		{"bad schedule", func(c *Config) { c.Out, c.Schedule = t.TempDir(), "wavy" }, "unknown schedule"},
 		{"channels", func(c *Config) { c.Out = t.TempDir(); c.Arch.NumChannels = 1 }, "channels"},
@@ -167,6 +168,51 @@ func TestRefusals(t *testing.T) {
 		if _, err := Run(context.Background(), c); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want one mentioning %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// upscale doubles d's images (nearest neighbour): the same examples at another size.
+func upscale(d *datasets.Dataset) *datasets.Dataset {
+	out := *d
+	out.H, out.W = 2*d.H, 2*d.W
+	out.Pix = make([]uint8, d.Len()*d.C*out.H*out.W)
+	for i := range d.Len() * d.C {
+		for y := range out.H {
+			for x := range out.W {
+				out.Pix[(i*out.H+y)*out.W+x] = d.Pix[(i*d.H+y/2)*d.W+x/2]
+			}
+		}
+	}
+	return &out
+}
+
+// A checkpoint written before the image size was recorded (no image_size in its
+// fingerprint) resumes, at any size: the size is then not checked.
+func TestResumeCheckpointWithoutImageSize(t *testing.T) {
+	dir := t.TempDir()
+	c := toyConfig(t, dir)
+	c.Epochs = 1
+	if _, err := Run(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, CheckpointFile)
+	sd, meta, err := weights.ReadSafetensors(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := strings.Replace(meta["resnet_go_training"], `,"image_size":"8x8"`, "", 1)
+	if old == meta["resnet_go_training"] {
+		t.Fatalf("no image_size in the checkpoint's fingerprint: %s", old)
+	}
+	meta["resnet_go_training"] = old
+	if err := weights.WriteSafetensors(path, sd, meta, "F32"); err != nil {
+		t.Fatal(err)
+	}
+	c = toyConfig(t, dir)
+	c.Epochs, c.Resume = 1, true
+	c.Train, c.Test = upscale(c.Train), upscale(c.Test)
+	if _, err := Run(context.Background(), c); err != nil {
+		t.Fatalf("resuming a checkpoint without image_size: %v", err)
 	}
 }
 

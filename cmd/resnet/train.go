@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -32,7 +33,7 @@ import (
 type trainFlags struct {
 	arch, dataset, out, schedule, normalize, onBad, init string
 	epochs, batch, warmup, subset, threads, numLabels    int
-	maxPixels                                            int
+	maxPixels, size                                      int
 	fs                                                   *pflag.FlagSet // to tell a value given from the default
 	lr, momentum, weightDecay                            float64
 	milestones                                           []int
@@ -51,10 +52,12 @@ type trainFlags struct {
 // step).
 func (f *trainFlags) check() error {
 	if err := checkPositive(f.fs, map[string]int{"max-pixels": f.maxPixels, "subset": f.subset, "num-labels": f.numLabels,
-		"epochs": f.epochs, "batch": f.batch, "threads": f.threads}); err != nil {
+		"epochs": f.epochs, "batch": f.batch, "threads": f.threads, "size": f.size}); err != nil {
 		return err
 	}
 	switch {
+	case f.size > 0 && int64(f.size)*int64(f.size) > int64(f.maxPixels):
+		return fmt.Errorf("--size %d: %d×%d images have more pixels than --max-pixels %d", f.size, f.size, f.size, f.maxPixels)
 	case f.warmup < 0:
 		return fmt.Errorf("--warmup %d must be at least 0", f.warmup)
 	case !(f.lr > 0) || math.IsInf(f.lr, 0):
@@ -107,6 +110,7 @@ func (f *trainFlags) register(cmd *cobra.Command, withModel bool) {
 	fl.Uint64Var(&f.seed, "seed", 1, "seed for initialisation, shuffling and augmentation")
 	fl.IntVar(&f.maxPixels, "max-pixels", imageproc.DefaultMaxPixels, "refuse (or, with --on-bad-image skip, skip) decoded images (folder:, hf: datasets) with more pixels than this (Pillow's limit); CIFAR-10 and IDX records are fixed-size")
 	fl.IntVar(&f.subset, "subset", 0, "train on a seeded random subset of this many images (0: all)")
+	fl.IntVar(&f.size, "size", 0, "resize every training and test image to N×N (bilinear, as Pillow) as it is read; needed for a folder: or hf: dataset whose images differ in size (0: keep the dataset's size)")
 	fl.IntVar(&f.threads, "threads", runtime.GOMAXPROCS(0), "worker threads")
 	fl.BoolVar(&f.spin, spinFlag, true, spinUsage)
 	fl.StringVar(&f.onBad, "on-bad-image", "fail", "an unreadable image in a folder dataset: fail or skip (skipped images are counted and listed)")
@@ -190,7 +194,11 @@ func runFit(ctx context.Context, c fit.Config) error {
 	}
 	if n := len(res.History); n > 0 {
 		last := res.History[n-1]
-		fmt.Printf("done: %s (train error %.2f%%, test error %.2f%%); classify with: resnet classify --model %s IMAGE\n", c.Out, last.TrainError, last.TestError, c.Out)
+		errs := fmt.Sprintf("train error %.2f%%, test error %.2f%%", last.TrainError, last.TestError)
+		if c.Test == nil {
+			errs = fmt.Sprintf("train error %.2f%%, no test split", last.TrainError)
+		}
+		fmt.Printf("done: %s (%s); classify with: resnet classify --model %s IMAGE\n", c.Out, errs, c.Out)
 	}
 	return nil
 }
@@ -296,14 +304,21 @@ func (f *trainFlags) data(cfg *arch.Config) (*datasets.Dataset, *datasets.Datase
 	opts := f.datasetOptions()
 	opts.OnBadImage, opts.Warn, opts.Filter = policy, os.Stderr, imageproc.Bilinear
 	opts.MaxPixels = f.maxPixels
+	if f.size > 0 {
+		opts.Width, opts.Height = f.size, f.size
+	}
 	// Decoding 50,000 JPEGs takes tens of seconds: say so rather than sit silent.
 	t0 := time.Now()
 	fmt.Fprintf(os.Stderr, "reading the training images of %s ...\n", spec)
 	trainSet, err := spec.Dataset(datasets.Train, opts)
+	if errors.Is(err, datasets.ErrMixedSizes) {
+		return nil, nil, fmt.Errorf("%w; --size N resizes every image to N×N as it is read", err)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
 	fmt.Fprintf(os.Stderr, "read %d training images (%d classes) in %.1f s\n", trainSet.Len(), len(trainSet.Classes), time.Since(t0).Seconds())
+	trainPaths := trainSet.Paths // before --subset, to tell a test split that is the same folder
 	if len(trainSet.Skipped) > 0 {
 		fmt.Fprintf(os.Stderr, "skipped %d unreadable training images\n", len(trainSet.Skipped))
 	}
@@ -326,6 +341,12 @@ func (f *trainFlags) data(cfg *arch.Config) (*datasets.Dataset, *datasets.Datase
 	testSet, err := spec.Dataset(datasets.Test, opts)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "no test split (%v); training without test error\n", err)
+		return trainSet, nil, nil
+	}
+	if len(trainPaths) > 0 && slices.Equal(testSet.Paths, trainPaths) {
+		// A folder without train/ and test/ (or val/) side by side gives the same images for
+		// both splits: their error would be the training error under another name.
+		fmt.Fprintf(os.Stderr, "%s has no test split of its own (train/ and test/ or val/ folders side by side); training without test error\n", spec)
 		return trainSet, nil, nil
 	}
 	if testSet.C != cfg.NumChannels {

@@ -113,3 +113,54 @@ func TestTrainInterruptAndResume(t *testing.T) {
 		t.Errorf("%d epochs in metrics.jsonl after resume, want 40", n)
 	}
 }
+
+// train on a folder of photos of different sizes: refused without --size (the message says
+// how), trained with it; a folder with train/ and test/ side by side reports test error, one
+// without has no test split (not its training images under that name); --size changes on
+// --resume are refused, and sizes no run can use before any data is read.
+func TestTrainFolderSizesAndSplits(t *testing.T) {
+	root := t.TempDir()
+	for _, split := range []string{"train", "test"} {
+		for c, class := range []string{"a", "b"} {
+			dir := filepath.Join(root, split, class)
+			os.MkdirAll(dir, 0o755)
+			for i := range 6 {
+				w, h := 8+i, 8+(i*3)%5 // sizes differ within every class
+				img := image.NewRGBA(image.Rect(0, 0, w, h))
+				for y := range h {
+					for x := range w {
+						v := uint8(40 + 160*c)
+						img.Set(x, y, color.RGBA{v, uint8(x * 9), uint8(y * 9), 255})
+					}
+				}
+				f, _ := os.Create(filepath.Join(dir, string(rune('a'+i))+".png"))
+				png.Encode(f, img)
+				f.Close()
+			}
+		}
+	}
+	args := func(extra ...string) []string {
+		return append([]string{"train", "--arch", "cifar-resnet8", "--dataset", "folder:" + root, "--epochs", "1", "--batch", "4", "-q"}, extra...)
+	}
+	if _, errOut, code := run(t, args("--out", t.TempDir())...); code == 0 || !strings.Contains(errOut, "images differ in size") || !strings.Contains(errOut, "--size N resizes") {
+		t.Errorf("mixed sizes without --size: exit %d, %s", code, errOut)
+	}
+	out := filepath.Join(t.TempDir(), "run")
+	stdout, errOut, code := run(t, args("--size", "8", "--out", out)...)
+	if code != 0 || !strings.Contains(stdout, "test error") || !strings.Contains(stdout, "done: "+out+" (train error") {
+		t.Fatalf("--size 8: exit %d, %s %s", code, stdout, errOut)
+	}
+	if _, errOut, code = run(t, args("--size", "10", "--out", out, "--resume")...); code == 0 || !strings.Contains(errOut, "image size (--size) 8x8 (now 10x10)") {
+		t.Errorf("--resume at another --size: exit %d, %s", code, errOut)
+	}
+	for _, bad := range []struct{ size, want string }{{"0", "--size"}, {"-3", "--size"}, {"20000", "more pixels than --max-pixels"}} {
+		if _, errOut, code = run(t, args("--size", bad.size, "--out", t.TempDir())...); code == 0 || !strings.Contains(errOut, bad.want) {
+			t.Errorf("--size %s: exit %d, %s", bad.size, code, errOut)
+		}
+	}
+	// One folder of classes: both splits would read the same images.
+	stdout, errOut, code = run(t, "train", "--arch", "cifar-resnet8", "--dataset", "folder:"+filepath.Join(root, "train"), "--epochs", "1", "--batch", "4", "--size", "8", "--out", t.TempDir(), "-q")
+	if code != 0 || !strings.Contains(errOut, "has no test split of its own") || strings.Contains(stdout, "test error") || !strings.Contains(stdout, "no test split") {
+		t.Errorf("a folder without split folders: exit %d, %s %s", code, stdout, errOut)
+	}
+}
