@@ -148,17 +148,21 @@ func (e *LoadError) Error() string {
 		parts = append(parts, fmt.Sprintf("unexpected key(s) (%d): %s", len(e.Unexpected), list(e.Unexpected)))
 	}
 	if len(e.Mismatched) > 0 {
-		parts = append(parts, fmt.Sprintf("size mismatch: %s", strings.Join(e.Mismatched, "; ")))
+		parts = append(parts, fmt.Sprintf("size mismatch (%d): %s", len(e.Mismatched), listSep(e.Mismatched, "; ")))
 	}
 	return fmt.Sprintf("error(s) loading weights into %s: %s", e.Model, strings.Join(parts, "; "))
 }
 
-// list shows up to 8 names, then a count, so the message stays readable.
-func list(names []string) string {
+// list shows up to 8 names, then a count, so the message stays readable (a checkpoint
+// of another architecture can miss or mismatch every tensor: 60 lines of them once).
+func list(names []string) string { return listSep(names, ", ") }
+
+// listSep is list with its own separator.
+func listSep(names []string, sep string) string {
 	if len(names) > 8 {
-		return strings.Join(names[:8], ", ") + fmt.Sprintf(", … and %d more", len(names)-8)
+		return strings.Join(names[:8], sep) + fmt.Sprintf("%s… and %d more", sep, len(names)-8)
 	}
-	return strings.Join(names, ", ")
+	return strings.Join(names, sep)
 }
 
 // Check compares a checkpoint with what the spec needs. It returns a *LoadError when any tensor

@@ -139,7 +139,12 @@ func TestLoadErrors(t *testing.T) {
 		{"wrong shape", func(s weights.StateDict) {
 			s[w] = &weights.Tensor{Shape: []int{12, 8, 1, 1}, Data: make([]float32, 96)}
 		},
-			[]string{"size mismatch", w, "checkpoint [12, 8, 1, 1], model [12, 8, 3, 3]"}},
+			[]string{"size mismatch (1): ", w, "checkpoint [12, 8, 1, 1], model [12, 8, 3, 3]"}},
+		{"every tensor the wrong shape", func(s weights.StateDict) {
+			for _, t := range s {
+				t.Shape = append(t.Shape, 1) // a trailing 1: the same values, not the model's shape
+			}
+		}, []string{"size mismatch (", "; … and ", " more"}},
 		{"wrong head", func(s weights.StateDict) {
 			s[arch.ClassifierWeight] = &weights.Tensor{Shape: []int{1000, 16}, Data: make([]float32, 16000)}
 		}, []string{"classifier.1.weight: checkpoint [1000, 16], model [7, 16]"}},
