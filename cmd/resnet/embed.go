@@ -144,7 +144,15 @@ func runEmbed(cmd *cobra.Command, f *embedFlags, args []string) error {
 		if err := atomicfile.Write(pathsFile, []byte(names.String())); err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "wrote %d×%d embeddings (%s) to %s, the image of each row to %s\n", len(rows), m.Spec.Features, sh, output, pathsFile)
+		// Not "(all inputs)" for the shard when some failed: that read as "all embedded".
+		what := fmt.Sprintf("of all %d inputs", len(paths))
+		if sh.count > 0 {
+			what = fmt.Sprintf("of the %d inputs of %s", len(paths), sh)
+		}
+		if n := len(paths) - len(rows); n > 0 {
+			what += fmt.Sprintf("; %d failed, listed above", n)
+		}
+		fmt.Fprintf(os.Stderr, "wrote %d×%d embeddings (%s) to %s, the image of each row to %s\n", len(rows), m.Spec.Features, what, output, pathsFile)
 	}
 	if failed {
 		return errSomeFailed

@@ -71,8 +71,8 @@ func TestEmbedPathsFile(t *testing.T) {
 	writePNG(t, filepath.Join(dir, "c.png"), 20, 50)
 	npyPath := filepath.Join(t.TempDir(), "emb.npy")
 	_, errOut, code := run(t, "embed", "--model", tinyModel, "--output", npyPath, dir)
-	if code != 1 || !strings.Contains(errOut, "b.png: error:") {
-		t.Errorf("exit %d, stderr %q: want exit 1 and the broken file's error", code, errOut)
+	if code != 1 || !strings.Contains(errOut, "b.png: error:") || !strings.Contains(errOut, "(of all 3 inputs; 1 failed, listed above)") {
+		t.Errorf("exit %d, stderr %q: want exit 1, the broken file's error and a summary that counts it", code, errOut)
 	}
 	b, err := os.ReadFile(npyPath)
 	if err != nil || !strings.Contains(string(b[:128]), "'shape': (2, ") {
