@@ -56,12 +56,12 @@ func degradationCmd() *cobra.Command {
 
 // degradationRow is one network's final errors, as results.json stores them.
 type degradationRow struct {
-	Network    string  `json:"network"`
-	Depth      int     `json:"depth"`
-	Plain      bool    `json:"plain"`
-	TrainError float64 `json:"train_error"`
-	TestError  float64 `json:"test_error"`
-	Seconds    float64 `json:"seconds"`
+	Network    string   `json:"network"`
+	Depth      int      `json:"depth"`
+	Plain      bool     `json:"plain"`
+	TrainError float64  `json:"train_error"`
+	TestError  *float64 `json:"test_error,omitempty"` // absent without a test split
+	Seconds    float64  `json:"seconds"`
 }
 
 func runDegradation(ctx context.Context, f *degradationFlags) error {
@@ -122,11 +122,16 @@ func runDegradation(ctx context.Context, f *degradationFlags) error {
 			row := degradationRow{Network: label, Depth: d, Plain: isPlain}
 			for _, e := range res.History {
 				curve.Train = append(curve.Train, e.TrainError)
-				curve.Test = append(curve.Test, e.TestError)
+				if testSet != nil { // without one, no test curve (not a line at 0%)
+					curve.Test = append(curve.Test, e.TestError)
+				}
 				row.Seconds += e.Seconds
 			}
 			last := res.History[len(res.History)-1]
-			row.TrainError, row.TestError = last.TrainError, last.TestError
+			row.TrainError = last.TrainError
+			if testSet != nil {
+				row.TestError = &last.TestError
+			}
 			rows = append(rows, row)
 			if isPlain {
 				plain = append(plain, curve)
@@ -146,7 +151,11 @@ func runDegradation(ctx context.Context, f *degradationFlags) error {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "\nnetwork\ttrain error\ttest error\ttraining time\t")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%.2f%%\t%.2f%%\t%.0f s\t\n", r.Network, r.TrainError, r.TestError, r.Seconds)
+		test := "none" // no test split
+		if r.TestError != nil {
+			test = fmt.Sprintf("%.2f%%", *r.TestError)
+		}
+		fmt.Fprintf(tw, "%s\t%.2f%%\t%s\t%.0f s\t\n", r.Network, r.TrainError, test, r.Seconds)
 	}
 	tw.Flush()
 	n := len(f.depths)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,6 +63,46 @@ func TestCheckDepthsSorts(t *testing.T) {
 				t.Errorf("%v: got %v, want %v", c.in, got, c.want)
 				break
 			}
+		}
+	}
+}
+
+// A dataset without a test split has no test error: the table says "none" and results.json
+// leaves test_error out (both used to report 0.00%, and the figure a test curve at 0%); with
+// train/ and test/ side by side, every network has one.
+func TestDegradationTestErrorOnlyWithATestSplit(t *testing.T) {
+	one := imageFolder(t) // class folders alone
+	split := t.TempDir()
+	for _, s := range []string{"train", "test"} {
+		if err := os.CopyFS(filepath.Join(split, s), os.DirFS(one)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		data     string
+		withTest bool
+	}{{one, false}, {split, true}} {
+		out := filepath.Join(t.TempDir(), "deg")
+		stdout, errOut, code := run(t, "experiment", "degradation", "--dataset", "folder:"+c.data, "--depths", "8,14",
+			"--epochs", "1", "--batch", "32", "--out", out, "-q")
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", c.data, code, errOut)
+		}
+		var rows []map[string]any
+		b, err := os.ReadFile(filepath.Join(out, "results.json"))
+		if err == nil {
+			err = json.Unmarshal(b, &rows)
+		}
+		if err != nil || len(rows) != 4 {
+			t.Fatalf("results.json: %v, %d rows", err, len(rows))
+		}
+		for _, r := range rows {
+			if _, has := r["test_error"]; has != c.withTest {
+				t.Errorf("test split %v: results.json row %v", c.withTest, r)
+			}
+		}
+		if none := strings.Count(stdout, " none "); (none == 4) == c.withTest || (none == 0) != c.withTest {
+			t.Errorf("test split %v: %d rows of the table say none:\n%s", c.withTest, none, stdout)
 		}
 	}
 }
