@@ -3,6 +3,7 @@ package fit
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -435,5 +436,34 @@ func TestInitReplacesHead(t *testing.T) {
 		if got["classifier.1.weight"].Shape[0] != 4 {
 			t.Errorf("head has %v", got["classifier.1.weight"].Shape)
 		}
+	}
+}
+
+// metrics.jsonl writes the test fields exactly when the epoch was tested: a perfect 0% test
+// error too (omitempty on the value used to drop it, which read as "no test data"), and
+// neither without test data; reading back keeps which.
+func TestEpochJSONTestFields(t *testing.T) {
+	for _, c := range []struct {
+		e    Epoch
+		want string
+	}{
+		{Epoch{Epoch: 1, TrainLoss: 0.5, TrainError: 10, Tested: true, TestLoss: 0.25, TestError: 0, LR: 0.1, Seconds: 2, ImagesPerSec: 3},
+			`{"epoch":1,"train_loss":0.5,"train_error":10,"test_loss":0.25,"test_error":0,"lr":0.1,"seconds":2,"images_per_sec":3}`},
+		{Epoch{Epoch: 2, TrainLoss: 0.5, TrainError: 10, LR: 0.1, Seconds: 2, ImagesPerSec: 3},
+			`{"epoch":2,"train_loss":0.5,"train_error":10,"lr":0.1,"seconds":2,"images_per_sec":3}`},
+	} {
+		b, err := json.Marshal(c.e)
+		if err != nil || string(b) != c.want {
+			t.Errorf("%+v: %s (%v), want %s", c.e, b, err, c.want)
+		}
+		var back Epoch
+		if err := json.Unmarshal(b, &back); err != nil || back != c.e {
+			t.Errorf("%s read back as %+v (%v), want %+v", b, back, err, c.e)
+		}
+	}
+	// A line of an older file: test_loss without test_error (a 0% left out).
+	var old Epoch
+	if err := json.Unmarshal([]byte(`{"epoch":3,"train_loss":1,"train_error":2,"test_loss":0.5,"lr":0.1,"seconds":1,"images_per_sec":1}`), &old); err != nil || !old.Tested || old.TestError != 0 || old.TestLoss != 0.5 {
+		t.Errorf("older line: %+v (%v)", old, err)
 	}
 }

@@ -27,14 +27,59 @@ import (
 
 // Epoch is one line of metrics.jsonl.
 type Epoch struct {
-	Epoch        int     `json:"epoch"` // 1-based
-	TrainLoss    float64 `json:"train_loss"`
-	TrainError   float64 `json:"train_error"` // percent, on the augmented training batches
-	TestLoss     float64 `json:"test_loss,omitempty"`
-	TestError    float64 `json:"test_error,omitempty"` // percent; absent without test data
-	LR           float64 `json:"lr"`                   // rate of the epoch's last step
+	Epoch      int     `json:"epoch"` // 1-based
+	TrainLoss  float64 `json:"train_loss"`
+	TrainError float64 `json:"train_error"` // percent, on the augmented training batches
+	// Tested says the run has test data: TestLoss and TestError were measured (and are
+	// written, a perfect 0% too); without, metrics.jsonl has neither.
+	Tested       bool    `json:"-"`
+	TestLoss     float64 `json:"-"`
+	TestError    float64 `json:"-"` // percent
+	LR           float64 `json:"lr"` // rate of the epoch's last step
 	Seconds      float64 `json:"seconds"`
 	ImagesPerSec float64 `json:"images_per_sec"`
+}
+
+// epochJSON is Epoch as metrics.jsonl writes it, test fields present when measured: written
+// with omitempty on the values themselves, a test error of exactly 0% read as "no test data".
+type epochJSON struct {
+	Epoch        int      `json:"epoch"`
+	TrainLoss    float64  `json:"train_loss"`
+	TrainError   float64  `json:"train_error"`
+	TestLoss     *float64 `json:"test_loss,omitempty"`
+	TestError    *float64 `json:"test_error,omitempty"`
+	LR           float64  `json:"lr"`
+	Seconds      float64  `json:"seconds"`
+	ImagesPerSec float64  `json:"images_per_sec"`
+}
+
+// MarshalJSON writes the test fields only when they were measured.
+func (e Epoch) MarshalJSON() ([]byte, error) {
+	j := epochJSON{Epoch: e.Epoch, TrainLoss: e.TrainLoss, TrainError: e.TrainError, LR: e.LR, Seconds: e.Seconds, ImagesPerSec: e.ImagesPerSec}
+	if e.Tested {
+		j.TestLoss, j.TestError = &e.TestLoss, &e.TestError
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads a line of metrics.jsonl (or a checkpoint's history); either test field
+// present means the run was tested (older files left a 0% test error out).
+func (e *Epoch) UnmarshalJSON(b []byte) error {
+	var j epochJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*e = Epoch{Epoch: j.Epoch, TrainLoss: j.TrainLoss, TrainError: j.TrainError, LR: j.LR, Seconds: j.Seconds, ImagesPerSec: j.ImagesPerSec}
+	if j.TestLoss != nil || j.TestError != nil {
+		e.Tested = true
+		if j.TestLoss != nil {
+			e.TestLoss = *j.TestLoss
+		}
+		if j.TestError != nil {
+			e.TestError = *j.TestError
+		}
+	}
+	return nil
 }
 
 // Result is what a finished (or interrupted) run leaves.
@@ -368,7 +413,7 @@ func runEpoch(ctx context.Context, c *Config, tr *train.Trainer, loader *dataset
 			// Every weight is finite (checked after each step), but the outputs are not.
 			return ep, &divergence{fmt.Sprintf("the test pass after epoch %d", ep.Epoch), fmt.Errorf("the test loss is %v: the weights are finite but so large that the network's outputs overflow", loss)}
 		}
-		ep.TestLoss, ep.TestError = loss, errPct
+		ep.Tested, ep.TestLoss, ep.TestError = true, loss, errPct
 	}
 	return ep, nil
 }
@@ -494,7 +539,7 @@ func describe(c *arch.Config) string {
 
 func (e Epoch) line(epochs int) string {
 	s := fmt.Sprintf("epoch %d/%d  train loss %.4f  train error %.2f%%", e.Epoch, epochs, e.TrainLoss, e.TrainError)
-	if e.TestError != 0 || e.TestLoss != 0 {
+	if e.Tested {
 		s += fmt.Sprintf("  test loss %.4f  test error %.2f%%", e.TestLoss, e.TestError)
 	}
 	return s + fmt.Sprintf("  lr %.4g  %.0f s  %.0f img/s", e.LR, e.Seconds, e.ImagesPerSec)

@@ -64,7 +64,9 @@ func run(dirs []string, png, metrics, title string) error {
 		c := plots.Curve{Name: "ResNet-20"}
 		for _, e := range all {
 			c.Train = append(c.Train, e.TrainError)
-			c.Test = append(c.Test, e.TestError)
+			if e.Tested {
+				c.Test = append(c.Test, e.TestError)
+			}
 		}
 		return plots.Training(png, title, c)
 	}
