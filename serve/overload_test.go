@@ -289,3 +289,33 @@ func TestDrainTimeout(t *testing.T) {
 	}
 	close(g.open)
 }
+
+// A server stopped before it was ever ready (a model failed to load) exits without the
+// drain wait: no load balancer routed traffic to it. Once ready, the wait applies.
+func TestNoDrainWaitWhenNeverReady(t *testing.T) {
+	for _, ready := range []bool{false, true} {
+		s := New(Options{DrainWait: 2 * time.Second, ExitTimeout: 20 * time.Second})
+		if ready {
+			s.MarkReady()
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx, s.HTTPFrontend(ln)) }()
+		start := time.Now()
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("ready %v: Run: %v", ready, err)
+		}
+		d := time.Since(start)
+		if !ready && d > time.Second {
+			t.Errorf("never ready: Run took %v, the 2 s drain wait included", d)
+		}
+		if ready && d < 2*time.Second {
+			t.Errorf("ready: Run took %v, less than the 2 s drain wait", d)
+		}
+	}
+}

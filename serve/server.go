@@ -332,7 +332,8 @@ func (h *httpFrontend) Serve() error                       { return h.srv.Serve(
 func (h *httpFrontend) Shutdown(ctx context.Context) error { return h.srv.Shutdown(ctx) }
 
 // Run serves the front ends until ctx ends or one of them fails, then shuts down gracefully:
-// readiness turns 503 at once, requests are still served for DrainWait, then the front ends
+// readiness turns 503 at once, requests are still served for DrainWait (skipped if the
+// server never became ready: MarkReady was not called), then the front ends
 // stop accepting and finish every request in progress, and the batchers finish what is
 // queued. ExitTimeout bounds the whole shutdown, from the moment ctx ends. Run returns nil
 // after a clean shutdown, and an error if a front end failed or the time ran out with
@@ -351,8 +352,13 @@ func (s *Server) Run(ctx context.Context, fronts ...Frontend) error {
 	start := time.Now()
 	deadline, cancel := context.WithTimeout(context.Background(), s.opt.ExitTimeout)
 	defer cancel()
+	everReady := s.loaded.Load()
 	s.Drain()
-	if failed == nil {
+	if failed == nil && !everReady {
+		// Readiness never turned 200 (a model failed to load, or the signal came first):
+		// no load balancer sends traffic here, so there is nothing to drain.
+		s.log.Info("stopping before any model was ready: no drain wait")
+	} else if failed == nil {
 		wait := min(s.opt.DrainWait, s.opt.ExitTimeout)
 		s.log.Info("draining: readiness is 503; still serving, then refusing new connections", "wait", wait)
 		select {
