@@ -34,7 +34,7 @@ type Epoch struct {
 	// written, a perfect 0% too); without, metrics.jsonl has neither.
 	Tested       bool    `json:"-"`
 	TestLoss     float64 `json:"-"`
-	TestError    float64 `json:"-"` // percent
+	TestError    float64 `json:"-"`  // percent
 	LR           float64 `json:"lr"` // rate of the epoch's last step
 	Seconds      float64 `json:"seconds"`
 	ImagesPerSec float64 `json:"images_per_sec"`
