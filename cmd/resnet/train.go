@@ -338,16 +338,23 @@ func (f *trainFlags) data(cfg *arch.Config) (*datasets.Dataset, *datasets.Datase
 		fmt.Fprintf(os.Stderr, "%s names one split; training without test error\n", spec)
 		return trainSet, nil, nil
 	}
+	// A folder without train/ and test/ (or val/) side by side gives the same images for both
+	// splits: their error would be the training error under another name. Listing the test
+	// split (names, no decoding) tells before it is decoded a second time.
+	noTestSplit := func() (*datasets.Dataset, *datasets.Dataset, error) {
+		fmt.Fprintf(os.Stderr, "%s has no test split of its own (train/ and test/ or val/ folders side by side); training without test error\n", spec)
+		return trainSet, nil, nil
+	}
+	if l, err := spec.List(datasets.Test, opts); err == nil && sameImages(l, trainPaths) {
+		return noTestSplit()
+	}
 	testSet, err := spec.Dataset(datasets.Test, opts)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "no test split (%v); training without test error\n", err)
 		return trainSet, nil, nil
 	}
 	if len(trainPaths) > 0 && slices.Equal(testSet.Paths, trainPaths) {
-		// A folder without train/ and test/ (or val/) side by side gives the same images for
-		// both splits: their error would be the training error under another name.
-		fmt.Fprintf(os.Stderr, "%s has no test split of its own (train/ and test/ or val/ folders side by side); training without test error\n", spec)
-		return trainSet, nil, nil
+		return noTestSplit() // the listing differed only by images that failed to decode
 	}
 	if testSet.C != cfg.NumChannels {
 		if testSet, err = testSet.WithChannels(cfg.NumChannels); err != nil {
@@ -355,6 +362,19 @@ func (f *trainFlags) data(cfg *arch.Config) (*datasets.Dataset, *datasets.Datase
 		}
 	}
 	return trainSet, testSet, nil
+}
+
+// sameImages reports whether the listed split names exactly the images of paths, in order.
+func sameImages(l *datasets.Folder, paths []string) bool {
+	if len(paths) == 0 || len(l.Listed) != len(paths) {
+		return false
+	}
+	for i, x := range l.Listed {
+		if x.Name != paths[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func (f *trainFlags) fitConfig(cfg *arch.Config, trainSet, testSet *datasets.Dataset) (fit.Config, error) {
