@@ -189,14 +189,8 @@ func TestDrain(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.MarkReady()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + ln.Addr().String()
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, s.HTTPFrontend(ln)) }()
+	addr, stop, done := runHTTP(t, s)
+	url := "http://" + addr
 
 	jpg := readFile(t, imagePath(t, "cat.jpg"))
 	const inflight = 10
@@ -231,7 +225,7 @@ func TestDrain(t *testing.T) {
 	}
 	// After the drain wait the listener is closed: new connections are refused.
 	waitFor(t, "new connections refused", func() bool {
-		c, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second)
+		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
 			return true
 		}
@@ -269,18 +263,12 @@ func TestDrainTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.MarkReady()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, s.HTTPFrontend(ln)) }()
-	go http.Post("http://"+ln.Addr().String()+"/models/"+cifarName, "", strings.NewReader(string(readFile(t, imagePath(t, "cat.jpg")))))
+	addr, stop, done := runHTTP(t, s)
+	go http.Post("http://"+addr+"/models/"+cifarName, "", strings.NewReader(string(readFile(t, imagePath(t, "cat.jpg")))))
 	<-g.entered
 	start := time.Now()
 	stop()
-	err = <-done
+	err := <-done
 	if err == nil || !strings.Contains(err.Error(), "requests still in progress") {
 		t.Errorf("Run: %v, want a timeout error", err)
 	}
@@ -298,13 +286,7 @@ func TestNoDrainWaitWhenNeverReady(t *testing.T) {
 		if ready {
 			s.MarkReady()
 		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, stop := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- s.Run(ctx, s.HTTPFrontend(ln)) }()
+		_, stop, done := runHTTP(t, s)
 		start := time.Now()
 		stop()
 		if err := <-done; err != nil {
@@ -318,4 +300,18 @@ func TestNoDrainWaitWhenNeverReady(t *testing.T) {
 			t.Errorf("ready: Run took %v, less than the 2 s drain wait", d)
 		}
 	}
+}
+
+// runHTTP serves s's REST front end on a free local port with Run, until stop; done
+// receives Run's result.
+func runHTTP(t *testing.T, s *Server) (addr string, stop context.CancelFunc, done <-chan error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	c := make(chan error, 1)
+	go func() { c <- s.Run(ctx, s.HTTPFrontend(ln)) }()
+	return ln.Addr().String(), stop, c
 }

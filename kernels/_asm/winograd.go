@@ -19,6 +19,15 @@ import (
 // (lane l takes lane l+1) and the scalars 2, 4, 5, 8.
 type winoTables struct{ masks, rot, consts Mem }
 
+// lanesMask loads into dst the ymm mask of lanes < n (0 ≤ n ≤ 8) from winomask, the
+// bytes at 4(8-n) past its 8 set lanes; it scales n (to bytes) and uses tmp.
+func (tb winoTables) lanesMask(n, tmp Register, dst VecPhysical) {
+	LEAQ(tb.masks.Offset(32), tmp)
+	SHLQ(U8(2), n)
+	SUBQ(n, tmp)
+	VMOVDQU(Mem{Base: tmp}, dst)
+}
+
 func winoData() winoTables {
 	var t winoTables
 	t.masks = GLOBL("winomask", RODATA|NOPTR)
@@ -174,14 +183,8 @@ func winoInputKernel(tr inputTransform, tb winoTables) {
 	CMPQ(lb, t)
 	CMOVQGT(t, lb)
 	// Mask of lanes < n: winomask at byte 4(8-n); lanes >= la = not lanes < la.
-	LEAQ(tb.masks.Offset(32), t)
-	SHLQ(U8(2), lb)
-	SUBQ(lb, t)
-	VMOVDQU(Mem{Base: t}, mask[0])
-	LEAQ(tb.masks.Offset(32), t)
-	SHLQ(U8(2), la)
-	SUBQ(la, t)
-	VMOVDQU(Mem{Base: t}, mask[1])
+	tb.lanesMask(lb, t, mask[0])
+	tb.lanesMask(la, t, mask[1])
 	VANDNPS(mask[0], mask[1], mask[0]) // lanes < lb and not lanes < la
 	for i := range x {
 		VMASKMOVPS(Mem{Base: r[i]}, mask[0], x[i])
