@@ -28,6 +28,9 @@ type Model struct {
 	Source string
 	// MaxPixels limits decoded image size (imageproc.DefaultMaxPixels unless changed).
 	MaxPixels int
+	// KeepOrientation preprocesses image files as stored instead of turned
+	// upright by their EXIF orientation (imageproc.DecodeOptions).
+	KeepOrientation bool
 }
 
 // Prediction is one class with its softmax probability.
@@ -67,12 +70,18 @@ func (m *Model) PreprocessRGBInto(img *imageproc.RGB, dst []float32) (*tensor.Te
 
 // PreprocessFile decodes an image file (JPEG, PNG, GIF, BMP, TIFF, WebP) and preprocesses it.
 func (m *Model) PreprocessFile(path string) (*tensor.Tensor, error) {
-	img, err := imageproc.DecodeFile(path, m.maxPixels())
+	img, err := imageproc.DecodeFileWith(path, m.DecodeOptions())
 	if err != nil {
 		return nil, err
 	}
 	defer img.Release()
 	return m.PreprocessRGB(img)
+}
+
+// DecodeOptions are the options PreprocessFile decodes with: MaxPixels and
+// KeepOrientation.
+func (m *Model) DecodeOptions() imageproc.DecodeOptions {
+	return imageproc.DecodeOptions{MaxPixels: m.maxPixels(), KeepOrientation: m.KeepOrientation}
 }
 
 func (m *Model) maxPixels() int {

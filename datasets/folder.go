@@ -36,7 +36,7 @@ type Listed struct {
 }
 
 // Decode reads and decodes the image as the dataset's loader would have (opts: MaxPixels,
-// and the resize of Width/Height/Filter).
+// KeepOrientation, and the resize of Width/Height/Filter).
 func (l Listed) Decode(opts Options) (*imageproc.RGB, error) {
 	return decodeJob(job{file: l.file, data: l.data}, &opts)
 }
@@ -124,7 +124,7 @@ func decodeJob(j job, o *Options) (*imageproc.RGB, error) {
 			return nil, err
 		}
 	}
-	img, err := imageproc.Decode(bytes.NewReader(data), o.maxPixels())
+	img, err := imageproc.DecodeWith(bytes.NewReader(data), imageproc.DecodeOptions{MaxPixels: o.maxPixels(), KeepOrientation: o.KeepOrientation})
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -225,5 +226,41 @@ func TestReadFolderManyImages(t *testing.T) {
 	sameExamples(t, "1 vs 8 workers", a.Examples, b.Examples)
 	if !slices.Equal(a.Paths, b.Paths) || len(a.Examples) != 300 {
 		t.Fatal("paths differ")
+	}
+}
+
+// An image stored sideways with EXIF orientation 6 (imageproc's Pillow
+// fixture) comes out upright, as the datasets library's Image feature decodes
+// it, and as stored with KeepOrientation, as torchvision's ImageFolder reads
+// it; Listed.Decode (the streaming path) follows the same option.
+func TestReadFolderOrientation(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "imageproc", "testdata", "orientation", "png_o6.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := writeDir(t, []file{{"a/1.png", data}})
+	for _, keep := range []bool{false, true} {
+		opts := Options{KeepOrientation: keep}
+		f, err := ReadFolder(src, Train, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img := f.Examples[0].Image
+		w, h := 5, 7 // upright
+		if keep {
+			w, h = 7, 5
+		}
+		if img.W != w || img.H != h {
+			t.Errorf("KeepOrientation %v: image %dx%d, want %dx%d", keep, img.W, img.H, w, h)
+		}
+		opts.lazy = true
+		l, err := ReadFolder(src, Train, opts)
+		if err != nil || len(l.Listed) != 1 {
+			t.Fatalf("listing: %v", err)
+		}
+		dec, err := l.Listed[0].Decode(opts)
+		if err != nil || dec.W != w || !slices.Equal(dec.Pix, img.Pix) {
+			t.Errorf("KeepOrientation %v: Listed.Decode differs from ReadFolder (%v)", keep, err)
+		}
 	}
 }

@@ -67,6 +67,10 @@ type Options struct {
 	// MaxPixels refuses larger images (a decompression-bomb guard); 0 means
 	// imageproc.DefaultMaxPixels, negative means no limit.
 	MaxPixels int
+	// KeepOrientation decodes images as stored, as torchvision's ImageFolder
+	// does, instead of turned upright by their EXIF orientation, as the
+	// datasets library's Image feature does (imageproc.DecodeOptions).
+	KeepOrientation bool
 	// ImageColumn and LabelColumn name the columns of an hf: dataset; empty means the first
 	// Image and ClassLabel features of its metadata.
 	ImageColumn, LabelColumn string

@@ -57,33 +57,70 @@ func prefix(p string) func([]byte) bool { return func(h []byte) bool { return ha
 
 func hasPrefix(h []byte, p string) bool { return len(h) >= len(p) && string(h[:len(p)]) == p }
 
+// DecodeOptions say how DecodeWith reads an image.
+type DecodeOptions struct {
+	// MaxPixels refuses images with more pixels, read from the header
+	// before any pixel is decoded; <= 0 means no limit.
+	MaxPixels int
+	// KeepOrientation returns the pixels as stored, as Pillow's Image.open
+	// and torchvision's ImageFolder do. By default an image is turned
+	// upright as its EXIF orientation says (Orient), as transformers'
+	// load_image (and so its pipelines) and the datasets library's Image
+	// feature do: a phone's portrait photo, stored sideways, is classified
+	// upright.
+	KeepOrientation bool
+}
+
 // DecodeFile opens and decodes an image file; see Decode. Errors name the file.
 func DecodeFile(path string, maxPixels int) (*RGB, error) {
+	return DecodeFileWith(path, DecodeOptions{MaxPixels: maxPixels})
+}
+
+// DecodeFileWith is DecodeFile with options.
+func DecodeFileWith(path string, o DecodeOptions) (*RGB, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	img, err := Decode(f, maxPixels)
+	img, err := DecodeWith(f, o)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return img, nil
 }
 
-// Decode reads a JPEG, PNG, GIF (first frame), BMP, TIFF or WebP image and
-// converts it with ToRGB. The header is read first and an image of more than
+// Decode reads a JPEG, PNG, GIF (first frame), BMP, TIFF or WebP image,
+// converts it with ToRGB and turns it upright as its EXIF orientation says
+// (see DecodeOptions). The header is read first and an image of more than
 // maxPixels pixels is refused before its pixels are decoded; maxPixels <= 0
 // means no limit. Truncated or corrupt data gives an error naming the format;
 // no input makes it panic.
 func Decode(r io.Reader, maxPixels int) (*RGB, error) {
+	return DecodeWith(r, DecodeOptions{MaxPixels: maxPixels})
+}
+
+// DecodeWith is Decode with options.
+func DecodeWith(r io.Reader, o DecodeOptions) (*RGB, error) {
+	img, orient, err := decode(r, o.MaxPixels)
+	if err != nil || o.KeepOrientation || orient < 2 {
+		return img, err
+	}
+	up := Orient(img, orient)
+	img.Release()
+	return up, nil
+}
+
+// decode is Decode without turning the image, returning the orientation its
+// metadata gives (0 for formats that carry none here: GIF, BMP).
+func decode(r io.Reader, maxPixels int) (*RGB, Orientation, error) {
 	br := bufio.NewReader(r)
 	head, perr := br.Peek(16)
 	if len(head) == 0 {
 		if perr != nil && !errors.Is(perr, io.EOF) {
-			return nil, fmt.Errorf("reading image: %w", perr)
+			return nil, 0, fmt.Errorf("reading image: %w", perr)
 		}
-		return nil, errors.New("empty image data (0 bytes)")
+		return nil, 0, errors.New("empty image data (0 bytes)")
 	}
 	var f *format
 	for i := range formats {
@@ -95,12 +132,13 @@ func Decode(r io.Reader, maxPixels int) (*RGB, error) {
 	if f == nil {
 		for _, u := range unsupported {
 			if u.magic(head) {
-				return nil, fmt.Errorf("%s images are not supported (supported: %s)", u.name, supportedList)
+				return nil, 0, fmt.Errorf("%s images are not supported (supported: %s)", u.name, supportedList)
 			}
 		}
-		return nil, fmt.Errorf("unrecognised image format (first bytes % x); supported: %s", head[:min(len(head), 8)], supportedList)
+		return nil, 0, fmt.Errorf("unrecognised image format (first bytes % x); supported: %s", head[:min(len(head), 8)], supportedList)
 	}
 	// The header is read through a tee, then decoding replays it before the rest.
+	var orient Orientation
 	var seen bytes.Buffer
 	cfgR := io.Reader(io.TeeReader(br, &seen))
 	rest := io.Reader(io.MultiReader(&seen, br))
@@ -111,9 +149,10 @@ func Decode(r io.Reader, maxPixels int) (*RGB, error) {
 		// On an io.ReaderAt it reads only what is there, so memory stays the file's size.
 		data, err := io.ReadAll(br)
 		if err != nil {
-			return nil, fmt.Errorf("reading TIFF: %w", err)
+			return nil, 0, fmt.Errorf("reading TIFF: %w", err)
 		}
 		cfgR, rest = bytes.NewReader(data), bytes.NewReader(data)
+		orient = tiffFileOrientation(data)
 	}
 	var cfg image.Config
 	err := guard(func() (err error) {
@@ -121,10 +160,10 @@ func Decode(r io.Reader, maxPixels int) (*RGB, error) {
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("reading %s header: %w", f.name, explain(err))
+		return nil, 0, fmt.Errorf("reading %s header: %w", f.name, explain(err))
 	}
 	if err := checkSize(cfg.Width, cfg.Height, maxPixels); err != nil {
-		return nil, fmt.Errorf("%s image: %w", f.name, err)
+		return nil, 0, fmt.Errorf("%s image: %w", f.name, err)
 	}
 	var m image.Image
 	switch f.name {
@@ -132,11 +171,21 @@ func Decode(r io.Reader, maxPixels int) (*RGB, error) {
 		m, err = decodeGIF(rest, cfg)
 	case "JPEG":
 		var planes []byte
-		m, planes, err = decodeJPEG(rest)
+		m, planes, orient, err = decodeJPEG(rest)
 		// The Y'CbCr planes die with ToRGB below.
 		defer planePool.put(planes)
 	case "WebP":
-		m, err = decodeWebP(rest)
+		m, orient, err = decodeWebP(rest)
+	case "PNG":
+		// Read whole: its eXIf chunk may follow the pixels.
+		var data []byte
+		if data, err = io.ReadAll(rest); err == nil {
+			orient = pngOrientation(data)
+			err = guard(func() (err error) {
+				m, err = png.Decode(bytes.NewReader(data))
+				return err
+			})
+		}
 	default:
 		err = guard(func() (err error) {
 			m, err = f.decode(rest)
@@ -144,36 +193,37 @@ func Decode(r io.Reader, maxPixels int) (*RGB, error) {
 		})
 	}
 	if err != nil {
-		return nil, fmt.Errorf("decoding %s: %w", f.name, explain(err))
+		return nil, 0, fmt.Errorf("decoding %s: %w", f.name, explain(err))
 	}
 	if b := m.Bounds(); b.Dx() != cfg.Width || b.Dy() != cfg.Height {
-		return nil, fmt.Errorf("decoding %s: header says %dx%d but the decoded image is %dx%d", f.name, cfg.Width, cfg.Height, b.Dx(), b.Dy())
+		return nil, 0, fmt.Errorf("decoding %s: header says %dx%d but the decoded image is %dx%d", f.name, cfg.Width, cfg.Height, b.Dx(), b.Dy())
 	}
 	if f.name == "WebP" {
 		// Lossy WebP is Y'CbCr that libwebp converts its own way.
 		switch y := m.(type) {
 		case *image.YCbCr:
 			if out, ok := libwebpRGB(y); ok {
-				return out, nil
+				return out, orient, nil
 			}
 		case *image.NYCbCrA:
 			if out, ok := libwebpRGB(&y.YCbCr); ok {
-				return out, nil
+				return out, orient, nil
 			}
 		}
 	}
-	return ToRGB(m), nil
+	return ToRGB(m), orient, nil
 }
 
 // decodeJPEG reads the whole JPEG and decodes it with fastJPEG, or with
 // image/jpeg where fastJPEG declines (errors and rare layouts), so that the
 // result is always image/jpeg's.
-func decodeJPEG(r io.Reader) (m image.Image, planes []byte, err error) {
+func decodeJPEG(r io.Reader) (m image.Image, planes []byte, o Orientation, err error) {
 	data, rerr := readPooled(r)
 	defer filePool.put(data) // neither decoder keeps a reference to it
+	o = jpegOrientation(data)
 	if rerr == nil {
 		if m, planes, ok := fastJPEGGuarded(data); ok {
-			return m, planes, nil
+			return m, planes, o, nil
 		}
 	}
 	var src io.Reader = bytes.NewReader(data)
@@ -185,7 +235,7 @@ func decodeJPEG(r io.Reader) (m image.Image, planes []byte, err error) {
 		m, err = jpeg.Decode(src)
 		return err
 	})
-	return m, nil, err
+	return m, nil, o, err
 }
 
 // fastJPEGGuarded is fastJPEG with a panic (a bug on some hostile input)

@@ -73,6 +73,7 @@ func FuzzDecodeJPEG(f *testing.F) {
 	addFiles(f, "testdata/convert/*.jpg")
 	addFiles(f, "testdata/jpegvariants/*_17x9*.jpg")
 	addFiles(f, "testdata/jpeglayouts/*_5x6.jpg")
+	addFiles(f, "testdata/orientation/jpeg_o[56].jpg")
 	f.Add(jpegHeader(8, 8))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		got, err := decodeWithin(t, data)
@@ -99,8 +100,8 @@ func FuzzDecodeJPEG(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if msg, _ := diffRGB(got, ToRGB(want)); msg != "" {
-			t.Fatalf("Decode differs from ToRGB(image/jpeg): %s", msg)
+		if msg, _ := diffRGB(got, Orient(ToRGB(want), jpegOrientation(data))); msg != "" {
+			t.Fatalf("Decode differs from ToRGB(image/jpeg), turned as its EXIF says: %s", msg)
 		}
 	})
 }
@@ -125,6 +126,7 @@ func FuzzDecodeGIF(f *testing.F) {
 // Y'CbCr) within the memory bound.
 func FuzzDecodeWebP(f *testing.F) {
 	addFiles(f, "testdata/convert/*.webp")
+	addFiles(f, "testdata/orientation/*.webp")
 	f.Fuzz(func(t *testing.T, data []byte) { decodeWithin(t, data) })
 }
 
@@ -134,6 +136,8 @@ func FuzzDecodePNG(f *testing.F) {
 	addFiles(f, "testdata/convert/*.png")
 	addFiles(f, "testdata/convert/*.bmp")
 	addFiles(f, "testdata/convert/*.tiff")
+	addFiles(f, "testdata/orientation/png_[erx]*.png")
+	addFiles(f, "testdata/orientation/tiff_o6.tif")
 	f.Add(pngHeader(30000, 30000))
 	f.Fuzz(func(t *testing.T, data []byte) { decodeWithin(t, data) })
 }

@@ -14,20 +14,20 @@ import (
 // there before x/image/webp sees it: its VP8 decoder allocates a buffer of the size a chunk
 // header claims (up to 128 MiB) before reading, so a 230-byte file claiming 5.7 MB made
 // Decode allocate 5.8 MB (found by FuzzDecodeWebP; testdata/fuzz/FuzzDecodeWebP).
-func decodeWebP(r io.Reader) (image.Image, error) {
+func decodeWebP(r io.Reader) (image.Image, Orientation, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if err := checkRIFFSizes(data); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var m image.Image
 	err = guard(func() (err error) {
 		m, err = webp.Decode(bytes.NewReader(data))
 		return err
 	})
-	return m, err
+	return m, webpOrientation(data), err
 }
 
 // checkRIFFSizes refuses a RIFF file whose header or chunks claim more bytes than follow.

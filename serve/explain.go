@@ -89,7 +89,7 @@ func (s *Server) handleExplain(w *recorder, r *http.Request, name string) {
 		return
 	}
 	defer func() { <-s.decode }()
-	img, err := imageproc.Decode(bytes.NewReader(body), s.opt.MaxPixels)
+	img, err := imageproc.DecodeWith(bytes.NewReader(body), s.decodeOptions())
 	if err != nil {
 		fail(errorf(UnsupportedMedia, "cannot decode the image: %v", err))
 		return

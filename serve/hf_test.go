@@ -3,6 +3,8 @@ package serve
 import (
 	"encoding/json"
 	"math"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -187,5 +189,31 @@ func TestHFMultiLabel(t *testing.T) {
 	md, err := s.ModelMetadata("ml", "")
 	if err != nil || md.Properties["probabilities"] != "sigmoid" {
 		t.Errorf("metadata %+v %v", md, err)
+	}
+}
+
+// An upload stored sideways with EXIF orientation 6 (imageproc's Pillow fixture) is
+// classified upright, as transformers' pipeline (and a browser showing it) has it, unless
+// the server keeps orientation as stored.
+func TestHFOrientation(t *testing.T) {
+	dir := filepath.Join("..", "imageproc", "testdata", "orientation")
+	stored, upright := readFile(t, filepath.Join(dir, "png_o6.png")), readFile(t, filepath.Join(dir, "png_o6.want.png"))
+	scores := func(ts *testServer, img []byte) []hfLabel {
+		resp, body := postJSON(t, ts.url+"/models/"+cifarName, map[string]any{
+			"inputs": b64(img), "parameters": map[string]any{"top_k": 10, "function_to_apply": "none"},
+		})
+		if resp.StatusCode != 200 {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+		return decodeLabels(t, body)
+	}
+	ts := newTestServer(t, Options{}, nil)
+	want := scores(ts, upright)
+	if got := scores(ts, stored); !slices.Equal(got, want) {
+		t.Errorf("EXIF-6 upload: %+v, want the upright image's %+v", got, want)
+	}
+	keep := newTestServer(t, Options{KeepOrientation: true}, nil)
+	if got := scores(keep, stored); slices.Equal(got, want) {
+		t.Error("KeepOrientation: the EXIF-6 upload was classified upright")
 	}
 }

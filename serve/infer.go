@@ -317,13 +317,18 @@ func (s *Server) preprocess(ctx context.Context, e *entry, images [][]byte) (*te
 	return x, nil
 }
 
+// decodeOptions are the server's MaxPixels and KeepOrientation.
+func (s *Server) decodeOptions() imageproc.DecodeOptions {
+	return imageproc.DecodeOptions{MaxPixels: s.opt.MaxPixels, KeepOrientation: s.opt.KeepOrientation}
+}
+
 // preprocessOne checks the image's declared size from its header, then decodes and
-// preprocesses it exactly as `resnet classify` does (imageproc.Decode, Model.PreprocessRGB).
+// preprocesses it exactly as `resnet classify` does (imageproc.DecodeWith, Model.PreprocessRGB).
 func (s *Server) preprocessOne(e *entry, data []byte) (*tensor.Tensor, error) {
 	if w, h, ok := headerSize(data); ok && int64(w)*int64(h) > int64(s.opt.MaxPixels) {
 		return nil, errorf(TooLarge, "image is %dx%d = %d pixels, over the limit of %d (refused before decoding)", w, h, int64(w)*int64(h), s.opt.MaxPixels)
 	}
-	img, err := imageproc.Decode(bytes.NewReader(data), s.opt.MaxPixels)
+	img, err := imageproc.DecodeWith(bytes.NewReader(data), s.decodeOptions())
 	if err != nil {
 		return nil, errorf(UnsupportedMedia, "cannot decode the image: %v", err)
 	}

@@ -64,6 +64,10 @@ type Options struct {
 	MaxRequestImages int   // images in one request (413 beyond)
 	DecodeWorkers    int   // images decoded at once, server-wide (default GOMAXPROCS)
 	RequestTimeout   time.Duration
+	// KeepOrientation classifies encoded images as stored instead of turned upright by
+	// their EXIF orientation, as transformers' pipelines and browsers show them
+	// (imageproc.DecodeOptions).
+	KeepOrientation bool
 
 	// OverloadStatus is the HTTP status of a refusal because a queue is full: 503 (default,
 	// as Triton, TorchServe, Ray) or 429 (as TEI). Both come with Retry-After.

@@ -91,7 +91,7 @@ func runEmbed(cmd *cobra.Command, f *embedFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	m.MaxPixels = f.maxPixels
+	m.MaxPixels, m.KeepOrientation = f.maxPixels, !f.exifTranspose
 	out := bufio.NewWriter(os.Stdout)
 	defer out.Flush()
 	var rows [][]float32

@@ -92,7 +92,7 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 		return err
 	}
 	opts := f.datasetOptions()
-	opts.MaxPixels = f.maxPixels
+	opts.MaxPixels, opts.KeepOrientation = f.maxPixels, !f.exifTranspose
 	opts.OnBadImage, opts.Warn = policy, os.Stderr
 	// Folders and hub datasets stream through the model, decoded batch by batch; the
 	// other kinds are small files read whole.

@@ -80,7 +80,7 @@ func runExplain(cmd *cobra.Command, f *explainFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	e.MaxPixels = f.maxPixels
+	e.MaxPixels, e.KeepOrientation = f.maxPixels, !f.exifTranspose
 	if e.Config.NumLabels == 0 {
 		return fmt.Errorf("%s has no classifier head (num_labels 0): Grad-CAM explains a class score", e.Source)
 	}
@@ -126,7 +126,7 @@ func runExplain(cmd *cobra.Command, f *explainFlags, args []string) error {
 // explainOne explains one image and writes base.gradcam.png and base.gradcam.npy.
 func (f *explainFlags) explainOne(e *resnet.Explainer, path string, class int, base string) explainResult {
 	r := explainResult{Image: path}
-	img, err := decodeInput(path, e.MaxPixels)
+	img, err := decodeInput(path, e.DecodeOptions())
 	if err != nil {
 		r.Error = err.Error()
 		return r

@@ -208,25 +208,25 @@ func expandHF(arg string, cols columnFlags) ([]string, error) {
 }
 
 // decodeInput decodes an input named by expandInputs: an image file or a dataset image.
-func decodeInput(name string, maxPixels int) (*imageproc.RGB, error) {
-	if maxPixels <= 0 {
-		maxPixels = imageproc.DefaultMaxPixels
+func decodeInput(name string, o imageproc.DecodeOptions) (*imageproc.RGB, error) {
+	if o.MaxPixels <= 0 {
+		o.MaxPixels = imageproc.DefaultMaxPixels
 	}
 	v, ok := hfInputs.Load(name)
 	if !ok {
-		return imageproc.DecodeFile(name, maxPixels)
+		return imageproc.DecodeFileWith(name, o)
 	}
 	in := v.(hfInput)
 	if in.file != "" {
-		return imageproc.DecodeFile(in.file, maxPixels)
+		return imageproc.DecodeFileWith(in.file, o)
 	}
-	return imageproc.Decode(bytes.NewReader(in.data), maxPixels)
+	return imageproc.DecodeWith(bytes.NewReader(in.data), o)
 }
 
 // preprocessInput is Model.PreprocessFile for any input name of expandInputs, writing into
 // dst where it has room.
 func preprocessInput(m *resnet.Model, name string, dst []float32) (*tensor.Tensor, error) {
-	img, err := decodeInput(name, m.MaxPixels)
+	img, err := decodeInput(name, m.DecodeOptions())
 	if err != nil {
 		return nil, err
 	}

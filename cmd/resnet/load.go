@@ -34,6 +34,7 @@ type modelFlags struct {
 	mean, std           channelValues
 	preprocess          string
 	maxPixels           int
+	exifTranspose       bool
 	threads             int
 	// randomArch lets --arch without --model mean the preset with random weights (bench);
 	// elsewhere that combination is refused.
@@ -61,7 +62,14 @@ func (f *modelFlags) register(cmd *cobra.Command) {
 	fl.Var(&f.std, "std", "preprocessing: per-channel std, 3 values (e.g. 0.229,0.224,0.225)")
 	fl.StringVar(&f.preprocess, "preprocess", "pil", "preprocessing backend to reproduce: pil (transformers' Pillow processor) or torchvision (transformers 5's default; bilinear/bicubic only; convert does not save it)")
 	fl.IntVar(&f.maxPixels, "max-pixels", imageproc.DefaultMaxPixels, "refuse images with more pixels than this (Pillow's limit)")
+	fl.BoolVar(&f.exifTranspose, exifFlag, true, exifUsage)
 }
+
+// The flag that turns images upright by their EXIF orientation, in every command that decodes images.
+const (
+	exifFlag  = "exif-transpose"
+	exifUsage = "turn images upright as their EXIF orientation says, as transformers' pipelines and the datasets library do (false: pixels as stored, as Image.open and torchvision's ImageFolder)"
+)
 
 // hubClient is the environment-configured client with a progress bar on stderr.
 func (f *modelFlags) hubClient() *hub.Client {
@@ -183,7 +191,7 @@ func (f *modelFlags) load(ctx context.Context) (*resnet.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.MaxPixels = f.maxPixels
+	m.MaxPixels, m.KeepOrientation = f.maxPixels, !f.exifTranspose
 	return m, nil
 }
 

@@ -251,6 +251,7 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		Workers:          f.workers,
 		MaxBody:          int64(f.maxBody),
 		MaxPixels:        f.maxPixels,
+		KeepOrientation:  !f.exifTranspose,
 		DecodeWorkers:    f.threads,
 		RequestTimeout:   f.requestTimeout,
 		OverloadStatus:   f.overloadStatus,

@@ -34,6 +34,7 @@ type trainFlags struct {
 	arch, dataset, out, schedule, normalize, onBad, init string
 	epochs, batch, warmup, subset, threads, numLabels    int
 	maxPixels, size                                      int
+	exifTranspose                                        bool
 	fs                                                   *pflag.FlagSet // to tell a value given from the default
 	lr, momentum, weightDecay                            float64
 	milestones                                           []int
@@ -109,6 +110,7 @@ func (f *trainFlags) register(cmd *cobra.Command, withModel bool) {
 	fl.StringVar(&f.normalize, "normalize", "dataset", "per-channel normalisation: dataset (training-set mean/std), imagenet, or none")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed for initialisation, shuffling and augmentation")
 	fl.IntVar(&f.maxPixels, "max-pixels", imageproc.DefaultMaxPixels, "refuse (or, with --on-bad-image skip, skip) decoded images (folder:, hf: datasets) with more pixels than this (Pillow's limit); CIFAR-10 and IDX records are fixed-size")
+	fl.BoolVar(&f.exifTranspose, exifFlag, true, exifUsage)
 	fl.IntVar(&f.subset, "subset", 0, "train on a seeded random subset of this many images (0: all)")
 	fl.IntVar(&f.size, "size", 0, "resize every training and test image to N×N (bilinear, as Pillow) as it is read; needed for a folder: or hf: dataset whose images differ in size (0: keep the dataset's size)")
 	fl.IntVar(&f.threads, "threads", runtime.GOMAXPROCS(0), "worker threads")
@@ -303,7 +305,7 @@ func (f *trainFlags) data(cfg *arch.Config) (*datasets.Dataset, *datasets.Datase
 	}
 	opts := f.datasetOptions()
 	opts.OnBadImage, opts.Warn, opts.Filter = policy, os.Stderr, imageproc.Bilinear
-	opts.MaxPixels = f.maxPixels
+	opts.MaxPixels, opts.KeepOrientation = f.maxPixels, !f.exifTranspose
 	if f.size > 0 {
 		opts.Width, opts.Height = f.size, f.size
 	}
