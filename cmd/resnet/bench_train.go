@@ -70,7 +70,7 @@ func runTrainBench(f *benchFlags) error {
 // architecture's own (224², CIFAR's 32²). The other preprocessing flags shape images, and
 // --train feeds random tensors, so they are refused rather than ignored.
 func trainBenchSize(f *benchFlags) (h, w int, err error) {
-	for _, name := range []string{"crop-pct", "resample", "mean", "std", "preprocess", "labels", "revision", "max-pixels", exifFlag} {
+	for _, name := range []string{"crop-pct", "resample", "mean", "std", "preprocess", "labels", "revision"} {
 		if f.fs.Changed(name) {
 			return 0, 0, fmt.Errorf("--%s does not apply to --train, which times random tensors (set their size with --size or --height/--width)", name)
 		}

@@ -39,6 +39,7 @@ func classifyCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error { return runClassify(cmd, &f, args) },
 	}
 	f.register(cmd)
+	f.registerDecode(cmd)
 	f.registerColumns(cmd)
 	cmd.Flags().StringVar(&f.dataset, "dataset", "", "also classify every image of a hub dataset split: hf:ORG/NAME[:CONFIG][@REV][/SPLIT] (the same as the argument hf://datasets/ORG/NAME...)")
 	cmd.Flags().IntVarP(&f.topK, "top-k", "k", 5, "how many classes to print per image")

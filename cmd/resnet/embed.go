@@ -34,6 +34,7 @@ func embedCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error { return runEmbed(cmd, &f, args) },
 	}
 	f.register(cmd)
+	f.registerDecode(cmd)
 	f.registerColumns(cmd)
 	cmd.Flags().StringVar(&f.dataset, "dataset", "", "also embed every image of a hub dataset split: hf:ORG/NAME[:CONFIG][@REV][/SPLIT] (the same as the argument hf://datasets/ORG/NAME...)")
 	cmd.Flags().StringVarP(&f.output, "output", "o", "", "write a float32 .npy matrix [images, features] here instead of JSON lines, and X.paths.txt beside it: the image of each row, one path per line (images that fail are left out of both)")

@@ -40,6 +40,7 @@ func evalCmd() *cobra.Command {
 		RunE:    func(cmd *cobra.Command, _ []string) error { return runEval(cmd, &f) },
 	}
 	f.register(cmd)
+	f.registerDecode(cmd)
 	cmd.Flags().StringVar(&f.dataset, "dataset", "", "KIND:PATH (cifar10, folder, mnist, fashion-mnist) or hf:ORG/NAME[:CONFIG][@REV][/SPLIT]; cifar10:DIR reads DIR/test_batch.bin (or a .bin file); the dataset's class names are matched to the model's labels by name")
 	f.registerColumns(cmd)
 	cmd.Flags().BoolVar(&f.json, "json", false, `print {"accuracy","correct","total","classes_matched","classes_total","class_mapping"} as one JSON line`)

@@ -42,6 +42,7 @@ scaling). Files are named after the image: OUT/NAME.gradcam.png and OUT/NAME.gra
 		RunE: func(cmd *cobra.Command, args []string) error { return runExplain(cmd, &f, args) },
 	}
 	f.register(cmd)
+	f.registerDecode(cmd)
 	f.registerColumns(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&f.class, "class", "", "class to explain, as an index or an id2label name (default: each image's top class)")

@@ -61,6 +61,13 @@ func (f *modelFlags) register(cmd *cobra.Command) {
 	fl.Var(&f.mean, "mean", "preprocessing: per-channel mean, 3 values (e.g. 0.485,0.456,0.406)")
 	fl.Var(&f.std, "std", "preprocessing: per-channel std, 3 values (e.g. 0.229,0.224,0.225)")
 	fl.StringVar(&f.preprocess, "preprocess", "pil", "preprocessing backend to reproduce: pil (transformers' Pillow processor) or torchvision (transformers 5's default; bilinear/bicubic only; convert does not save it)")
+	f.maxPixels, f.exifTranspose = imageproc.DefaultMaxPixels, true
+}
+
+// registerDecode adds the flags of commands that decode image files (classify, embed, eval,
+// explain, serve); bench, info, convert and export take none, so they do not offer them.
+func (f *modelFlags) registerDecode(cmd *cobra.Command) {
+	fl := cmd.Flags()
 	fl.IntVar(&f.maxPixels, "max-pixels", imageproc.DefaultMaxPixels, "refuse images with more pixels than this (Pillow's limit)")
 	fl.BoolVar(&f.exifTranspose, exifFlag, true, exifUsage)
 }

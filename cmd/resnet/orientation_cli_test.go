@@ -60,9 +60,11 @@ func TestEXIFTransposeFlag(t *testing.T) {
 		t.Error("embed --exif-transpose=false embedded the EXIF-6 file upright")
 	}
 
-	// bench --train times random tensors: the flag is refused there, not ignored.
-	_, errOut, code := run(t, "bench", "--train", "--arch", "cifar-resnet20", "--exif-transpose=false")
-	if code == 0 || !strings.Contains(errOut, "--exif-transpose does not apply to --train") {
-		t.Errorf("bench --train --exif-transpose: exit %d, %q", code, errOut)
+	// Commands that decode no image files do not offer the decoding flags.
+	for _, cmd := range []string{"bench", "info", "export", "convert"} {
+		_, errOut, code := run(t, cmd, "--exif-transpose=false", "--max-pixels", "5")
+		if code == 0 || !strings.Contains(errOut, "unknown flag: --exif-transpose") {
+			t.Errorf("%s --exif-transpose: exit %d, %q", cmd, code, errOut)
+		}
 	}
 }

@@ -87,6 +87,7 @@ abandoned).`,
 	// every --model; their own --model is shadowed by the repeatable one above.
 	shared := &cobra.Command{}
 	f.modelFlags.register(shared)
+	f.modelFlags.registerDecode(shared)
 	fl.AddFlagSet(shared.Flags())
 	fl.StringVar(&f.httpAddr, "http", serve.DefaultHTTPAddr, `HTTP address (REST, metrics, web page); "" disables it`)
 	fl.StringVar(&f.grpcAddr, "grpc", serve.DefaultGRPCAddr, `gRPC address (OIP v2 gRPC, grpc.health.v1); "" disables it`)
