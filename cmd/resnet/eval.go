@@ -126,6 +126,7 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 			return err
 		}
 		var more []datasets.BadImage
+		noteLimit(f.limit, len(listing.Listed))
 		preds, want, more, err = predictListed(m, sample(listing.Listed, f.limit), opts, spec, f.batch, f.threads, f.bars())
 		if err != nil {
 			return err
@@ -142,6 +143,7 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 		if err := matchLabels(); err != nil {
 			return err
 		}
+		noteLimit(f.limit, len(examples))
 		examples = sample(examples, f.limit)
 		if preds, err = predictAll(m, examples, f.batch, f.threads, f.bars()); err != nil {
 			return err
@@ -172,6 +174,14 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 		fmt.Println()
 	}
 	return nil
+}
+
+// noteLimit says on stderr when --limit asks for more examples than the split has, so that
+// "--limit 50000" on a 10000-image split does not read as a 50000-image evaluation.
+func noteLimit(limit, total int) {
+	if limit > total {
+		fmt.Fprintf(os.Stderr, "note: --limit %d is more than the split's %d examples; evaluating all %d\n", limit, total, total)
+	}
 }
 
 // sample returns n examples drawn without replacement by a fixed seed, in dataset order, or

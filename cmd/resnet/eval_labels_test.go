@@ -244,6 +244,11 @@ func TestEvalImageNetModelOnCIFAR(t *testing.T) {
 	if r := parseEval(t, out); r.ClassesMatched != 2 || r.ClassesTotal != 2 || r.ClassMapping != "name" || r.Total != 4 {
 		t.Errorf("ImageNet model on tabby_cat/ and Samoyed/: %+v", r)
 	}
+	// --limit above the split's size evaluates all of it, and says so.
+	out, errOut, code = run(t, "eval", "--model", m, "--dataset", "folder:"+data, "--limit", "9", "--json", "-q")
+	if r := parseEval(t, out); code != 0 || r.Total != 4 || !strings.Contains(errOut, "--limit 9 is more than the split's 4 examples; evaluating all 4") {
+		t.Errorf("--limit 9 of 4: exit %d, %+v, stderr %q", code, r, errOut)
+	}
 }
 
 // be32 appends v big-endian, as IDX headers store it.
