@@ -81,9 +81,7 @@ func loadCheckpoint(dir string, t *train.Trainer, want fingerprint) (position, e
 	if err := json.Unmarshal([]byte(raw), &pos); err != nil {
 		return pos, fmt.Errorf("%s: training metadata: %w", path, err)
 	}
-	if pos.Fingerprint.ImageSize == "" {
-		want.ImageSize = "" // written before the size was recorded
-	}
+	want = pos.Fingerprint.upTo(want)
 	if pos.Fingerprint != want {
 		// The settings shape the run (--epochs sets the schedule's length), so a run
 		// resumes only with its own.

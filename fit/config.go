@@ -45,6 +45,9 @@ type Config struct {
 	InitLabels []string
 	// FreezeBackbone trains only the classifier.
 	FreezeBackbone bool
+	// Decoding says how the images were decoded where that is not the default, e.g. "EXIF
+	// orientation not applied"; it is recorded so that a resumed run uses the same images.
+	Decoding string
 
 	Out    string // output directory
 	Resume bool
@@ -145,6 +148,33 @@ type fingerprint struct {
 	// ImageSize is the training images' W×H ("32x32"): train --size changes it and nothing
 	// else. Checkpoints written before it was recorded have none and resume at any size.
 	ImageSize string `json:"image_size,omitempty"`
+	// Version 2 adds the settings below, which a resumed run silently took from its new
+	// arguments before (another --milestones changed the schedule's remainder; another
+	// --normalize fed the weights differently scaled input and wrote that preprocessing
+	// beside them). Checkpoints without a version resume whatever these say.
+	Version        int    `json:"version,omitempty"`
+	Milestones     string `json:"milestones,omitempty"` // multistep only
+	Nesterov       bool   `json:"nesterov,omitempty"`
+	NoDecayBNBias  bool   `json:"no_decay_bn_bias,omitempty"`
+	Normalize      string `json:"normalize,omitempty"`
+	FreezeBackbone bool   `json:"freeze_backbone,omitempty"`
+	Decoding       string `json:"decoding,omitempty"` // Config.Decoding
+}
+
+// fingerprintVersion is the version fingerprint writes.
+const fingerprintVersion = 2
+
+// upTo returns now with the settings that a checkpoint of f's version did not record
+// set to f's, so that they are not compared.
+func (f fingerprint) upTo(now fingerprint) fingerprint {
+	if f.ImageSize == "" {
+		now.ImageSize = "" // written before the size was recorded
+	}
+	if f.Version < 2 {
+		now.Version, now.Milestones, now.Nesterov, now.NoDecayBNBias = f.Version, f.Milestones, f.Nesterov, f.NoDecayBNBias
+		now.Normalize, now.FreezeBackbone, now.Decoding = f.Normalize, f.FreezeBackbone, f.Decoding
+	}
+	return now
 }
 
 // diff names the settings in which now differs from f (the checkpoint's), as the flags
@@ -170,11 +200,34 @@ func (f fingerprint) diff(now fingerprint) string {
 	add("--weight-decay", f.WeightDecay, now.WeightDecay)
 	add("--warmup", f.WarmupEpochs, now.WarmupEpochs)
 	add("image size (--size)", f.ImageSize, now.ImageSize)
+	add("--milestones", f.Milestones, now.Milestones)
+	add("--nesterov", f.Nesterov, now.Nesterov)
+	add("--no-decay-bn", f.NoDecayBNBias, now.NoDecayBNBias)
+	add("normalization (--normalize)", or(f.Normalize, "none"), or(now.Normalize, "none"))
+	add("--freeze-backbone", f.FreezeBackbone, now.FreezeBackbone)
+	add("image decoding", or(f.Decoding, "default"), or(now.Decoding, "default"))
 	return strings.Join(out, ", ")
 }
 
 func (c *Config) fingerprint() fingerprint {
 	a, _ := c.Arch.MarshalJSON()
-	return fingerprint{string(a), c.Train.Len(), c.Batch, c.Epochs, c.LR, c.Schedule, c.Seed, c.Augment, c.Momentum, c.WeightDecay, c.WarmupEpochs,
-		fmt.Sprintf("%dx%d", c.Train.W, c.Train.H)}
+	f := fingerprint{Arch: string(a), TrainImages: c.Train.Len(), Batch: c.Batch, Epochs: c.Epochs, LR: c.LR, Schedule: c.Schedule, Seed: c.Seed,
+		Augment: c.Augment, Momentum: c.Momentum, WeightDecay: c.WeightDecay, WarmupEpochs: c.WarmupEpochs,
+		ImageSize: fmt.Sprintf("%dx%d", c.Train.W, c.Train.H),
+		Version:   fingerprintVersion, Nesterov: c.Nesterov, NoDecayBNBias: c.NoDecayBNBias, FreezeBackbone: c.FreezeBackbone, Decoding: c.Decoding}
+	if c.Schedule == "multistep" && len(c.Milestones) > 0 {
+		f.Milestones = strings.Trim(fmt.Sprint(c.Milestones), "[]")
+	}
+	if c.Normalize.Mean != nil || c.Normalize.Std != nil {
+		f.Normalize = fmt.Sprintf("mean %v std %v", c.Normalize.Mean, c.Normalize.Std)
+	}
+	return f
+}
+
+// or is s, or what an empty s means.
+func or(s, empty string) string {
+	if s == "" {
+		return empty
+	}
+	return s
 }

@@ -158,6 +158,12 @@ func TestRefusals(t *testing.T) {
 		{"resume with two other settings", func(c *Config) { c.Resume, c.Epochs, c.Seed = true, 3, 9 }, "--epochs 1 (now 3), --seed 3 (now 9);"},
 		{"resume nothing", func(c *Config) { c.Resume, c.Out = true, t.TempDir() }, "no checkpoint.safetensors"},
 		{"resume at another image size", func(c *Config) { c.Resume, c.Train, c.Test = true, upscale(c.Train), upscale(c.Test) }, "image size (--size) 8x8 (now 16x16)"},
+		{"resume with other optimiser settings", func(c *Config) { c.Resume, c.Nesterov, c.NoDecayBNBias = true, true, true }, "--nesterov false (now true), --no-decay-bn false (now true);"},
+		{"resume with another normalization", func(c *Config) {
+			c.Resume, c.Normalize = true, datasets.Normalize{Mean: []float32{0.5, 0.5, 0.5}, Std: []float32{0.25, 0.25, 0.25}}
+		}, "normalization (--normalize) mean [0.3 0.3 0.3] std [0.3 0.3 0.3] (now mean [0.5 0.5 0.5] std [0.25 0.25 0.25]);"},
+		{"resume with other images", func(c *Config) { c.Resume, c.Decoding = true, "as stored" }, "image decoding default (now as stored);"},
+		{"resume frozen", func(c *Config) { c.Resume, c.FreezeBackbone = true, true }, "--freeze-backbone false (now true)"},
 		{"batch too big", func(c *Config) { c.Out, c.Batch = t.TempDir(), 1000 }, "larger than the 96 training images"},
 		{"bad schedule", func(c *Config) { c.Out, c.Schedule = t.TempDir(), "wavy" }, "unknown schedule"},
 		{"channels", func(c *Config) { c.Out = t.TempDir(); c.Arch.NumChannels = 1 }, "channels"},
@@ -187,8 +193,27 @@ func upscale(d *datasets.Dataset) *datasets.Dataset {
 	return &out
 }
 
+// Another --milestones on a multistep run is refused on resume; a cosine run records none.
+func TestResumeMilestones(t *testing.T) {
+	dir := t.TempDir()
+	c := toyConfig(t, dir)
+	c.Epochs, c.Schedule, c.Milestones = 1, "multistep", []int{1}
+	if _, err := Run(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	c.Resume, c.Milestones = true, []int{2}
+	if _, err := Run(context.Background(), c); err == nil || !strings.Contains(err.Error(), "--milestones 1 (now 2)") {
+		t.Errorf("resume with other milestones: %v", err)
+	}
+	c.Milestones = []int{1}
+	if _, err := Run(context.Background(), c); err != nil {
+		t.Errorf("resume with the run's own milestones: %v", err)
+	}
+}
+
 // A checkpoint written before the image size was recorded (no image_size in its
-// fingerprint) resumes, at any size: the size is then not checked.
+// fingerprint) resumes, at any size: the size is then not checked. One written before
+// version 2 of the fingerprint (no version) resumes whatever the settings it added say.
 func TestResumeCheckpointWithoutImageSize(t *testing.T) {
 	dir := t.TempDir()
 	c := toyConfig(t, dir)
@@ -201,9 +226,12 @@ func TestResumeCheckpointWithoutImageSize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := strings.Replace(meta["resnet_go_training"], `,"image_size":"8x8"`, "", 1)
-	if old == meta["resnet_go_training"] {
-		t.Fatalf("no image_size in the checkpoint's fingerprint: %s", old)
+	old := meta["resnet_go_training"]
+	for _, field := range []string{`,"image_size":"8x8"`, `,"version":2`} {
+		if !strings.Contains(old, field) {
+			t.Fatalf("no %s in the checkpoint's fingerprint: %s", field, old)
+		}
+		old = strings.Replace(old, field, "", 1)
 	}
 	meta["resnet_go_training"] = old
 	if err := weights.WriteSafetensors(path, sd, meta, "F32"); err != nil {
@@ -212,8 +240,9 @@ func TestResumeCheckpointWithoutImageSize(t *testing.T) {
 	c = toyConfig(t, dir)
 	c.Epochs, c.Resume = 1, true
 	c.Train, c.Test = upscale(c.Train), upscale(c.Test)
+	c.Nesterov, c.Decoding = true, "as stored"
 	if _, err := Run(context.Background(), c); err != nil {
-		t.Fatalf("resuming a checkpoint without image_size: %v", err)
+		t.Fatalf("resuming a checkpoint without image_size and version: %v", err)
 	}
 }
 

@@ -389,6 +389,9 @@ func (f *trainFlags) fitConfig(cfg *arch.Config, trainSet, testSet *datasets.Dat
 		Schedule: f.schedule, Milestones: f.milestones, WarmupEpochs: f.warmup, Seed: f.seed,
 		Augment: !f.noAugment, ZeroInitResidual: f.zeroInit, Quiet: !f.bars(), Log: os.Stdout,
 	}
+	if kind, _, _ := strings.Cut(f.dataset, ":"); !f.exifTranspose && (kind == "folder" || kind == "hf") {
+		c.Decoding = "EXIF orientation not applied (--exif-transpose=false)"
+	}
 	switch f.normalize {
 	case "dataset":
 		mean, std := trainSet.ChannelStats()
