@@ -22,11 +22,14 @@ import (
 	"github.com/resnet-go/resnet/tensor"
 )
 
-// imageExts are the formats the decoder reads; directories are searched for these.
-var imageExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".gif": true, ".bmp": true, ".tif": true, ".tiff": true, ".webp": true}
+// imageExts are the formats the decoder reads; directories are searched for these (.jfif and
+// .jpe are JPEG, as Pillow registers them: browsers on Windows save photos as .jfif).
+var imageExts = map[string]bool{".jpg": true, ".jpeg": true, ".jfif": true, ".jpe": true, ".png": true, ".gif": true, ".bmp": true, ".tif": true, ".tiff": true, ".webp": true}
 
 // expandFiles turns file arguments into image paths: files as given, directories walked for
-// images in sorted order. A missing path is kept so that it gets its own error line.
+// images in sorted order. A missing path is kept so that it gets its own error line. Files of
+// other types in a directory (an iPhone's .heic photos among .jpg ones) are counted in a note
+// on stderr, so that the results are not taken for the whole folder.
 func expandFiles(args []string) ([]string, error) {
 	var out []string
 	for _, a := range args {
@@ -36,25 +39,57 @@ func expandFiles(args []string) ([]string, error) {
 			continue
 		}
 		var found []string
+		skipped := map[string]int{} // by extension
 		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
-			if !d.IsDir() && imageExts[strings.ToLower(filepath.Ext(p))] {
+			switch ext := strings.ToLower(filepath.Ext(p)); {
+			case d.IsDir():
+			case imageExts[ext]:
 				found = append(found, p)
+			case !strings.HasPrefix(d.Name(), "."): // not .DS_Store and the like
+				skipped[ext]++
 			}
 			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
+		if len(found) == 0 && len(skipped) > 0 {
+			return nil, fmt.Errorf("%s: no images (%s) in this directory, only %s of other types", a, exts(), countFiles(skipped))
+		}
 		if len(found) == 0 {
 			return nil, fmt.Errorf("%s: no images (%s) in this directory", a, exts())
 		}
 		sort.Strings(found)
 		out = append(out, found...)
+		if len(skipped) > 0 {
+			fmt.Fprintf(os.Stderr, "note: %s: %s skipped, not of a supported image type (%s)\n", a, countFiles(skipped), exts())
+		}
 	}
 	return out, nil
+}
+
+// countFiles says "3 files (.heic ×2, .txt)" for skipped-file counts by extension.
+func countFiles(byExt map[string]int) string {
+	n, kinds := 0, make([]string, 0, len(byExt))
+	for ext, c := range byExt {
+		n += c
+		if ext == "" {
+			ext = "no extension"
+		}
+		if c > 1 {
+			ext += fmt.Sprintf(" ×%d", c)
+		}
+		kinds = append(kinds, ext)
+	}
+	sort.Strings(kinds)
+	noun := "files"
+	if n == 1 {
+		noun = "file"
+	}
+	return fmt.Sprintf("%d %s (%s)", n, noun, strings.Join(kinds, ", "))
 }
 
 func exts() string {

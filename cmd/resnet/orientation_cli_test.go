@@ -68,3 +68,40 @@ func TestEXIFTransposeFlag(t *testing.T) {
 		}
 	}
 }
+
+// A directory is searched for every extension Pillow reads as a supported format (.jfif and
+// .jpe are JPEG); other files are counted in a note on stderr (hidden ones such as .DS_Store
+// are not), and a directory holding only such files is refused, saying what it holds.
+func TestDirectorySkippedFilesNote(t *testing.T) {
+	dir := t.TempDir()
+	writePNG(t, filepath.Join(dir, "a.png"), 9, 7)
+	jpg, err := os.ReadFile(filepath.Join("..", "..", "imageproc", "testdata", "orientation", "jpeg_o1.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{"b.jfif": jpg, "c.JPE": jpg, "IMG_1.HEIC": nil, "IMG_2.heic": nil, "notes.txt": nil, ".DS_Store": nil} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, errOut, code := run(t, "classify", "--model", tinyModel, "--top-k", "1", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, name := range []string{"a.png", "b.jfif", "c.JPE"} {
+		if !strings.Contains(out, filepath.Join(dir, name)) {
+			t.Errorf("%s not classified:\n%s", name, out)
+		}
+	}
+	if want := "note: " + dir + ": 3 files (.heic ×2, .txt) skipped, not of a supported image type"; !strings.Contains(errOut, want) {
+		t.Errorf("stderr %q lacks %q", errOut, want)
+	}
+	only := t.TempDir()
+	if err := os.WriteFile(filepath.Join(only, "x.heic"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code = run(t, "classify", only)
+	if code == 0 || !strings.Contains(errOut, "only 1 file (.heic) of other types") {
+		t.Errorf("a folder of .heic only: exit %d, %q", code, errOut)
+	}
+}
