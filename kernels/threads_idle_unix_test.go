@@ -26,8 +26,9 @@ func TestPoolIdleDoesNotSpin(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	used := cpuTime() - before
 	// A spinning worker would burn ~200 ms per thread here; the runtime's own background
-	// work takes well under a millisecond.
-	if used > 20*time.Millisecond {
+	// work takes well under a millisecond natively, and up to 22 ms under qemu-user (CI's
+	// arm64 run, on a busy machine), where every instruction is emulated.
+	if used > 50*time.Millisecond {
 		t.Errorf("the idle pool used %v of CPU time in 200 ms", used)
 	}
 }
