@@ -56,7 +56,10 @@ type Checkpoint struct {
 	Processor *imageproc.Processor
 	Weights   weights.Source
 	Source    string
-	closer    io.Closer
+	// DefaultPreprocessing is set when no preprocessing config came with the weights (no
+	// preprocessor_config.json, no ONNX metadata) and Processor is DefaultProcessor's guess.
+	DefaultPreprocessing bool
+	closer               io.Closer
 }
 
 // Close releases an open checkpoint file; it is safe to call more than once.
@@ -225,7 +228,7 @@ func loadONNX(path string, o Options) (*Checkpoint, error) {
 			return nil, fmt.Errorf("%s: preprocessor config: %w", path, err)
 		}
 	}
-	return &Checkpoint{Config: cfg, Processor: proc, Weights: im.Weights, Source: path}, nil
+	return &Checkpoint{Config: cfg, Processor: proc, Weights: im.Weights, Source: path, DefaultPreprocessing: procData == nil}, nil
 }
 
 func loadHub(ctx context.Context, id string, o Options) (*Checkpoint, error) {
@@ -261,7 +264,7 @@ func loadHub(ctx context.Context, id string, o Options) (*Checkpoint, error) {
 				return nil, fmt.Errorf("%s: preprocessor_config.json: %w", id, err)
 			}
 		}
-		return &Checkpoint{Config: cfg, Processor: proc, Source: id}, nil
+		return &Checkpoint{Config: cfg, Processor: proc, Source: id, DefaultPreprocessing: procData == nil}, nil
 	}
 	var wPath string
 	for _, name := range weightFiles {
@@ -332,7 +335,7 @@ func loadFile(path string, cfgData, procData []byte, o Options) (*Checkpoint, er
 	} else {
 		proc = DefaultProcessor(cfg)
 	}
-	return &Checkpoint{Config: cfg, Processor: proc, Weights: src, Source: path, closer: closer}, nil
+	return &Checkpoint{Config: cfg, Processor: proc, Weights: src, Source: path, closer: closer, DefaultPreprocessing: procData == nil}, nil
 }
 
 // openWeights opens safetensors files lazily and reads PyTorch files whole.

@@ -9,7 +9,8 @@
 // PyTorch logits exactly.
 //
 // Decoding matches Pillow exactly for PNG, GIF, BMP, TIFF and WebP (lossy
-// WebP included: libwebp's upsampling and colour conversion are reproduced).
+// WebP included: libwebp's upsampling and colour conversion are reproduced;
+// animated GIF, PNG and WebP give their first frame, as Image.open does).
 // JPEG gives Go's image/jpeg planes (decoded by a faster decoder that
 // reproduces them bit for bit, falling back to image/jpeg for rare layouts
 // and damaged files) with libjpeg-turbo's chroma upsampling and colour

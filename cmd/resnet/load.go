@@ -18,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/resnet-go/resnet"
+	"github.com/resnet-go/resnet/arch"
 	"github.com/resnet-go/resnet/hub"
 	"github.com/resnet-go/resnet/imageproc"
 	"github.com/resnet-go/resnet/kernels"
@@ -138,7 +139,27 @@ func (f *modelFlags) checkpoint(ctx context.Context, extra ...resnet.Option) (*r
 		}
 		ck.Config.SetLabels(names)
 	}
+	f.noteDefaultPreprocessing(ck)
 	return ck, f.overrideProcessor(ck.Processor)
+}
+
+// noteDefaultPreprocessing says on stderr which preprocessing a checkpoint that came without
+// one gets, unless the flags set it: a model trained at another size or normalization would
+// otherwise be fed wrongly scaled input with no sign of it.
+func (f *modelFlags) noteDefaultPreprocessing(ck *resnet.Checkpoint) {
+	if !ck.DefaultPreprocessing || f.fs == nil {
+		return
+	}
+	for _, name := range []string{"size", "height", "crop-pct", "resample", "mean", "std"} {
+		if f.fs.Changed(name) {
+			return
+		}
+	}
+	what := "resize the short side to 256 (bicubic), centre-crop 224×224, ImageNet mean/std"
+	if ck.Config.Stem == arch.StemCIFAR {
+		what = "resize to 32×32 (bilinear), ImageNet mean/std"
+	}
+	fmt.Fprintf(os.Stderr, "note: %s has no preprocessing config; using the default for its stem: %s (set --size, --resample, --mean, --std if it was trained otherwise)\n", ck.Source, what)
 }
 
 // readLabels splits a class names file, one name per line: Windows line ends are taken off

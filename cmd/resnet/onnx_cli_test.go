@@ -187,6 +187,18 @@ func TestONNXTorchExportCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "LABEL_") {
 		t.Fatalf("classify (exit %d): %s %s", code, out, errOut)
 	}
+	// Without preprocessing metadata the default is used, and said; a flag that sets the
+	// preprocessing silences the note, as does a config that comes with the model (the
+	// built-in one's).
+	if want := "note: " + torchFile + " has no preprocessing config; using the default for its stem"; !strings.Contains(errOut, want) {
+		t.Errorf("stderr %q lacks %q", errOut, want)
+	}
+	if _, errOut, _ := run(t, "classify", "--model", torchFile, "--resample", "bilinear", img); strings.Contains(errOut, "note:") {
+		t.Errorf("--resample given, still a note: %q", errOut)
+	}
+	if _, errOut, _ := run(t, "classify", img); strings.Contains(errOut, "note:") {
+		t.Errorf("the built-in model, which has its preprocessing, got a note: %q", errOut)
+	}
 	folder := filepath.Join(dir, "exported")
 	os.MkdirAll(folder, 0o755)
 	data, _ := os.ReadFile(torchFile)
