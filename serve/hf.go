@@ -90,6 +90,12 @@ func (s *Server) handleHF(w *recorder, r *http.Request, name string) {
 			fail(errorf(Invalid, `"inputs" must be a base64-encoded image string (or send the image itself as the body)`))
 			return
 		}
+		if strings.HasPrefix(s64, "http://") || strings.HasPrefix(s64, "https://") {
+			// The HF clients download a URL themselves and send its bytes; a URL that
+			// reaches a server is refused (serving-spec), saying what to send instead.
+			fail(errorf(Invalid, `"inputs" is a URL, which this server does not fetch: send the image itself as the body, or base64 in "inputs"`))
+			return
+		}
 		if image, err = decodeBase64(s64); err != nil {
 			fail(errorf(Invalid, `"inputs" is not valid base64: %v`, err))
 			return

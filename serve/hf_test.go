@@ -141,7 +141,7 @@ func TestHFRoutes(t *testing.T) {
 	}{
 		{"bad base64", "/models/" + cifarName, `{"inputs": "not base64!"}`, map[string]string{"Content-Type": "application/json"}, 400, "not valid base64"},
 		{"inputs not a string", "/models/" + cifarName, `{"inputs": ["a"]}`, map[string]string{"Content-Type": "application/json"}, 400, "base64-encoded image string"},
-		{"URL is not fetched", "/models/" + cifarName, `{"inputs": "http://example.com/cat.jpg"}`, map[string]string{"Content-Type": "application/json"}, 400, "not valid base64"},
+		{"URL is not fetched", "/models/" + cifarName, `{"inputs": "http://example.com/cat.jpg"}`, map[string]string{"Content-Type": "application/json"}, 400, "is a URL, which this server does not fetch"},
 		{"bad JSON", "/models/" + cifarName, `{"inputs": `, map[string]string{"Content-Type": "application/json; charset=utf-8"}, 400, "not valid JSON"},
 		{"bad top_k", "/models/" + cifarName, `{"inputs": "` + b64(jpg) + `", "parameters": {"top_k": 0}}`, map[string]string{"Content-Type": "application/json"}, 400, "top_k must be a positive integer"},
 		{"bad function", "/models/" + cifarName, `{"inputs": "` + b64(jpg) + `", "parameters": {"function_to_apply": "relu"}}`, map[string]string{"Content-Type": "application/json"}, 400, `function_to_apply must be`},
