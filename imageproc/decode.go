@@ -177,15 +177,17 @@ func decode(r io.Reader, maxPixels int) (*RGB, Orientation, error) {
 	case "WebP":
 		m, orient, err = decodeWebP(rest)
 	case "PNG":
-		// Read whole: its eXIf chunk may follow the pixels.
-		var data []byte
-		if data, err = io.ReadAll(rest); err == nil {
+		// Read whole: its eXIf chunk may follow the pixels. image/png keeps no
+		// reference to the bytes, so they go back to the pool.
+		data, rerr := readPooled(rest)
+		if err = rerr; err == nil {
 			orient = pngOrientation(data)
 			err = guard(func() (err error) {
 				m, err = png.Decode(bytes.NewReader(data))
 				return err
 			})
 		}
+		filePool.put(data)
 	default:
 		err = guard(func() (err error) {
 			m, err = f.decode(rest)
