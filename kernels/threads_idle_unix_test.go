@@ -3,6 +3,7 @@
 package kernels
 
 import (
+	"os"
 	"runtime"
 	"syscall"
 	"testing"
@@ -12,6 +13,7 @@ import (
 // An idle pool blocks: after the last kernel call its workers and callers poll for at most
 // spinWait (200 µs), then sleep, so a process that stopped computing uses no CPU.
 func TestPoolIdleDoesNotSpin(t *testing.T) {
+	skipTimingUnderEmulation(t)
 	poolOnAllPs(t)
 	sum := make([]float64, 64)
 	for range 50 {
@@ -26,10 +28,20 @@ func TestPoolIdleDoesNotSpin(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	used := cpuTime() - before
 	// A spinning worker would burn ~200 ms per thread here; the runtime's own background
-	// work takes well under a millisecond natively, and up to 22 ms under qemu-user (CI's
-	// arm64 run, on a busy machine), where every instruction is emulated.
-	if used > 50*time.Millisecond {
+	// work takes well under a millisecond.
+	if used > 20*time.Millisecond {
 		t.Errorf("the idle pool used %v of CPU time in 200 ms", used)
+	}
+}
+
+// skipTimingUnderEmulation skips a CPU-time comparison where the test binary runs under an
+// emulator (CI's arm64 run under qemu-user sets RESNET_EMULATED): there every instruction and
+// every futex wake is emulated, and the measures are the emulator's. Seen in CI: the idle
+// runtime took 21.6 ms of 200, and 300 short calls cost 137–184 ms of CPU time without
+// spinning against 172–241 with it. The tests run natively in every other CI pass.
+func skipTimingUnderEmulation(t *testing.T) {
+	if e := os.Getenv("RESNET_EMULATED"); e != "" {
+		t.Skipf("CPU time under %s measures the emulator", e)
 	}
 }
 
@@ -87,6 +99,7 @@ func TestPoolWithoutSpinningSleeps(t *testing.T) {
 		if sumOn != sumOff {
 			t.Fatalf("sums differ: %g spinning, %g not", sumOn, sumOff)
 		}
+		skipTimingUnderEmulation(t) // the sums are checked there too
 		t.Logf("try %d: CPU time for 300 calls 300 µs apart: %v spinning, %v not", try, on, off)
 		if off <= on*2/3 {
 			return
