@@ -79,10 +79,33 @@ func (c *Config) check() error {
 	case c.Train.C != c.Arch.NumChannels:
 		return fmt.Errorf("fit: the data has %d channels, the architecture expects %d", c.Train.C, c.Arch.NumChannels)
 	}
+	if l, ok := singleLabel(c.Train.Labels); ok {
+		// Softmax over one class has zero loss from the first step: the run would report
+		// 0% error for a model that answers the same class to everything (a --dataset
+		// pointed one folder too deep, at train/cat instead of train).
+		name := fmt.Sprint(l)
+		if l < len(c.Train.Classes) {
+			name = fmt.Sprintf("%q", c.Train.Classes[l])
+		}
+		if len(c.Train.Classes) <= 1 {
+			return fmt.Errorf("fit: the training data has one class (%s); a classifier needs at least two: a folder dataset holds one folder per class, so point --dataset at the folder that holds them", name)
+		}
+		return fmt.Errorf("fit: every training image has the same class (%s, one of %d); a classifier needs images of at least two", name, len(c.Train.Classes))
+	}
 	if c.Test != nil && (c.Test.C != c.Train.C || c.Test.H != c.Train.H || c.Test.W != c.Train.W) {
 		return fmt.Errorf("fit: test images are %dx%dx%d, training images %dx%dx%d", c.Test.C, c.Test.H, c.Test.W, c.Train.C, c.Train.H, c.Train.W)
 	}
 	return nil
+}
+
+// singleLabel reports whether all labels are one value, and which.
+func singleLabel(labels []int) (int, bool) {
+	for _, l := range labels[1:] {
+		if l != labels[0] {
+			return 0, false
+		}
+	}
+	return labels[0], true
 }
 
 // alignTest returns the test split with its labels as training class indices, matched by

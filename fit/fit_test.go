@@ -165,6 +165,12 @@ func TestRefusals(t *testing.T) {
 		{"resume with other images", func(c *Config) { c.Resume, c.Decoding = true, "as stored" }, "image decoding default (now as stored);"},
 		{"resume frozen", func(c *Config) { c.Resume, c.FreezeBackbone = true, true }, "--freeze-backbone false (now true)"},
 		{"batch too big", func(c *Config) { c.Out, c.Batch = t.TempDir(), 1000 }, "larger than the 96 training images"},
+		{"one class present", func(c *Config) {
+			c.Out, c.Train = t.TempDir(), oneLabel(c.Train, 2, c.Train.Classes)
+		}, `every training image has the same class ("bl", one of 4)`},
+		{"one class only", func(c *Config) {
+			c.Out, c.Train = t.TempDir(), oneLabel(c.Train, 0, []string{"cat"})
+		}, `the training data has one class ("cat"); a classifier needs at least two`},
 		{"bad schedule", func(c *Config) { c.Out, c.Schedule = t.TempDir(), "wavy" }, "unknown schedule"},
 		{"channels", func(c *Config) { c.Out = t.TempDir(); c.Arch.NumChannels = 1 }, "channels"},
 	}
@@ -176,6 +182,16 @@ func TestRefusals(t *testing.T) {
 			t.Errorf("%s: error %v, want one mentioning %q", tc.name, err, tc.want)
 		}
 	}
+}
+
+// oneLabel is d with every label l and the given class names.
+func oneLabel(d *datasets.Dataset, l int, classes []string) *datasets.Dataset {
+	out := *d
+	out.Classes, out.Labels = classes, make([]int, len(d.Labels))
+	for i := range out.Labels {
+		out.Labels[i] = l
+	}
+	return &out
 }
 
 // upscale doubles d's images (nearest neighbour): the same examples at another size.
