@@ -380,6 +380,7 @@ func sameImages(l *datasets.Folder, paths []string) bool {
 }
 
 func (f *trainFlags) fitConfig(cfg *arch.Config, trainSet, testSet *datasets.Dataset) (fit.Config, error) {
+	noteThreads(f.threads)
 	runtime.GOMAXPROCS(f.threads)
 	kernels.SetThreads(f.threads)
 	kernels.SetSpinning(f.spin)
