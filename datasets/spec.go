@@ -72,10 +72,15 @@ func (s Spec) LoadWithClasses(split Split) ([]Example, []string, error) {
 	return ex, classes, err
 }
 
+// EncodedImages reports whether the dataset holds image files (folder, hf), decoded one by
+// one, as against raw pixel records (cifar10, mnist, fashion-mnist): the decoding options
+// (MaxPixels, KeepOrientation) apply to the former only.
+func (s Spec) EncodedImages() bool { return s.Kind == "folder" || s.Kind == "hf" }
+
 // LoadWithOptions is LoadWithClasses with reading options (hf: column names, bad images); it
 // also returns the unreadable images left out under BadImageSkip.
 func (s Spec) LoadWithOptions(split Split, opts Options) ([]Example, []string, []BadImage, error) {
-	if s.Kind == "folder" || s.Kind == "hf" {
+	if s.EncodedImages() {
 		if err := opts.validate(); err != nil {
 			return nil, nil, nil, err
 		}
@@ -105,7 +110,7 @@ func (s Spec) LoadWithOptions(split Split, opts Options) ([]Example, []string, [
 // Images that fail to decode then surface only there; OnBadImage applies here to what
 // listing finds (an archive member over the size limit).
 func (s Spec) List(split Split, opts Options) (*Folder, error) {
-	if s.Kind != "folder" && s.Kind != "hf" {
+	if !s.EncodedImages() {
 		return nil, fmt.Errorf("dataset %s: %s datasets are read whole (LoadWithOptions), not listed", s, s.Kind)
 	}
 	if err := opts.validate(); err != nil {

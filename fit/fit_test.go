@@ -141,13 +141,22 @@ func stripTimes(b []byte) []byte {
 	return []byte(strings.Join(out, "\n"))
 }
 
-func TestRefusals(t *testing.T) {
+// trainedToy runs toyConfig for one epoch, changed by change, into a new directory, which
+// then holds the run's model and checkpoint; it returns the directory and the config.
+func trainedToy(t *testing.T, change func(*Config)) (string, Config) {
+	t.Helper()
 	dir := t.TempDir()
 	c := toyConfig(t, dir)
 	c.Epochs = 1
+	change(&c)
 	if _, err := Run(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
+	return dir, c
+}
+
+func TestRefusals(t *testing.T) {
+	dir, _ := trainedToy(t, func(*Config) {})
 	cases := []struct {
 		name   string
 		change func(*Config)
@@ -211,12 +220,7 @@ func upscale(d *datasets.Dataset) *datasets.Dataset {
 
 // Another --milestones on a multistep run is refused on resume; a cosine run records none.
 func TestResumeMilestones(t *testing.T) {
-	dir := t.TempDir()
-	c := toyConfig(t, dir)
-	c.Epochs, c.Schedule, c.Milestones = 1, "multistep", []int{1}
-	if _, err := Run(context.Background(), c); err != nil {
-		t.Fatal(err)
-	}
+	_, c := trainedToy(t, func(c *Config) { c.Schedule, c.Milestones = "multistep", []int{1} })
 	c.Resume, c.Milestones = true, []int{2}
 	if _, err := Run(context.Background(), c); err == nil || !strings.Contains(err.Error(), "--milestones 1 (now 2)") {
 		t.Errorf("resume with other milestones: %v", err)
@@ -231,12 +235,7 @@ func TestResumeMilestones(t *testing.T) {
 // fingerprint) resumes, at any size: the size is then not checked. One written before
 // version 2 of the fingerprint (no version) resumes whatever the settings it added say.
 func TestResumeCheckpointWithoutImageSize(t *testing.T) {
-	dir := t.TempDir()
-	c := toyConfig(t, dir)
-	c.Epochs = 1
-	if _, err := Run(context.Background(), c); err != nil {
-		t.Fatal(err)
-	}
+	dir, _ := trainedToy(t, func(*Config) {})
 	path := filepath.Join(dir, CheckpointFile)
 	sd, meta, err := weights.ReadSafetensors(path)
 	if err != nil {
@@ -253,7 +252,7 @@ func TestResumeCheckpointWithoutImageSize(t *testing.T) {
 	if err := weights.WriteSafetensors(path, sd, meta, "F32"); err != nil {
 		t.Fatal(err)
 	}
-	c = toyConfig(t, dir)
+	c := toyConfig(t, dir)
 	c.Epochs, c.Resume = 1, true
 	c.Train, c.Test = upscale(c.Train), upscale(c.Test)
 	c.Nesterov, c.Decoding = true, "as stored"
@@ -453,12 +452,7 @@ func TestDivergenceAfterResumeDescribesTheCheckpoint(t *testing.T) {
 
 // Fine-tuning starts from other weights with a new head of the dataset's width.
 func TestInitReplacesHead(t *testing.T) {
-	src := t.TempDir()
-	c := toyConfig(t, src)
-	c.Epochs = 1
-	if _, err := Run(context.Background(), c); err != nil {
-		t.Fatal(err)
-	}
+	src, _ := trainedToy(t, func(*Config) {})
 	sd, _, err := weights.ReadSafetensors(filepath.Join(src, "model.safetensors"))
 	if err != nil {
 		t.Fatal(err)
@@ -467,7 +461,7 @@ func TestInitReplacesHead(t *testing.T) {
 	sd["classifier.1.weight"] = &weights.Tensor{DType: "F32", Shape: []int{10, 64}, Data: make([]float32, 640)}
 	sd["classifier.1.bias"] = &weights.Tensor{DType: "F32", Shape: []int{10}, Data: make([]float32, 10)}
 	for _, freeze := range []bool{false, true} {
-		c = toyConfig(t, t.TempDir())
+		c := toyConfig(t, t.TempDir())
 		c.Epochs, c.Init, c.FreezeBackbone = 1, sd, freeze
 		if _, err := Run(context.Background(), c); err != nil {
 			t.Fatalf("freeze=%v: %v", freeze, err)

@@ -137,14 +137,16 @@ func orientRow(row, src []uint8, s, stepX int) {
 // range) counts as absent: the image is used as stored.
 
 // tiffOrientation reads tag 274 from the first image directory (IFD0) of the
-// TIFF structure t, which is also the form of an EXIF block. It returns 0
-// where t has no such tag, and ok false where t is not a readable TIFF
-// header and directory. A tag of any integer type with one value counts, as
-// in Pillow; any other form gives 0 (Pillow's value is then a tuple or a
-// string, which exif_transpose ignores).
-func tiffOrientation(t []byte) (o Orientation, found, ok bool) {
+// TIFF structure t, which is also the form of an EXIF block (JPEG's APP1 and
+// some PNG and WebP writers keep its "Exif\0\0" prefix). found is false
+// where t has no such tag or is not a readable TIFF header and directory. A
+// tag of any integer type with one value counts, as in Pillow; any other form
+// gives 0, found (Pillow's value is then a tuple or a string, which
+// exif_transpose ignores, and which hides an XMP orientation).
+func tiffOrientation(t []byte) (o Orientation, found bool) {
+	t = bytes.TrimPrefix(t, []byte("Exif\x00\x00"))
 	if len(t) < 8 {
-		return 0, false, false
+		return 0, false
 	}
 	var bo binary.ByteOrder
 	switch string(t[:4]) {
@@ -153,11 +155,11 @@ func tiffOrientation(t []byte) (o Orientation, found, ok bool) {
 	case "MM\x00*":
 		bo = binary.BigEndian
 	default:
-		return 0, false, false
+		return 0, false
 	}
 	ifd := uint64(bo.Uint32(t[4:]))
 	if ifd+2 > uint64(len(t)) {
-		return 0, false, false
+		return 0, false
 	}
 	n := uint64(bo.Uint16(t[ifd:]))
 	for i := range n {
@@ -170,7 +172,7 @@ func tiffOrientation(t []byte) (o Orientation, found, ok bool) {
 		}
 		typ, count := bo.Uint16(t[e+2:]), bo.Uint32(t[e+4:])
 		if count != 1 {
-			return 0, true, true
+			return 0, true
 		}
 		var v uint32
 		switch typ {
@@ -181,22 +183,11 @@ func tiffOrientation(t []byte) (o Orientation, found, ok bool) {
 		case 4, 9: // LONG, SLONG
 			v = bo.Uint32(t[e+8:])
 		default:
-			return 0, true, true
+			return 0, true
 		}
-		if v > 8 {
-			v = 255 // invalid, but present: it still hides an XMP orientation
-		}
-		return Orientation(v), true, true
+		return Orientation(min(v, 255)), true // over 8: invalid, but present
 	}
-	return 0, false, true
-}
-
-// exifOrientation is tiffOrientation for an EXIF block, which may start with
-// "Exif\0\0" (JPEG's APP1 and some PNG and WebP writers keep it).
-func exifOrientation(exif []byte) (o Orientation, found bool) {
-	exif = bytes.TrimPrefix(exif, []byte("Exif\x00\x00"))
-	o, found, _ = tiffOrientation(exif)
-	return o, found
+	return 0, false
 }
 
 var xmpOrientation = regexp.MustCompile(`tiff:Orientation(="|>)([0-9])`)
@@ -213,7 +204,7 @@ func xmpOrient(xmp []byte) Orientation {
 // orientation combines what a file's metadata says: the EXIF tag where the
 // EXIF block has one, else the XMP value. Values outside 1–8 come out as 0.
 func orientation(exif, xmp []byte) Orientation {
-	o, found := exifOrientation(exif)
+	o, found := tiffOrientation(exif)
 	if !found {
 		o = xmpOrient(xmp)
 	}
@@ -366,38 +357,22 @@ func rawProfile(text []byte) []byte {
 	return b
 }
 
-// webpOrientation reads the orientation from a WebP's RIFF chunks: "EXIF",
-// else "XMP ".
+// webpOrientation reads the orientation from a WebP's RIFF chunks: the first
+// "EXIF", else the first "XMP ".
 func webpOrientation(data []byte) Orientation {
 	var exif, xmp []byte
-	p := 12
-	for p+8 <= len(data) {
-		n := uint64(binary.LittleEndian.Uint32(data[p+4:]))
-		if uint64(p)+8+n > uint64(len(data)) {
-			break
+	riffChunks(data, func(id string, payload []byte) bool {
+		switch {
+		case id == "EXIF" && exif == nil:
+			exif = payload
+		case id == "XMP " && xmp == nil:
+			xmp = payload
 		}
-		body := data[p+8 : p+8+int(n)]
-		switch string(data[p : p+4]) {
-		case "EXIF":
-			if exif == nil {
-				exif = body
-			}
-		case "XMP ":
-			if xmp == nil {
-				xmp = body
-			}
-		}
-		p += 8 + int(n) + int(n&1)
-	}
+		return true
+	})
 	return orientation(exif, xmp)
 }
 
 // tiffFileOrientation is a TIFF file's own tag 274 (Pillow reads a TIFF's
 // EXIF from its first directory).
-func tiffFileOrientation(data []byte) Orientation {
-	o, _, _ := tiffOrientation(data)
-	if o > 8 {
-		return 0
-	}
-	return o
-}
+func tiffFileOrientation(data []byte) Orientation { return orientation(data, nil) }

@@ -44,41 +44,57 @@ func decodeWebP(r io.Reader) (image.Image, Orientation, error) {
 // to transparent black, so where the frame covers the canvas, which encoders do for the
 // first frame, the canvas is the frame as a still image decodes it. A first frame that
 // covers less is refused, saying so.
-func firstFrame(data []byte) ([]byte, error) {
+func firstFrame(data []byte) (still []byte, err error) {
 	u24 := func(b []byte) int { return int(b[0]) | int(b[1])<<8 | int(b[2])<<16 }
-	body := data[12 : 8+binary.LittleEndian.Uint32(data[4:])] // checked by checkRIFFSizes
-	var cw, ch int
-	for len(body) >= 8 {
-		n := int(binary.LittleEndian.Uint32(body[4:]))
-		payload := body[8 : 8+n]
-		switch string(body[:4]) {
+	var cw, ch int // the canvas of an animation
+	still = data
+	riffChunks(data, func(id string, payload []byte) bool {
+		switch id {
 		case "VP8X":
-			if n < 10 || payload[0]&0x02 == 0 {
-				return data, nil // a still image
+			if len(payload) >= 10 && payload[0]&0x02 != 0 {
+				cw, ch = 1+u24(payload[4:]), 1+u24(payload[7:])
 			}
-			cw, ch = 1+u24(payload[4:]), 1+u24(payload[7:])
+			return cw > 0 // a still image ends the walk
 		case "ANMF":
-			if cw == 0 {
-				return nil, errors.New("animation frame before the VP8X header")
+			switch {
+			case cw == 0:
+				err = errors.New("animation frame before the VP8X header")
+			case len(payload) < 16:
+				err = fmt.Errorf("animation frame of %d bytes, want at least 16", len(payload))
+			default:
+				x, y, fw, fh := 2*u24(payload), 2*u24(payload[3:]), 1+u24(payload[6:]), 1+u24(payload[9:])
+				if x != 0 || y != 0 || fw != cw || fh != ch {
+					err = fmt.Errorf("animated WebP whose first frame (%dx%d at %d,%d) does not cover its %dx%d canvas is not supported", fw, fh, x, y, cw, ch)
+				} else {
+					still, cw = stillWebP(payload[16:], fw, fh), 0
+				}
 			}
-			if n < 16 {
-				return nil, fmt.Errorf("animation frame of %d bytes, want at least 16", n)
-			}
-			x, y, fw, fh := 2*u24(payload), 2*u24(payload[3:]), 1+u24(payload[6:]), 1+u24(payload[9:])
-			if x != 0 || y != 0 || fw != cw || fh != ch {
-				return nil, fmt.Errorf("animated WebP whose first frame (%dx%d at %d,%d) does not cover its %dx%d canvas is not supported", fw, fh, x, y, cw, ch)
-			}
-			return stillWebP(payload[16:], fw, fh), nil
+			return false
 		case "VP8 ", "VP8L":
-			return data, nil
+			return false
 		}
-		n += n & 1
-		body = body[min(len(body), 8+n):]
+		return true
+	})
+	if err == nil && cw > 0 {
+		err = errors.New("animated WebP without frames")
 	}
-	if cw > 0 {
-		return nil, errors.New("animated WebP without frames")
+	return still, err
+}
+
+// riffChunks calls fn with each top-level chunk of the RIFF file data (its id and payload)
+// while fn returns true, stopping at a chunk that claims more bytes than the file has.
+func riffChunks(data []byte, fn func(id string, payload []byte) bool) {
+	if len(data) < 12 {
+		return
 	}
-	return data, nil
+	end := min(uint64(len(data)), 8+uint64(binary.LittleEndian.Uint32(data[4:])))
+	for p := uint64(12); p+8 <= end; {
+		n := uint64(binary.LittleEndian.Uint32(data[p+4:]))
+		if p+8+n > end || !fn(string(data[p:p+4]), data[p+8:p+8+n]) {
+			return
+		}
+		p += 8 + n + n&1
+	}
 }
 
 // stillWebP wraps a frame's chunks (ALPH and VP8, or VP8L) as a still WebP of w×h: an

@@ -83,6 +83,9 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := checkDecodeFlags(f.fs, spec); err != nil {
+		return err
+	}
 	m, err := f.load(cmd.Context())
 	if err != nil {
 		return err
@@ -116,7 +119,7 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 		}
 		return nil
 	}
-	if spec.Kind == "folder" || spec.Kind == "hf" {
+	if spec.EncodedImages() {
 		listing, err := spec.List(datasets.Test, opts)
 		if err != nil {
 			return err

@@ -242,11 +242,9 @@ func expandHF(arg string, cols columnFlags) ([]string, error) {
 	return names, nil
 }
 
-// decodeInput decodes an input named by expandInputs: an image file or a dataset image.
+// decodeInput decodes an input named by expandInputs: an image file or a dataset image, with a
+// model's options (Model.DecodeOptions, whose MaxPixels is never 0).
 func decodeInput(name string, o imageproc.DecodeOptions) (*imageproc.RGB, error) {
-	if o.MaxPixels <= 0 {
-		o.MaxPixels = imageproc.DefaultMaxPixels
-	}
 	v, ok := hfInputs.Load(name)
 	if !ok {
 		return imageproc.DecodeFileWith(name, o)

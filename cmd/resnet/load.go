@@ -20,6 +20,7 @@ import (
 
 	"github.com/resnet-go/resnet"
 	"github.com/resnet-go/resnet/arch"
+	"github.com/resnet-go/resnet/datasets"
 	"github.com/resnet-go/resnet/hub"
 	"github.com/resnet-go/resnet/imageproc"
 	"github.com/resnet-go/resnet/kernels"
@@ -72,6 +73,20 @@ func (f *modelFlags) registerDecode(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.IntVar(&f.maxPixels, "max-pixels", imageproc.DefaultMaxPixels, "refuse images with more pixels than this (Pillow's limit)")
 	fl.BoolVar(&f.exifTranspose, exifFlag, true, exifUsage)
+}
+
+// checkDecodeFlags refuses --max-pixels and --exif-transpose for a dataset of raw pixel records
+// (cifar10:, mnist:), which decodes no image file: there they would be silently ignored.
+func checkDecodeFlags(fs *pflag.FlagSet, spec datasets.Spec) error {
+	if spec.EncodedImages() || fs == nil {
+		return nil
+	}
+	for _, name := range []string{"max-pixels", exifFlag} {
+		if fs.Changed(name) {
+			return fmt.Errorf("--%s applies to datasets of image files (folder:, hf:); %s holds raw pixel records", name, spec)
+		}
+	}
+	return nil
 }
 
 // The flag that turns images upright by their EXIF orientation, in every command that decodes images.

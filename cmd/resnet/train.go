@@ -299,6 +299,9 @@ func (f *trainFlags) data(cfg *arch.Config) (*datasets.Dataset, *datasets.Datase
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := checkDecodeFlags(f.fs, spec); err != nil {
+		return nil, nil, err
+	}
 	policy, err := datasets.ParseBadImagePolicy(f.onBad)
 	if err != nil {
 		return nil, nil, err
@@ -390,7 +393,7 @@ func (f *trainFlags) fitConfig(cfg *arch.Config, trainSet, testSet *datasets.Dat
 		Schedule: f.schedule, Milestones: f.milestones, WarmupEpochs: f.warmup, Seed: f.seed,
 		Augment: !f.noAugment, ZeroInitResidual: f.zeroInit, Quiet: !f.bars(), Log: os.Stdout,
 	}
-	if kind, _, _ := strings.Cut(f.dataset, ":"); !f.exifTranspose && (kind == "folder" || kind == "hf") {
+	if !f.exifTranspose { // only for image files: checkDecodeFlags refused it elsewhere
 		c.Decoding = "EXIF orientation not applied (--exif-transpose=false)"
 	}
 	switch f.normalize {

@@ -324,6 +324,8 @@ func TestZeroFlagsRefused(t *testing.T) {
 		{[]string{"info", "--arch", "resnet-50", "--size", "0"}, "--size must be at least 1, got 0"},
 		{[]string{"eval", "--dataset", "cifar10:nowhere", "--limit", "0"}, "--limit must be at least 1, got 0"},
 		{[]string{"eval", "--dataset", "cifar10:nowhere", "--batch", "0"}, "--batch must be at least 1, got 0"},
+		{[]string{"eval", "--dataset", "cifar10:nowhere", "--exif-transpose=false"}, "--exif-transpose applies to datasets of image files (folder:, hf:); cifar10:nowhere holds raw pixel records"},
+		{[]string{"train", "--arch", "cifar-resnet20", "--dataset", "mnist:nowhere", "--out", "x", "--max-pixels", "100"}, "--max-pixels applies to datasets of image files"},
 		{[]string{"serve", "--http", "127.0.0.1:0", "--grpc", "", "--threads", "0"}, "--threads must be at least 1"},
 		{[]string{"serve", "--http", "127.0.0.1:0", "--grpc", "", "--size", "0"}, "--size must be at least 1, got 0"},
 		{[]string{"train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", "x", "--subset", "0"}, "--subset must be at least 1, got 0"},
