@@ -111,3 +111,19 @@ func kernel8x4ip(k int, a, b *float32, off *int, c *float32, ldc, rows, flags in
 func epilogueRow(c, t, res *float32, n int, bias float32, flags int) {
 	panic("kernels: assembly kernel called in a build without it")
 }
+
+func winoInP6(plane *float32, inW, inH, padH, lanes int, idx *int32, e *float32, v *float32, stride int) {
+	panic("kernels: assembly kernel called in a build without it")
+}
+
+func winoInP4(plane *float32, inW, inH, padH, lanes int, idx *int32, e *float32, v *float32, stride int) {
+	panic("kernels: assembly kernel called in a build without it")
+}
+
+func winoOutP6(mt *float32, stride int, e *float32, out, res *float32, ow, oh, lanes, flags int, bias float32) {
+	panic("kernels: assembly kernel called in a build without it")
+}
+
+func winoOutP4(mt *float32, stride int, e *float32, out, res *float32, ow, oh, lanes, flags int, bias float32) {
+	panic("kernels: assembly kernel called in a build without it")
+}

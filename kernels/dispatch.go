@@ -16,6 +16,9 @@ type isaImpl struct {
 	// neon: the arm64 NEON kernels besides the GEMM's run (the F4 Winograd
 	// transforms); everything else of the neon path is the go path's.
 	neon bool
+	// wino16: the AVX-512 whole-plane Winograd transforms run on maps of
+	// 4×4 tiles (kernels/winograd_plane.go).
+	wino16 bool
 	// gemm is the GEMM micro-kernel with its tile and blocking.
 	gemm *gemmKernel
 }
@@ -27,7 +30,7 @@ type isaImpl struct {
 var impls = [...]isaImpl{
 	isa.Go:     {id: isa.Go, gemm: gemmGo},
 	isa.AVX2:   {id: isa.AVX2, asm: true, gemm: gemmAVX2},
-	isa.AVX512: {id: isa.AVX512, asm: true, gemm: gemmAVX512},
+	isa.AVX512: {id: isa.AVX512, asm: true, wino16: true, gemm: gemmAVX512},
 	isa.NEON:   {id: isa.NEON, neon: true, gemm: gemmNEON},
 }
 

@@ -7933,3 +7933,1805 @@ winoGemm8x48_w2_next:
 winoGemm8x48_done:
 	VZEROUPPER
 	RET
+
+// func winoInP6(plane *float32, inW int, inH int, padH int, lanes int, idx *int32, e *float32, v *float32, stride int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·winoInP6(SB), NOSPLIT, $0-72
+	MOVQ  plane+0(FP), AX
+	MOVQ  inW+8(FP), CX
+	SHLQ  $0x02, CX
+	MOVQ  inH+16(FP), DX
+	MOVQ  padH+24(FP), BX
+	MOVQ  lanes+32(FP), SI
+	KMOVW SI, K1
+	MOVQ  e+48(FP), SI
+
+	// Stage the rows the tiles read, zero-padded to 16 lanes, in e.
+	MOVQ   BX, DI
+	NEGQ   DI
+	IMULQ  CX, BX
+	SUBQ   BX, AX
+	VXORPS Z31, Z31, Z31
+	MOVQ   SI, BX
+	MOVQ   $0x00000012, R8
+
+winoInP6_stage:
+	CMPQ      DI, DX
+	JAE       winoInP6_zero
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS   Z0, (BX)
+	JMP       winoInP6_next
+
+winoInP6_zero:
+	VMOVUPS Z31, (BX)
+
+winoInP6_next:
+	ADDQ         CX, AX
+	INCQ         DI
+	ADDQ         $0x40, BX
+	DECQ         R8
+	JNZ          winoInP6_stage
+	MOVL         $0x0000ff00, AX
+	KMOVW        AX, K2
+	MOVQ         idx+40(FP), AX
+	VBROADCASTSS winoconst<>+4(SB), Z29
+	VBROADCASTSS winoconst<>+8(SB), Z30
+
+	// Columns: window column j of all 16 tiles, then Bᵀ down it.
+	VMOVUPS      (AX), Z6
+	VMOVUPS      (SI), Z7
+	VPERMT2PS    256(SI), Z6, Z7
+	VMOVUPS      512(SI), Z8
+	VPERMT2PS    768(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z0
+	VMOVUPS      64(SI), Z7
+	VPERMT2PS    320(SI), Z6, Z7
+	VMOVUPS      576(SI), Z8
+	VPERMT2PS    832(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z1
+	VMOVUPS      128(SI), Z7
+	VPERMT2PS    384(SI), Z6, Z7
+	VMOVUPS      640(SI), Z8
+	VPERMT2PS    896(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z2
+	VMOVUPS      192(SI), Z7
+	VPERMT2PS    448(SI), Z6, Z7
+	VMOVUPS      704(SI), Z8
+	VPERMT2PS    960(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z3
+	VMOVUPS      256(SI), Z7
+	VPERMT2PS    512(SI), Z6, Z7
+	VMOVUPS      768(SI), Z8
+	VPERMT2PS    1024(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z4
+	VMOVUPS      320(SI), Z7
+	VPERMT2PS    576(SI), Z6, Z7
+	VMOVUPS      832(SI), Z8
+	VPERMT2PS    1088(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z5
+	VSUBPS       Z2, Z4, Z9
+	VSUBPS       Z1, Z3, Z10
+	VADDPS       Z10, Z10, Z10
+	VADDPS       Z10, Z9, Z11
+	VSUBPS       Z10, Z9, Z9
+	VFMADD132PS  Z29, Z4, Z0
+	VFNMADD231PS Z30, Z2, Z0
+	VFMADD231PS  Z29, Z1, Z5
+	VFNMADD231PS Z30, Z3, Z5
+	VFNMADD231PS Z29, Z2, Z4
+	VFNMADD231PS Z29, Z1, Z3
+	VADDPS       Z3, Z4, Z2
+	VSUBPS       Z3, Z4, Z4
+	VMOVUPS      Z0, 1152(SI)
+	VMOVUPS      Z2, 1536(SI)
+	VMOVUPS      Z4, 1920(SI)
+	VMOVUPS      Z11, 2304(SI)
+	VMOVUPS      Z9, 2688(SI)
+	VMOVUPS      Z5, 3072(SI)
+	VMOVUPS      64(AX), Z6
+	VMOVUPS      (SI), Z7
+	VPERMT2PS    256(SI), Z6, Z7
+	VMOVUPS      512(SI), Z8
+	VPERMT2PS    768(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z0
+	VMOVUPS      64(SI), Z7
+	VPERMT2PS    320(SI), Z6, Z7
+	VMOVUPS      576(SI), Z8
+	VPERMT2PS    832(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z1
+	VMOVUPS      128(SI), Z7
+	VPERMT2PS    384(SI), Z6, Z7
+	VMOVUPS      640(SI), Z8
+	VPERMT2PS    896(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z2
+	VMOVUPS      192(SI), Z7
+	VPERMT2PS    448(SI), Z6, Z7
+	VMOVUPS      704(SI), Z8
+	VPERMT2PS    960(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z3
+	VMOVUPS      256(SI), Z7
+	VPERMT2PS    512(SI), Z6, Z7
+	VMOVUPS      768(SI), Z8
+	VPERMT2PS    1024(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z4
+	VMOVUPS      320(SI), Z7
+	VPERMT2PS    576(SI), Z6, Z7
+	VMOVUPS      832(SI), Z8
+	VPERMT2PS    1088(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z5
+	VSUBPS       Z2, Z4, Z9
+	VSUBPS       Z1, Z3, Z10
+	VADDPS       Z10, Z10, Z10
+	VADDPS       Z10, Z9, Z11
+	VSUBPS       Z10, Z9, Z9
+	VFMADD132PS  Z29, Z4, Z0
+	VFNMADD231PS Z30, Z2, Z0
+	VFMADD231PS  Z29, Z1, Z5
+	VFNMADD231PS Z30, Z3, Z5
+	VFNMADD231PS Z29, Z2, Z4
+	VFNMADD231PS Z29, Z1, Z3
+	VADDPS       Z3, Z4, Z2
+	VSUBPS       Z3, Z4, Z4
+	VMOVUPS      Z0, 1216(SI)
+	VMOVUPS      Z2, 1600(SI)
+	VMOVUPS      Z4, 1984(SI)
+	VMOVUPS      Z11, 2368(SI)
+	VMOVUPS      Z9, 2752(SI)
+	VMOVUPS      Z5, 3136(SI)
+	VMOVUPS      128(AX), Z6
+	VMOVUPS      (SI), Z7
+	VPERMT2PS    256(SI), Z6, Z7
+	VMOVUPS      512(SI), Z8
+	VPERMT2PS    768(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z0
+	VMOVUPS      64(SI), Z7
+	VPERMT2PS    320(SI), Z6, Z7
+	VMOVUPS      576(SI), Z8
+	VPERMT2PS    832(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z1
+	VMOVUPS      128(SI), Z7
+	VPERMT2PS    384(SI), Z6, Z7
+	VMOVUPS      640(SI), Z8
+	VPERMT2PS    896(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z2
+	VMOVUPS      192(SI), Z7
+	VPERMT2PS    448(SI), Z6, Z7
+	VMOVUPS      704(SI), Z8
+	VPERMT2PS    960(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z3
+	VMOVUPS      256(SI), Z7
+	VPERMT2PS    512(SI), Z6, Z7
+	VMOVUPS      768(SI), Z8
+	VPERMT2PS    1024(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z4
+	VMOVUPS      320(SI), Z7
+	VPERMT2PS    576(SI), Z6, Z7
+	VMOVUPS      832(SI), Z8
+	VPERMT2PS    1088(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z5
+	VSUBPS       Z2, Z4, Z9
+	VSUBPS       Z1, Z3, Z10
+	VADDPS       Z10, Z10, Z10
+	VADDPS       Z10, Z9, Z11
+	VSUBPS       Z10, Z9, Z9
+	VFMADD132PS  Z29, Z4, Z0
+	VFNMADD231PS Z30, Z2, Z0
+	VFMADD231PS  Z29, Z1, Z5
+	VFNMADD231PS Z30, Z3, Z5
+	VFNMADD231PS Z29, Z2, Z4
+	VFNMADD231PS Z29, Z1, Z3
+	VADDPS       Z3, Z4, Z2
+	VSUBPS       Z3, Z4, Z4
+	VMOVUPS      Z0, 1280(SI)
+	VMOVUPS      Z2, 1664(SI)
+	VMOVUPS      Z4, 2048(SI)
+	VMOVUPS      Z11, 2432(SI)
+	VMOVUPS      Z9, 2816(SI)
+	VMOVUPS      Z5, 3200(SI)
+	VMOVUPS      192(AX), Z6
+	VMOVUPS      (SI), Z7
+	VPERMT2PS    256(SI), Z6, Z7
+	VMOVUPS      512(SI), Z8
+	VPERMT2PS    768(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z0
+	VMOVUPS      64(SI), Z7
+	VPERMT2PS    320(SI), Z6, Z7
+	VMOVUPS      576(SI), Z8
+	VPERMT2PS    832(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z1
+	VMOVUPS      128(SI), Z7
+	VPERMT2PS    384(SI), Z6, Z7
+	VMOVUPS      640(SI), Z8
+	VPERMT2PS    896(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z2
+	VMOVUPS      192(SI), Z7
+	VPERMT2PS    448(SI), Z6, Z7
+	VMOVUPS      704(SI), Z8
+	VPERMT2PS    960(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z3
+	VMOVUPS      256(SI), Z7
+	VPERMT2PS    512(SI), Z6, Z7
+	VMOVUPS      768(SI), Z8
+	VPERMT2PS    1024(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z4
+	VMOVUPS      320(SI), Z7
+	VPERMT2PS    576(SI), Z6, Z7
+	VMOVUPS      832(SI), Z8
+	VPERMT2PS    1088(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z5
+	VSUBPS       Z2, Z4, Z9
+	VSUBPS       Z1, Z3, Z10
+	VADDPS       Z10, Z10, Z10
+	VADDPS       Z10, Z9, Z11
+	VSUBPS       Z10, Z9, Z9
+	VFMADD132PS  Z29, Z4, Z0
+	VFNMADD231PS Z30, Z2, Z0
+	VFMADD231PS  Z29, Z1, Z5
+	VFNMADD231PS Z30, Z3, Z5
+	VFNMADD231PS Z29, Z2, Z4
+	VFNMADD231PS Z29, Z1, Z3
+	VADDPS       Z3, Z4, Z2
+	VSUBPS       Z3, Z4, Z4
+	VMOVUPS      Z0, 1344(SI)
+	VMOVUPS      Z2, 1728(SI)
+	VMOVUPS      Z4, 2112(SI)
+	VMOVUPS      Z11, 2496(SI)
+	VMOVUPS      Z9, 2880(SI)
+	VMOVUPS      Z5, 3264(SI)
+	VMOVUPS      256(AX), Z6
+	VMOVUPS      (SI), Z7
+	VPERMT2PS    256(SI), Z6, Z7
+	VMOVUPS      512(SI), Z8
+	VPERMT2PS    768(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z0
+	VMOVUPS      64(SI), Z7
+	VPERMT2PS    320(SI), Z6, Z7
+	VMOVUPS      576(SI), Z8
+	VPERMT2PS    832(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z1
+	VMOVUPS      128(SI), Z7
+	VPERMT2PS    384(SI), Z6, Z7
+	VMOVUPS      640(SI), Z8
+	VPERMT2PS    896(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z2
+	VMOVUPS      192(SI), Z7
+	VPERMT2PS    448(SI), Z6, Z7
+	VMOVUPS      704(SI), Z8
+	VPERMT2PS    960(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z3
+	VMOVUPS      256(SI), Z7
+	VPERMT2PS    512(SI), Z6, Z7
+	VMOVUPS      768(SI), Z8
+	VPERMT2PS    1024(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z4
+	VMOVUPS      320(SI), Z7
+	VPERMT2PS    576(SI), Z6, Z7
+	VMOVUPS      832(SI), Z8
+	VPERMT2PS    1088(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z5
+	VSUBPS       Z2, Z4, Z9
+	VSUBPS       Z1, Z3, Z10
+	VADDPS       Z10, Z10, Z10
+	VADDPS       Z10, Z9, Z11
+	VSUBPS       Z10, Z9, Z9
+	VFMADD132PS  Z29, Z4, Z0
+	VFNMADD231PS Z30, Z2, Z0
+	VFMADD231PS  Z29, Z1, Z5
+	VFNMADD231PS Z30, Z3, Z5
+	VFNMADD231PS Z29, Z2, Z4
+	VFNMADD231PS Z29, Z1, Z3
+	VADDPS       Z3, Z4, Z2
+	VSUBPS       Z3, Z4, Z4
+	VMOVUPS      Z0, 1408(SI)
+	VMOVUPS      Z2, 1792(SI)
+	VMOVUPS      Z4, 2176(SI)
+	VMOVUPS      Z11, 2560(SI)
+	VMOVUPS      Z9, 2944(SI)
+	VMOVUPS      Z5, 3328(SI)
+	VMOVUPS      320(AX), Z6
+	VMOVUPS      (SI), Z7
+	VPERMT2PS    256(SI), Z6, Z7
+	VMOVUPS      512(SI), Z8
+	VPERMT2PS    768(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z0
+	VMOVUPS      64(SI), Z7
+	VPERMT2PS    320(SI), Z6, Z7
+	VMOVUPS      576(SI), Z8
+	VPERMT2PS    832(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z1
+	VMOVUPS      128(SI), Z7
+	VPERMT2PS    384(SI), Z6, Z7
+	VMOVUPS      640(SI), Z8
+	VPERMT2PS    896(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z2
+	VMOVUPS      192(SI), Z7
+	VPERMT2PS    448(SI), Z6, Z7
+	VMOVUPS      704(SI), Z8
+	VPERMT2PS    960(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z3
+	VMOVUPS      256(SI), Z7
+	VPERMT2PS    512(SI), Z6, Z7
+	VMOVUPS      768(SI), Z8
+	VPERMT2PS    1024(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z4
+	VMOVUPS      320(SI), Z7
+	VPERMT2PS    576(SI), Z6, Z7
+	VMOVUPS      832(SI), Z8
+	VPERMT2PS    1088(SI), Z6, Z8
+	VBLENDMPS    Z8, Z7, K2, Z5
+	VSUBPS       Z2, Z4, Z9
+	VSUBPS       Z1, Z3, Z10
+	VADDPS       Z10, Z10, Z10
+	VADDPS       Z10, Z9, Z11
+	VSUBPS       Z10, Z9, Z9
+	VFMADD132PS  Z29, Z4, Z0
+	VFNMADD231PS Z30, Z2, Z0
+	VFMADD231PS  Z29, Z1, Z5
+	VFNMADD231PS Z30, Z3, Z5
+	VFNMADD231PS Z29, Z2, Z4
+	VFNMADD231PS Z29, Z1, Z3
+	VADDPS       Z3, Z4, Z2
+	VSUBPS       Z3, Z4, Z4
+	VMOVUPS      Z0, 1472(SI)
+	VMOVUPS      Z2, 1856(SI)
+	VMOVUPS      Z4, 2240(SI)
+	VMOVUPS      Z11, 2624(SI)
+	VMOVUPS      Z9, 3008(SI)
+	VMOVUPS      Z5, 3392(SI)
+
+	// Rows: Bᵀ along each row of U, element ξ = a·i + j to plane ξ.
+	MOVQ         v+56(FP), AX
+	MOVQ         stride+64(FP), CX
+	SHLQ         $0x02, CX
+	VMOVUPS      1152(SI), Z0
+	VMOVUPS      1216(SI), Z1
+	VMOVUPS      1280(SI), Z2
+	VMOVUPS      1344(SI), Z3
+	VMOVUPS      1408(SI), Z4
+	VMOVUPS      1472(SI), Z5
+	VSUBPS       Z2, Z4, Z9
+	VSUBPS       Z1, Z3, Z10
+	VADDPS       Z10, Z10, Z10
+	VADDPS       Z10, Z9, Z11
+	VSUBPS       Z10, Z9, Z9
+	VFMADD132PS  Z29, Z4, Z0
+	VFNMADD231PS Z30, Z2, Z0
+	VFMADD231PS  Z29, Z1, Z5
+	VFNMADD231PS Z30, Z3, Z5
+	VFNMADD231PS Z29, Z2, Z4
+	VFNMADD231PS Z29, Z1, Z3
+	VADDPS       Z3, Z4, Z2
+	VSUBPS       Z3, Z4, Z4
+	VMOVUPS      Z0, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z2, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z11, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z9, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z5, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      1536(SI), Z0
+	VMOVUPS      1600(SI), Z1
+	VMOVUPS      1664(SI), Z2
+	VMOVUPS      1728(SI), Z3
+	VMOVUPS      1792(SI), Z4
+	VMOVUPS      1856(SI), Z5
+	VSUBPS       Z2, Z4, Z9
+	VSUBPS       Z1, Z3, Z10
+	VADDPS       Z10, Z10, Z10
+	VADDPS       Z10, Z9, Z11
+	VSUBPS       Z10, Z9, Z9
+	VFMADD132PS  Z29, Z4, Z0
+	VFNMADD231PS Z30, Z2, Z0
+	VFMADD231PS  Z29, Z1, Z5
+	VFNMADD231PS Z30, Z3, Z5
+	VFNMADD231PS Z29, Z2, Z4
+	VFNMADD231PS Z29, Z1, Z3
+	VADDPS       Z3, Z4, Z2
+	VSUBPS       Z3, Z4, Z4
+	VMOVUPS      Z0, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z2, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z11, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z9, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z5, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      1920(SI), Z0
+	VMOVUPS      1984(SI), Z1
+	VMOVUPS      2048(SI), Z2
+	VMOVUPS      2112(SI), Z3
+	VMOVUPS      2176(SI), Z4
+	VMOVUPS      2240(SI), Z5
+	VSUBPS       Z2, Z4, Z9
+	VSUBPS       Z1, Z3, Z10
+	VADDPS       Z10, Z10, Z10
+	VADDPS       Z10, Z9, Z11
+	VSUBPS       Z10, Z9, Z9
+	VFMADD132PS  Z29, Z4, Z0
+	VFNMADD231PS Z30, Z2, Z0
+	VFMADD231PS  Z29, Z1, Z5
+	VFNMADD231PS Z30, Z3, Z5
+	VFNMADD231PS Z29, Z2, Z4
+	VFNMADD231PS Z29, Z1, Z3
+	VADDPS       Z3, Z4, Z2
+	VSUBPS       Z3, Z4, Z4
+	VMOVUPS      Z0, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z2, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z11, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z9, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z5, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      2304(SI), Z0
+	VMOVUPS      2368(SI), Z1
+	VMOVUPS      2432(SI), Z2
+	VMOVUPS      2496(SI), Z3
+	VMOVUPS      2560(SI), Z4
+	VMOVUPS      2624(SI), Z5
+	VSUBPS       Z2, Z4, Z9
+	VSUBPS       Z1, Z3, Z10
+	VADDPS       Z10, Z10, Z10
+	VADDPS       Z10, Z9, Z11
+	VSUBPS       Z10, Z9, Z9
+	VFMADD132PS  Z29, Z4, Z0
+	VFNMADD231PS Z30, Z2, Z0
+	VFMADD231PS  Z29, Z1, Z5
+	VFNMADD231PS Z30, Z3, Z5
+	VFNMADD231PS Z29, Z2, Z4
+	VFNMADD231PS Z29, Z1, Z3
+	VADDPS       Z3, Z4, Z2
+	VSUBPS       Z3, Z4, Z4
+	VMOVUPS      Z0, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z2, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z11, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z9, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z5, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      2688(SI), Z0
+	VMOVUPS      2752(SI), Z1
+	VMOVUPS      2816(SI), Z2
+	VMOVUPS      2880(SI), Z3
+	VMOVUPS      2944(SI), Z4
+	VMOVUPS      3008(SI), Z5
+	VSUBPS       Z2, Z4, Z9
+	VSUBPS       Z1, Z3, Z10
+	VADDPS       Z10, Z10, Z10
+	VADDPS       Z10, Z9, Z11
+	VSUBPS       Z10, Z9, Z9
+	VFMADD132PS  Z29, Z4, Z0
+	VFNMADD231PS Z30, Z2, Z0
+	VFMADD231PS  Z29, Z1, Z5
+	VFNMADD231PS Z30, Z3, Z5
+	VFNMADD231PS Z29, Z2, Z4
+	VFNMADD231PS Z29, Z1, Z3
+	VADDPS       Z3, Z4, Z2
+	VSUBPS       Z3, Z4, Z4
+	VMOVUPS      Z0, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z2, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z11, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z9, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z5, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      3072(SI), Z0
+	VMOVUPS      3136(SI), Z1
+	VMOVUPS      3200(SI), Z2
+	VMOVUPS      3264(SI), Z3
+	VMOVUPS      3328(SI), Z4
+	VMOVUPS      3392(SI), Z5
+	VSUBPS       Z2, Z4, Z9
+	VSUBPS       Z1, Z3, Z10
+	VADDPS       Z10, Z10, Z10
+	VADDPS       Z10, Z9, Z11
+	VSUBPS       Z10, Z9, Z9
+	VFMADD132PS  Z29, Z4, Z0
+	VFNMADD231PS Z30, Z2, Z0
+	VFMADD231PS  Z29, Z1, Z5
+	VFNMADD231PS Z30, Z3, Z5
+	VFNMADD231PS Z29, Z2, Z4
+	VFNMADD231PS Z29, Z1, Z3
+	VADDPS       Z3, Z4, Z2
+	VSUBPS       Z3, Z4, Z4
+	VMOVUPS      Z0, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z2, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z11, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z9, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z5, (AX)
+	ADDQ         CX, AX
+	VZEROUPPER
+	RET
+
+// func winoInP4(plane *float32, inW int, inH int, padH int, lanes int, idx *int32, e *float32, v *float32, stride int)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·winoInP4(SB), NOSPLIT, $0-72
+	MOVQ  plane+0(FP), AX
+	MOVQ  inW+8(FP), CX
+	SHLQ  $0x02, CX
+	MOVQ  inH+16(FP), DX
+	MOVQ  padH+24(FP), BX
+	MOVQ  lanes+32(FP), SI
+	KMOVW SI, K1
+	MOVQ  e+48(FP), SI
+
+	// Stage the rows the tiles read, zero-padded to 16 lanes, in e.
+	MOVQ   BX, DI
+	NEGQ   DI
+	IMULQ  CX, BX
+	SUBQ   BX, AX
+	VXORPS Z31, Z31, Z31
+	MOVQ   SI, BX
+	MOVQ   $0x0000000a, R8
+
+winoInP4_stage:
+	CMPQ      DI, DX
+	JAE       winoInP4_zero
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS   Z0, (BX)
+	JMP       winoInP4_next
+
+winoInP4_zero:
+	VMOVUPS Z31, (BX)
+
+winoInP4_next:
+	ADDQ  CX, AX
+	INCQ  DI
+	ADDQ  $0x40, BX
+	DECQ  R8
+	JNZ   winoInP4_stage
+	MOVL  $0x0000ff00, AX
+	KMOVW AX, K2
+	MOVQ  idx+40(FP), AX
+
+	// Columns: window column j of all 16 tiles, then Bᵀ down it.
+	VMOVUPS   (AX), Z6
+	VMOVUPS   (SI), Z7
+	VPERMT2PS 128(SI), Z6, Z7
+	VMOVUPS   256(SI), Z8
+	VPERMT2PS 384(SI), Z6, Z8
+	VBLENDMPS Z8, Z7, K2, Z0
+	VMOVUPS   64(SI), Z7
+	VPERMT2PS 192(SI), Z6, Z7
+	VMOVUPS   320(SI), Z8
+	VPERMT2PS 448(SI), Z6, Z8
+	VBLENDMPS Z8, Z7, K2, Z1
+	VMOVUPS   128(SI), Z7
+	VPERMT2PS 256(SI), Z6, Z7
+	VMOVUPS   384(SI), Z8
+	VPERMT2PS 512(SI), Z6, Z8
+	VBLENDMPS Z8, Z7, K2, Z2
+	VMOVUPS   192(SI), Z7
+	VPERMT2PS 320(SI), Z6, Z7
+	VMOVUPS   448(SI), Z8
+	VPERMT2PS 576(SI), Z6, Z8
+	VBLENDMPS Z8, Z7, K2, Z3
+	VADDPS    Z2, Z1, Z9
+	VSUBPS    Z2, Z0, Z0
+	VSUBPS    Z1, Z2, Z2
+	VSUBPS    Z3, Z1, Z1
+	VMOVUPS   Z0, 640(SI)
+	VMOVUPS   Z9, 896(SI)
+	VMOVUPS   Z2, 1152(SI)
+	VMOVUPS   Z1, 1408(SI)
+	VMOVUPS   64(AX), Z6
+	VMOVUPS   (SI), Z7
+	VPERMT2PS 128(SI), Z6, Z7
+	VMOVUPS   256(SI), Z8
+	VPERMT2PS 384(SI), Z6, Z8
+	VBLENDMPS Z8, Z7, K2, Z0
+	VMOVUPS   64(SI), Z7
+	VPERMT2PS 192(SI), Z6, Z7
+	VMOVUPS   320(SI), Z8
+	VPERMT2PS 448(SI), Z6, Z8
+	VBLENDMPS Z8, Z7, K2, Z1
+	VMOVUPS   128(SI), Z7
+	VPERMT2PS 256(SI), Z6, Z7
+	VMOVUPS   384(SI), Z8
+	VPERMT2PS 512(SI), Z6, Z8
+	VBLENDMPS Z8, Z7, K2, Z2
+	VMOVUPS   192(SI), Z7
+	VPERMT2PS 320(SI), Z6, Z7
+	VMOVUPS   448(SI), Z8
+	VPERMT2PS 576(SI), Z6, Z8
+	VBLENDMPS Z8, Z7, K2, Z3
+	VADDPS    Z2, Z1, Z9
+	VSUBPS    Z2, Z0, Z0
+	VSUBPS    Z1, Z2, Z2
+	VSUBPS    Z3, Z1, Z1
+	VMOVUPS   Z0, 704(SI)
+	VMOVUPS   Z9, 960(SI)
+	VMOVUPS   Z2, 1216(SI)
+	VMOVUPS   Z1, 1472(SI)
+	VMOVUPS   128(AX), Z6
+	VMOVUPS   (SI), Z7
+	VPERMT2PS 128(SI), Z6, Z7
+	VMOVUPS   256(SI), Z8
+	VPERMT2PS 384(SI), Z6, Z8
+	VBLENDMPS Z8, Z7, K2, Z0
+	VMOVUPS   64(SI), Z7
+	VPERMT2PS 192(SI), Z6, Z7
+	VMOVUPS   320(SI), Z8
+	VPERMT2PS 448(SI), Z6, Z8
+	VBLENDMPS Z8, Z7, K2, Z1
+	VMOVUPS   128(SI), Z7
+	VPERMT2PS 256(SI), Z6, Z7
+	VMOVUPS   384(SI), Z8
+	VPERMT2PS 512(SI), Z6, Z8
+	VBLENDMPS Z8, Z7, K2, Z2
+	VMOVUPS   192(SI), Z7
+	VPERMT2PS 320(SI), Z6, Z7
+	VMOVUPS   448(SI), Z8
+	VPERMT2PS 576(SI), Z6, Z8
+	VBLENDMPS Z8, Z7, K2, Z3
+	VADDPS    Z2, Z1, Z9
+	VSUBPS    Z2, Z0, Z0
+	VSUBPS    Z1, Z2, Z2
+	VSUBPS    Z3, Z1, Z1
+	VMOVUPS   Z0, 768(SI)
+	VMOVUPS   Z9, 1024(SI)
+	VMOVUPS   Z2, 1280(SI)
+	VMOVUPS   Z1, 1536(SI)
+	VMOVUPS   192(AX), Z6
+	VMOVUPS   (SI), Z7
+	VPERMT2PS 128(SI), Z6, Z7
+	VMOVUPS   256(SI), Z8
+	VPERMT2PS 384(SI), Z6, Z8
+	VBLENDMPS Z8, Z7, K2, Z0
+	VMOVUPS   64(SI), Z7
+	VPERMT2PS 192(SI), Z6, Z7
+	VMOVUPS   320(SI), Z8
+	VPERMT2PS 448(SI), Z6, Z8
+	VBLENDMPS Z8, Z7, K2, Z1
+	VMOVUPS   128(SI), Z7
+	VPERMT2PS 256(SI), Z6, Z7
+	VMOVUPS   384(SI), Z8
+	VPERMT2PS 512(SI), Z6, Z8
+	VBLENDMPS Z8, Z7, K2, Z2
+	VMOVUPS   192(SI), Z7
+	VPERMT2PS 320(SI), Z6, Z7
+	VMOVUPS   448(SI), Z8
+	VPERMT2PS 576(SI), Z6, Z8
+	VBLENDMPS Z8, Z7, K2, Z3
+	VADDPS    Z2, Z1, Z9
+	VSUBPS    Z2, Z0, Z0
+	VSUBPS    Z1, Z2, Z2
+	VSUBPS    Z3, Z1, Z1
+	VMOVUPS   Z0, 832(SI)
+	VMOVUPS   Z9, 1088(SI)
+	VMOVUPS   Z2, 1344(SI)
+	VMOVUPS   Z1, 1600(SI)
+
+	// Rows: Bᵀ along each row of U, element ξ = a·i + j to plane ξ.
+	MOVQ    v+56(FP), AX
+	MOVQ    stride+64(FP), CX
+	SHLQ    $0x02, CX
+	VMOVUPS 640(SI), Z0
+	VMOVUPS 704(SI), Z1
+	VMOVUPS 768(SI), Z2
+	VMOVUPS 832(SI), Z3
+	VADDPS  Z2, Z1, Z9
+	VSUBPS  Z2, Z0, Z0
+	VSUBPS  Z1, Z2, Z2
+	VSUBPS  Z3, Z1, Z1
+	VMOVUPS Z0, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z9, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z2, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS 896(SI), Z0
+	VMOVUPS 960(SI), Z1
+	VMOVUPS 1024(SI), Z2
+	VMOVUPS 1088(SI), Z3
+	VADDPS  Z2, Z1, Z9
+	VSUBPS  Z2, Z0, Z0
+	VSUBPS  Z1, Z2, Z2
+	VSUBPS  Z3, Z1, Z1
+	VMOVUPS Z0, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z9, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z2, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS 1152(SI), Z0
+	VMOVUPS 1216(SI), Z1
+	VMOVUPS 1280(SI), Z2
+	VMOVUPS 1344(SI), Z3
+	VADDPS  Z2, Z1, Z9
+	VSUBPS  Z2, Z0, Z0
+	VSUBPS  Z1, Z2, Z2
+	VSUBPS  Z3, Z1, Z1
+	VMOVUPS Z0, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z9, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z2, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z1, (AX)
+	ADDQ    CX, AX
+	VMOVUPS 1408(SI), Z0
+	VMOVUPS 1472(SI), Z1
+	VMOVUPS 1536(SI), Z2
+	VMOVUPS 1600(SI), Z3
+	VADDPS  Z2, Z1, Z9
+	VSUBPS  Z2, Z0, Z0
+	VSUBPS  Z1, Z2, Z2
+	VSUBPS  Z3, Z1, Z1
+	VMOVUPS Z0, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z9, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z2, (AX)
+	ADDQ    CX, AX
+	VMOVUPS Z1, (AX)
+	ADDQ    CX, AX
+	VZEROUPPER
+	RET
+
+DATA winoplaneout<>+0(SB)/4, $0x00000000
+DATA winoplaneout<>+4(SB)/4, $0x00000010
+DATA winoplaneout<>+8(SB)/4, $0x00000000
+DATA winoplaneout<>+12(SB)/4, $0x00000010
+DATA winoplaneout<>+16(SB)/4, $0x00000001
+DATA winoplaneout<>+20(SB)/4, $0x00000011
+DATA winoplaneout<>+24(SB)/4, $0x00000001
+DATA winoplaneout<>+28(SB)/4, $0x00000011
+DATA winoplaneout<>+32(SB)/4, $0x00000002
+DATA winoplaneout<>+36(SB)/4, $0x00000012
+DATA winoplaneout<>+40(SB)/4, $0x00000002
+DATA winoplaneout<>+44(SB)/4, $0x00000012
+DATA winoplaneout<>+48(SB)/4, $0x00000003
+DATA winoplaneout<>+52(SB)/4, $0x00000013
+DATA winoplaneout<>+56(SB)/4, $0x00000003
+DATA winoplaneout<>+60(SB)/4, $0x00000013
+DATA winoplaneout<>+64(SB)/4, $0x00000004
+DATA winoplaneout<>+68(SB)/4, $0x00000014
+DATA winoplaneout<>+72(SB)/4, $0x00000004
+DATA winoplaneout<>+76(SB)/4, $0x00000014
+DATA winoplaneout<>+80(SB)/4, $0x00000005
+DATA winoplaneout<>+84(SB)/4, $0x00000015
+DATA winoplaneout<>+88(SB)/4, $0x00000005
+DATA winoplaneout<>+92(SB)/4, $0x00000015
+DATA winoplaneout<>+96(SB)/4, $0x00000006
+DATA winoplaneout<>+100(SB)/4, $0x00000016
+DATA winoplaneout<>+104(SB)/4, $0x00000006
+DATA winoplaneout<>+108(SB)/4, $0x00000016
+DATA winoplaneout<>+112(SB)/4, $0x00000007
+DATA winoplaneout<>+116(SB)/4, $0x00000017
+DATA winoplaneout<>+120(SB)/4, $0x00000007
+DATA winoplaneout<>+124(SB)/4, $0x00000017
+DATA winoplaneout<>+128(SB)/4, $0x00000008
+DATA winoplaneout<>+132(SB)/4, $0x00000018
+DATA winoplaneout<>+136(SB)/4, $0x00000008
+DATA winoplaneout<>+140(SB)/4, $0x00000018
+DATA winoplaneout<>+144(SB)/4, $0x00000009
+DATA winoplaneout<>+148(SB)/4, $0x00000019
+DATA winoplaneout<>+152(SB)/4, $0x00000009
+DATA winoplaneout<>+156(SB)/4, $0x00000019
+DATA winoplaneout<>+160(SB)/4, $0x0000000a
+DATA winoplaneout<>+164(SB)/4, $0x0000001a
+DATA winoplaneout<>+168(SB)/4, $0x0000000a
+DATA winoplaneout<>+172(SB)/4, $0x0000001a
+DATA winoplaneout<>+176(SB)/4, $0x0000000b
+DATA winoplaneout<>+180(SB)/4, $0x0000001b
+DATA winoplaneout<>+184(SB)/4, $0x0000000b
+DATA winoplaneout<>+188(SB)/4, $0x0000001b
+DATA winoplaneout<>+192(SB)/4, $0x0000000c
+DATA winoplaneout<>+196(SB)/4, $0x0000001c
+DATA winoplaneout<>+200(SB)/4, $0x0000000c
+DATA winoplaneout<>+204(SB)/4, $0x0000001c
+DATA winoplaneout<>+208(SB)/4, $0x0000000d
+DATA winoplaneout<>+212(SB)/4, $0x0000001d
+DATA winoplaneout<>+216(SB)/4, $0x0000000d
+DATA winoplaneout<>+220(SB)/4, $0x0000001d
+DATA winoplaneout<>+224(SB)/4, $0x0000000e
+DATA winoplaneout<>+228(SB)/4, $0x0000001e
+DATA winoplaneout<>+232(SB)/4, $0x0000000e
+DATA winoplaneout<>+236(SB)/4, $0x0000001e
+DATA winoplaneout<>+240(SB)/4, $0x0000000f
+DATA winoplaneout<>+244(SB)/4, $0x0000001f
+DATA winoplaneout<>+248(SB)/4, $0x0000000f
+DATA winoplaneout<>+252(SB)/4, $0x0000001f
+DATA winoplaneout<>+256(SB)/4, $0x00000000
+DATA winoplaneout<>+260(SB)/4, $0x00000010
+DATA winoplaneout<>+264(SB)/4, $0x00000001
+DATA winoplaneout<>+268(SB)/4, $0x00000011
+DATA winoplaneout<>+272(SB)/4, $0x00000002
+DATA winoplaneout<>+276(SB)/4, $0x00000012
+DATA winoplaneout<>+280(SB)/4, $0x00000003
+DATA winoplaneout<>+284(SB)/4, $0x00000013
+DATA winoplaneout<>+288(SB)/4, $0x00000000
+DATA winoplaneout<>+292(SB)/4, $0x00000000
+DATA winoplaneout<>+296(SB)/4, $0x00000000
+DATA winoplaneout<>+300(SB)/4, $0x00000000
+DATA winoplaneout<>+304(SB)/4, $0x00000000
+DATA winoplaneout<>+308(SB)/4, $0x00000000
+DATA winoplaneout<>+312(SB)/4, $0x00000000
+DATA winoplaneout<>+316(SB)/4, $0x00000000
+DATA winoplaneout<>+320(SB)/4, $0x00000004
+DATA winoplaneout<>+324(SB)/4, $0x00000014
+DATA winoplaneout<>+328(SB)/4, $0x00000005
+DATA winoplaneout<>+332(SB)/4, $0x00000015
+DATA winoplaneout<>+336(SB)/4, $0x00000006
+DATA winoplaneout<>+340(SB)/4, $0x00000016
+DATA winoplaneout<>+344(SB)/4, $0x00000007
+DATA winoplaneout<>+348(SB)/4, $0x00000017
+DATA winoplaneout<>+352(SB)/4, $0x00000000
+DATA winoplaneout<>+356(SB)/4, $0x00000000
+DATA winoplaneout<>+360(SB)/4, $0x00000000
+DATA winoplaneout<>+364(SB)/4, $0x00000000
+DATA winoplaneout<>+368(SB)/4, $0x00000000
+DATA winoplaneout<>+372(SB)/4, $0x00000000
+DATA winoplaneout<>+376(SB)/4, $0x00000000
+DATA winoplaneout<>+380(SB)/4, $0x00000000
+DATA winoplaneout<>+384(SB)/4, $0x00000008
+DATA winoplaneout<>+388(SB)/4, $0x00000018
+DATA winoplaneout<>+392(SB)/4, $0x00000009
+DATA winoplaneout<>+396(SB)/4, $0x00000019
+DATA winoplaneout<>+400(SB)/4, $0x0000000a
+DATA winoplaneout<>+404(SB)/4, $0x0000001a
+DATA winoplaneout<>+408(SB)/4, $0x0000000b
+DATA winoplaneout<>+412(SB)/4, $0x0000001b
+DATA winoplaneout<>+416(SB)/4, $0x00000000
+DATA winoplaneout<>+420(SB)/4, $0x00000000
+DATA winoplaneout<>+424(SB)/4, $0x00000000
+DATA winoplaneout<>+428(SB)/4, $0x00000000
+DATA winoplaneout<>+432(SB)/4, $0x00000000
+DATA winoplaneout<>+436(SB)/4, $0x00000000
+DATA winoplaneout<>+440(SB)/4, $0x00000000
+DATA winoplaneout<>+444(SB)/4, $0x00000000
+DATA winoplaneout<>+448(SB)/4, $0x0000000c
+DATA winoplaneout<>+452(SB)/4, $0x0000001c
+DATA winoplaneout<>+456(SB)/4, $0x0000000d
+DATA winoplaneout<>+460(SB)/4, $0x0000001d
+DATA winoplaneout<>+464(SB)/4, $0x0000000e
+DATA winoplaneout<>+468(SB)/4, $0x0000001e
+DATA winoplaneout<>+472(SB)/4, $0x0000000f
+DATA winoplaneout<>+476(SB)/4, $0x0000001f
+DATA winoplaneout<>+480(SB)/4, $0x00000000
+DATA winoplaneout<>+484(SB)/4, $0x00000000
+DATA winoplaneout<>+488(SB)/4, $0x00000000
+DATA winoplaneout<>+492(SB)/4, $0x00000000
+DATA winoplaneout<>+496(SB)/4, $0x00000000
+DATA winoplaneout<>+500(SB)/4, $0x00000000
+DATA winoplaneout<>+504(SB)/4, $0x00000000
+DATA winoplaneout<>+508(SB)/4, $0x00000000
+GLOBL winoplaneout<>(SB), RODATA|NOPTR, $512
+
+// func winoOutP6(mt *float32, stride int, e *float32, out *float32, res *float32, ow int, oh int, lanes int, flags int, bias float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·winoOutP6(SB), NOSPLIT, $0-76
+	MOVQ         mt+0(FP), AX
+	MOVQ         stride+8(FP), CX
+	SHLQ         $0x02, CX
+	MOVQ         CX, DX
+	IMUL3Q       $0x00000006, DX, DX
+	MOVQ         e+16(FP), BX
+	VBROADCASTSS winoconst<>+0(SB), Z9
+	VBROADCASTSS winoconst<>+4(SB), Z10
+	VBROADCASTSS winoconst<>+12(SB), Z11
+
+	// Columns: Aᵀ down window column j of all 16 tiles.
+	MOVQ        AX, SI
+	VMOVUPS     (SI), Z0
+	ADDQ        DX, SI
+	VMOVUPS     (SI), Z1
+	ADDQ        DX, SI
+	VMOVUPS     (SI), Z2
+	ADDQ        DX, SI
+	VMOVUPS     (SI), Z3
+	ADDQ        DX, SI
+	VMOVUPS     (SI), Z4
+	ADDQ        DX, SI
+	VMOVUPS     (SI), Z5
+	VADDPS      Z2, Z1, Z6
+	VSUBPS      Z2, Z1, Z1
+	VADDPS      Z4, Z3, Z7
+	VSUBPS      Z4, Z3, Z3
+	VADDPS      Z6, Z0, Z0
+	VADDPS      Z7, Z0, Z0
+	VADDPS      Z1, Z5, Z5
+	VFMADD231PS Z11, Z3, Z5
+	VFMADD231PS Z9, Z3, Z1
+	VFMADD231PS Z10, Z7, Z6
+	VMOVUPS     Z0, (BX)
+	VMOVUPS     Z1, 384(BX)
+	VMOVUPS     Z6, 768(BX)
+	VMOVUPS     Z5, 1152(BX)
+	MOVQ        AX, SI
+	ADDQ        CX, SI
+	VMOVUPS     (SI), Z0
+	ADDQ        DX, SI
+	VMOVUPS     (SI), Z1
+	ADDQ        DX, SI
+	VMOVUPS     (SI), Z2
+	ADDQ        DX, SI
+	VMOVUPS     (SI), Z3
+	ADDQ        DX, SI
+	VMOVUPS     (SI), Z4
+	ADDQ        DX, SI
+	VMOVUPS     (SI), Z5
+	VADDPS      Z2, Z1, Z6
+	VSUBPS      Z2, Z1, Z1
+	VADDPS      Z4, Z3, Z7
+	VSUBPS      Z4, Z3, Z3
+	VADDPS      Z6, Z0, Z0
+	VADDPS      Z7, Z0, Z0
+	VADDPS      Z1, Z5, Z5
+	VFMADD231PS Z11, Z3, Z5
+	VFMADD231PS Z9, Z3, Z1
+	VFMADD231PS Z10, Z7, Z6
+	VMOVUPS     Z0, 64(BX)
+	VMOVUPS     Z1, 448(BX)
+	VMOVUPS     Z6, 832(BX)
+	VMOVUPS     Z5, 1216(BX)
+	MOVQ        AX, SI
+	ADDQ        CX, SI
+	ADDQ        CX, SI
+	VMOVUPS     (SI), Z0
+	ADDQ        DX, SI
+	VMOVUPS     (SI), Z1
+	ADDQ        DX, SI
+	VMOVUPS     (SI), Z2
+	ADDQ        DX, SI
+	VMOVUPS     (SI), Z3
+	ADDQ        DX, SI
+	VMOVUPS     (SI), Z4
+	ADDQ        DX, SI
+	VMOVUPS     (SI), Z5
+	VADDPS      Z2, Z1, Z6
+	VSUBPS      Z2, Z1, Z1
+	VADDPS      Z4, Z3, Z7
+	VSUBPS      Z4, Z3, Z3
+	VADDPS      Z6, Z0, Z0
+	VADDPS      Z7, Z0, Z0
+	VADDPS      Z1, Z5, Z5
+	VFMADD231PS Z11, Z3, Z5
+	VFMADD231PS Z9, Z3, Z1
+	VFMADD231PS Z10, Z7, Z6
+	VMOVUPS     Z0, 128(BX)
+	VMOVUPS     Z1, 512(BX)
+	VMOVUPS     Z6, 896(BX)
+	VMOVUPS     Z5, 1280(BX)
+	MOVQ        AX, SI
+	ADDQ        CX, SI
+	ADDQ        CX, SI
+	ADDQ        CX, SI
+	VMOVUPS     (SI), Z0
+	ADDQ        DX, SI
+	VMOVUPS     (SI), Z1
+	ADDQ        DX, SI
+	VMOVUPS     (SI), Z2
+	ADDQ        DX, SI
+	VMOVUPS     (SI), Z3
+	ADDQ        DX, SI
+	VMOVUPS     (SI), Z4
+	ADDQ        DX, SI
+	VMOVUPS     (SI), Z5
+	VADDPS      Z2, Z1, Z6
+	VSUBPS      Z2, Z1, Z1
+	VADDPS      Z4, Z3, Z7
+	VSUBPS      Z4, Z3, Z3
+	VADDPS      Z6, Z0, Z0
+	VADDPS      Z7, Z0, Z0
+	VADDPS      Z1, Z5, Z5
+	VFMADD231PS Z11, Z3, Z5
+	VFMADD231PS Z9, Z3, Z1
+	VFMADD231PS Z10, Z7, Z6
+	VMOVUPS     Z0, 192(BX)
+	VMOVUPS     Z1, 576(BX)
+	VMOVUPS     Z6, 960(BX)
+	VMOVUPS     Z5, 1344(BX)
+	MOVQ        AX, SI
+	ADDQ        CX, SI
+	ADDQ        CX, SI
+	ADDQ        CX, SI
+	ADDQ        CX, SI
+	VMOVUPS     (SI), Z0
+	ADDQ        DX, SI
+	VMOVUPS     (SI), Z1
+	ADDQ        DX, SI
+	VMOVUPS     (SI), Z2
+	ADDQ        DX, SI
+	VMOVUPS     (SI), Z3
+	ADDQ        DX, SI
+	VMOVUPS     (SI), Z4
+	ADDQ        DX, SI
+	VMOVUPS     (SI), Z5
+	VADDPS      Z2, Z1, Z6
+	VSUBPS      Z2, Z1, Z1
+	VADDPS      Z4, Z3, Z7
+	VSUBPS      Z4, Z3, Z3
+	VADDPS      Z6, Z0, Z0
+	VADDPS      Z7, Z0, Z0
+	VADDPS      Z1, Z5, Z5
+	VFMADD231PS Z11, Z3, Z5
+	VFMADD231PS Z9, Z3, Z1
+	VFMADD231PS Z10, Z7, Z6
+	VMOVUPS     Z0, 256(BX)
+	VMOVUPS     Z1, 640(BX)
+	VMOVUPS     Z6, 1024(BX)
+	VMOVUPS     Z5, 1408(BX)
+	ADDQ        CX, AX
+	ADDQ        CX, AX
+	ADDQ        CX, AX
+	ADDQ        CX, AX
+	ADDQ        CX, AX
+	VMOVUPS     (AX), Z0
+	ADDQ        DX, AX
+	VMOVUPS     (AX), Z1
+	ADDQ        DX, AX
+	VMOVUPS     (AX), Z2
+	ADDQ        DX, AX
+	VMOVUPS     (AX), Z3
+	ADDQ        DX, AX
+	VMOVUPS     (AX), Z4
+	ADDQ        DX, AX
+	VMOVUPS     (AX), Z5
+	VADDPS      Z2, Z1, Z6
+	VSUBPS      Z2, Z1, Z1
+	VADDPS      Z4, Z3, Z7
+	VSUBPS      Z4, Z3, Z3
+	VADDPS      Z6, Z0, Z0
+	VADDPS      Z7, Z0, Z0
+	VADDPS      Z1, Z5, Z5
+	VFMADD231PS Z11, Z3, Z5
+	VFMADD231PS Z9, Z3, Z1
+	VFMADD231PS Z10, Z7, Z6
+	VMOVUPS     Z0, 320(BX)
+	VMOVUPS     Z1, 704(BX)
+	VMOVUPS     Z6, 1088(BX)
+	VMOVUPS     Z5, 1472(BX)
+
+	// Rows: Aᵀ along row r of every tile, then each output row m·ty+r.
+	VXORPS       Z31, Z31, Z31
+	VBROADCASTSS bias+72(FP), Z30
+	MOVQ         lanes+56(FP), AX
+	KMOVW        AX, K1
+	MOVL         $0x0000cccc, AX
+	KMOVW        AX, K2
+	LEAQ         winoplaneout<>+0(SB), AX
+	VMOVUPS      (AX), Z20
+	VMOVUPS      64(AX), Z21
+	VMOVUPS      128(AX), Z22
+	VMOVUPS      192(AX), Z23
+	MOVQ         out+24(FP), AX
+	MOVQ         res+32(FP), CX
+	MOVQ         ow+40(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         oh+48(FP), SI
+	MOVQ         flags+64(FP), DI
+	VMOVUPS      (BX), Z0
+	VMOVUPS      64(BX), Z1
+	VMOVUPS      128(BX), Z2
+	VMOVUPS      192(BX), Z3
+	VMOVUPS      256(BX), Z4
+	VMOVUPS      320(BX), Z5
+	VADDPS       Z2, Z1, Z6
+	VSUBPS       Z2, Z1, Z1
+	VADDPS       Z4, Z3, Z7
+	VSUBPS       Z4, Z3, Z3
+	VADDPS       Z6, Z0, Z0
+	VADDPS       Z7, Z0, Z0
+	VADDPS       Z1, Z5, Z5
+	VFMADD231PS  Z11, Z3, Z5
+	VFMADD231PS  Z9, Z3, Z1
+	VFMADD231PS  Z10, Z7, Z6
+	VADDPS       Z30, Z0, Z0
+	VADDPS       Z30, Z1, Z1
+	VADDPS       Z30, Z6, Z6
+	VADDPS       Z30, Z5, Z5
+	CMPQ         SI, $0x00000000
+	JLE          winoOutP6_skip0
+	IMUL3Q       $0x00000000, DX, R8
+	VMOVAPS      Z0, Z12
+	VPERMT2PS    Z1, Z20, Z12
+	VMOVAPS      Z6, Z13
+	VPERMT2PS    Z5, Z20, Z13
+	VBLENDMPS    Z13, Z12, K2, Z14
+	TESTQ        $0x00000001, DI
+	JZ           winoOutP6_nores0
+	VMOVUPS.Z    (CX)(R8*1), K1, Z15
+	VADDPS       Z15, Z14, Z14
+
+winoOutP6_nores0:
+	TESTQ  $0x00000002, DI
+	JZ     winoOutP6_norelu0
+	VMAXPS Z14, Z31, Z14
+
+winoOutP6_norelu0:
+	VMOVUPS Z14, K1, (AX)(R8*1)
+
+winoOutP6_skip0:
+	CMPQ      SI, $0x00000004
+	JLE       winoOutP6_skip4
+	IMUL3Q    $0x00000004, DX, R8
+	VMOVAPS   Z0, Z12
+	VPERMT2PS Z1, Z21, Z12
+	VMOVAPS   Z6, Z13
+	VPERMT2PS Z5, Z21, Z13
+	VBLENDMPS Z13, Z12, K2, Z14
+	TESTQ     $0x00000001, DI
+	JZ        winoOutP6_nores4
+	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VADDPS    Z15, Z14, Z14
+
+winoOutP6_nores4:
+	TESTQ  $0x00000002, DI
+	JZ     winoOutP6_norelu4
+	VMAXPS Z14, Z31, Z14
+
+winoOutP6_norelu4:
+	VMOVUPS Z14, K1, (AX)(R8*1)
+
+winoOutP6_skip4:
+	CMPQ      SI, $0x00000008
+	JLE       winoOutP6_skip8
+	IMUL3Q    $0x00000008, DX, R8
+	VMOVAPS   Z0, Z12
+	VPERMT2PS Z1, Z22, Z12
+	VMOVAPS   Z6, Z13
+	VPERMT2PS Z5, Z22, Z13
+	VBLENDMPS Z13, Z12, K2, Z14
+	TESTQ     $0x00000001, DI
+	JZ        winoOutP6_nores8
+	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VADDPS    Z15, Z14, Z14
+
+winoOutP6_nores8:
+	TESTQ  $0x00000002, DI
+	JZ     winoOutP6_norelu8
+	VMAXPS Z14, Z31, Z14
+
+winoOutP6_norelu8:
+	VMOVUPS Z14, K1, (AX)(R8*1)
+
+winoOutP6_skip8:
+	CMPQ      SI, $0x0000000c
+	JLE       winoOutP6_skip12
+	IMUL3Q    $0x0000000c, DX, R8
+	VMOVAPS   Z0, Z12
+	VPERMT2PS Z1, Z23, Z12
+	VMOVAPS   Z6, Z13
+	VPERMT2PS Z5, Z23, Z13
+	VBLENDMPS Z13, Z12, K2, Z14
+	TESTQ     $0x00000001, DI
+	JZ        winoOutP6_nores12
+	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VADDPS    Z15, Z14, Z14
+
+winoOutP6_nores12:
+	TESTQ  $0x00000002, DI
+	JZ     winoOutP6_norelu12
+	VMAXPS Z14, Z31, Z14
+
+winoOutP6_norelu12:
+	VMOVUPS Z14, K1, (AX)(R8*1)
+
+winoOutP6_skip12:
+	VMOVUPS     384(BX), Z0
+	VMOVUPS     448(BX), Z1
+	VMOVUPS     512(BX), Z2
+	VMOVUPS     576(BX), Z3
+	VMOVUPS     640(BX), Z4
+	VMOVUPS     704(BX), Z5
+	VADDPS      Z2, Z1, Z6
+	VSUBPS      Z2, Z1, Z1
+	VADDPS      Z4, Z3, Z7
+	VSUBPS      Z4, Z3, Z3
+	VADDPS      Z6, Z0, Z0
+	VADDPS      Z7, Z0, Z0
+	VADDPS      Z1, Z5, Z5
+	VFMADD231PS Z11, Z3, Z5
+	VFMADD231PS Z9, Z3, Z1
+	VFMADD231PS Z10, Z7, Z6
+	VADDPS      Z30, Z0, Z0
+	VADDPS      Z30, Z1, Z1
+	VADDPS      Z30, Z6, Z6
+	VADDPS      Z30, Z5, Z5
+	CMPQ        SI, $0x00000001
+	JLE         winoOutP6_skip1
+	IMUL3Q      $0x00000001, DX, R8
+	VMOVAPS     Z0, Z12
+	VPERMT2PS   Z1, Z20, Z12
+	VMOVAPS     Z6, Z13
+	VPERMT2PS   Z5, Z20, Z13
+	VBLENDMPS   Z13, Z12, K2, Z14
+	TESTQ       $0x00000001, DI
+	JZ          winoOutP6_nores1
+	VMOVUPS.Z   (CX)(R8*1), K1, Z15
+	VADDPS      Z15, Z14, Z14
+
+winoOutP6_nores1:
+	TESTQ  $0x00000002, DI
+	JZ     winoOutP6_norelu1
+	VMAXPS Z14, Z31, Z14
+
+winoOutP6_norelu1:
+	VMOVUPS Z14, K1, (AX)(R8*1)
+
+winoOutP6_skip1:
+	CMPQ      SI, $0x00000005
+	JLE       winoOutP6_skip5
+	IMUL3Q    $0x00000005, DX, R8
+	VMOVAPS   Z0, Z12
+	VPERMT2PS Z1, Z21, Z12
+	VMOVAPS   Z6, Z13
+	VPERMT2PS Z5, Z21, Z13
+	VBLENDMPS Z13, Z12, K2, Z14
+	TESTQ     $0x00000001, DI
+	JZ        winoOutP6_nores5
+	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VADDPS    Z15, Z14, Z14
+
+winoOutP6_nores5:
+	TESTQ  $0x00000002, DI
+	JZ     winoOutP6_norelu5
+	VMAXPS Z14, Z31, Z14
+
+winoOutP6_norelu5:
+	VMOVUPS Z14, K1, (AX)(R8*1)
+
+winoOutP6_skip5:
+	CMPQ      SI, $0x00000009
+	JLE       winoOutP6_skip9
+	IMUL3Q    $0x00000009, DX, R8
+	VMOVAPS   Z0, Z12
+	VPERMT2PS Z1, Z22, Z12
+	VMOVAPS   Z6, Z13
+	VPERMT2PS Z5, Z22, Z13
+	VBLENDMPS Z13, Z12, K2, Z14
+	TESTQ     $0x00000001, DI
+	JZ        winoOutP6_nores9
+	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VADDPS    Z15, Z14, Z14
+
+winoOutP6_nores9:
+	TESTQ  $0x00000002, DI
+	JZ     winoOutP6_norelu9
+	VMAXPS Z14, Z31, Z14
+
+winoOutP6_norelu9:
+	VMOVUPS Z14, K1, (AX)(R8*1)
+
+winoOutP6_skip9:
+	CMPQ      SI, $0x0000000d
+	JLE       winoOutP6_skip13
+	IMUL3Q    $0x0000000d, DX, R8
+	VMOVAPS   Z0, Z12
+	VPERMT2PS Z1, Z23, Z12
+	VMOVAPS   Z6, Z13
+	VPERMT2PS Z5, Z23, Z13
+	VBLENDMPS Z13, Z12, K2, Z14
+	TESTQ     $0x00000001, DI
+	JZ        winoOutP6_nores13
+	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VADDPS    Z15, Z14, Z14
+
+winoOutP6_nores13:
+	TESTQ  $0x00000002, DI
+	JZ     winoOutP6_norelu13
+	VMAXPS Z14, Z31, Z14
+
+winoOutP6_norelu13:
+	VMOVUPS Z14, K1, (AX)(R8*1)
+
+winoOutP6_skip13:
+	VMOVUPS     768(BX), Z0
+	VMOVUPS     832(BX), Z1
+	VMOVUPS     896(BX), Z2
+	VMOVUPS     960(BX), Z3
+	VMOVUPS     1024(BX), Z4
+	VMOVUPS     1088(BX), Z5
+	VADDPS      Z2, Z1, Z6
+	VSUBPS      Z2, Z1, Z1
+	VADDPS      Z4, Z3, Z7
+	VSUBPS      Z4, Z3, Z3
+	VADDPS      Z6, Z0, Z0
+	VADDPS      Z7, Z0, Z0
+	VADDPS      Z1, Z5, Z5
+	VFMADD231PS Z11, Z3, Z5
+	VFMADD231PS Z9, Z3, Z1
+	VFMADD231PS Z10, Z7, Z6
+	VADDPS      Z30, Z0, Z0
+	VADDPS      Z30, Z1, Z1
+	VADDPS      Z30, Z6, Z6
+	VADDPS      Z30, Z5, Z5
+	CMPQ        SI, $0x00000002
+	JLE         winoOutP6_skip2
+	IMUL3Q      $0x00000002, DX, R8
+	VMOVAPS     Z0, Z12
+	VPERMT2PS   Z1, Z20, Z12
+	VMOVAPS     Z6, Z13
+	VPERMT2PS   Z5, Z20, Z13
+	VBLENDMPS   Z13, Z12, K2, Z14
+	TESTQ       $0x00000001, DI
+	JZ          winoOutP6_nores2
+	VMOVUPS.Z   (CX)(R8*1), K1, Z15
+	VADDPS      Z15, Z14, Z14
+
+winoOutP6_nores2:
+	TESTQ  $0x00000002, DI
+	JZ     winoOutP6_norelu2
+	VMAXPS Z14, Z31, Z14
+
+winoOutP6_norelu2:
+	VMOVUPS Z14, K1, (AX)(R8*1)
+
+winoOutP6_skip2:
+	CMPQ      SI, $0x00000006
+	JLE       winoOutP6_skip6
+	IMUL3Q    $0x00000006, DX, R8
+	VMOVAPS   Z0, Z12
+	VPERMT2PS Z1, Z21, Z12
+	VMOVAPS   Z6, Z13
+	VPERMT2PS Z5, Z21, Z13
+	VBLENDMPS Z13, Z12, K2, Z14
+	TESTQ     $0x00000001, DI
+	JZ        winoOutP6_nores6
+	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VADDPS    Z15, Z14, Z14
+
+winoOutP6_nores6:
+	TESTQ  $0x00000002, DI
+	JZ     winoOutP6_norelu6
+	VMAXPS Z14, Z31, Z14
+
+winoOutP6_norelu6:
+	VMOVUPS Z14, K1, (AX)(R8*1)
+
+winoOutP6_skip6:
+	CMPQ      SI, $0x0000000a
+	JLE       winoOutP6_skip10
+	IMUL3Q    $0x0000000a, DX, R8
+	VMOVAPS   Z0, Z12
+	VPERMT2PS Z1, Z22, Z12
+	VMOVAPS   Z6, Z13
+	VPERMT2PS Z5, Z22, Z13
+	VBLENDMPS Z13, Z12, K2, Z14
+	TESTQ     $0x00000001, DI
+	JZ        winoOutP6_nores10
+	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VADDPS    Z15, Z14, Z14
+
+winoOutP6_nores10:
+	TESTQ  $0x00000002, DI
+	JZ     winoOutP6_norelu10
+	VMAXPS Z14, Z31, Z14
+
+winoOutP6_norelu10:
+	VMOVUPS Z14, K1, (AX)(R8*1)
+
+winoOutP6_skip10:
+	CMPQ      SI, $0x0000000e
+	JLE       winoOutP6_skip14
+	IMUL3Q    $0x0000000e, DX, R8
+	VMOVAPS   Z0, Z12
+	VPERMT2PS Z1, Z23, Z12
+	VMOVAPS   Z6, Z13
+	VPERMT2PS Z5, Z23, Z13
+	VBLENDMPS Z13, Z12, K2, Z14
+	TESTQ     $0x00000001, DI
+	JZ        winoOutP6_nores14
+	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VADDPS    Z15, Z14, Z14
+
+winoOutP6_nores14:
+	TESTQ  $0x00000002, DI
+	JZ     winoOutP6_norelu14
+	VMAXPS Z14, Z31, Z14
+
+winoOutP6_norelu14:
+	VMOVUPS Z14, K1, (AX)(R8*1)
+
+winoOutP6_skip14:
+	VMOVUPS     1152(BX), Z0
+	VMOVUPS     1216(BX), Z1
+	VMOVUPS     1280(BX), Z2
+	VMOVUPS     1344(BX), Z3
+	VMOVUPS     1408(BX), Z4
+	VMOVUPS     1472(BX), Z5
+	VADDPS      Z2, Z1, Z6
+	VSUBPS      Z2, Z1, Z1
+	VADDPS      Z4, Z3, Z7
+	VSUBPS      Z4, Z3, Z3
+	VADDPS      Z6, Z0, Z0
+	VADDPS      Z7, Z0, Z0
+	VADDPS      Z1, Z5, Z5
+	VFMADD231PS Z11, Z3, Z5
+	VFMADD231PS Z9, Z3, Z1
+	VFMADD231PS Z10, Z7, Z6
+	VADDPS      Z30, Z0, Z0
+	VADDPS      Z30, Z1, Z1
+	VADDPS      Z30, Z6, Z6
+	VADDPS      Z30, Z5, Z5
+	CMPQ        SI, $0x00000003
+	JLE         winoOutP6_skip3
+	IMUL3Q      $0x00000003, DX, R8
+	VMOVAPS     Z0, Z12
+	VPERMT2PS   Z1, Z20, Z12
+	VMOVAPS     Z6, Z13
+	VPERMT2PS   Z5, Z20, Z13
+	VBLENDMPS   Z13, Z12, K2, Z14
+	TESTQ       $0x00000001, DI
+	JZ          winoOutP6_nores3
+	VMOVUPS.Z   (CX)(R8*1), K1, Z15
+	VADDPS      Z15, Z14, Z14
+
+winoOutP6_nores3:
+	TESTQ  $0x00000002, DI
+	JZ     winoOutP6_norelu3
+	VMAXPS Z14, Z31, Z14
+
+winoOutP6_norelu3:
+	VMOVUPS Z14, K1, (AX)(R8*1)
+
+winoOutP6_skip3:
+	CMPQ      SI, $0x00000007
+	JLE       winoOutP6_skip7
+	IMUL3Q    $0x00000007, DX, R8
+	VMOVAPS   Z0, Z12
+	VPERMT2PS Z1, Z21, Z12
+	VMOVAPS   Z6, Z13
+	VPERMT2PS Z5, Z21, Z13
+	VBLENDMPS Z13, Z12, K2, Z14
+	TESTQ     $0x00000001, DI
+	JZ        winoOutP6_nores7
+	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VADDPS    Z15, Z14, Z14
+
+winoOutP6_nores7:
+	TESTQ  $0x00000002, DI
+	JZ     winoOutP6_norelu7
+	VMAXPS Z14, Z31, Z14
+
+winoOutP6_norelu7:
+	VMOVUPS Z14, K1, (AX)(R8*1)
+
+winoOutP6_skip7:
+	CMPQ      SI, $0x0000000b
+	JLE       winoOutP6_skip11
+	IMUL3Q    $0x0000000b, DX, R8
+	VMOVAPS   Z0, Z12
+	VPERMT2PS Z1, Z22, Z12
+	VMOVAPS   Z6, Z13
+	VPERMT2PS Z5, Z22, Z13
+	VBLENDMPS Z13, Z12, K2, Z14
+	TESTQ     $0x00000001, DI
+	JZ        winoOutP6_nores11
+	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VADDPS    Z15, Z14, Z14
+
+winoOutP6_nores11:
+	TESTQ  $0x00000002, DI
+	JZ     winoOutP6_norelu11
+	VMAXPS Z14, Z31, Z14
+
+winoOutP6_norelu11:
+	VMOVUPS Z14, K1, (AX)(R8*1)
+
+winoOutP6_skip11:
+	CMPQ      SI, $0x0000000f
+	JLE       winoOutP6_skip15
+	IMUL3Q    $0x0000000f, DX, R8
+	VMOVAPS   Z0, Z12
+	VPERMT2PS Z1, Z23, Z12
+	VMOVAPS   Z6, Z13
+	VPERMT2PS Z5, Z23, Z13
+	VBLENDMPS Z13, Z12, K2, Z14
+	TESTQ     $0x00000001, DI
+	JZ        winoOutP6_nores15
+	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VADDPS    Z15, Z14, Z14
+
+winoOutP6_nores15:
+	TESTQ  $0x00000002, DI
+	JZ     winoOutP6_norelu15
+	VMAXPS Z14, Z31, Z14
+
+winoOutP6_norelu15:
+	VMOVUPS Z14, K1, (AX)(R8*1)
+
+winoOutP6_skip15:
+	VZEROUPPER
+	RET
+
+// func winoOutP4(mt *float32, stride int, e *float32, out *float32, res *float32, ow int, oh int, lanes int, flags int, bias float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·winoOutP4(SB), NOSPLIT, $0-76
+	MOVQ   mt+0(FP), AX
+	MOVQ   stride+8(FP), CX
+	SHLQ   $0x02, CX
+	MOVQ   CX, DX
+	IMUL3Q $0x00000004, DX, DX
+	MOVQ   e+16(FP), BX
+
+	// Columns: Aᵀ down window column j of all 16 tiles.
+	MOVQ    AX, SI
+	VMOVUPS (SI), Z0
+	ADDQ    DX, SI
+	VMOVUPS (SI), Z1
+	ADDQ    DX, SI
+	VMOVUPS (SI), Z2
+	ADDQ    DX, SI
+	VMOVUPS (SI), Z3
+	VADDPS  Z1, Z0, Z0
+	VADDPS  Z2, Z0, Z0
+	VSUBPS  Z2, Z1, Z1
+	VSUBPS  Z3, Z1, Z1
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, 256(BX)
+	MOVQ    AX, SI
+	ADDQ    CX, SI
+	VMOVUPS (SI), Z0
+	ADDQ    DX, SI
+	VMOVUPS (SI), Z1
+	ADDQ    DX, SI
+	VMOVUPS (SI), Z2
+	ADDQ    DX, SI
+	VMOVUPS (SI), Z3
+	VADDPS  Z1, Z0, Z0
+	VADDPS  Z2, Z0, Z0
+	VSUBPS  Z2, Z1, Z1
+	VSUBPS  Z3, Z1, Z1
+	VMOVUPS Z0, 64(BX)
+	VMOVUPS Z1, 320(BX)
+	MOVQ    AX, SI
+	ADDQ    CX, SI
+	ADDQ    CX, SI
+	VMOVUPS (SI), Z0
+	ADDQ    DX, SI
+	VMOVUPS (SI), Z1
+	ADDQ    DX, SI
+	VMOVUPS (SI), Z2
+	ADDQ    DX, SI
+	VMOVUPS (SI), Z3
+	VADDPS  Z1, Z0, Z0
+	VADDPS  Z2, Z0, Z0
+	VSUBPS  Z2, Z1, Z1
+	VSUBPS  Z3, Z1, Z1
+	VMOVUPS Z0, 128(BX)
+	VMOVUPS Z1, 384(BX)
+	ADDQ    CX, AX
+	ADDQ    CX, AX
+	ADDQ    CX, AX
+	VMOVUPS (AX), Z0
+	ADDQ    DX, AX
+	VMOVUPS (AX), Z1
+	ADDQ    DX, AX
+	VMOVUPS (AX), Z2
+	ADDQ    DX, AX
+	VMOVUPS (AX), Z3
+	VADDPS  Z1, Z0, Z0
+	VADDPS  Z2, Z0, Z0
+	VSUBPS  Z2, Z1, Z1
+	VSUBPS  Z3, Z1, Z1
+	VMOVUPS Z0, 192(BX)
+	VMOVUPS Z1, 448(BX)
+
+	// Rows: Aᵀ along row r of every tile, then each output row m·ty+r.
+	VXORPS       Z31, Z31, Z31
+	VBROADCASTSS bias+72(FP), Z30
+	MOVQ         lanes+56(FP), AX
+	KMOVW        AX, K1
+	MOVL         $0x0000cccc, AX
+	KMOVW        AX, K2
+	LEAQ         winoplaneout<>+0(SB), AX
+	VMOVUPS      256(AX), Z20
+	VMOVUPS      320(AX), Z21
+	VMOVUPS      384(AX), Z22
+	VMOVUPS      448(AX), Z23
+	MOVQ         out+24(FP), AX
+	MOVQ         res+32(FP), CX
+	MOVQ         ow+40(FP), DX
+	SHLQ         $0x02, DX
+	MOVQ         oh+48(FP), SI
+	MOVQ         flags+64(FP), DI
+	VMOVUPS      (BX), Z0
+	VMOVUPS      64(BX), Z1
+	VMOVUPS      128(BX), Z2
+	VMOVUPS      192(BX), Z3
+	VADDPS       Z1, Z0, Z0
+	VADDPS       Z2, Z0, Z0
+	VSUBPS       Z2, Z1, Z1
+	VSUBPS       Z3, Z1, Z1
+	VADDPS       Z30, Z0, Z0
+	VADDPS       Z30, Z1, Z1
+	CMPQ         SI, $0x00000000
+	JLE          winoOutP4_skip0
+	IMUL3Q       $0x00000000, DX, R8
+	VMOVAPS      Z0, Z14
+	VPERMT2PS    Z1, Z20, Z14
+	TESTQ        $0x00000001, DI
+	JZ           winoOutP4_nores0
+	VMOVUPS.Z    (CX)(R8*1), K1, Z15
+	VADDPS       Z15, Z14, Z14
+
+winoOutP4_nores0:
+	TESTQ  $0x00000002, DI
+	JZ     winoOutP4_norelu0
+	VMAXPS Z14, Z31, Z14
+
+winoOutP4_norelu0:
+	VMOVUPS Z14, K1, (AX)(R8*1)
+
+winoOutP4_skip0:
+	CMPQ      SI, $0x00000002
+	JLE       winoOutP4_skip2
+	IMUL3Q    $0x00000002, DX, R8
+	VMOVAPS   Z0, Z14
+	VPERMT2PS Z1, Z21, Z14
+	TESTQ     $0x00000001, DI
+	JZ        winoOutP4_nores2
+	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VADDPS    Z15, Z14, Z14
+
+winoOutP4_nores2:
+	TESTQ  $0x00000002, DI
+	JZ     winoOutP4_norelu2
+	VMAXPS Z14, Z31, Z14
+
+winoOutP4_norelu2:
+	VMOVUPS Z14, K1, (AX)(R8*1)
+
+winoOutP4_skip2:
+	CMPQ      SI, $0x00000004
+	JLE       winoOutP4_skip4
+	IMUL3Q    $0x00000004, DX, R8
+	VMOVAPS   Z0, Z14
+	VPERMT2PS Z1, Z22, Z14
+	TESTQ     $0x00000001, DI
+	JZ        winoOutP4_nores4
+	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VADDPS    Z15, Z14, Z14
+
+winoOutP4_nores4:
+	TESTQ  $0x00000002, DI
+	JZ     winoOutP4_norelu4
+	VMAXPS Z14, Z31, Z14
+
+winoOutP4_norelu4:
+	VMOVUPS Z14, K1, (AX)(R8*1)
+
+winoOutP4_skip4:
+	CMPQ      SI, $0x00000006
+	JLE       winoOutP4_skip6
+	IMUL3Q    $0x00000006, DX, R8
+	VMOVAPS   Z0, Z14
+	VPERMT2PS Z1, Z23, Z14
+	TESTQ     $0x00000001, DI
+	JZ        winoOutP4_nores6
+	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VADDPS    Z15, Z14, Z14
+
+winoOutP4_nores6:
+	TESTQ  $0x00000002, DI
+	JZ     winoOutP4_norelu6
+	VMAXPS Z14, Z31, Z14
+
+winoOutP4_norelu6:
+	VMOVUPS Z14, K1, (AX)(R8*1)
+
+winoOutP4_skip6:
+	VMOVUPS   256(BX), Z0
+	VMOVUPS   320(BX), Z1
+	VMOVUPS   384(BX), Z2
+	VMOVUPS   448(BX), Z3
+	VADDPS    Z1, Z0, Z0
+	VADDPS    Z2, Z0, Z0
+	VSUBPS    Z2, Z1, Z1
+	VSUBPS    Z3, Z1, Z1
+	VADDPS    Z30, Z0, Z0
+	VADDPS    Z30, Z1, Z1
+	CMPQ      SI, $0x00000001
+	JLE       winoOutP4_skip1
+	IMUL3Q    $0x00000001, DX, R8
+	VMOVAPS   Z0, Z14
+	VPERMT2PS Z1, Z20, Z14
+	TESTQ     $0x00000001, DI
+	JZ        winoOutP4_nores1
+	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VADDPS    Z15, Z14, Z14
+
+winoOutP4_nores1:
+	TESTQ  $0x00000002, DI
+	JZ     winoOutP4_norelu1
+	VMAXPS Z14, Z31, Z14
+
+winoOutP4_norelu1:
+	VMOVUPS Z14, K1, (AX)(R8*1)
+
+winoOutP4_skip1:
+	CMPQ      SI, $0x00000003
+	JLE       winoOutP4_skip3
+	IMUL3Q    $0x00000003, DX, R8
+	VMOVAPS   Z0, Z14
+	VPERMT2PS Z1, Z21, Z14
+	TESTQ     $0x00000001, DI
+	JZ        winoOutP4_nores3
+	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VADDPS    Z15, Z14, Z14
+
+winoOutP4_nores3:
+	TESTQ  $0x00000002, DI
+	JZ     winoOutP4_norelu3
+	VMAXPS Z14, Z31, Z14
+
+winoOutP4_norelu3:
+	VMOVUPS Z14, K1, (AX)(R8*1)
+
+winoOutP4_skip3:
+	CMPQ      SI, $0x00000005
+	JLE       winoOutP4_skip5
+	IMUL3Q    $0x00000005, DX, R8
+	VMOVAPS   Z0, Z14
+	VPERMT2PS Z1, Z22, Z14
+	TESTQ     $0x00000001, DI
+	JZ        winoOutP4_nores5
+	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VADDPS    Z15, Z14, Z14
+
+winoOutP4_nores5:
+	TESTQ  $0x00000002, DI
+	JZ     winoOutP4_norelu5
+	VMAXPS Z14, Z31, Z14
+
+winoOutP4_norelu5:
+	VMOVUPS Z14, K1, (AX)(R8*1)
+
+winoOutP4_skip5:
+	CMPQ      SI, $0x00000007
+	JLE       winoOutP4_skip7
+	IMUL3Q    $0x00000007, DX, R8
+	VMOVAPS   Z0, Z14
+	VPERMT2PS Z1, Z23, Z14
+	TESTQ     $0x00000001, DI
+	JZ        winoOutP4_nores7
+	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VADDPS    Z15, Z14, Z14
+
+winoOutP4_nores7:
+	TESTQ  $0x00000002, DI
+	JZ     winoOutP4_norelu7
+	VMAXPS Z14, Z31, Z14
+
+winoOutP4_norelu7:
+	VMOVUPS Z14, K1, (AX)(R8*1)
+
+winoOutP4_skip7:
+	VZEROUPPER
+	RET

@@ -177,3 +177,39 @@ func copyPanels48(n int, src *float32, dst *float32, stride int)
 //
 //go:noescape
 func winoGemm8x48(k int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, n int)
+
+// winoInP6 transforms one channel of a map of 4×4 tiles (F4): plane is the
+// inH×inW channel (inW ≤ 15), its row y read as scratch row y+padH (zero outside
+// the plane); lanes is the mask of lanes below inW; idx holds one permute
+// index vector per window column j (lane 4ty+tx: the row lane of column
+// m·tx+j-padW, 15 where that is outside the row, +16 for odd ty); e is
+// scratch of 864 values; element ξ of tile l goes to v[ξ*stride+l].
+//
+//go:noescape
+func winoInP6(plane *float32, inW int, inH int, padH int, lanes int, idx *int32, e *float32, v *float32, stride int)
+
+// winoInP4 transforms one channel of a map of 4×4 tiles (F2): plane is the
+// inH×inW channel (inW ≤ 15), its row y read as scratch row y+padH (zero outside
+// the plane); lanes is the mask of lanes below inW; idx holds one permute
+// index vector per window column j (lane 4ty+tx: the row lane of column
+// m·tx+j-padW, 15 where that is outside the row, +16 for odd ty); e is
+// scratch of 416 values; element ξ of tile l goes to v[ξ*stride+l].
+//
+//go:noescape
+func winoInP4(plane *float32, inW int, inH int, padH int, lanes int, idx *int32, e *float32, v *float32, stride int)
+
+// winoOutP6 inverts one output channel of a map of 4×4 tiles (F4): tile l reads
+// mt[ξ*stride+l]; output row y < oh of the oh×ow plane out gets its ow columns
+// (lanes is the mask of lanes below ow), plus bias, plus the same row of res if
+// flags&1, then ReLU if flags&2. e is scratch of 384 values.
+//
+//go:noescape
+func winoOutP6(mt *float32, stride int, e *float32, out *float32, res *float32, ow int, oh int, lanes int, flags int, bias float32)
+
+// winoOutP4 inverts one output channel of a map of 4×4 tiles (F2): tile l reads
+// mt[ξ*stride+l]; output row y < oh of the oh×ow plane out gets its ow columns
+// (lanes is the mask of lanes below ow), plus bias, plus the same row of res if
+// flags&1, then ReLU if flags&2. e is scratch of 128 values.
+//
+//go:noescape
+func winoOutP4(mt *float32, stride int, e *float32, out *float32, res *float32, ow int, oh int, lanes int, flags int, bias float32)

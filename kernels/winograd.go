@@ -311,6 +311,10 @@ func winoConvLayout(p ConvParams, n int, in []float32, inL Layout, ww *winoWeigh
 // transforms on path cur; in, residual and out start at the group's first image.
 func winoGroup(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout, ww *winoWeights, bias, residual []float32, relu bool, out []float32, outL Layout) {
 	g := newWinoGeom(ww.kind, p, n)
+	whole := g.planeTransforms(cur)
+	if whole {
+		g.dropLag()
+	}
 	buf := getScratch(g.vN + g.mN)
 	defer putScratch(buf)
 	v, m := (*buf)[:g.vN], (*buf)[g.vN:g.vN+g.mN]
@@ -318,9 +322,13 @@ func winoGroup(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout, ww *
 	// Input transform, parallel over channels: a worker owns whole V rows,
 	// so the 8-tile vector stores that run past a tile row are overwritten
 	// in order by the next row, never raced.
+	var idx *winoPlaneIdx
+	if whole {
+		idx = newWinoPlaneIdx(g.k, p.InW, p.PadW)
+	}
 	chunks := workChunks(p.InC, p.InC*g.inPlane*n)
 	parallel(chunks, func(i int) {
-		e := getScratch(g.k.a * g.ew)
+		e := getScratch(max(g.k.a*g.ew, planeScratchN))
 		clear(*e) // the margins stay zero: they are the horizontal padding
 		zero := getScratch(p.InW + 8)
 		clear(*zero)
@@ -328,6 +336,10 @@ func winoGroup(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout, ww *
 			for img := range n {
 				at := img*inL.Image + c*inL.Channel
 				plane := in[at : at+g.inPlane]
+				if whole {
+					winoInputPlane(g.k, plane, p, idx, *e, v[c*g.ld+img*16:], g.vs)
+					continue
+				}
 				for ty := range g.th {
 					t0 := (img*g.th + ty) * g.tw
 					g.inputRow(plane, *zero, *e, v[c*g.ld+t0:], ty, cur)
@@ -343,7 +355,7 @@ func winoGroup(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout, ww *
 	// Output transform with the epilogue, parallel over output channels.
 	chunks = workChunks(p.OutC, p.OutC*g.outPlane*n)
 	parallel(chunks, func(i int) {
-		junk := getScratch(g.ow)
+		junk := getScratch(max(g.ow, planeScratchN))
 		for o := i * p.OutC / chunks; o < (i+1)*p.OutC/chunks; o++ {
 			var b float32
 			if bias != nil {
@@ -355,6 +367,10 @@ func winoGroup(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout, ww *
 				var res []float32
 				if residual != nil {
 					res = residual[off : off+g.outPlane]
+				}
+				if whole {
+					winoOutputPlane(g.k, m[o*g.ld+img*16:], g.ms, *junk, dst, res, g.oh, g.ow, b, relu)
+					continue
 				}
 				for ty := range g.th {
 					t0 := (img*g.th + ty) * g.tw

@@ -94,7 +94,8 @@ func checkPlanes(t *testing.T, got []float32, want, mag []float64, hw int) float
 
 // winoCases are 3×3 stride-1 shapes that exercise the tilings: partial tiles
 // at the right and bottom, rows narrower than a vector, several vector
-// groups per tile row, padding 0…2 and batches.
+// groups per tile row, padding 0…2 and batches, and maps of 4×4 tiles (14×14,
+// 13×13 under F4; 7×7 under F2), which AVX-512 transforms a plane at a time.
 var winoCases = []struct {
 	name string
 	p    ConvParams
@@ -102,6 +103,7 @@ var winoCases = []struct {
 }{
 	{"14x14", ConvParams{InC: 16, InH: 14, InW: 14, OutC: 16, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, 1},
 	{"7x7 batch 3", ConvParams{InC: 24, InH: 7, InW: 7, OutC: 20, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, 3},
+	{"13x13 batch 2", ConvParams{InC: 10, InH: 13, InW: 13, OutC: 12, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, 2},
 	{"odd 9x23", ConvParams{InC: 5, InH: 9, InW: 23, OutC: 7, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, 2},
 	{"wide 3 groups", ConvParams{InC: 3, InH: 5, InW: 90, OutC: 4, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}, 1},
 	{"no padding", ConvParams{InC: 6, InH: 12, InW: 11, OutC: 5, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 0, PadW: 0}, 2},

@@ -51,6 +51,7 @@ func main() {
 	}
 	copyPanels512(3)
 	winoGemm512()
+	winoPlane(tb)
 	Generate()
 }
 
