@@ -112,18 +112,18 @@ func epilogueRow(c, t, res *float32, n int, bias float32, flags int) {
 	panic("kernels: assembly kernel called in a build without it")
 }
 
-func winoInP6(plane *float32, inW, inH, padH, lanes int, idx *int32, e *float32, v *float32, stride int) {
+func winoInV6(plane *float32, inH, y0 int, d *int32, e *float32, v *float32, stride, store int) {
 	panic("kernels: assembly kernel called in a build without it")
 }
 
-func winoInP4(plane *float32, inW, inH, padH, lanes int, idx *int32, e *float32, v *float32, stride int) {
+func winoInV4(plane *float32, inH, y0 int, d *int32, e *float32, v *float32, stride, store int) {
 	panic("kernels: assembly kernel called in a build without it")
 }
 
-func winoOutP6(mt *float32, stride int, e *float32, out, res *float32, ow, oh, lanes, flags int, bias float32) {
+func winoOutV6(mt *float32, stride int, d *int32, e *float32, out, res *float32, oh, yo, lanes, flags int, bias float32) {
 	panic("kernels: assembly kernel called in a build without it")
 }
 
-func winoOutP4(mt *float32, stride int, e *float32, out, res *float32, ow, oh, lanes, flags int, bias float32) {
+func winoOutV4(mt *float32, stride int, d *int32, e *float32, out, res *float32, oh, yo, lanes, flags int, bias float32) {
 	panic("kernels: assembly kernel called in a build without it")
 }

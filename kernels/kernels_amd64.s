@@ -7934,80 +7934,365 @@ winoGemm8x48_done:
 	VZEROUPPER
 	RET
 
-// func winoInP6(plane *float32, inW int, inH int, padH int, lanes int, idx *int32, e *float32, v *float32, stride int)
+// func winoInV6(plane *float32, inH int, y0 int, d *int32, e *float32, v *float32, stride int, store int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·winoInP6(SB), NOSPLIT, $0-72
-	MOVQ  plane+0(FP), AX
-	MOVQ  inW+8(FP), CX
-	SHLQ  $0x02, CX
-	MOVQ  inH+16(FP), DX
-	MOVQ  padH+24(FP), BX
-	MOVQ  lanes+32(FP), SI
-	KMOVW SI, K1
-	MOVQ  e+48(FP), SI
-
-	// Stage the rows the tiles read, zero-padded to 16 lanes, in e.
-	MOVQ   BX, DI
-	NEGQ   DI
-	IMULQ  CX, BX
-	SUBQ   BX, AX
+TEXT ·winoInV6(SB), NOSPLIT, $0-64
+	MOVQ   plane+0(FP), AX
+	MOVQ   inH+8(FP), CX
+	MOVQ   y0+16(FP), DX
+	MOVQ   d+24(FP), BX
+	MOVQ   e+32(FP), SI
+	MOVQ   832(BX), DI
 	VXORPS Z31, Z31, Z31
-	MOVQ   SI, BX
-	MOVQ   $0x00000012, R8
 
-winoInP6_stage:
-	CMPQ      DI, DX
-	JAE       winoInP6_zero
-	VMOVUPS.Z (AX), K1, Z0
-	VMOVUPS   Z0, (BX)
-	JMP       winoInP6_next
+	// Stage block b's a rows in e, zero outside the plane.
+	MOVQ      704(BX), R8
+	KMOVW     R8, K1
+	MOVQ      DX, R8
+	ADDQ      640(BX), R8
+	MOVQ      R8, R9
+	IMULQ     DI, R9
+	ADDQ      AX, R9
+	ADDQ      672(BX), R9
+	CMPQ      R8, CX
+	JAE       winoInV6_z0_0
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS   Z0, (SI)
+	JMP       winoInV6_n0_0
 
-winoInP6_zero:
-	VMOVUPS Z31, (BX)
+winoInV6_z0_0:
+	VMOVUPS Z31, (SI)
 
-winoInP6_next:
-	ADDQ         CX, AX
-	INCQ         DI
-	ADDQ         $0x40, BX
-	DECQ         R8
-	JNZ          winoInP6_stage
-	MOVL         $0x0000ff00, AX
+winoInV6_n0_0:
+	INCQ      R8
+	ADDQ      DI, R9
+	CMPQ      R8, CX
+	JAE       winoInV6_z0_1
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS   Z0, 64(SI)
+	JMP       winoInV6_n0_1
+
+winoInV6_z0_1:
+	VMOVUPS Z31, 64(SI)
+
+winoInV6_n0_1:
+	INCQ      R8
+	ADDQ      DI, R9
+	CMPQ      R8, CX
+	JAE       winoInV6_z0_2
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS   Z0, 128(SI)
+	JMP       winoInV6_n0_2
+
+winoInV6_z0_2:
+	VMOVUPS Z31, 128(SI)
+
+winoInV6_n0_2:
+	INCQ      R8
+	ADDQ      DI, R9
+	CMPQ      R8, CX
+	JAE       winoInV6_z0_3
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS   Z0, 192(SI)
+	JMP       winoInV6_n0_3
+
+winoInV6_z0_3:
+	VMOVUPS Z31, 192(SI)
+
+winoInV6_n0_3:
+	INCQ      R8
+	ADDQ      DI, R9
+	CMPQ      R8, CX
+	JAE       winoInV6_z0_4
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS   Z0, 256(SI)
+	JMP       winoInV6_n0_4
+
+winoInV6_z0_4:
+	VMOVUPS Z31, 256(SI)
+
+winoInV6_n0_4:
+	INCQ      R8
+	ADDQ      DI, R9
+	CMPQ      R8, CX
+	JAE       winoInV6_z0_5
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS   Z0, 320(SI)
+	JMP       winoInV6_n0_5
+
+winoInV6_z0_5:
+	VMOVUPS Z31, 320(SI)
+
+winoInV6_n0_5:
+	MOVQ      712(BX), R8
+	KMOVW     R8, K1
+	MOVQ      DX, R8
+	ADDQ      648(BX), R8
+	MOVQ      R8, R9
+	IMULQ     DI, R9
+	ADDQ      AX, R9
+	ADDQ      680(BX), R9
+	CMPQ      R8, CX
+	JAE       winoInV6_z1_0
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS   Z0, 384(SI)
+	JMP       winoInV6_n1_0
+
+winoInV6_z1_0:
+	VMOVUPS Z31, 384(SI)
+
+winoInV6_n1_0:
+	INCQ      R8
+	ADDQ      DI, R9
+	CMPQ      R8, CX
+	JAE       winoInV6_z1_1
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS   Z0, 448(SI)
+	JMP       winoInV6_n1_1
+
+winoInV6_z1_1:
+	VMOVUPS Z31, 448(SI)
+
+winoInV6_n1_1:
+	INCQ      R8
+	ADDQ      DI, R9
+	CMPQ      R8, CX
+	JAE       winoInV6_z1_2
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS   Z0, 512(SI)
+	JMP       winoInV6_n1_2
+
+winoInV6_z1_2:
+	VMOVUPS Z31, 512(SI)
+
+winoInV6_n1_2:
+	INCQ      R8
+	ADDQ      DI, R9
+	CMPQ      R8, CX
+	JAE       winoInV6_z1_3
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS   Z0, 576(SI)
+	JMP       winoInV6_n1_3
+
+winoInV6_z1_3:
+	VMOVUPS Z31, 576(SI)
+
+winoInV6_n1_3:
+	INCQ      R8
+	ADDQ      DI, R9
+	CMPQ      R8, CX
+	JAE       winoInV6_z1_4
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS   Z0, 640(SI)
+	JMP       winoInV6_n1_4
+
+winoInV6_z1_4:
+	VMOVUPS Z31, 640(SI)
+
+winoInV6_n1_4:
+	INCQ      R8
+	ADDQ      DI, R9
+	CMPQ      R8, CX
+	JAE       winoInV6_z1_5
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS   Z0, 704(SI)
+	JMP       winoInV6_n1_5
+
+winoInV6_z1_5:
+	VMOVUPS Z31, 704(SI)
+
+winoInV6_n1_5:
+	MOVQ      720(BX), R8
+	KMOVW     R8, K1
+	MOVQ      DX, R8
+	ADDQ      656(BX), R8
+	MOVQ      R8, R9
+	IMULQ     DI, R9
+	ADDQ      AX, R9
+	ADDQ      688(BX), R9
+	CMPQ      R8, CX
+	JAE       winoInV6_z2_0
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS   Z0, 768(SI)
+	JMP       winoInV6_n2_0
+
+winoInV6_z2_0:
+	VMOVUPS Z31, 768(SI)
+
+winoInV6_n2_0:
+	INCQ      R8
+	ADDQ      DI, R9
+	CMPQ      R8, CX
+	JAE       winoInV6_z2_1
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS   Z0, 832(SI)
+	JMP       winoInV6_n2_1
+
+winoInV6_z2_1:
+	VMOVUPS Z31, 832(SI)
+
+winoInV6_n2_1:
+	INCQ      R8
+	ADDQ      DI, R9
+	CMPQ      R8, CX
+	JAE       winoInV6_z2_2
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS   Z0, 896(SI)
+	JMP       winoInV6_n2_2
+
+winoInV6_z2_2:
+	VMOVUPS Z31, 896(SI)
+
+winoInV6_n2_2:
+	INCQ      R8
+	ADDQ      DI, R9
+	CMPQ      R8, CX
+	JAE       winoInV6_z2_3
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS   Z0, 960(SI)
+	JMP       winoInV6_n2_3
+
+winoInV6_z2_3:
+	VMOVUPS Z31, 960(SI)
+
+winoInV6_n2_3:
+	INCQ      R8
+	ADDQ      DI, R9
+	CMPQ      R8, CX
+	JAE       winoInV6_z2_4
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS   Z0, 1024(SI)
+	JMP       winoInV6_n2_4
+
+winoInV6_z2_4:
+	VMOVUPS Z31, 1024(SI)
+
+winoInV6_n2_4:
+	INCQ      R8
+	ADDQ      DI, R9
+	CMPQ      R8, CX
+	JAE       winoInV6_z2_5
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS   Z0, 1088(SI)
+	JMP       winoInV6_n2_5
+
+winoInV6_z2_5:
+	VMOVUPS Z31, 1088(SI)
+
+winoInV6_n2_5:
+	MOVQ      728(BX), R8
+	KMOVW     R8, K1
+	ADDQ      664(BX), DX
+	MOVQ      DX, R8
+	IMULQ     DI, R8
+	ADDQ      AX, R8
+	ADDQ      696(BX), R8
+	CMPQ      DX, CX
+	JAE       winoInV6_z3_0
+	VMOVUPS.Z (R8), K1, Z0
+	VMOVUPS   Z0, 1152(SI)
+	JMP       winoInV6_n3_0
+
+winoInV6_z3_0:
+	VMOVUPS Z31, 1152(SI)
+
+winoInV6_n3_0:
+	INCQ      DX
+	ADDQ      DI, R8
+	CMPQ      DX, CX
+	JAE       winoInV6_z3_1
+	VMOVUPS.Z (R8), K1, Z0
+	VMOVUPS   Z0, 1216(SI)
+	JMP       winoInV6_n3_1
+
+winoInV6_z3_1:
+	VMOVUPS Z31, 1216(SI)
+
+winoInV6_n3_1:
+	INCQ      DX
+	ADDQ      DI, R8
+	CMPQ      DX, CX
+	JAE       winoInV6_z3_2
+	VMOVUPS.Z (R8), K1, Z0
+	VMOVUPS   Z0, 1280(SI)
+	JMP       winoInV6_n3_2
+
+winoInV6_z3_2:
+	VMOVUPS Z31, 1280(SI)
+
+winoInV6_n3_2:
+	INCQ      DX
+	ADDQ      DI, R8
+	CMPQ      DX, CX
+	JAE       winoInV6_z3_3
+	VMOVUPS.Z (R8), K1, Z0
+	VMOVUPS   Z0, 1344(SI)
+	JMP       winoInV6_n3_3
+
+winoInV6_z3_3:
+	VMOVUPS Z31, 1344(SI)
+
+winoInV6_n3_3:
+	INCQ      DX
+	ADDQ      DI, R8
+	CMPQ      DX, CX
+	JAE       winoInV6_z3_4
+	VMOVUPS.Z (R8), K1, Z0
+	VMOVUPS   Z0, 1408(SI)
+	JMP       winoInV6_n3_4
+
+winoInV6_z3_4:
+	VMOVUPS Z31, 1408(SI)
+
+winoInV6_n3_4:
+	INCQ      DX
+	ADDQ      DI, R8
+	CMPQ      DX, CX
+	JAE       winoInV6_z3_5
+	VMOVUPS.Z (R8), K1, Z0
+	VMOVUPS   Z0, 1472(SI)
+	JMP       winoInV6_n3_5
+
+winoInV6_z3_5:
+	VMOVUPS Z31, 1472(SI)
+
+winoInV6_n3_5:
+	MOVQ         848(BX), AX
 	KMOVW        AX, K2
-	MOVQ         idx+40(FP), AX
 	VBROADCASTSS winoconst<>+4(SB), Z29
 	VBROADCASTSS winoconst<>+8(SB), Z30
 
-	// Columns: window column j of all 16 tiles, then Bᵀ down it.
-	VMOVUPS      (AX), Z6
+	// Columns: window column j of every tile, then Bᵀ down it.
+	VMOVUPS      (BX), Z6
 	VMOVUPS      (SI), Z7
-	VPERMT2PS    256(SI), Z6, Z7
-	VMOVUPS      512(SI), Z8
-	VPERMT2PS    768(SI), Z6, Z8
+	VPERMT2PS    384(SI), Z6, Z7
+	VMOVUPS      768(SI), Z8
+	VPERMT2PS    1152(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z0
 	VMOVUPS      64(SI), Z7
-	VPERMT2PS    320(SI), Z6, Z7
-	VMOVUPS      576(SI), Z8
-	VPERMT2PS    832(SI), Z6, Z8
+	VPERMT2PS    448(SI), Z6, Z7
+	VMOVUPS      832(SI), Z8
+	VPERMT2PS    1216(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z1
 	VMOVUPS      128(SI), Z7
-	VPERMT2PS    384(SI), Z6, Z7
-	VMOVUPS      640(SI), Z8
-	VPERMT2PS    896(SI), Z6, Z8
+	VPERMT2PS    512(SI), Z6, Z7
+	VMOVUPS      896(SI), Z8
+	VPERMT2PS    1280(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z2
 	VMOVUPS      192(SI), Z7
-	VPERMT2PS    448(SI), Z6, Z7
-	VMOVUPS      704(SI), Z8
-	VPERMT2PS    960(SI), Z6, Z8
+	VPERMT2PS    576(SI), Z6, Z7
+	VMOVUPS      960(SI), Z8
+	VPERMT2PS    1344(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z3
 	VMOVUPS      256(SI), Z7
-	VPERMT2PS    512(SI), Z6, Z7
-	VMOVUPS      768(SI), Z8
-	VPERMT2PS    1024(SI), Z6, Z8
+	VPERMT2PS    640(SI), Z6, Z7
+	VMOVUPS      1024(SI), Z8
+	VPERMT2PS    1408(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z4
 	VMOVUPS      320(SI), Z7
-	VPERMT2PS    576(SI), Z6, Z7
-	VMOVUPS      832(SI), Z8
-	VPERMT2PS    1088(SI), Z6, Z8
+	VPERMT2PS    704(SI), Z6, Z7
+	VMOVUPS      1088(SI), Z8
+	VPERMT2PS    1472(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z5
 	VSUBPS       Z2, Z4, Z9
 	VSUBPS       Z1, Z3, Z10
@@ -8022,42 +8307,42 @@ winoInP6_next:
 	VFNMADD231PS Z29, Z1, Z3
 	VADDPS       Z3, Z4, Z2
 	VSUBPS       Z3, Z4, Z4
-	VMOVUPS      Z0, 1152(SI)
-	VMOVUPS      Z2, 1536(SI)
-	VMOVUPS      Z4, 1920(SI)
-	VMOVUPS      Z11, 2304(SI)
-	VMOVUPS      Z9, 2688(SI)
-	VMOVUPS      Z5, 3072(SI)
-	VMOVUPS      64(AX), Z6
+	VMOVUPS      Z0, 1536(SI)
+	VMOVUPS      Z2, 1920(SI)
+	VMOVUPS      Z4, 2304(SI)
+	VMOVUPS      Z11, 2688(SI)
+	VMOVUPS      Z9, 3072(SI)
+	VMOVUPS      Z5, 3456(SI)
+	VMOVUPS      64(BX), Z6
 	VMOVUPS      (SI), Z7
-	VPERMT2PS    256(SI), Z6, Z7
-	VMOVUPS      512(SI), Z8
-	VPERMT2PS    768(SI), Z6, Z8
+	VPERMT2PS    384(SI), Z6, Z7
+	VMOVUPS      768(SI), Z8
+	VPERMT2PS    1152(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z0
 	VMOVUPS      64(SI), Z7
-	VPERMT2PS    320(SI), Z6, Z7
-	VMOVUPS      576(SI), Z8
-	VPERMT2PS    832(SI), Z6, Z8
+	VPERMT2PS    448(SI), Z6, Z7
+	VMOVUPS      832(SI), Z8
+	VPERMT2PS    1216(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z1
 	VMOVUPS      128(SI), Z7
-	VPERMT2PS    384(SI), Z6, Z7
-	VMOVUPS      640(SI), Z8
-	VPERMT2PS    896(SI), Z6, Z8
+	VPERMT2PS    512(SI), Z6, Z7
+	VMOVUPS      896(SI), Z8
+	VPERMT2PS    1280(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z2
 	VMOVUPS      192(SI), Z7
-	VPERMT2PS    448(SI), Z6, Z7
-	VMOVUPS      704(SI), Z8
-	VPERMT2PS    960(SI), Z6, Z8
+	VPERMT2PS    576(SI), Z6, Z7
+	VMOVUPS      960(SI), Z8
+	VPERMT2PS    1344(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z3
 	VMOVUPS      256(SI), Z7
-	VPERMT2PS    512(SI), Z6, Z7
-	VMOVUPS      768(SI), Z8
-	VPERMT2PS    1024(SI), Z6, Z8
+	VPERMT2PS    640(SI), Z6, Z7
+	VMOVUPS      1024(SI), Z8
+	VPERMT2PS    1408(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z4
 	VMOVUPS      320(SI), Z7
-	VPERMT2PS    576(SI), Z6, Z7
-	VMOVUPS      832(SI), Z8
-	VPERMT2PS    1088(SI), Z6, Z8
+	VPERMT2PS    704(SI), Z6, Z7
+	VMOVUPS      1088(SI), Z8
+	VPERMT2PS    1472(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z5
 	VSUBPS       Z2, Z4, Z9
 	VSUBPS       Z1, Z3, Z10
@@ -8072,42 +8357,42 @@ winoInP6_next:
 	VFNMADD231PS Z29, Z1, Z3
 	VADDPS       Z3, Z4, Z2
 	VSUBPS       Z3, Z4, Z4
-	VMOVUPS      Z0, 1216(SI)
-	VMOVUPS      Z2, 1600(SI)
-	VMOVUPS      Z4, 1984(SI)
-	VMOVUPS      Z11, 2368(SI)
-	VMOVUPS      Z9, 2752(SI)
-	VMOVUPS      Z5, 3136(SI)
-	VMOVUPS      128(AX), Z6
+	VMOVUPS      Z0, 1600(SI)
+	VMOVUPS      Z2, 1984(SI)
+	VMOVUPS      Z4, 2368(SI)
+	VMOVUPS      Z11, 2752(SI)
+	VMOVUPS      Z9, 3136(SI)
+	VMOVUPS      Z5, 3520(SI)
+	VMOVUPS      128(BX), Z6
 	VMOVUPS      (SI), Z7
-	VPERMT2PS    256(SI), Z6, Z7
-	VMOVUPS      512(SI), Z8
-	VPERMT2PS    768(SI), Z6, Z8
+	VPERMT2PS    384(SI), Z6, Z7
+	VMOVUPS      768(SI), Z8
+	VPERMT2PS    1152(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z0
 	VMOVUPS      64(SI), Z7
-	VPERMT2PS    320(SI), Z6, Z7
-	VMOVUPS      576(SI), Z8
-	VPERMT2PS    832(SI), Z6, Z8
+	VPERMT2PS    448(SI), Z6, Z7
+	VMOVUPS      832(SI), Z8
+	VPERMT2PS    1216(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z1
 	VMOVUPS      128(SI), Z7
-	VPERMT2PS    384(SI), Z6, Z7
-	VMOVUPS      640(SI), Z8
-	VPERMT2PS    896(SI), Z6, Z8
+	VPERMT2PS    512(SI), Z6, Z7
+	VMOVUPS      896(SI), Z8
+	VPERMT2PS    1280(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z2
 	VMOVUPS      192(SI), Z7
-	VPERMT2PS    448(SI), Z6, Z7
-	VMOVUPS      704(SI), Z8
-	VPERMT2PS    960(SI), Z6, Z8
+	VPERMT2PS    576(SI), Z6, Z7
+	VMOVUPS      960(SI), Z8
+	VPERMT2PS    1344(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z3
 	VMOVUPS      256(SI), Z7
-	VPERMT2PS    512(SI), Z6, Z7
-	VMOVUPS      768(SI), Z8
-	VPERMT2PS    1024(SI), Z6, Z8
+	VPERMT2PS    640(SI), Z6, Z7
+	VMOVUPS      1024(SI), Z8
+	VPERMT2PS    1408(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z4
 	VMOVUPS      320(SI), Z7
-	VPERMT2PS    576(SI), Z6, Z7
-	VMOVUPS      832(SI), Z8
-	VPERMT2PS    1088(SI), Z6, Z8
+	VPERMT2PS    704(SI), Z6, Z7
+	VMOVUPS      1088(SI), Z8
+	VPERMT2PS    1472(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z5
 	VSUBPS       Z2, Z4, Z9
 	VSUBPS       Z1, Z3, Z10
@@ -8122,42 +8407,42 @@ winoInP6_next:
 	VFNMADD231PS Z29, Z1, Z3
 	VADDPS       Z3, Z4, Z2
 	VSUBPS       Z3, Z4, Z4
-	VMOVUPS      Z0, 1280(SI)
-	VMOVUPS      Z2, 1664(SI)
-	VMOVUPS      Z4, 2048(SI)
-	VMOVUPS      Z11, 2432(SI)
-	VMOVUPS      Z9, 2816(SI)
-	VMOVUPS      Z5, 3200(SI)
-	VMOVUPS      192(AX), Z6
+	VMOVUPS      Z0, 1664(SI)
+	VMOVUPS      Z2, 2048(SI)
+	VMOVUPS      Z4, 2432(SI)
+	VMOVUPS      Z11, 2816(SI)
+	VMOVUPS      Z9, 3200(SI)
+	VMOVUPS      Z5, 3584(SI)
+	VMOVUPS      192(BX), Z6
 	VMOVUPS      (SI), Z7
-	VPERMT2PS    256(SI), Z6, Z7
-	VMOVUPS      512(SI), Z8
-	VPERMT2PS    768(SI), Z6, Z8
+	VPERMT2PS    384(SI), Z6, Z7
+	VMOVUPS      768(SI), Z8
+	VPERMT2PS    1152(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z0
 	VMOVUPS      64(SI), Z7
-	VPERMT2PS    320(SI), Z6, Z7
-	VMOVUPS      576(SI), Z8
-	VPERMT2PS    832(SI), Z6, Z8
+	VPERMT2PS    448(SI), Z6, Z7
+	VMOVUPS      832(SI), Z8
+	VPERMT2PS    1216(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z1
 	VMOVUPS      128(SI), Z7
-	VPERMT2PS    384(SI), Z6, Z7
-	VMOVUPS      640(SI), Z8
-	VPERMT2PS    896(SI), Z6, Z8
+	VPERMT2PS    512(SI), Z6, Z7
+	VMOVUPS      896(SI), Z8
+	VPERMT2PS    1280(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z2
 	VMOVUPS      192(SI), Z7
-	VPERMT2PS    448(SI), Z6, Z7
-	VMOVUPS      704(SI), Z8
-	VPERMT2PS    960(SI), Z6, Z8
+	VPERMT2PS    576(SI), Z6, Z7
+	VMOVUPS      960(SI), Z8
+	VPERMT2PS    1344(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z3
 	VMOVUPS      256(SI), Z7
-	VPERMT2PS    512(SI), Z6, Z7
-	VMOVUPS      768(SI), Z8
-	VPERMT2PS    1024(SI), Z6, Z8
+	VPERMT2PS    640(SI), Z6, Z7
+	VMOVUPS      1024(SI), Z8
+	VPERMT2PS    1408(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z4
 	VMOVUPS      320(SI), Z7
-	VPERMT2PS    576(SI), Z6, Z7
-	VMOVUPS      832(SI), Z8
-	VPERMT2PS    1088(SI), Z6, Z8
+	VPERMT2PS    704(SI), Z6, Z7
+	VMOVUPS      1088(SI), Z8
+	VPERMT2PS    1472(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z5
 	VSUBPS       Z2, Z4, Z9
 	VSUBPS       Z1, Z3, Z10
@@ -8172,42 +8457,42 @@ winoInP6_next:
 	VFNMADD231PS Z29, Z1, Z3
 	VADDPS       Z3, Z4, Z2
 	VSUBPS       Z3, Z4, Z4
-	VMOVUPS      Z0, 1344(SI)
-	VMOVUPS      Z2, 1728(SI)
-	VMOVUPS      Z4, 2112(SI)
-	VMOVUPS      Z11, 2496(SI)
-	VMOVUPS      Z9, 2880(SI)
-	VMOVUPS      Z5, 3264(SI)
-	VMOVUPS      256(AX), Z6
+	VMOVUPS      Z0, 1728(SI)
+	VMOVUPS      Z2, 2112(SI)
+	VMOVUPS      Z4, 2496(SI)
+	VMOVUPS      Z11, 2880(SI)
+	VMOVUPS      Z9, 3264(SI)
+	VMOVUPS      Z5, 3648(SI)
+	VMOVUPS      256(BX), Z6
 	VMOVUPS      (SI), Z7
-	VPERMT2PS    256(SI), Z6, Z7
-	VMOVUPS      512(SI), Z8
-	VPERMT2PS    768(SI), Z6, Z8
+	VPERMT2PS    384(SI), Z6, Z7
+	VMOVUPS      768(SI), Z8
+	VPERMT2PS    1152(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z0
 	VMOVUPS      64(SI), Z7
-	VPERMT2PS    320(SI), Z6, Z7
-	VMOVUPS      576(SI), Z8
-	VPERMT2PS    832(SI), Z6, Z8
+	VPERMT2PS    448(SI), Z6, Z7
+	VMOVUPS      832(SI), Z8
+	VPERMT2PS    1216(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z1
 	VMOVUPS      128(SI), Z7
-	VPERMT2PS    384(SI), Z6, Z7
-	VMOVUPS      640(SI), Z8
-	VPERMT2PS    896(SI), Z6, Z8
+	VPERMT2PS    512(SI), Z6, Z7
+	VMOVUPS      896(SI), Z8
+	VPERMT2PS    1280(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z2
 	VMOVUPS      192(SI), Z7
-	VPERMT2PS    448(SI), Z6, Z7
-	VMOVUPS      704(SI), Z8
-	VPERMT2PS    960(SI), Z6, Z8
+	VPERMT2PS    576(SI), Z6, Z7
+	VMOVUPS      960(SI), Z8
+	VPERMT2PS    1344(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z3
 	VMOVUPS      256(SI), Z7
-	VPERMT2PS    512(SI), Z6, Z7
-	VMOVUPS      768(SI), Z8
-	VPERMT2PS    1024(SI), Z6, Z8
+	VPERMT2PS    640(SI), Z6, Z7
+	VMOVUPS      1024(SI), Z8
+	VPERMT2PS    1408(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z4
 	VMOVUPS      320(SI), Z7
-	VPERMT2PS    576(SI), Z6, Z7
-	VMOVUPS      832(SI), Z8
-	VPERMT2PS    1088(SI), Z6, Z8
+	VPERMT2PS    704(SI), Z6, Z7
+	VMOVUPS      1088(SI), Z8
+	VPERMT2PS    1472(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z5
 	VSUBPS       Z2, Z4, Z9
 	VSUBPS       Z1, Z3, Z10
@@ -8222,42 +8507,42 @@ winoInP6_next:
 	VFNMADD231PS Z29, Z1, Z3
 	VADDPS       Z3, Z4, Z2
 	VSUBPS       Z3, Z4, Z4
-	VMOVUPS      Z0, 1408(SI)
-	VMOVUPS      Z2, 1792(SI)
-	VMOVUPS      Z4, 2176(SI)
-	VMOVUPS      Z11, 2560(SI)
-	VMOVUPS      Z9, 2944(SI)
-	VMOVUPS      Z5, 3328(SI)
-	VMOVUPS      320(AX), Z6
+	VMOVUPS      Z0, 1792(SI)
+	VMOVUPS      Z2, 2176(SI)
+	VMOVUPS      Z4, 2560(SI)
+	VMOVUPS      Z11, 2944(SI)
+	VMOVUPS      Z9, 3328(SI)
+	VMOVUPS      Z5, 3712(SI)
+	VMOVUPS      320(BX), Z6
 	VMOVUPS      (SI), Z7
-	VPERMT2PS    256(SI), Z6, Z7
-	VMOVUPS      512(SI), Z8
-	VPERMT2PS    768(SI), Z6, Z8
+	VPERMT2PS    384(SI), Z6, Z7
+	VMOVUPS      768(SI), Z8
+	VPERMT2PS    1152(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z0
 	VMOVUPS      64(SI), Z7
-	VPERMT2PS    320(SI), Z6, Z7
-	VMOVUPS      576(SI), Z8
-	VPERMT2PS    832(SI), Z6, Z8
+	VPERMT2PS    448(SI), Z6, Z7
+	VMOVUPS      832(SI), Z8
+	VPERMT2PS    1216(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z1
 	VMOVUPS      128(SI), Z7
-	VPERMT2PS    384(SI), Z6, Z7
-	VMOVUPS      640(SI), Z8
-	VPERMT2PS    896(SI), Z6, Z8
+	VPERMT2PS    512(SI), Z6, Z7
+	VMOVUPS      896(SI), Z8
+	VPERMT2PS    1280(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z2
 	VMOVUPS      192(SI), Z7
-	VPERMT2PS    448(SI), Z6, Z7
-	VMOVUPS      704(SI), Z8
-	VPERMT2PS    960(SI), Z6, Z8
+	VPERMT2PS    576(SI), Z6, Z7
+	VMOVUPS      960(SI), Z8
+	VPERMT2PS    1344(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z3
 	VMOVUPS      256(SI), Z7
-	VPERMT2PS    512(SI), Z6, Z7
-	VMOVUPS      768(SI), Z8
-	VPERMT2PS    1024(SI), Z6, Z8
+	VPERMT2PS    640(SI), Z6, Z7
+	VMOVUPS      1024(SI), Z8
+	VPERMT2PS    1408(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z4
 	VMOVUPS      320(SI), Z7
-	VPERMT2PS    576(SI), Z6, Z7
-	VMOVUPS      832(SI), Z8
-	VPERMT2PS    1088(SI), Z6, Z8
+	VPERMT2PS    704(SI), Z6, Z7
+	VMOVUPS      1088(SI), Z8
+	VPERMT2PS    1472(SI), Z6, Z8
 	VBLENDMPS    Z8, Z7, K2, Z5
 	VSUBPS       Z2, Z4, Z9
 	VSUBPS       Z1, Z3, Z10
@@ -8272,48 +8557,19 @@ winoInP6_next:
 	VFNMADD231PS Z29, Z1, Z3
 	VADDPS       Z3, Z4, Z2
 	VSUBPS       Z3, Z4, Z4
-	VMOVUPS      Z0, 1472(SI)
-	VMOVUPS      Z2, 1856(SI)
-	VMOVUPS      Z4, 2240(SI)
-	VMOVUPS      Z11, 2624(SI)
-	VMOVUPS      Z9, 3008(SI)
-	VMOVUPS      Z5, 3392(SI)
+	VMOVUPS      Z0, 1856(SI)
+	VMOVUPS      Z2, 2240(SI)
+	VMOVUPS      Z4, 2624(SI)
+	VMOVUPS      Z11, 3008(SI)
+	VMOVUPS      Z9, 3392(SI)
+	VMOVUPS      Z5, 3776(SI)
 
 	// Rows: Bᵀ along each row of U, element ξ = a·i + j to plane ξ.
-	MOVQ         v+56(FP), AX
-	MOVQ         stride+64(FP), CX
+	MOVQ         store+56(FP), AX
+	KMOVW        AX, K3
+	MOVQ         v+40(FP), AX
+	MOVQ         stride+48(FP), CX
 	SHLQ         $0x02, CX
-	VMOVUPS      1152(SI), Z0
-	VMOVUPS      1216(SI), Z1
-	VMOVUPS      1280(SI), Z2
-	VMOVUPS      1344(SI), Z3
-	VMOVUPS      1408(SI), Z4
-	VMOVUPS      1472(SI), Z5
-	VSUBPS       Z2, Z4, Z9
-	VSUBPS       Z1, Z3, Z10
-	VADDPS       Z10, Z10, Z10
-	VADDPS       Z10, Z9, Z11
-	VSUBPS       Z10, Z9, Z9
-	VFMADD132PS  Z29, Z4, Z0
-	VFNMADD231PS Z30, Z2, Z0
-	VFMADD231PS  Z29, Z1, Z5
-	VFNMADD231PS Z30, Z3, Z5
-	VFNMADD231PS Z29, Z2, Z4
-	VFNMADD231PS Z29, Z1, Z3
-	VADDPS       Z3, Z4, Z2
-	VSUBPS       Z3, Z4, Z4
-	VMOVUPS      Z0, (AX)
-	ADDQ         CX, AX
-	VMOVUPS      Z2, (AX)
-	ADDQ         CX, AX
-	VMOVUPS      Z4, (AX)
-	ADDQ         CX, AX
-	VMOVUPS      Z11, (AX)
-	ADDQ         CX, AX
-	VMOVUPS      Z9, (AX)
-	ADDQ         CX, AX
-	VMOVUPS      Z5, (AX)
-	ADDQ         CX, AX
 	VMOVUPS      1536(SI), Z0
 	VMOVUPS      1600(SI), Z1
 	VMOVUPS      1664(SI), Z2
@@ -8333,17 +8589,17 @@ winoInP6_next:
 	VFNMADD231PS Z29, Z1, Z3
 	VADDPS       Z3, Z4, Z2
 	VSUBPS       Z3, Z4, Z4
-	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z0, K3, (AX)
 	ADDQ         CX, AX
-	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z2, K3, (AX)
 	ADDQ         CX, AX
-	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z4, K3, (AX)
 	ADDQ         CX, AX
-	VMOVUPS      Z11, (AX)
+	VMOVUPS      Z11, K3, (AX)
 	ADDQ         CX, AX
-	VMOVUPS      Z9, (AX)
+	VMOVUPS      Z9, K3, (AX)
 	ADDQ         CX, AX
-	VMOVUPS      Z5, (AX)
+	VMOVUPS      Z5, K3, (AX)
 	ADDQ         CX, AX
 	VMOVUPS      1920(SI), Z0
 	VMOVUPS      1984(SI), Z1
@@ -8364,17 +8620,17 @@ winoInP6_next:
 	VFNMADD231PS Z29, Z1, Z3
 	VADDPS       Z3, Z4, Z2
 	VSUBPS       Z3, Z4, Z4
-	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z0, K3, (AX)
 	ADDQ         CX, AX
-	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z2, K3, (AX)
 	ADDQ         CX, AX
-	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z4, K3, (AX)
 	ADDQ         CX, AX
-	VMOVUPS      Z11, (AX)
+	VMOVUPS      Z11, K3, (AX)
 	ADDQ         CX, AX
-	VMOVUPS      Z9, (AX)
+	VMOVUPS      Z9, K3, (AX)
 	ADDQ         CX, AX
-	VMOVUPS      Z5, (AX)
+	VMOVUPS      Z5, K3, (AX)
 	ADDQ         CX, AX
 	VMOVUPS      2304(SI), Z0
 	VMOVUPS      2368(SI), Z1
@@ -8395,17 +8651,17 @@ winoInP6_next:
 	VFNMADD231PS Z29, Z1, Z3
 	VADDPS       Z3, Z4, Z2
 	VSUBPS       Z3, Z4, Z4
-	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z0, K3, (AX)
 	ADDQ         CX, AX
-	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z2, K3, (AX)
 	ADDQ         CX, AX
-	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z4, K3, (AX)
 	ADDQ         CX, AX
-	VMOVUPS      Z11, (AX)
+	VMOVUPS      Z11, K3, (AX)
 	ADDQ         CX, AX
-	VMOVUPS      Z9, (AX)
+	VMOVUPS      Z9, K3, (AX)
 	ADDQ         CX, AX
-	VMOVUPS      Z5, (AX)
+	VMOVUPS      Z5, K3, (AX)
 	ADDQ         CX, AX
 	VMOVUPS      2688(SI), Z0
 	VMOVUPS      2752(SI), Z1
@@ -8426,17 +8682,17 @@ winoInP6_next:
 	VFNMADD231PS Z29, Z1, Z3
 	VADDPS       Z3, Z4, Z2
 	VSUBPS       Z3, Z4, Z4
-	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z0, K3, (AX)
 	ADDQ         CX, AX
-	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z2, K3, (AX)
 	ADDQ         CX, AX
-	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z4, K3, (AX)
 	ADDQ         CX, AX
-	VMOVUPS      Z11, (AX)
+	VMOVUPS      Z11, K3, (AX)
 	ADDQ         CX, AX
-	VMOVUPS      Z9, (AX)
+	VMOVUPS      Z9, K3, (AX)
 	ADDQ         CX, AX
-	VMOVUPS      Z5, (AX)
+	VMOVUPS      Z5, K3, (AX)
 	ADDQ         CX, AX
 	VMOVUPS      3072(SI), Z0
 	VMOVUPS      3136(SI), Z1
@@ -8457,407 +8713,502 @@ winoInP6_next:
 	VFNMADD231PS Z29, Z1, Z3
 	VADDPS       Z3, Z4, Z2
 	VSUBPS       Z3, Z4, Z4
-	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z0, K3, (AX)
 	ADDQ         CX, AX
-	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z2, K3, (AX)
 	ADDQ         CX, AX
-	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z4, K3, (AX)
 	ADDQ         CX, AX
-	VMOVUPS      Z11, (AX)
+	VMOVUPS      Z11, K3, (AX)
 	ADDQ         CX, AX
-	VMOVUPS      Z9, (AX)
+	VMOVUPS      Z9, K3, (AX)
 	ADDQ         CX, AX
-	VMOVUPS      Z5, (AX)
+	VMOVUPS      Z5, K3, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      3456(SI), Z0
+	VMOVUPS      3520(SI), Z1
+	VMOVUPS      3584(SI), Z2
+	VMOVUPS      3648(SI), Z3
+	VMOVUPS      3712(SI), Z4
+	VMOVUPS      3776(SI), Z5
+	VSUBPS       Z2, Z4, Z9
+	VSUBPS       Z1, Z3, Z10
+	VADDPS       Z10, Z10, Z10
+	VADDPS       Z10, Z9, Z11
+	VSUBPS       Z10, Z9, Z9
+	VFMADD132PS  Z29, Z4, Z0
+	VFNMADD231PS Z30, Z2, Z0
+	VFMADD231PS  Z29, Z1, Z5
+	VFNMADD231PS Z30, Z3, Z5
+	VFNMADD231PS Z29, Z2, Z4
+	VFNMADD231PS Z29, Z1, Z3
+	VADDPS       Z3, Z4, Z2
+	VSUBPS       Z3, Z4, Z4
+	VMOVUPS      Z0, K3, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z2, K3, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z4, K3, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z11, K3, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z9, K3, (AX)
+	ADDQ         CX, AX
+	VMOVUPS      Z5, K3, (AX)
 	ADDQ         CX, AX
 	VZEROUPPER
 	RET
 
-// func winoInP4(plane *float32, inW int, inH int, padH int, lanes int, idx *int32, e *float32, v *float32, stride int)
+// func winoInV4(plane *float32, inH int, y0 int, d *int32, e *float32, v *float32, stride int, store int)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·winoInP4(SB), NOSPLIT, $0-72
-	MOVQ  plane+0(FP), AX
-	MOVQ  inW+8(FP), CX
-	SHLQ  $0x02, CX
-	MOVQ  inH+16(FP), DX
-	MOVQ  padH+24(FP), BX
-	MOVQ  lanes+32(FP), SI
-	KMOVW SI, K1
-	MOVQ  e+48(FP), SI
-
-	// Stage the rows the tiles read, zero-padded to 16 lanes, in e.
-	MOVQ   BX, DI
-	NEGQ   DI
-	IMULQ  CX, BX
-	SUBQ   BX, AX
+TEXT ·winoInV4(SB), NOSPLIT, $0-64
+	MOVQ   plane+0(FP), AX
+	MOVQ   inH+8(FP), CX
+	MOVQ   y0+16(FP), DX
+	MOVQ   d+24(FP), BX
+	MOVQ   e+32(FP), SI
+	MOVQ   832(BX), DI
 	VXORPS Z31, Z31, Z31
-	MOVQ   SI, BX
-	MOVQ   $0x0000000a, R8
 
-winoInP4_stage:
-	CMPQ      DI, DX
-	JAE       winoInP4_zero
-	VMOVUPS.Z (AX), K1, Z0
-	VMOVUPS   Z0, (BX)
-	JMP       winoInP4_next
+	// Stage block b's a rows in e, zero outside the plane.
+	MOVQ      704(BX), R8
+	KMOVW     R8, K1
+	MOVQ      DX, R8
+	ADDQ      640(BX), R8
+	MOVQ      R8, R9
+	IMULQ     DI, R9
+	ADDQ      AX, R9
+	ADDQ      672(BX), R9
+	CMPQ      R8, CX
+	JAE       winoInV4_z0_0
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS   Z0, (SI)
+	JMP       winoInV4_n0_0
 
-winoInP4_zero:
-	VMOVUPS Z31, (BX)
+winoInV4_z0_0:
+	VMOVUPS Z31, (SI)
 
-winoInP4_next:
-	ADDQ  CX, AX
-	INCQ  DI
-	ADDQ  $0x40, BX
-	DECQ  R8
-	JNZ   winoInP4_stage
-	MOVL  $0x0000ff00, AX
-	KMOVW AX, K2
-	MOVQ  idx+40(FP), AX
+winoInV4_n0_0:
+	INCQ      R8
+	ADDQ      DI, R9
+	CMPQ      R8, CX
+	JAE       winoInV4_z0_1
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS   Z0, 64(SI)
+	JMP       winoInV4_n0_1
 
-	// Columns: window column j of all 16 tiles, then Bᵀ down it.
-	VMOVUPS   (AX), Z6
-	VMOVUPS   (SI), Z7
-	VPERMT2PS 128(SI), Z6, Z7
-	VMOVUPS   256(SI), Z8
-	VPERMT2PS 384(SI), Z6, Z8
-	VBLENDMPS Z8, Z7, K2, Z0
-	VMOVUPS   64(SI), Z7
-	VPERMT2PS 192(SI), Z6, Z7
-	VMOVUPS   320(SI), Z8
-	VPERMT2PS 448(SI), Z6, Z8
-	VBLENDMPS Z8, Z7, K2, Z1
-	VMOVUPS   128(SI), Z7
-	VPERMT2PS 256(SI), Z6, Z7
-	VMOVUPS   384(SI), Z8
-	VPERMT2PS 512(SI), Z6, Z8
-	VBLENDMPS Z8, Z7, K2, Z2
-	VMOVUPS   192(SI), Z7
-	VPERMT2PS 320(SI), Z6, Z7
-	VMOVUPS   448(SI), Z8
-	VPERMT2PS 576(SI), Z6, Z8
-	VBLENDMPS Z8, Z7, K2, Z3
-	VADDPS    Z2, Z1, Z9
-	VSUBPS    Z2, Z0, Z0
-	VSUBPS    Z1, Z2, Z2
-	VSUBPS    Z3, Z1, Z1
+winoInV4_z0_1:
+	VMOVUPS Z31, 64(SI)
+
+winoInV4_n0_1:
+	INCQ      R8
+	ADDQ      DI, R9
+	CMPQ      R8, CX
+	JAE       winoInV4_z0_2
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS   Z0, 128(SI)
+	JMP       winoInV4_n0_2
+
+winoInV4_z0_2:
+	VMOVUPS Z31, 128(SI)
+
+winoInV4_n0_2:
+	INCQ      R8
+	ADDQ      DI, R9
+	CMPQ      R8, CX
+	JAE       winoInV4_z0_3
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS   Z0, 192(SI)
+	JMP       winoInV4_n0_3
+
+winoInV4_z0_3:
+	VMOVUPS Z31, 192(SI)
+
+winoInV4_n0_3:
+	MOVQ      712(BX), R8
+	KMOVW     R8, K1
+	MOVQ      DX, R8
+	ADDQ      648(BX), R8
+	MOVQ      R8, R9
+	IMULQ     DI, R9
+	ADDQ      AX, R9
+	ADDQ      680(BX), R9
+	CMPQ      R8, CX
+	JAE       winoInV4_z1_0
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS   Z0, 256(SI)
+	JMP       winoInV4_n1_0
+
+winoInV4_z1_0:
+	VMOVUPS Z31, 256(SI)
+
+winoInV4_n1_0:
+	INCQ      R8
+	ADDQ      DI, R9
+	CMPQ      R8, CX
+	JAE       winoInV4_z1_1
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS   Z0, 320(SI)
+	JMP       winoInV4_n1_1
+
+winoInV4_z1_1:
+	VMOVUPS Z31, 320(SI)
+
+winoInV4_n1_1:
+	INCQ      R8
+	ADDQ      DI, R9
+	CMPQ      R8, CX
+	JAE       winoInV4_z1_2
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS   Z0, 384(SI)
+	JMP       winoInV4_n1_2
+
+winoInV4_z1_2:
+	VMOVUPS Z31, 384(SI)
+
+winoInV4_n1_2:
+	INCQ      R8
+	ADDQ      DI, R9
+	CMPQ      R8, CX
+	JAE       winoInV4_z1_3
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS   Z0, 448(SI)
+	JMP       winoInV4_n1_3
+
+winoInV4_z1_3:
+	VMOVUPS Z31, 448(SI)
+
+winoInV4_n1_3:
+	MOVQ      720(BX), R8
+	KMOVW     R8, K1
+	MOVQ      DX, R8
+	ADDQ      656(BX), R8
+	MOVQ      R8, R9
+	IMULQ     DI, R9
+	ADDQ      AX, R9
+	ADDQ      688(BX), R9
+	CMPQ      R8, CX
+	JAE       winoInV4_z2_0
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS   Z0, 512(SI)
+	JMP       winoInV4_n2_0
+
+winoInV4_z2_0:
+	VMOVUPS Z31, 512(SI)
+
+winoInV4_n2_0:
+	INCQ      R8
+	ADDQ      DI, R9
+	CMPQ      R8, CX
+	JAE       winoInV4_z2_1
+	VMOVUPS.Z (R9), K1, Z0
+	VMOVUPS   Z0, 576(SI)
+	JMP       winoInV4_n2_1
+
+winoInV4_z2_1:
+	VMOVUPS Z31, 576(SI)
+
+winoInV4_n2_1:
+	INCQ      R8
+	ADDQ      DI, R9
+	CMPQ      R8, CX
+	JAE       winoInV4_z2_2
+	VMOVUPS.Z (R9), K1, Z0
 	VMOVUPS   Z0, 640(SI)
-	VMOVUPS   Z9, 896(SI)
-	VMOVUPS   Z2, 1152(SI)
-	VMOVUPS   Z1, 1408(SI)
-	VMOVUPS   64(AX), Z6
-	VMOVUPS   (SI), Z7
-	VPERMT2PS 128(SI), Z6, Z7
-	VMOVUPS   256(SI), Z8
-	VPERMT2PS 384(SI), Z6, Z8
-	VBLENDMPS Z8, Z7, K2, Z0
-	VMOVUPS   64(SI), Z7
-	VPERMT2PS 192(SI), Z6, Z7
-	VMOVUPS   320(SI), Z8
-	VPERMT2PS 448(SI), Z6, Z8
-	VBLENDMPS Z8, Z7, K2, Z1
-	VMOVUPS   128(SI), Z7
-	VPERMT2PS 256(SI), Z6, Z7
-	VMOVUPS   384(SI), Z8
-	VPERMT2PS 512(SI), Z6, Z8
-	VBLENDMPS Z8, Z7, K2, Z2
-	VMOVUPS   192(SI), Z7
-	VPERMT2PS 320(SI), Z6, Z7
-	VMOVUPS   448(SI), Z8
-	VPERMT2PS 576(SI), Z6, Z8
-	VBLENDMPS Z8, Z7, K2, Z3
-	VADDPS    Z2, Z1, Z9
-	VSUBPS    Z2, Z0, Z0
-	VSUBPS    Z1, Z2, Z2
-	VSUBPS    Z3, Z1, Z1
+	JMP       winoInV4_n2_2
+
+winoInV4_z2_2:
+	VMOVUPS Z31, 640(SI)
+
+winoInV4_n2_2:
+	INCQ      R8
+	ADDQ      DI, R9
+	CMPQ      R8, CX
+	JAE       winoInV4_z2_3
+	VMOVUPS.Z (R9), K1, Z0
 	VMOVUPS   Z0, 704(SI)
-	VMOVUPS   Z9, 960(SI)
-	VMOVUPS   Z2, 1216(SI)
-	VMOVUPS   Z1, 1472(SI)
-	VMOVUPS   128(AX), Z6
-	VMOVUPS   (SI), Z7
-	VPERMT2PS 128(SI), Z6, Z7
-	VMOVUPS   256(SI), Z8
-	VPERMT2PS 384(SI), Z6, Z8
-	VBLENDMPS Z8, Z7, K2, Z0
-	VMOVUPS   64(SI), Z7
-	VPERMT2PS 192(SI), Z6, Z7
-	VMOVUPS   320(SI), Z8
-	VPERMT2PS 448(SI), Z6, Z8
-	VBLENDMPS Z8, Z7, K2, Z1
-	VMOVUPS   128(SI), Z7
-	VPERMT2PS 256(SI), Z6, Z7
-	VMOVUPS   384(SI), Z8
-	VPERMT2PS 512(SI), Z6, Z8
-	VBLENDMPS Z8, Z7, K2, Z2
-	VMOVUPS   192(SI), Z7
-	VPERMT2PS 320(SI), Z6, Z7
-	VMOVUPS   448(SI), Z8
-	VPERMT2PS 576(SI), Z6, Z8
-	VBLENDMPS Z8, Z7, K2, Z3
-	VADDPS    Z2, Z1, Z9
-	VSUBPS    Z2, Z0, Z0
-	VSUBPS    Z1, Z2, Z2
-	VSUBPS    Z3, Z1, Z1
+	JMP       winoInV4_n2_3
+
+winoInV4_z2_3:
+	VMOVUPS Z31, 704(SI)
+
+winoInV4_n2_3:
+	MOVQ      728(BX), R8
+	KMOVW     R8, K1
+	ADDQ      664(BX), DX
+	MOVQ      DX, R8
+	IMULQ     DI, R8
+	ADDQ      AX, R8
+	ADDQ      696(BX), R8
+	CMPQ      DX, CX
+	JAE       winoInV4_z3_0
+	VMOVUPS.Z (R8), K1, Z0
 	VMOVUPS   Z0, 768(SI)
-	VMOVUPS   Z9, 1024(SI)
-	VMOVUPS   Z2, 1280(SI)
-	VMOVUPS   Z1, 1536(SI)
-	VMOVUPS   192(AX), Z6
+	JMP       winoInV4_n3_0
+
+winoInV4_z3_0:
+	VMOVUPS Z31, 768(SI)
+
+winoInV4_n3_0:
+	INCQ      DX
+	ADDQ      DI, R8
+	CMPQ      DX, CX
+	JAE       winoInV4_z3_1
+	VMOVUPS.Z (R8), K1, Z0
+	VMOVUPS   Z0, 832(SI)
+	JMP       winoInV4_n3_1
+
+winoInV4_z3_1:
+	VMOVUPS Z31, 832(SI)
+
+winoInV4_n3_1:
+	INCQ      DX
+	ADDQ      DI, R8
+	CMPQ      DX, CX
+	JAE       winoInV4_z3_2
+	VMOVUPS.Z (R8), K1, Z0
+	VMOVUPS   Z0, 896(SI)
+	JMP       winoInV4_n3_2
+
+winoInV4_z3_2:
+	VMOVUPS Z31, 896(SI)
+
+winoInV4_n3_2:
+	INCQ      DX
+	ADDQ      DI, R8
+	CMPQ      DX, CX
+	JAE       winoInV4_z3_3
+	VMOVUPS.Z (R8), K1, Z0
+	VMOVUPS   Z0, 960(SI)
+	JMP       winoInV4_n3_3
+
+winoInV4_z3_3:
+	VMOVUPS Z31, 960(SI)
+
+winoInV4_n3_3:
+	MOVQ  848(BX), AX
+	KMOVW AX, K2
+
+	// Columns: window column j of every tile, then Bᵀ down it.
+	VMOVUPS   (BX), Z6
 	VMOVUPS   (SI), Z7
-	VPERMT2PS 128(SI), Z6, Z7
-	VMOVUPS   256(SI), Z8
-	VPERMT2PS 384(SI), Z6, Z8
+	VPERMT2PS 256(SI), Z6, Z7
+	VMOVUPS   512(SI), Z8
+	VPERMT2PS 768(SI), Z6, Z8
 	VBLENDMPS Z8, Z7, K2, Z0
 	VMOVUPS   64(SI), Z7
-	VPERMT2PS 192(SI), Z6, Z7
-	VMOVUPS   320(SI), Z8
-	VPERMT2PS 448(SI), Z6, Z8
+	VPERMT2PS 320(SI), Z6, Z7
+	VMOVUPS   576(SI), Z8
+	VPERMT2PS 832(SI), Z6, Z8
 	VBLENDMPS Z8, Z7, K2, Z1
 	VMOVUPS   128(SI), Z7
-	VPERMT2PS 256(SI), Z6, Z7
-	VMOVUPS   384(SI), Z8
-	VPERMT2PS 512(SI), Z6, Z8
+	VPERMT2PS 384(SI), Z6, Z7
+	VMOVUPS   640(SI), Z8
+	VPERMT2PS 896(SI), Z6, Z8
 	VBLENDMPS Z8, Z7, K2, Z2
 	VMOVUPS   192(SI), Z7
-	VPERMT2PS 320(SI), Z6, Z7
-	VMOVUPS   448(SI), Z8
-	VPERMT2PS 576(SI), Z6, Z8
+	VPERMT2PS 448(SI), Z6, Z7
+	VMOVUPS   704(SI), Z8
+	VPERMT2PS 960(SI), Z6, Z8
 	VBLENDMPS Z8, Z7, K2, Z3
 	VADDPS    Z2, Z1, Z9
 	VSUBPS    Z2, Z0, Z0
 	VSUBPS    Z1, Z2, Z2
 	VSUBPS    Z3, Z1, Z1
-	VMOVUPS   Z0, 832(SI)
-	VMOVUPS   Z9, 1088(SI)
-	VMOVUPS   Z2, 1344(SI)
-	VMOVUPS   Z1, 1600(SI)
+	VMOVUPS   Z0, 1024(SI)
+	VMOVUPS   Z9, 1280(SI)
+	VMOVUPS   Z2, 1536(SI)
+	VMOVUPS   Z1, 1792(SI)
+	VMOVUPS   64(BX), Z6
+	VMOVUPS   (SI), Z7
+	VPERMT2PS 256(SI), Z6, Z7
+	VMOVUPS   512(SI), Z8
+	VPERMT2PS 768(SI), Z6, Z8
+	VBLENDMPS Z8, Z7, K2, Z0
+	VMOVUPS   64(SI), Z7
+	VPERMT2PS 320(SI), Z6, Z7
+	VMOVUPS   576(SI), Z8
+	VPERMT2PS 832(SI), Z6, Z8
+	VBLENDMPS Z8, Z7, K2, Z1
+	VMOVUPS   128(SI), Z7
+	VPERMT2PS 384(SI), Z6, Z7
+	VMOVUPS   640(SI), Z8
+	VPERMT2PS 896(SI), Z6, Z8
+	VBLENDMPS Z8, Z7, K2, Z2
+	VMOVUPS   192(SI), Z7
+	VPERMT2PS 448(SI), Z6, Z7
+	VMOVUPS   704(SI), Z8
+	VPERMT2PS 960(SI), Z6, Z8
+	VBLENDMPS Z8, Z7, K2, Z3
+	VADDPS    Z2, Z1, Z9
+	VSUBPS    Z2, Z0, Z0
+	VSUBPS    Z1, Z2, Z2
+	VSUBPS    Z3, Z1, Z1
+	VMOVUPS   Z0, 1088(SI)
+	VMOVUPS   Z9, 1344(SI)
+	VMOVUPS   Z2, 1600(SI)
+	VMOVUPS   Z1, 1856(SI)
+	VMOVUPS   128(BX), Z6
+	VMOVUPS   (SI), Z7
+	VPERMT2PS 256(SI), Z6, Z7
+	VMOVUPS   512(SI), Z8
+	VPERMT2PS 768(SI), Z6, Z8
+	VBLENDMPS Z8, Z7, K2, Z0
+	VMOVUPS   64(SI), Z7
+	VPERMT2PS 320(SI), Z6, Z7
+	VMOVUPS   576(SI), Z8
+	VPERMT2PS 832(SI), Z6, Z8
+	VBLENDMPS Z8, Z7, K2, Z1
+	VMOVUPS   128(SI), Z7
+	VPERMT2PS 384(SI), Z6, Z7
+	VMOVUPS   640(SI), Z8
+	VPERMT2PS 896(SI), Z6, Z8
+	VBLENDMPS Z8, Z7, K2, Z2
+	VMOVUPS   192(SI), Z7
+	VPERMT2PS 448(SI), Z6, Z7
+	VMOVUPS   704(SI), Z8
+	VPERMT2PS 960(SI), Z6, Z8
+	VBLENDMPS Z8, Z7, K2, Z3
+	VADDPS    Z2, Z1, Z9
+	VSUBPS    Z2, Z0, Z0
+	VSUBPS    Z1, Z2, Z2
+	VSUBPS    Z3, Z1, Z1
+	VMOVUPS   Z0, 1152(SI)
+	VMOVUPS   Z9, 1408(SI)
+	VMOVUPS   Z2, 1664(SI)
+	VMOVUPS   Z1, 1920(SI)
+	VMOVUPS   192(BX), Z6
+	VMOVUPS   (SI), Z7
+	VPERMT2PS 256(SI), Z6, Z7
+	VMOVUPS   512(SI), Z8
+	VPERMT2PS 768(SI), Z6, Z8
+	VBLENDMPS Z8, Z7, K2, Z0
+	VMOVUPS   64(SI), Z7
+	VPERMT2PS 320(SI), Z6, Z7
+	VMOVUPS   576(SI), Z8
+	VPERMT2PS 832(SI), Z6, Z8
+	VBLENDMPS Z8, Z7, K2, Z1
+	VMOVUPS   128(SI), Z7
+	VPERMT2PS 384(SI), Z6, Z7
+	VMOVUPS   640(SI), Z8
+	VPERMT2PS 896(SI), Z6, Z8
+	VBLENDMPS Z8, Z7, K2, Z2
+	VMOVUPS   192(SI), Z7
+	VPERMT2PS 448(SI), Z6, Z7
+	VMOVUPS   704(SI), Z8
+	VPERMT2PS 960(SI), Z6, Z8
+	VBLENDMPS Z8, Z7, K2, Z3
+	VADDPS    Z2, Z1, Z9
+	VSUBPS    Z2, Z0, Z0
+	VSUBPS    Z1, Z2, Z2
+	VSUBPS    Z3, Z1, Z1
+	VMOVUPS   Z0, 1216(SI)
+	VMOVUPS   Z9, 1472(SI)
+	VMOVUPS   Z2, 1728(SI)
+	VMOVUPS   Z1, 1984(SI)
 
 	// Rows: Bᵀ along each row of U, element ξ = a·i + j to plane ξ.
-	MOVQ    v+56(FP), AX
-	MOVQ    stride+64(FP), CX
+	MOVQ    store+56(FP), AX
+	KMOVW   AX, K3
+	MOVQ    v+40(FP), AX
+	MOVQ    stride+48(FP), CX
 	SHLQ    $0x02, CX
-	VMOVUPS 640(SI), Z0
-	VMOVUPS 704(SI), Z1
-	VMOVUPS 768(SI), Z2
-	VMOVUPS 832(SI), Z3
+	VMOVUPS 1024(SI), Z0
+	VMOVUPS 1088(SI), Z1
+	VMOVUPS 1152(SI), Z2
+	VMOVUPS 1216(SI), Z3
 	VADDPS  Z2, Z1, Z9
 	VSUBPS  Z2, Z0, Z0
 	VSUBPS  Z1, Z2, Z2
 	VSUBPS  Z3, Z1, Z1
-	VMOVUPS Z0, (AX)
+	VMOVUPS Z0, K3, (AX)
 	ADDQ    CX, AX
-	VMOVUPS Z9, (AX)
+	VMOVUPS Z9, K3, (AX)
 	ADDQ    CX, AX
-	VMOVUPS Z2, (AX)
+	VMOVUPS Z2, K3, (AX)
 	ADDQ    CX, AX
-	VMOVUPS Z1, (AX)
+	VMOVUPS Z1, K3, (AX)
 	ADDQ    CX, AX
-	VMOVUPS 896(SI), Z0
-	VMOVUPS 960(SI), Z1
-	VMOVUPS 1024(SI), Z2
-	VMOVUPS 1088(SI), Z3
+	VMOVUPS 1280(SI), Z0
+	VMOVUPS 1344(SI), Z1
+	VMOVUPS 1408(SI), Z2
+	VMOVUPS 1472(SI), Z3
 	VADDPS  Z2, Z1, Z9
 	VSUBPS  Z2, Z0, Z0
 	VSUBPS  Z1, Z2, Z2
 	VSUBPS  Z3, Z1, Z1
-	VMOVUPS Z0, (AX)
+	VMOVUPS Z0, K3, (AX)
 	ADDQ    CX, AX
-	VMOVUPS Z9, (AX)
+	VMOVUPS Z9, K3, (AX)
 	ADDQ    CX, AX
-	VMOVUPS Z2, (AX)
+	VMOVUPS Z2, K3, (AX)
 	ADDQ    CX, AX
-	VMOVUPS Z1, (AX)
+	VMOVUPS Z1, K3, (AX)
 	ADDQ    CX, AX
-	VMOVUPS 1152(SI), Z0
-	VMOVUPS 1216(SI), Z1
-	VMOVUPS 1280(SI), Z2
-	VMOVUPS 1344(SI), Z3
+	VMOVUPS 1536(SI), Z0
+	VMOVUPS 1600(SI), Z1
+	VMOVUPS 1664(SI), Z2
+	VMOVUPS 1728(SI), Z3
 	VADDPS  Z2, Z1, Z9
 	VSUBPS  Z2, Z0, Z0
 	VSUBPS  Z1, Z2, Z2
 	VSUBPS  Z3, Z1, Z1
-	VMOVUPS Z0, (AX)
+	VMOVUPS Z0, K3, (AX)
 	ADDQ    CX, AX
-	VMOVUPS Z9, (AX)
+	VMOVUPS Z9, K3, (AX)
 	ADDQ    CX, AX
-	VMOVUPS Z2, (AX)
+	VMOVUPS Z2, K3, (AX)
 	ADDQ    CX, AX
-	VMOVUPS Z1, (AX)
+	VMOVUPS Z1, K3, (AX)
 	ADDQ    CX, AX
-	VMOVUPS 1408(SI), Z0
-	VMOVUPS 1472(SI), Z1
-	VMOVUPS 1536(SI), Z2
-	VMOVUPS 1600(SI), Z3
+	VMOVUPS 1792(SI), Z0
+	VMOVUPS 1856(SI), Z1
+	VMOVUPS 1920(SI), Z2
+	VMOVUPS 1984(SI), Z3
 	VADDPS  Z2, Z1, Z9
 	VSUBPS  Z2, Z0, Z0
 	VSUBPS  Z1, Z2, Z2
 	VSUBPS  Z3, Z1, Z1
-	VMOVUPS Z0, (AX)
+	VMOVUPS Z0, K3, (AX)
 	ADDQ    CX, AX
-	VMOVUPS Z9, (AX)
+	VMOVUPS Z9, K3, (AX)
 	ADDQ    CX, AX
-	VMOVUPS Z2, (AX)
+	VMOVUPS Z2, K3, (AX)
 	ADDQ    CX, AX
-	VMOVUPS Z1, (AX)
+	VMOVUPS Z1, K3, (AX)
 	ADDQ    CX, AX
 	VZEROUPPER
 	RET
 
-DATA winoplaneout<>+0(SB)/4, $0x00000000
-DATA winoplaneout<>+4(SB)/4, $0x00000010
-DATA winoplaneout<>+8(SB)/4, $0x00000000
-DATA winoplaneout<>+12(SB)/4, $0x00000010
-DATA winoplaneout<>+16(SB)/4, $0x00000001
-DATA winoplaneout<>+20(SB)/4, $0x00000011
-DATA winoplaneout<>+24(SB)/4, $0x00000001
-DATA winoplaneout<>+28(SB)/4, $0x00000011
-DATA winoplaneout<>+32(SB)/4, $0x00000002
-DATA winoplaneout<>+36(SB)/4, $0x00000012
-DATA winoplaneout<>+40(SB)/4, $0x00000002
-DATA winoplaneout<>+44(SB)/4, $0x00000012
-DATA winoplaneout<>+48(SB)/4, $0x00000003
-DATA winoplaneout<>+52(SB)/4, $0x00000013
-DATA winoplaneout<>+56(SB)/4, $0x00000003
-DATA winoplaneout<>+60(SB)/4, $0x00000013
-DATA winoplaneout<>+64(SB)/4, $0x00000004
-DATA winoplaneout<>+68(SB)/4, $0x00000014
-DATA winoplaneout<>+72(SB)/4, $0x00000004
-DATA winoplaneout<>+76(SB)/4, $0x00000014
-DATA winoplaneout<>+80(SB)/4, $0x00000005
-DATA winoplaneout<>+84(SB)/4, $0x00000015
-DATA winoplaneout<>+88(SB)/4, $0x00000005
-DATA winoplaneout<>+92(SB)/4, $0x00000015
-DATA winoplaneout<>+96(SB)/4, $0x00000006
-DATA winoplaneout<>+100(SB)/4, $0x00000016
-DATA winoplaneout<>+104(SB)/4, $0x00000006
-DATA winoplaneout<>+108(SB)/4, $0x00000016
-DATA winoplaneout<>+112(SB)/4, $0x00000007
-DATA winoplaneout<>+116(SB)/4, $0x00000017
-DATA winoplaneout<>+120(SB)/4, $0x00000007
-DATA winoplaneout<>+124(SB)/4, $0x00000017
-DATA winoplaneout<>+128(SB)/4, $0x00000008
-DATA winoplaneout<>+132(SB)/4, $0x00000018
-DATA winoplaneout<>+136(SB)/4, $0x00000008
-DATA winoplaneout<>+140(SB)/4, $0x00000018
-DATA winoplaneout<>+144(SB)/4, $0x00000009
-DATA winoplaneout<>+148(SB)/4, $0x00000019
-DATA winoplaneout<>+152(SB)/4, $0x00000009
-DATA winoplaneout<>+156(SB)/4, $0x00000019
-DATA winoplaneout<>+160(SB)/4, $0x0000000a
-DATA winoplaneout<>+164(SB)/4, $0x0000001a
-DATA winoplaneout<>+168(SB)/4, $0x0000000a
-DATA winoplaneout<>+172(SB)/4, $0x0000001a
-DATA winoplaneout<>+176(SB)/4, $0x0000000b
-DATA winoplaneout<>+180(SB)/4, $0x0000001b
-DATA winoplaneout<>+184(SB)/4, $0x0000000b
-DATA winoplaneout<>+188(SB)/4, $0x0000001b
-DATA winoplaneout<>+192(SB)/4, $0x0000000c
-DATA winoplaneout<>+196(SB)/4, $0x0000001c
-DATA winoplaneout<>+200(SB)/4, $0x0000000c
-DATA winoplaneout<>+204(SB)/4, $0x0000001c
-DATA winoplaneout<>+208(SB)/4, $0x0000000d
-DATA winoplaneout<>+212(SB)/4, $0x0000001d
-DATA winoplaneout<>+216(SB)/4, $0x0000000d
-DATA winoplaneout<>+220(SB)/4, $0x0000001d
-DATA winoplaneout<>+224(SB)/4, $0x0000000e
-DATA winoplaneout<>+228(SB)/4, $0x0000001e
-DATA winoplaneout<>+232(SB)/4, $0x0000000e
-DATA winoplaneout<>+236(SB)/4, $0x0000001e
-DATA winoplaneout<>+240(SB)/4, $0x0000000f
-DATA winoplaneout<>+244(SB)/4, $0x0000001f
-DATA winoplaneout<>+248(SB)/4, $0x0000000f
-DATA winoplaneout<>+252(SB)/4, $0x0000001f
-DATA winoplaneout<>+256(SB)/4, $0x00000000
-DATA winoplaneout<>+260(SB)/4, $0x00000010
-DATA winoplaneout<>+264(SB)/4, $0x00000001
-DATA winoplaneout<>+268(SB)/4, $0x00000011
-DATA winoplaneout<>+272(SB)/4, $0x00000002
-DATA winoplaneout<>+276(SB)/4, $0x00000012
-DATA winoplaneout<>+280(SB)/4, $0x00000003
-DATA winoplaneout<>+284(SB)/4, $0x00000013
-DATA winoplaneout<>+288(SB)/4, $0x00000000
-DATA winoplaneout<>+292(SB)/4, $0x00000000
-DATA winoplaneout<>+296(SB)/4, $0x00000000
-DATA winoplaneout<>+300(SB)/4, $0x00000000
-DATA winoplaneout<>+304(SB)/4, $0x00000000
-DATA winoplaneout<>+308(SB)/4, $0x00000000
-DATA winoplaneout<>+312(SB)/4, $0x00000000
-DATA winoplaneout<>+316(SB)/4, $0x00000000
-DATA winoplaneout<>+320(SB)/4, $0x00000004
-DATA winoplaneout<>+324(SB)/4, $0x00000014
-DATA winoplaneout<>+328(SB)/4, $0x00000005
-DATA winoplaneout<>+332(SB)/4, $0x00000015
-DATA winoplaneout<>+336(SB)/4, $0x00000006
-DATA winoplaneout<>+340(SB)/4, $0x00000016
-DATA winoplaneout<>+344(SB)/4, $0x00000007
-DATA winoplaneout<>+348(SB)/4, $0x00000017
-DATA winoplaneout<>+352(SB)/4, $0x00000000
-DATA winoplaneout<>+356(SB)/4, $0x00000000
-DATA winoplaneout<>+360(SB)/4, $0x00000000
-DATA winoplaneout<>+364(SB)/4, $0x00000000
-DATA winoplaneout<>+368(SB)/4, $0x00000000
-DATA winoplaneout<>+372(SB)/4, $0x00000000
-DATA winoplaneout<>+376(SB)/4, $0x00000000
-DATA winoplaneout<>+380(SB)/4, $0x00000000
-DATA winoplaneout<>+384(SB)/4, $0x00000008
-DATA winoplaneout<>+388(SB)/4, $0x00000018
-DATA winoplaneout<>+392(SB)/4, $0x00000009
-DATA winoplaneout<>+396(SB)/4, $0x00000019
-DATA winoplaneout<>+400(SB)/4, $0x0000000a
-DATA winoplaneout<>+404(SB)/4, $0x0000001a
-DATA winoplaneout<>+408(SB)/4, $0x0000000b
-DATA winoplaneout<>+412(SB)/4, $0x0000001b
-DATA winoplaneout<>+416(SB)/4, $0x00000000
-DATA winoplaneout<>+420(SB)/4, $0x00000000
-DATA winoplaneout<>+424(SB)/4, $0x00000000
-DATA winoplaneout<>+428(SB)/4, $0x00000000
-DATA winoplaneout<>+432(SB)/4, $0x00000000
-DATA winoplaneout<>+436(SB)/4, $0x00000000
-DATA winoplaneout<>+440(SB)/4, $0x00000000
-DATA winoplaneout<>+444(SB)/4, $0x00000000
-DATA winoplaneout<>+448(SB)/4, $0x0000000c
-DATA winoplaneout<>+452(SB)/4, $0x0000001c
-DATA winoplaneout<>+456(SB)/4, $0x0000000d
-DATA winoplaneout<>+460(SB)/4, $0x0000001d
-DATA winoplaneout<>+464(SB)/4, $0x0000000e
-DATA winoplaneout<>+468(SB)/4, $0x0000001e
-DATA winoplaneout<>+472(SB)/4, $0x0000000f
-DATA winoplaneout<>+476(SB)/4, $0x0000001f
-DATA winoplaneout<>+480(SB)/4, $0x00000000
-DATA winoplaneout<>+484(SB)/4, $0x00000000
-DATA winoplaneout<>+488(SB)/4, $0x00000000
-DATA winoplaneout<>+492(SB)/4, $0x00000000
-DATA winoplaneout<>+496(SB)/4, $0x00000000
-DATA winoplaneout<>+500(SB)/4, $0x00000000
-DATA winoplaneout<>+504(SB)/4, $0x00000000
-DATA winoplaneout<>+508(SB)/4, $0x00000000
-GLOBL winoplaneout<>(SB), RODATA|NOPTR, $512
-
-// func winoOutP6(mt *float32, stride int, e *float32, out *float32, res *float32, ow int, oh int, lanes int, flags int, bias float32)
+// func winoOutV6(mt *float32, stride int, d *int32, e *float32, out *float32, res *float32, oh int, yo int, lanes int, flags int, bias float32)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·winoOutP6(SB), NOSPLIT, $0-76
+TEXT ·winoOutV6(SB), NOSPLIT, $0-84
 	MOVQ         mt+0(FP), AX
 	MOVQ         stride+8(FP), CX
 	SHLQ         $0x02, CX
 	MOVQ         CX, DX
 	IMUL3Q       $0x00000006, DX, DX
-	MOVQ         e+16(FP), BX
+	MOVQ         d+16(FP), BX
+	MOVQ         e+24(FP), SI
 	VBROADCASTSS winoconst<>+0(SB), Z9
 	VBROADCASTSS winoconst<>+4(SB), Z10
 	VBROADCASTSS winoconst<>+12(SB), Z11
+	MOVQ         lanes+64(FP), DI
+	KMOVW        DI, K6
 
-	// Columns: Aᵀ down window column j of all 16 tiles.
-	MOVQ        AX, SI
-	VMOVUPS     (SI), Z0
-	ADDQ        DX, SI
-	VMOVUPS     (SI), Z1
-	ADDQ        DX, SI
-	VMOVUPS     (SI), Z2
-	ADDQ        DX, SI
-	VMOVUPS     (SI), Z3
-	ADDQ        DX, SI
-	VMOVUPS     (SI), Z4
-	ADDQ        DX, SI
-	VMOVUPS     (SI), Z5
+	// Columns: Aᵀ down window column j of every tile.
+	MOVQ        AX, DI
+	VMOVUPS.Z   (DI), K6, Z0
+	ADDQ        DX, DI
+	VMOVUPS.Z   (DI), K6, Z1
+	ADDQ        DX, DI
+	VMOVUPS.Z   (DI), K6, Z2
+	ADDQ        DX, DI
+	VMOVUPS.Z   (DI), K6, Z3
+	ADDQ        DX, DI
+	VMOVUPS.Z   (DI), K6, Z4
+	ADDQ        DX, DI
+	VMOVUPS.Z   (DI), K6, Z5
 	VADDPS      Z2, Z1, Z6
 	VSUBPS      Z2, Z1, Z1
 	VADDPS      Z4, Z3, Z7
@@ -8868,23 +9219,23 @@ TEXT ·winoOutP6(SB), NOSPLIT, $0-76
 	VFMADD231PS Z11, Z3, Z5
 	VFMADD231PS Z9, Z3, Z1
 	VFMADD231PS Z10, Z7, Z6
-	VMOVUPS     Z0, (BX)
-	VMOVUPS     Z1, 384(BX)
-	VMOVUPS     Z6, 768(BX)
-	VMOVUPS     Z5, 1152(BX)
-	MOVQ        AX, SI
-	ADDQ        CX, SI
-	VMOVUPS     (SI), Z0
-	ADDQ        DX, SI
-	VMOVUPS     (SI), Z1
-	ADDQ        DX, SI
-	VMOVUPS     (SI), Z2
-	ADDQ        DX, SI
-	VMOVUPS     (SI), Z3
-	ADDQ        DX, SI
-	VMOVUPS     (SI), Z4
-	ADDQ        DX, SI
-	VMOVUPS     (SI), Z5
+	VMOVUPS     Z0, (SI)
+	VMOVUPS     Z1, 384(SI)
+	VMOVUPS     Z6, 768(SI)
+	VMOVUPS     Z5, 1152(SI)
+	MOVQ        AX, DI
+	ADDQ        CX, DI
+	VMOVUPS.Z   (DI), K6, Z0
+	ADDQ        DX, DI
+	VMOVUPS.Z   (DI), K6, Z1
+	ADDQ        DX, DI
+	VMOVUPS.Z   (DI), K6, Z2
+	ADDQ        DX, DI
+	VMOVUPS.Z   (DI), K6, Z3
+	ADDQ        DX, DI
+	VMOVUPS.Z   (DI), K6, Z4
+	ADDQ        DX, DI
+	VMOVUPS.Z   (DI), K6, Z5
 	VADDPS      Z2, Z1, Z6
 	VSUBPS      Z2, Z1, Z1
 	VADDPS      Z4, Z3, Z7
@@ -8895,24 +9246,24 @@ TEXT ·winoOutP6(SB), NOSPLIT, $0-76
 	VFMADD231PS Z11, Z3, Z5
 	VFMADD231PS Z9, Z3, Z1
 	VFMADD231PS Z10, Z7, Z6
-	VMOVUPS     Z0, 64(BX)
-	VMOVUPS     Z1, 448(BX)
-	VMOVUPS     Z6, 832(BX)
-	VMOVUPS     Z5, 1216(BX)
-	MOVQ        AX, SI
-	ADDQ        CX, SI
-	ADDQ        CX, SI
-	VMOVUPS     (SI), Z0
-	ADDQ        DX, SI
-	VMOVUPS     (SI), Z1
-	ADDQ        DX, SI
-	VMOVUPS     (SI), Z2
-	ADDQ        DX, SI
-	VMOVUPS     (SI), Z3
-	ADDQ        DX, SI
-	VMOVUPS     (SI), Z4
-	ADDQ        DX, SI
-	VMOVUPS     (SI), Z5
+	VMOVUPS     Z0, 64(SI)
+	VMOVUPS     Z1, 448(SI)
+	VMOVUPS     Z6, 832(SI)
+	VMOVUPS     Z5, 1216(SI)
+	MOVQ        AX, DI
+	ADDQ        CX, DI
+	ADDQ        CX, DI
+	VMOVUPS.Z   (DI), K6, Z0
+	ADDQ        DX, DI
+	VMOVUPS.Z   (DI), K6, Z1
+	ADDQ        DX, DI
+	VMOVUPS.Z   (DI), K6, Z2
+	ADDQ        DX, DI
+	VMOVUPS.Z   (DI), K6, Z3
+	ADDQ        DX, DI
+	VMOVUPS.Z   (DI), K6, Z4
+	ADDQ        DX, DI
+	VMOVUPS.Z   (DI), K6, Z5
 	VADDPS      Z2, Z1, Z6
 	VSUBPS      Z2, Z1, Z1
 	VADDPS      Z4, Z3, Z7
@@ -8923,25 +9274,25 @@ TEXT ·winoOutP6(SB), NOSPLIT, $0-76
 	VFMADD231PS Z11, Z3, Z5
 	VFMADD231PS Z9, Z3, Z1
 	VFMADD231PS Z10, Z7, Z6
-	VMOVUPS     Z0, 128(BX)
-	VMOVUPS     Z1, 512(BX)
-	VMOVUPS     Z6, 896(BX)
-	VMOVUPS     Z5, 1280(BX)
-	MOVQ        AX, SI
-	ADDQ        CX, SI
-	ADDQ        CX, SI
-	ADDQ        CX, SI
-	VMOVUPS     (SI), Z0
-	ADDQ        DX, SI
-	VMOVUPS     (SI), Z1
-	ADDQ        DX, SI
-	VMOVUPS     (SI), Z2
-	ADDQ        DX, SI
-	VMOVUPS     (SI), Z3
-	ADDQ        DX, SI
-	VMOVUPS     (SI), Z4
-	ADDQ        DX, SI
-	VMOVUPS     (SI), Z5
+	VMOVUPS     Z0, 128(SI)
+	VMOVUPS     Z1, 512(SI)
+	VMOVUPS     Z6, 896(SI)
+	VMOVUPS     Z5, 1280(SI)
+	MOVQ        AX, DI
+	ADDQ        CX, DI
+	ADDQ        CX, DI
+	ADDQ        CX, DI
+	VMOVUPS.Z   (DI), K6, Z0
+	ADDQ        DX, DI
+	VMOVUPS.Z   (DI), K6, Z1
+	ADDQ        DX, DI
+	VMOVUPS.Z   (DI), K6, Z2
+	ADDQ        DX, DI
+	VMOVUPS.Z   (DI), K6, Z3
+	ADDQ        DX, DI
+	VMOVUPS.Z   (DI), K6, Z4
+	ADDQ        DX, DI
+	VMOVUPS.Z   (DI), K6, Z5
 	VADDPS      Z2, Z1, Z6
 	VSUBPS      Z2, Z1, Z1
 	VADDPS      Z4, Z3, Z7
@@ -8952,26 +9303,26 @@ TEXT ·winoOutP6(SB), NOSPLIT, $0-76
 	VFMADD231PS Z11, Z3, Z5
 	VFMADD231PS Z9, Z3, Z1
 	VFMADD231PS Z10, Z7, Z6
-	VMOVUPS     Z0, 192(BX)
-	VMOVUPS     Z1, 576(BX)
-	VMOVUPS     Z6, 960(BX)
-	VMOVUPS     Z5, 1344(BX)
-	MOVQ        AX, SI
-	ADDQ        CX, SI
-	ADDQ        CX, SI
-	ADDQ        CX, SI
-	ADDQ        CX, SI
-	VMOVUPS     (SI), Z0
-	ADDQ        DX, SI
-	VMOVUPS     (SI), Z1
-	ADDQ        DX, SI
-	VMOVUPS     (SI), Z2
-	ADDQ        DX, SI
-	VMOVUPS     (SI), Z3
-	ADDQ        DX, SI
-	VMOVUPS     (SI), Z4
-	ADDQ        DX, SI
-	VMOVUPS     (SI), Z5
+	VMOVUPS     Z0, 192(SI)
+	VMOVUPS     Z1, 576(SI)
+	VMOVUPS     Z6, 960(SI)
+	VMOVUPS     Z5, 1344(SI)
+	MOVQ        AX, DI
+	ADDQ        CX, DI
+	ADDQ        CX, DI
+	ADDQ        CX, DI
+	ADDQ        CX, DI
+	VMOVUPS.Z   (DI), K6, Z0
+	ADDQ        DX, DI
+	VMOVUPS.Z   (DI), K6, Z1
+	ADDQ        DX, DI
+	VMOVUPS.Z   (DI), K6, Z2
+	ADDQ        DX, DI
+	VMOVUPS.Z   (DI), K6, Z3
+	ADDQ        DX, DI
+	VMOVUPS.Z   (DI), K6, Z4
+	ADDQ        DX, DI
+	VMOVUPS.Z   (DI), K6, Z5
 	VADDPS      Z2, Z1, Z6
 	VSUBPS      Z2, Z1, Z1
 	VADDPS      Z4, Z3, Z7
@@ -8982,26 +9333,26 @@ TEXT ·winoOutP6(SB), NOSPLIT, $0-76
 	VFMADD231PS Z11, Z3, Z5
 	VFMADD231PS Z9, Z3, Z1
 	VFMADD231PS Z10, Z7, Z6
-	VMOVUPS     Z0, 256(BX)
-	VMOVUPS     Z1, 640(BX)
-	VMOVUPS     Z6, 1024(BX)
-	VMOVUPS     Z5, 1408(BX)
+	VMOVUPS     Z0, 256(SI)
+	VMOVUPS     Z1, 640(SI)
+	VMOVUPS     Z6, 1024(SI)
+	VMOVUPS     Z5, 1408(SI)
 	ADDQ        CX, AX
 	ADDQ        CX, AX
 	ADDQ        CX, AX
 	ADDQ        CX, AX
 	ADDQ        CX, AX
-	VMOVUPS     (AX), Z0
+	VMOVUPS.Z   (AX), K6, Z0
 	ADDQ        DX, AX
-	VMOVUPS     (AX), Z1
+	VMOVUPS.Z   (AX), K6, Z1
 	ADDQ        DX, AX
-	VMOVUPS     (AX), Z2
+	VMOVUPS.Z   (AX), K6, Z2
 	ADDQ        DX, AX
-	VMOVUPS     (AX), Z3
+	VMOVUPS.Z   (AX), K6, Z3
 	ADDQ        DX, AX
-	VMOVUPS     (AX), Z4
+	VMOVUPS.Z   (AX), K6, Z4
 	ADDQ        DX, AX
-	VMOVUPS     (AX), Z5
+	VMOVUPS.Z   (AX), K6, Z5
 	VADDPS      Z2, Z1, Z6
 	VSUBPS      Z2, Z1, Z1
 	VADDPS      Z4, Z3, Z7
@@ -9012,35 +9363,39 @@ TEXT ·winoOutP6(SB), NOSPLIT, $0-76
 	VFMADD231PS Z11, Z3, Z5
 	VFMADD231PS Z9, Z3, Z1
 	VFMADD231PS Z10, Z7, Z6
-	VMOVUPS     Z0, 320(BX)
-	VMOVUPS     Z1, 704(BX)
-	VMOVUPS     Z6, 1088(BX)
-	VMOVUPS     Z5, 1472(BX)
+	VMOVUPS     Z0, 320(SI)
+	VMOVUPS     Z1, 704(SI)
+	VMOVUPS     Z6, 1088(SI)
+	VMOVUPS     Z5, 1472(SI)
 
-	// Rows: Aᵀ along row r of every tile, then each output row m·ty+r.
+	// Rows: Aᵀ along row r of every tile, then output row r of each block.
 	VXORPS       Z31, Z31, Z31
-	VBROADCASTSS bias+72(FP), Z30
-	MOVQ         lanes+56(FP), AX
+	VBROADCASTSS bias+80(FP), Z30
+	MOVQ         800(BX), AX
 	KMOVW        AX, K1
-	MOVL         $0x0000cccc, AX
+	MOVQ         808(BX), AX
 	KMOVW        AX, K2
-	LEAQ         winoplaneout<>+0(SB), AX
-	VMOVUPS      (AX), Z20
-	VMOVUPS      64(AX), Z21
-	VMOVUPS      128(AX), Z22
-	VMOVUPS      192(AX), Z23
-	MOVQ         out+24(FP), AX
-	MOVQ         res+32(FP), CX
-	MOVQ         ow+40(FP), DX
-	SHLQ         $0x02, DX
-	MOVQ         oh+48(FP), SI
-	MOVQ         flags+64(FP), DI
-	VMOVUPS      (BX), Z0
-	VMOVUPS      64(BX), Z1
-	VMOVUPS      128(BX), Z2
-	VMOVUPS      192(BX), Z3
-	VMOVUPS      256(BX), Z4
-	VMOVUPS      320(BX), Z5
+	MOVQ         816(BX), AX
+	KMOVW        AX, K3
+	MOVQ         824(BX), AX
+	KMOVW        AX, K4
+	MOVQ         856(BX), AX
+	KMOVW        AX, K5
+	VMOVUPS      384(BX), Z20
+	VMOVUPS      448(BX), Z21
+	VMOVUPS      512(BX), Z22
+	VMOVUPS      576(BX), Z23
+	MOVQ         out+32(FP), AX
+	MOVQ         res+40(FP), CX
+	MOVQ         oh+48(FP), DX
+	MOVQ         yo+56(FP), DI
+	MOVQ         flags+72(FP), R8
+	VMOVUPS      (SI), Z0
+	VMOVUPS      64(SI), Z1
+	VMOVUPS      128(SI), Z2
+	VMOVUPS      192(SI), Z3
+	VMOVUPS      256(SI), Z4
+	VMOVUPS      320(SI), Z5
 	VADDPS       Z2, Z1, Z6
 	VSUBPS       Z2, Z1, Z1
 	VADDPS       Z4, Z3, Z7
@@ -9055,100 +9410,112 @@ TEXT ·winoOutP6(SB), NOSPLIT, $0-76
 	VADDPS       Z30, Z1, Z1
 	VADDPS       Z30, Z6, Z6
 	VADDPS       Z30, Z5, Z5
-	CMPQ         SI, $0x00000000
-	JLE          winoOutP6_skip0
-	IMUL3Q       $0x00000000, DX, R8
+	MOVQ         DI, R9
+	ADDQ         736(BX), R9
+	CMPQ         R9, DX
+	JGE          winoOutV6_skip0_0
+	IMULQ        840(BX), R9
+	ADDQ         768(BX), R9
 	VMOVAPS      Z0, Z12
 	VPERMT2PS    Z1, Z20, Z12
 	VMOVAPS      Z6, Z13
 	VPERMT2PS    Z5, Z20, Z13
-	VBLENDMPS    Z13, Z12, K2, Z14
-	TESTQ        $0x00000001, DI
-	JZ           winoOutP6_nores0
-	VMOVUPS.Z    (CX)(R8*1), K1, Z15
+	VBLENDMPS    Z13, Z12, K5, Z14
+	TESTQ        $0x00000001, R8
+	JZ           winoOutV6_nores0_0
+	VMOVUPS.Z    (CX)(R9*1), K1, Z15
 	VADDPS       Z15, Z14, Z14
 
-winoOutP6_nores0:
-	TESTQ  $0x00000002, DI
-	JZ     winoOutP6_norelu0
+winoOutV6_nores0_0:
+	TESTQ  $0x00000002, R8
+	JZ     winoOutV6_norelu0_0
 	VMAXPS Z14, Z31, Z14
 
-winoOutP6_norelu0:
-	VMOVUPS Z14, K1, (AX)(R8*1)
+winoOutV6_norelu0_0:
+	VMOVUPS Z14, K1, (AX)(R9*1)
 
-winoOutP6_skip0:
-	CMPQ      SI, $0x00000004
-	JLE       winoOutP6_skip4
-	IMUL3Q    $0x00000004, DX, R8
+winoOutV6_skip0_0:
+	MOVQ      DI, R9
+	ADDQ      744(BX), R9
+	CMPQ      R9, DX
+	JGE       winoOutV6_skip0_1
+	IMULQ     840(BX), R9
+	ADDQ      776(BX), R9
 	VMOVAPS   Z0, Z12
 	VPERMT2PS Z1, Z21, Z12
 	VMOVAPS   Z6, Z13
 	VPERMT2PS Z5, Z21, Z13
-	VBLENDMPS Z13, Z12, K2, Z14
-	TESTQ     $0x00000001, DI
-	JZ        winoOutP6_nores4
-	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VBLENDMPS Z13, Z12, K5, Z14
+	TESTQ     $0x00000001, R8
+	JZ        winoOutV6_nores0_1
+	VMOVUPS.Z (CX)(R9*1), K2, Z15
 	VADDPS    Z15, Z14, Z14
 
-winoOutP6_nores4:
-	TESTQ  $0x00000002, DI
-	JZ     winoOutP6_norelu4
+winoOutV6_nores0_1:
+	TESTQ  $0x00000002, R8
+	JZ     winoOutV6_norelu0_1
 	VMAXPS Z14, Z31, Z14
 
-winoOutP6_norelu4:
-	VMOVUPS Z14, K1, (AX)(R8*1)
+winoOutV6_norelu0_1:
+	VMOVUPS Z14, K2, (AX)(R9*1)
 
-winoOutP6_skip4:
-	CMPQ      SI, $0x00000008
-	JLE       winoOutP6_skip8
-	IMUL3Q    $0x00000008, DX, R8
+winoOutV6_skip0_1:
+	MOVQ      DI, R9
+	ADDQ      752(BX), R9
+	CMPQ      R9, DX
+	JGE       winoOutV6_skip0_2
+	IMULQ     840(BX), R9
+	ADDQ      784(BX), R9
 	VMOVAPS   Z0, Z12
 	VPERMT2PS Z1, Z22, Z12
 	VMOVAPS   Z6, Z13
 	VPERMT2PS Z5, Z22, Z13
-	VBLENDMPS Z13, Z12, K2, Z14
-	TESTQ     $0x00000001, DI
-	JZ        winoOutP6_nores8
-	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VBLENDMPS Z13, Z12, K5, Z14
+	TESTQ     $0x00000001, R8
+	JZ        winoOutV6_nores0_2
+	VMOVUPS.Z (CX)(R9*1), K3, Z15
 	VADDPS    Z15, Z14, Z14
 
-winoOutP6_nores8:
-	TESTQ  $0x00000002, DI
-	JZ     winoOutP6_norelu8
+winoOutV6_nores0_2:
+	TESTQ  $0x00000002, R8
+	JZ     winoOutV6_norelu0_2
 	VMAXPS Z14, Z31, Z14
 
-winoOutP6_norelu8:
-	VMOVUPS Z14, K1, (AX)(R8*1)
+winoOutV6_norelu0_2:
+	VMOVUPS Z14, K3, (AX)(R9*1)
 
-winoOutP6_skip8:
-	CMPQ      SI, $0x0000000c
-	JLE       winoOutP6_skip12
-	IMUL3Q    $0x0000000c, DX, R8
+winoOutV6_skip0_2:
+	MOVQ      DI, R9
+	ADDQ      760(BX), R9
+	CMPQ      R9, DX
+	JGE       winoOutV6_skip0_3
+	IMULQ     840(BX), R9
+	ADDQ      792(BX), R9
 	VMOVAPS   Z0, Z12
 	VPERMT2PS Z1, Z23, Z12
 	VMOVAPS   Z6, Z13
 	VPERMT2PS Z5, Z23, Z13
-	VBLENDMPS Z13, Z12, K2, Z14
-	TESTQ     $0x00000001, DI
-	JZ        winoOutP6_nores12
-	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VBLENDMPS Z13, Z12, K5, Z14
+	TESTQ     $0x00000001, R8
+	JZ        winoOutV6_nores0_3
+	VMOVUPS.Z (CX)(R9*1), K4, Z15
 	VADDPS    Z15, Z14, Z14
 
-winoOutP6_nores12:
-	TESTQ  $0x00000002, DI
-	JZ     winoOutP6_norelu12
+winoOutV6_nores0_3:
+	TESTQ  $0x00000002, R8
+	JZ     winoOutV6_norelu0_3
 	VMAXPS Z14, Z31, Z14
 
-winoOutP6_norelu12:
-	VMOVUPS Z14, K1, (AX)(R8*1)
+winoOutV6_norelu0_3:
+	VMOVUPS Z14, K4, (AX)(R9*1)
 
-winoOutP6_skip12:
-	VMOVUPS     384(BX), Z0
-	VMOVUPS     448(BX), Z1
-	VMOVUPS     512(BX), Z2
-	VMOVUPS     576(BX), Z3
-	VMOVUPS     640(BX), Z4
-	VMOVUPS     704(BX), Z5
+winoOutV6_skip0_3:
+	VMOVUPS     384(SI), Z0
+	VMOVUPS     448(SI), Z1
+	VMOVUPS     512(SI), Z2
+	VMOVUPS     576(SI), Z3
+	VMOVUPS     640(SI), Z4
+	VMOVUPS     704(SI), Z5
 	VADDPS      Z2, Z1, Z6
 	VSUBPS      Z2, Z1, Z1
 	VADDPS      Z4, Z3, Z7
@@ -9163,100 +9530,116 @@ winoOutP6_skip12:
 	VADDPS      Z30, Z1, Z1
 	VADDPS      Z30, Z6, Z6
 	VADDPS      Z30, Z5, Z5
-	CMPQ        SI, $0x00000001
-	JLE         winoOutP6_skip1
-	IMUL3Q      $0x00000001, DX, R8
+	MOVQ        DI, R9
+	ADDQ        736(BX), R9
+	ADDQ        $0x01, R9
+	CMPQ        R9, DX
+	JGE         winoOutV6_skip1_0
+	IMULQ       840(BX), R9
+	ADDQ        768(BX), R9
 	VMOVAPS     Z0, Z12
 	VPERMT2PS   Z1, Z20, Z12
 	VMOVAPS     Z6, Z13
 	VPERMT2PS   Z5, Z20, Z13
-	VBLENDMPS   Z13, Z12, K2, Z14
-	TESTQ       $0x00000001, DI
-	JZ          winoOutP6_nores1
-	VMOVUPS.Z   (CX)(R8*1), K1, Z15
+	VBLENDMPS   Z13, Z12, K5, Z14
+	TESTQ       $0x00000001, R8
+	JZ          winoOutV6_nores1_0
+	VMOVUPS.Z   (CX)(R9*1), K1, Z15
 	VADDPS      Z15, Z14, Z14
 
-winoOutP6_nores1:
-	TESTQ  $0x00000002, DI
-	JZ     winoOutP6_norelu1
+winoOutV6_nores1_0:
+	TESTQ  $0x00000002, R8
+	JZ     winoOutV6_norelu1_0
 	VMAXPS Z14, Z31, Z14
 
-winoOutP6_norelu1:
-	VMOVUPS Z14, K1, (AX)(R8*1)
+winoOutV6_norelu1_0:
+	VMOVUPS Z14, K1, (AX)(R9*1)
 
-winoOutP6_skip1:
-	CMPQ      SI, $0x00000005
-	JLE       winoOutP6_skip5
-	IMUL3Q    $0x00000005, DX, R8
+winoOutV6_skip1_0:
+	MOVQ      DI, R9
+	ADDQ      744(BX), R9
+	ADDQ      $0x01, R9
+	CMPQ      R9, DX
+	JGE       winoOutV6_skip1_1
+	IMULQ     840(BX), R9
+	ADDQ      776(BX), R9
 	VMOVAPS   Z0, Z12
 	VPERMT2PS Z1, Z21, Z12
 	VMOVAPS   Z6, Z13
 	VPERMT2PS Z5, Z21, Z13
-	VBLENDMPS Z13, Z12, K2, Z14
-	TESTQ     $0x00000001, DI
-	JZ        winoOutP6_nores5
-	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VBLENDMPS Z13, Z12, K5, Z14
+	TESTQ     $0x00000001, R8
+	JZ        winoOutV6_nores1_1
+	VMOVUPS.Z (CX)(R9*1), K2, Z15
 	VADDPS    Z15, Z14, Z14
 
-winoOutP6_nores5:
-	TESTQ  $0x00000002, DI
-	JZ     winoOutP6_norelu5
+winoOutV6_nores1_1:
+	TESTQ  $0x00000002, R8
+	JZ     winoOutV6_norelu1_1
 	VMAXPS Z14, Z31, Z14
 
-winoOutP6_norelu5:
-	VMOVUPS Z14, K1, (AX)(R8*1)
+winoOutV6_norelu1_1:
+	VMOVUPS Z14, K2, (AX)(R9*1)
 
-winoOutP6_skip5:
-	CMPQ      SI, $0x00000009
-	JLE       winoOutP6_skip9
-	IMUL3Q    $0x00000009, DX, R8
+winoOutV6_skip1_1:
+	MOVQ      DI, R9
+	ADDQ      752(BX), R9
+	ADDQ      $0x01, R9
+	CMPQ      R9, DX
+	JGE       winoOutV6_skip1_2
+	IMULQ     840(BX), R9
+	ADDQ      784(BX), R9
 	VMOVAPS   Z0, Z12
 	VPERMT2PS Z1, Z22, Z12
 	VMOVAPS   Z6, Z13
 	VPERMT2PS Z5, Z22, Z13
-	VBLENDMPS Z13, Z12, K2, Z14
-	TESTQ     $0x00000001, DI
-	JZ        winoOutP6_nores9
-	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VBLENDMPS Z13, Z12, K5, Z14
+	TESTQ     $0x00000001, R8
+	JZ        winoOutV6_nores1_2
+	VMOVUPS.Z (CX)(R9*1), K3, Z15
 	VADDPS    Z15, Z14, Z14
 
-winoOutP6_nores9:
-	TESTQ  $0x00000002, DI
-	JZ     winoOutP6_norelu9
+winoOutV6_nores1_2:
+	TESTQ  $0x00000002, R8
+	JZ     winoOutV6_norelu1_2
 	VMAXPS Z14, Z31, Z14
 
-winoOutP6_norelu9:
-	VMOVUPS Z14, K1, (AX)(R8*1)
+winoOutV6_norelu1_2:
+	VMOVUPS Z14, K3, (AX)(R9*1)
 
-winoOutP6_skip9:
-	CMPQ      SI, $0x0000000d
-	JLE       winoOutP6_skip13
-	IMUL3Q    $0x0000000d, DX, R8
+winoOutV6_skip1_2:
+	MOVQ      DI, R9
+	ADDQ      760(BX), R9
+	ADDQ      $0x01, R9
+	CMPQ      R9, DX
+	JGE       winoOutV6_skip1_3
+	IMULQ     840(BX), R9
+	ADDQ      792(BX), R9
 	VMOVAPS   Z0, Z12
 	VPERMT2PS Z1, Z23, Z12
 	VMOVAPS   Z6, Z13
 	VPERMT2PS Z5, Z23, Z13
-	VBLENDMPS Z13, Z12, K2, Z14
-	TESTQ     $0x00000001, DI
-	JZ        winoOutP6_nores13
-	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VBLENDMPS Z13, Z12, K5, Z14
+	TESTQ     $0x00000001, R8
+	JZ        winoOutV6_nores1_3
+	VMOVUPS.Z (CX)(R9*1), K4, Z15
 	VADDPS    Z15, Z14, Z14
 
-winoOutP6_nores13:
-	TESTQ  $0x00000002, DI
-	JZ     winoOutP6_norelu13
+winoOutV6_nores1_3:
+	TESTQ  $0x00000002, R8
+	JZ     winoOutV6_norelu1_3
 	VMAXPS Z14, Z31, Z14
 
-winoOutP6_norelu13:
-	VMOVUPS Z14, K1, (AX)(R8*1)
+winoOutV6_norelu1_3:
+	VMOVUPS Z14, K4, (AX)(R9*1)
 
-winoOutP6_skip13:
-	VMOVUPS     768(BX), Z0
-	VMOVUPS     832(BX), Z1
-	VMOVUPS     896(BX), Z2
-	VMOVUPS     960(BX), Z3
-	VMOVUPS     1024(BX), Z4
-	VMOVUPS     1088(BX), Z5
+winoOutV6_skip1_3:
+	VMOVUPS     768(SI), Z0
+	VMOVUPS     832(SI), Z1
+	VMOVUPS     896(SI), Z2
+	VMOVUPS     960(SI), Z3
+	VMOVUPS     1024(SI), Z4
+	VMOVUPS     1088(SI), Z5
 	VADDPS      Z2, Z1, Z6
 	VSUBPS      Z2, Z1, Z1
 	VADDPS      Z4, Z3, Z7
@@ -9271,100 +9654,116 @@ winoOutP6_skip13:
 	VADDPS      Z30, Z1, Z1
 	VADDPS      Z30, Z6, Z6
 	VADDPS      Z30, Z5, Z5
-	CMPQ        SI, $0x00000002
-	JLE         winoOutP6_skip2
-	IMUL3Q      $0x00000002, DX, R8
+	MOVQ        DI, R9
+	ADDQ        736(BX), R9
+	ADDQ        $0x02, R9
+	CMPQ        R9, DX
+	JGE         winoOutV6_skip2_0
+	IMULQ       840(BX), R9
+	ADDQ        768(BX), R9
 	VMOVAPS     Z0, Z12
 	VPERMT2PS   Z1, Z20, Z12
 	VMOVAPS     Z6, Z13
 	VPERMT2PS   Z5, Z20, Z13
-	VBLENDMPS   Z13, Z12, K2, Z14
-	TESTQ       $0x00000001, DI
-	JZ          winoOutP6_nores2
-	VMOVUPS.Z   (CX)(R8*1), K1, Z15
+	VBLENDMPS   Z13, Z12, K5, Z14
+	TESTQ       $0x00000001, R8
+	JZ          winoOutV6_nores2_0
+	VMOVUPS.Z   (CX)(R9*1), K1, Z15
 	VADDPS      Z15, Z14, Z14
 
-winoOutP6_nores2:
-	TESTQ  $0x00000002, DI
-	JZ     winoOutP6_norelu2
+winoOutV6_nores2_0:
+	TESTQ  $0x00000002, R8
+	JZ     winoOutV6_norelu2_0
 	VMAXPS Z14, Z31, Z14
 
-winoOutP6_norelu2:
-	VMOVUPS Z14, K1, (AX)(R8*1)
+winoOutV6_norelu2_0:
+	VMOVUPS Z14, K1, (AX)(R9*1)
 
-winoOutP6_skip2:
-	CMPQ      SI, $0x00000006
-	JLE       winoOutP6_skip6
-	IMUL3Q    $0x00000006, DX, R8
+winoOutV6_skip2_0:
+	MOVQ      DI, R9
+	ADDQ      744(BX), R9
+	ADDQ      $0x02, R9
+	CMPQ      R9, DX
+	JGE       winoOutV6_skip2_1
+	IMULQ     840(BX), R9
+	ADDQ      776(BX), R9
 	VMOVAPS   Z0, Z12
 	VPERMT2PS Z1, Z21, Z12
 	VMOVAPS   Z6, Z13
 	VPERMT2PS Z5, Z21, Z13
-	VBLENDMPS Z13, Z12, K2, Z14
-	TESTQ     $0x00000001, DI
-	JZ        winoOutP6_nores6
-	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VBLENDMPS Z13, Z12, K5, Z14
+	TESTQ     $0x00000001, R8
+	JZ        winoOutV6_nores2_1
+	VMOVUPS.Z (CX)(R9*1), K2, Z15
 	VADDPS    Z15, Z14, Z14
 
-winoOutP6_nores6:
-	TESTQ  $0x00000002, DI
-	JZ     winoOutP6_norelu6
+winoOutV6_nores2_1:
+	TESTQ  $0x00000002, R8
+	JZ     winoOutV6_norelu2_1
 	VMAXPS Z14, Z31, Z14
 
-winoOutP6_norelu6:
-	VMOVUPS Z14, K1, (AX)(R8*1)
+winoOutV6_norelu2_1:
+	VMOVUPS Z14, K2, (AX)(R9*1)
 
-winoOutP6_skip6:
-	CMPQ      SI, $0x0000000a
-	JLE       winoOutP6_skip10
-	IMUL3Q    $0x0000000a, DX, R8
+winoOutV6_skip2_1:
+	MOVQ      DI, R9
+	ADDQ      752(BX), R9
+	ADDQ      $0x02, R9
+	CMPQ      R9, DX
+	JGE       winoOutV6_skip2_2
+	IMULQ     840(BX), R9
+	ADDQ      784(BX), R9
 	VMOVAPS   Z0, Z12
 	VPERMT2PS Z1, Z22, Z12
 	VMOVAPS   Z6, Z13
 	VPERMT2PS Z5, Z22, Z13
-	VBLENDMPS Z13, Z12, K2, Z14
-	TESTQ     $0x00000001, DI
-	JZ        winoOutP6_nores10
-	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VBLENDMPS Z13, Z12, K5, Z14
+	TESTQ     $0x00000001, R8
+	JZ        winoOutV6_nores2_2
+	VMOVUPS.Z (CX)(R9*1), K3, Z15
 	VADDPS    Z15, Z14, Z14
 
-winoOutP6_nores10:
-	TESTQ  $0x00000002, DI
-	JZ     winoOutP6_norelu10
+winoOutV6_nores2_2:
+	TESTQ  $0x00000002, R8
+	JZ     winoOutV6_norelu2_2
 	VMAXPS Z14, Z31, Z14
 
-winoOutP6_norelu10:
-	VMOVUPS Z14, K1, (AX)(R8*1)
+winoOutV6_norelu2_2:
+	VMOVUPS Z14, K3, (AX)(R9*1)
 
-winoOutP6_skip10:
-	CMPQ      SI, $0x0000000e
-	JLE       winoOutP6_skip14
-	IMUL3Q    $0x0000000e, DX, R8
+winoOutV6_skip2_2:
+	MOVQ      DI, R9
+	ADDQ      760(BX), R9
+	ADDQ      $0x02, R9
+	CMPQ      R9, DX
+	JGE       winoOutV6_skip2_3
+	IMULQ     840(BX), R9
+	ADDQ      792(BX), R9
 	VMOVAPS   Z0, Z12
 	VPERMT2PS Z1, Z23, Z12
 	VMOVAPS   Z6, Z13
 	VPERMT2PS Z5, Z23, Z13
-	VBLENDMPS Z13, Z12, K2, Z14
-	TESTQ     $0x00000001, DI
-	JZ        winoOutP6_nores14
-	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VBLENDMPS Z13, Z12, K5, Z14
+	TESTQ     $0x00000001, R8
+	JZ        winoOutV6_nores2_3
+	VMOVUPS.Z (CX)(R9*1), K4, Z15
 	VADDPS    Z15, Z14, Z14
 
-winoOutP6_nores14:
-	TESTQ  $0x00000002, DI
-	JZ     winoOutP6_norelu14
+winoOutV6_nores2_3:
+	TESTQ  $0x00000002, R8
+	JZ     winoOutV6_norelu2_3
 	VMAXPS Z14, Z31, Z14
 
-winoOutP6_norelu14:
-	VMOVUPS Z14, K1, (AX)(R8*1)
+winoOutV6_norelu2_3:
+	VMOVUPS Z14, K4, (AX)(R9*1)
 
-winoOutP6_skip14:
-	VMOVUPS     1152(BX), Z0
-	VMOVUPS     1216(BX), Z1
-	VMOVUPS     1280(BX), Z2
-	VMOVUPS     1344(BX), Z3
-	VMOVUPS     1408(BX), Z4
-	VMOVUPS     1472(BX), Z5
+winoOutV6_skip2_3:
+	VMOVUPS     1152(SI), Z0
+	VMOVUPS     1216(SI), Z1
+	VMOVUPS     1280(SI), Z2
+	VMOVUPS     1344(SI), Z3
+	VMOVUPS     1408(SI), Z4
+	VMOVUPS     1472(SI), Z5
 	VADDPS      Z2, Z1, Z6
 	VSUBPS      Z2, Z1, Z1
 	VADDPS      Z4, Z3, Z7
@@ -9379,359 +9778,410 @@ winoOutP6_skip14:
 	VADDPS      Z30, Z1, Z1
 	VADDPS      Z30, Z6, Z6
 	VADDPS      Z30, Z5, Z5
-	CMPQ        SI, $0x00000003
-	JLE         winoOutP6_skip3
-	IMUL3Q      $0x00000003, DX, R8
+	MOVQ        DI, R9
+	ADDQ        736(BX), R9
+	ADDQ        $0x03, R9
+	CMPQ        R9, DX
+	JGE         winoOutV6_skip3_0
+	IMULQ       840(BX), R9
+	ADDQ        768(BX), R9
 	VMOVAPS     Z0, Z12
 	VPERMT2PS   Z1, Z20, Z12
 	VMOVAPS     Z6, Z13
 	VPERMT2PS   Z5, Z20, Z13
-	VBLENDMPS   Z13, Z12, K2, Z14
-	TESTQ       $0x00000001, DI
-	JZ          winoOutP6_nores3
-	VMOVUPS.Z   (CX)(R8*1), K1, Z15
+	VBLENDMPS   Z13, Z12, K5, Z14
+	TESTQ       $0x00000001, R8
+	JZ          winoOutV6_nores3_0
+	VMOVUPS.Z   (CX)(R9*1), K1, Z15
 	VADDPS      Z15, Z14, Z14
 
-winoOutP6_nores3:
-	TESTQ  $0x00000002, DI
-	JZ     winoOutP6_norelu3
+winoOutV6_nores3_0:
+	TESTQ  $0x00000002, R8
+	JZ     winoOutV6_norelu3_0
 	VMAXPS Z14, Z31, Z14
 
-winoOutP6_norelu3:
-	VMOVUPS Z14, K1, (AX)(R8*1)
+winoOutV6_norelu3_0:
+	VMOVUPS Z14, K1, (AX)(R9*1)
 
-winoOutP6_skip3:
-	CMPQ      SI, $0x00000007
-	JLE       winoOutP6_skip7
-	IMUL3Q    $0x00000007, DX, R8
+winoOutV6_skip3_0:
+	MOVQ      DI, R9
+	ADDQ      744(BX), R9
+	ADDQ      $0x03, R9
+	CMPQ      R9, DX
+	JGE       winoOutV6_skip3_1
+	IMULQ     840(BX), R9
+	ADDQ      776(BX), R9
 	VMOVAPS   Z0, Z12
 	VPERMT2PS Z1, Z21, Z12
 	VMOVAPS   Z6, Z13
 	VPERMT2PS Z5, Z21, Z13
-	VBLENDMPS Z13, Z12, K2, Z14
-	TESTQ     $0x00000001, DI
-	JZ        winoOutP6_nores7
-	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VBLENDMPS Z13, Z12, K5, Z14
+	TESTQ     $0x00000001, R8
+	JZ        winoOutV6_nores3_1
+	VMOVUPS.Z (CX)(R9*1), K2, Z15
 	VADDPS    Z15, Z14, Z14
 
-winoOutP6_nores7:
-	TESTQ  $0x00000002, DI
-	JZ     winoOutP6_norelu7
+winoOutV6_nores3_1:
+	TESTQ  $0x00000002, R8
+	JZ     winoOutV6_norelu3_1
 	VMAXPS Z14, Z31, Z14
 
-winoOutP6_norelu7:
-	VMOVUPS Z14, K1, (AX)(R8*1)
+winoOutV6_norelu3_1:
+	VMOVUPS Z14, K2, (AX)(R9*1)
 
-winoOutP6_skip7:
-	CMPQ      SI, $0x0000000b
-	JLE       winoOutP6_skip11
-	IMUL3Q    $0x0000000b, DX, R8
+winoOutV6_skip3_1:
+	MOVQ      DI, R9
+	ADDQ      752(BX), R9
+	ADDQ      $0x03, R9
+	CMPQ      R9, DX
+	JGE       winoOutV6_skip3_2
+	IMULQ     840(BX), R9
+	ADDQ      784(BX), R9
 	VMOVAPS   Z0, Z12
 	VPERMT2PS Z1, Z22, Z12
 	VMOVAPS   Z6, Z13
 	VPERMT2PS Z5, Z22, Z13
-	VBLENDMPS Z13, Z12, K2, Z14
-	TESTQ     $0x00000001, DI
-	JZ        winoOutP6_nores11
-	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VBLENDMPS Z13, Z12, K5, Z14
+	TESTQ     $0x00000001, R8
+	JZ        winoOutV6_nores3_2
+	VMOVUPS.Z (CX)(R9*1), K3, Z15
 	VADDPS    Z15, Z14, Z14
 
-winoOutP6_nores11:
-	TESTQ  $0x00000002, DI
-	JZ     winoOutP6_norelu11
+winoOutV6_nores3_2:
+	TESTQ  $0x00000002, R8
+	JZ     winoOutV6_norelu3_2
 	VMAXPS Z14, Z31, Z14
 
-winoOutP6_norelu11:
-	VMOVUPS Z14, K1, (AX)(R8*1)
+winoOutV6_norelu3_2:
+	VMOVUPS Z14, K3, (AX)(R9*1)
 
-winoOutP6_skip11:
-	CMPQ      SI, $0x0000000f
-	JLE       winoOutP6_skip15
-	IMUL3Q    $0x0000000f, DX, R8
+winoOutV6_skip3_2:
+	MOVQ      DI, R9
+	ADDQ      760(BX), R9
+	ADDQ      $0x03, R9
+	CMPQ      R9, DX
+	JGE       winoOutV6_skip3_3
+	IMULQ     840(BX), R9
+	ADDQ      792(BX), R9
 	VMOVAPS   Z0, Z12
 	VPERMT2PS Z1, Z23, Z12
 	VMOVAPS   Z6, Z13
 	VPERMT2PS Z5, Z23, Z13
-	VBLENDMPS Z13, Z12, K2, Z14
-	TESTQ     $0x00000001, DI
-	JZ        winoOutP6_nores15
-	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	VBLENDMPS Z13, Z12, K5, Z14
+	TESTQ     $0x00000001, R8
+	JZ        winoOutV6_nores3_3
+	VMOVUPS.Z (CX)(R9*1), K4, Z15
 	VADDPS    Z15, Z14, Z14
 
-winoOutP6_nores15:
-	TESTQ  $0x00000002, DI
-	JZ     winoOutP6_norelu15
+winoOutV6_nores3_3:
+	TESTQ  $0x00000002, R8
+	JZ     winoOutV6_norelu3_3
 	VMAXPS Z14, Z31, Z14
 
-winoOutP6_norelu15:
-	VMOVUPS Z14, K1, (AX)(R8*1)
+winoOutV6_norelu3_3:
+	VMOVUPS Z14, K4, (AX)(R9*1)
 
-winoOutP6_skip15:
+winoOutV6_skip3_3:
 	VZEROUPPER
 	RET
 
-// func winoOutP4(mt *float32, stride int, e *float32, out *float32, res *float32, ow int, oh int, lanes int, flags int, bias float32)
+// func winoOutV4(mt *float32, stride int, d *int32, e *float32, out *float32, res *float32, oh int, yo int, lanes int, flags int, bias float32)
 // Requires: AVX, AVX512DQ, AVX512F
-TEXT ·winoOutP4(SB), NOSPLIT, $0-76
+TEXT ·winoOutV4(SB), NOSPLIT, $0-84
 	MOVQ   mt+0(FP), AX
 	MOVQ   stride+8(FP), CX
 	SHLQ   $0x02, CX
 	MOVQ   CX, DX
 	IMUL3Q $0x00000004, DX, DX
-	MOVQ   e+16(FP), BX
+	MOVQ   d+16(FP), BX
+	MOVQ   e+24(FP), SI
+	MOVQ   lanes+64(FP), DI
+	KMOVW  DI, K6
 
-	// Columns: Aᵀ down window column j of all 16 tiles.
-	MOVQ    AX, SI
-	VMOVUPS (SI), Z0
-	ADDQ    DX, SI
-	VMOVUPS (SI), Z1
-	ADDQ    DX, SI
-	VMOVUPS (SI), Z2
-	ADDQ    DX, SI
-	VMOVUPS (SI), Z3
-	VADDPS  Z1, Z0, Z0
-	VADDPS  Z2, Z0, Z0
-	VSUBPS  Z2, Z1, Z1
-	VSUBPS  Z3, Z1, Z1
-	VMOVUPS Z0, (BX)
-	VMOVUPS Z1, 256(BX)
-	MOVQ    AX, SI
-	ADDQ    CX, SI
-	VMOVUPS (SI), Z0
-	ADDQ    DX, SI
-	VMOVUPS (SI), Z1
-	ADDQ    DX, SI
-	VMOVUPS (SI), Z2
-	ADDQ    DX, SI
-	VMOVUPS (SI), Z3
-	VADDPS  Z1, Z0, Z0
-	VADDPS  Z2, Z0, Z0
-	VSUBPS  Z2, Z1, Z1
-	VSUBPS  Z3, Z1, Z1
-	VMOVUPS Z0, 64(BX)
-	VMOVUPS Z1, 320(BX)
-	MOVQ    AX, SI
-	ADDQ    CX, SI
-	ADDQ    CX, SI
-	VMOVUPS (SI), Z0
-	ADDQ    DX, SI
-	VMOVUPS (SI), Z1
-	ADDQ    DX, SI
-	VMOVUPS (SI), Z2
-	ADDQ    DX, SI
-	VMOVUPS (SI), Z3
-	VADDPS  Z1, Z0, Z0
-	VADDPS  Z2, Z0, Z0
-	VSUBPS  Z2, Z1, Z1
-	VSUBPS  Z3, Z1, Z1
-	VMOVUPS Z0, 128(BX)
-	VMOVUPS Z1, 384(BX)
-	ADDQ    CX, AX
-	ADDQ    CX, AX
-	ADDQ    CX, AX
-	VMOVUPS (AX), Z0
-	ADDQ    DX, AX
-	VMOVUPS (AX), Z1
-	ADDQ    DX, AX
-	VMOVUPS (AX), Z2
-	ADDQ    DX, AX
-	VMOVUPS (AX), Z3
-	VADDPS  Z1, Z0, Z0
-	VADDPS  Z2, Z0, Z0
-	VSUBPS  Z2, Z1, Z1
-	VSUBPS  Z3, Z1, Z1
-	VMOVUPS Z0, 192(BX)
-	VMOVUPS Z1, 448(BX)
+	// Columns: Aᵀ down window column j of every tile.
+	MOVQ      AX, DI
+	VMOVUPS.Z (DI), K6, Z0
+	ADDQ      DX, DI
+	VMOVUPS.Z (DI), K6, Z1
+	ADDQ      DX, DI
+	VMOVUPS.Z (DI), K6, Z2
+	ADDQ      DX, DI
+	VMOVUPS.Z (DI), K6, Z3
+	VADDPS    Z1, Z0, Z0
+	VADDPS    Z2, Z0, Z0
+	VSUBPS    Z2, Z1, Z1
+	VSUBPS    Z3, Z1, Z1
+	VMOVUPS   Z0, (SI)
+	VMOVUPS   Z1, 256(SI)
+	MOVQ      AX, DI
+	ADDQ      CX, DI
+	VMOVUPS.Z (DI), K6, Z0
+	ADDQ      DX, DI
+	VMOVUPS.Z (DI), K6, Z1
+	ADDQ      DX, DI
+	VMOVUPS.Z (DI), K6, Z2
+	ADDQ      DX, DI
+	VMOVUPS.Z (DI), K6, Z3
+	VADDPS    Z1, Z0, Z0
+	VADDPS    Z2, Z0, Z0
+	VSUBPS    Z2, Z1, Z1
+	VSUBPS    Z3, Z1, Z1
+	VMOVUPS   Z0, 64(SI)
+	VMOVUPS   Z1, 320(SI)
+	MOVQ      AX, DI
+	ADDQ      CX, DI
+	ADDQ      CX, DI
+	VMOVUPS.Z (DI), K6, Z0
+	ADDQ      DX, DI
+	VMOVUPS.Z (DI), K6, Z1
+	ADDQ      DX, DI
+	VMOVUPS.Z (DI), K6, Z2
+	ADDQ      DX, DI
+	VMOVUPS.Z (DI), K6, Z3
+	VADDPS    Z1, Z0, Z0
+	VADDPS    Z2, Z0, Z0
+	VSUBPS    Z2, Z1, Z1
+	VSUBPS    Z3, Z1, Z1
+	VMOVUPS   Z0, 128(SI)
+	VMOVUPS   Z1, 384(SI)
+	ADDQ      CX, AX
+	ADDQ      CX, AX
+	ADDQ      CX, AX
+	VMOVUPS.Z (AX), K6, Z0
+	ADDQ      DX, AX
+	VMOVUPS.Z (AX), K6, Z1
+	ADDQ      DX, AX
+	VMOVUPS.Z (AX), K6, Z2
+	ADDQ      DX, AX
+	VMOVUPS.Z (AX), K6, Z3
+	VADDPS    Z1, Z0, Z0
+	VADDPS    Z2, Z0, Z0
+	VSUBPS    Z2, Z1, Z1
+	VSUBPS    Z3, Z1, Z1
+	VMOVUPS   Z0, 192(SI)
+	VMOVUPS   Z1, 448(SI)
 
-	// Rows: Aᵀ along row r of every tile, then each output row m·ty+r.
+	// Rows: Aᵀ along row r of every tile, then output row r of each block.
 	VXORPS       Z31, Z31, Z31
-	VBROADCASTSS bias+72(FP), Z30
-	MOVQ         lanes+56(FP), AX
+	VBROADCASTSS bias+80(FP), Z30
+	MOVQ         800(BX), AX
 	KMOVW        AX, K1
-	MOVL         $0x0000cccc, AX
+	MOVQ         808(BX), AX
 	KMOVW        AX, K2
-	LEAQ         winoplaneout<>+0(SB), AX
-	VMOVUPS      256(AX), Z20
-	VMOVUPS      320(AX), Z21
-	VMOVUPS      384(AX), Z22
-	VMOVUPS      448(AX), Z23
-	MOVQ         out+24(FP), AX
-	MOVQ         res+32(FP), CX
-	MOVQ         ow+40(FP), DX
-	SHLQ         $0x02, DX
-	MOVQ         oh+48(FP), SI
-	MOVQ         flags+64(FP), DI
-	VMOVUPS      (BX), Z0
-	VMOVUPS      64(BX), Z1
-	VMOVUPS      128(BX), Z2
-	VMOVUPS      192(BX), Z3
+	MOVQ         816(BX), AX
+	KMOVW        AX, K3
+	MOVQ         824(BX), AX
+	KMOVW        AX, K4
+	MOVQ         856(BX), AX
+	KMOVW        AX, K5
+	VMOVUPS      384(BX), Z20
+	VMOVUPS      448(BX), Z21
+	VMOVUPS      512(BX), Z22
+	VMOVUPS      576(BX), Z23
+	MOVQ         out+32(FP), AX
+	MOVQ         res+40(FP), CX
+	MOVQ         oh+48(FP), DX
+	MOVQ         yo+56(FP), DI
+	MOVQ         flags+72(FP), R8
+	VMOVUPS      (SI), Z0
+	VMOVUPS      64(SI), Z1
+	VMOVUPS      128(SI), Z2
+	VMOVUPS      192(SI), Z3
 	VADDPS       Z1, Z0, Z0
 	VADDPS       Z2, Z0, Z0
 	VSUBPS       Z2, Z1, Z1
 	VSUBPS       Z3, Z1, Z1
 	VADDPS       Z30, Z0, Z0
 	VADDPS       Z30, Z1, Z1
-	CMPQ         SI, $0x00000000
-	JLE          winoOutP4_skip0
-	IMUL3Q       $0x00000000, DX, R8
+	MOVQ         DI, R9
+	ADDQ         736(BX), R9
+	CMPQ         R9, DX
+	JGE          winoOutV4_skip0_0
+	IMULQ        840(BX), R9
+	ADDQ         768(BX), R9
 	VMOVAPS      Z0, Z14
 	VPERMT2PS    Z1, Z20, Z14
-	TESTQ        $0x00000001, DI
-	JZ           winoOutP4_nores0
-	VMOVUPS.Z    (CX)(R8*1), K1, Z15
+	TESTQ        $0x00000001, R8
+	JZ           winoOutV4_nores0_0
+	VMOVUPS.Z    (CX)(R9*1), K1, Z15
 	VADDPS       Z15, Z14, Z14
 
-winoOutP4_nores0:
-	TESTQ  $0x00000002, DI
-	JZ     winoOutP4_norelu0
+winoOutV4_nores0_0:
+	TESTQ  $0x00000002, R8
+	JZ     winoOutV4_norelu0_0
 	VMAXPS Z14, Z31, Z14
 
-winoOutP4_norelu0:
-	VMOVUPS Z14, K1, (AX)(R8*1)
+winoOutV4_norelu0_0:
+	VMOVUPS Z14, K1, (AX)(R9*1)
 
-winoOutP4_skip0:
-	CMPQ      SI, $0x00000002
-	JLE       winoOutP4_skip2
-	IMUL3Q    $0x00000002, DX, R8
+winoOutV4_skip0_0:
+	MOVQ      DI, R9
+	ADDQ      744(BX), R9
+	CMPQ      R9, DX
+	JGE       winoOutV4_skip0_1
+	IMULQ     840(BX), R9
+	ADDQ      776(BX), R9
 	VMOVAPS   Z0, Z14
 	VPERMT2PS Z1, Z21, Z14
-	TESTQ     $0x00000001, DI
-	JZ        winoOutP4_nores2
-	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	TESTQ     $0x00000001, R8
+	JZ        winoOutV4_nores0_1
+	VMOVUPS.Z (CX)(R9*1), K2, Z15
 	VADDPS    Z15, Z14, Z14
 
-winoOutP4_nores2:
-	TESTQ  $0x00000002, DI
-	JZ     winoOutP4_norelu2
+winoOutV4_nores0_1:
+	TESTQ  $0x00000002, R8
+	JZ     winoOutV4_norelu0_1
 	VMAXPS Z14, Z31, Z14
 
-winoOutP4_norelu2:
-	VMOVUPS Z14, K1, (AX)(R8*1)
+winoOutV4_norelu0_1:
+	VMOVUPS Z14, K2, (AX)(R9*1)
 
-winoOutP4_skip2:
-	CMPQ      SI, $0x00000004
-	JLE       winoOutP4_skip4
-	IMUL3Q    $0x00000004, DX, R8
+winoOutV4_skip0_1:
+	MOVQ      DI, R9
+	ADDQ      752(BX), R9
+	CMPQ      R9, DX
+	JGE       winoOutV4_skip0_2
+	IMULQ     840(BX), R9
+	ADDQ      784(BX), R9
 	VMOVAPS   Z0, Z14
 	VPERMT2PS Z1, Z22, Z14
-	TESTQ     $0x00000001, DI
-	JZ        winoOutP4_nores4
-	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	TESTQ     $0x00000001, R8
+	JZ        winoOutV4_nores0_2
+	VMOVUPS.Z (CX)(R9*1), K3, Z15
 	VADDPS    Z15, Z14, Z14
 
-winoOutP4_nores4:
-	TESTQ  $0x00000002, DI
-	JZ     winoOutP4_norelu4
+winoOutV4_nores0_2:
+	TESTQ  $0x00000002, R8
+	JZ     winoOutV4_norelu0_2
 	VMAXPS Z14, Z31, Z14
 
-winoOutP4_norelu4:
-	VMOVUPS Z14, K1, (AX)(R8*1)
+winoOutV4_norelu0_2:
+	VMOVUPS Z14, K3, (AX)(R9*1)
 
-winoOutP4_skip4:
-	CMPQ      SI, $0x00000006
-	JLE       winoOutP4_skip6
-	IMUL3Q    $0x00000006, DX, R8
+winoOutV4_skip0_2:
+	MOVQ      DI, R9
+	ADDQ      760(BX), R9
+	CMPQ      R9, DX
+	JGE       winoOutV4_skip0_3
+	IMULQ     840(BX), R9
+	ADDQ      792(BX), R9
 	VMOVAPS   Z0, Z14
 	VPERMT2PS Z1, Z23, Z14
-	TESTQ     $0x00000001, DI
-	JZ        winoOutP4_nores6
-	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	TESTQ     $0x00000001, R8
+	JZ        winoOutV4_nores0_3
+	VMOVUPS.Z (CX)(R9*1), K4, Z15
 	VADDPS    Z15, Z14, Z14
 
-winoOutP4_nores6:
-	TESTQ  $0x00000002, DI
-	JZ     winoOutP4_norelu6
+winoOutV4_nores0_3:
+	TESTQ  $0x00000002, R8
+	JZ     winoOutV4_norelu0_3
 	VMAXPS Z14, Z31, Z14
 
-winoOutP4_norelu6:
-	VMOVUPS Z14, K1, (AX)(R8*1)
+winoOutV4_norelu0_3:
+	VMOVUPS Z14, K4, (AX)(R9*1)
 
-winoOutP4_skip6:
-	VMOVUPS   256(BX), Z0
-	VMOVUPS   320(BX), Z1
-	VMOVUPS   384(BX), Z2
-	VMOVUPS   448(BX), Z3
+winoOutV4_skip0_3:
+	VMOVUPS   256(SI), Z0
+	VMOVUPS   320(SI), Z1
+	VMOVUPS   384(SI), Z2
+	VMOVUPS   448(SI), Z3
 	VADDPS    Z1, Z0, Z0
 	VADDPS    Z2, Z0, Z0
 	VSUBPS    Z2, Z1, Z1
 	VSUBPS    Z3, Z1, Z1
 	VADDPS    Z30, Z0, Z0
 	VADDPS    Z30, Z1, Z1
-	CMPQ      SI, $0x00000001
-	JLE       winoOutP4_skip1
-	IMUL3Q    $0x00000001, DX, R8
+	MOVQ      DI, R9
+	ADDQ      736(BX), R9
+	ADDQ      $0x01, R9
+	CMPQ      R9, DX
+	JGE       winoOutV4_skip1_0
+	IMULQ     840(BX), R9
+	ADDQ      768(BX), R9
 	VMOVAPS   Z0, Z14
 	VPERMT2PS Z1, Z20, Z14
-	TESTQ     $0x00000001, DI
-	JZ        winoOutP4_nores1
-	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	TESTQ     $0x00000001, R8
+	JZ        winoOutV4_nores1_0
+	VMOVUPS.Z (CX)(R9*1), K1, Z15
 	VADDPS    Z15, Z14, Z14
 
-winoOutP4_nores1:
-	TESTQ  $0x00000002, DI
-	JZ     winoOutP4_norelu1
+winoOutV4_nores1_0:
+	TESTQ  $0x00000002, R8
+	JZ     winoOutV4_norelu1_0
 	VMAXPS Z14, Z31, Z14
 
-winoOutP4_norelu1:
-	VMOVUPS Z14, K1, (AX)(R8*1)
+winoOutV4_norelu1_0:
+	VMOVUPS Z14, K1, (AX)(R9*1)
 
-winoOutP4_skip1:
-	CMPQ      SI, $0x00000003
-	JLE       winoOutP4_skip3
-	IMUL3Q    $0x00000003, DX, R8
+winoOutV4_skip1_0:
+	MOVQ      DI, R9
+	ADDQ      744(BX), R9
+	ADDQ      $0x01, R9
+	CMPQ      R9, DX
+	JGE       winoOutV4_skip1_1
+	IMULQ     840(BX), R9
+	ADDQ      776(BX), R9
 	VMOVAPS   Z0, Z14
 	VPERMT2PS Z1, Z21, Z14
-	TESTQ     $0x00000001, DI
-	JZ        winoOutP4_nores3
-	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	TESTQ     $0x00000001, R8
+	JZ        winoOutV4_nores1_1
+	VMOVUPS.Z (CX)(R9*1), K2, Z15
 	VADDPS    Z15, Z14, Z14
 
-winoOutP4_nores3:
-	TESTQ  $0x00000002, DI
-	JZ     winoOutP4_norelu3
+winoOutV4_nores1_1:
+	TESTQ  $0x00000002, R8
+	JZ     winoOutV4_norelu1_1
 	VMAXPS Z14, Z31, Z14
 
-winoOutP4_norelu3:
-	VMOVUPS Z14, K1, (AX)(R8*1)
+winoOutV4_norelu1_1:
+	VMOVUPS Z14, K2, (AX)(R9*1)
 
-winoOutP4_skip3:
-	CMPQ      SI, $0x00000005
-	JLE       winoOutP4_skip5
-	IMUL3Q    $0x00000005, DX, R8
+winoOutV4_skip1_1:
+	MOVQ      DI, R9
+	ADDQ      752(BX), R9
+	ADDQ      $0x01, R9
+	CMPQ      R9, DX
+	JGE       winoOutV4_skip1_2
+	IMULQ     840(BX), R9
+	ADDQ      784(BX), R9
 	VMOVAPS   Z0, Z14
 	VPERMT2PS Z1, Z22, Z14
-	TESTQ     $0x00000001, DI
-	JZ        winoOutP4_nores5
-	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	TESTQ     $0x00000001, R8
+	JZ        winoOutV4_nores1_2
+	VMOVUPS.Z (CX)(R9*1), K3, Z15
 	VADDPS    Z15, Z14, Z14
 
-winoOutP4_nores5:
-	TESTQ  $0x00000002, DI
-	JZ     winoOutP4_norelu5
+winoOutV4_nores1_2:
+	TESTQ  $0x00000002, R8
+	JZ     winoOutV4_norelu1_2
 	VMAXPS Z14, Z31, Z14
 
-winoOutP4_norelu5:
-	VMOVUPS Z14, K1, (AX)(R8*1)
+winoOutV4_norelu1_2:
+	VMOVUPS Z14, K3, (AX)(R9*1)
 
-winoOutP4_skip5:
-	CMPQ      SI, $0x00000007
-	JLE       winoOutP4_skip7
-	IMUL3Q    $0x00000007, DX, R8
+winoOutV4_skip1_2:
+	MOVQ      DI, R9
+	ADDQ      760(BX), R9
+	ADDQ      $0x01, R9
+	CMPQ      R9, DX
+	JGE       winoOutV4_skip1_3
+	IMULQ     840(BX), R9
+	ADDQ      792(BX), R9
 	VMOVAPS   Z0, Z14
 	VPERMT2PS Z1, Z23, Z14
-	TESTQ     $0x00000001, DI
-	JZ        winoOutP4_nores7
-	VMOVUPS.Z (CX)(R8*1), K1, Z15
+	TESTQ     $0x00000001, R8
+	JZ        winoOutV4_nores1_3
+	VMOVUPS.Z (CX)(R9*1), K4, Z15
 	VADDPS    Z15, Z14, Z14
 
-winoOutP4_nores7:
-	TESTQ  $0x00000002, DI
-	JZ     winoOutP4_norelu7
+winoOutV4_nores1_3:
+	TESTQ  $0x00000002, R8
+	JZ     winoOutV4_norelu1_3
 	VMAXPS Z14, Z31, Z14
 
-winoOutP4_norelu7:
-	VMOVUPS Z14, K1, (AX)(R8*1)
+winoOutV4_norelu1_3:
+	VMOVUPS Z14, K4, (AX)(R9*1)
 
-winoOutP4_skip7:
+winoOutV4_skip1_3:
 	VZEROUPPER
 	RET

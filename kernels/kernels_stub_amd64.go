@@ -178,38 +178,38 @@ func copyPanels48(n int, src *float32, dst *float32, stride int)
 //go:noescape
 func winoGemm8x48(k int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, n int)
 
-// winoInP6 transforms one channel of a map of 4×4 tiles (F4): plane is the
-// inH×inW channel (inW ≤ 15), its row y read as scratch row y+padH (zero outside
-// the plane); lanes is the mask of lanes below inW; idx holds one permute
-// index vector per window column j (lane 4ty+tx: the row lane of column
-// m·tx+j-padW, 15 where that is outside the row, +16 for odd ty); e is
-// scratch of 864 values; element ξ of tile l goes to v[ξ*stride+l].
+// winoInV6 transforms up to 16 tiles of one channel (F4) as the descriptor d
+// (kernels.winoVecDesc) lays them out: plane is the channel (inH rows), y0 the
+// input row of the first tile row's window, e scratch of 960 values; element
+// ξ of the tile in lane l goes to v[ξ*stride+l] for the lanes set in store.
 //
 //go:noescape
-func winoInP6(plane *float32, inW int, inH int, padH int, lanes int, idx *int32, e *float32, v *float32, stride int)
+func winoInV6(plane *float32, inH int, y0 int, d *int32, e *float32, v *float32, stride int, store int)
 
-// winoInP4 transforms one channel of a map of 4×4 tiles (F2): plane is the
-// inH×inW channel (inW ≤ 15), its row y read as scratch row y+padH (zero outside
-// the plane); lanes is the mask of lanes below inW; idx holds one permute
-// index vector per window column j (lane 4ty+tx: the row lane of column
-// m·tx+j-padW, 15 where that is outside the row, +16 for odd ty); e is
-// scratch of 416 values; element ξ of tile l goes to v[ξ*stride+l].
+// winoInV4 transforms up to 16 tiles of one channel (F2) as the descriptor d
+// (kernels.winoVecDesc) lays them out: plane is the channel (inH rows), y0 the
+// input row of the first tile row's window, e scratch of 512 values; element
+// ξ of the tile in lane l goes to v[ξ*stride+l] for the lanes set in store.
 //
 //go:noescape
-func winoInP4(plane *float32, inW int, inH int, padH int, lanes int, idx *int32, e *float32, v *float32, stride int)
+func winoInV4(plane *float32, inH int, y0 int, d *int32, e *float32, v *float32, stride int, store int)
 
-// winoOutP6 inverts one output channel of a map of 4×4 tiles (F4): tile l reads
-// mt[ξ*stride+l]; output row y < oh of the oh×ow plane out gets its ow columns
-// (lanes is the mask of lanes below ow), plus bias, plus the same row of res if
-// flags&1, then ReLU if flags&2. e is scratch of 384 values.
+// winoOutV6 inverts up to 16 tiles of one output channel (F4) laid out as the
+// descriptor d says: the tile in lane l (of those set in lanes; the others are
+// not read) reads mt[ξ*stride+l]; output block b
+// (row yo+outRow[b]+r of the plane out, if below oh) gets its columns plus bias,
+// plus the same values of res if flags&1, then ReLU if flags&2. e is scratch
+// of 384 values.
 //
 //go:noescape
-func winoOutP6(mt *float32, stride int, e *float32, out *float32, res *float32, ow int, oh int, lanes int, flags int, bias float32)
+func winoOutV6(mt *float32, stride int, d *int32, e *float32, out *float32, res *float32, oh int, yo int, lanes int, flags int, bias float32)
 
-// winoOutP4 inverts one output channel of a map of 4×4 tiles (F2): tile l reads
-// mt[ξ*stride+l]; output row y < oh of the oh×ow plane out gets its ow columns
-// (lanes is the mask of lanes below ow), plus bias, plus the same row of res if
-// flags&1, then ReLU if flags&2. e is scratch of 128 values.
+// winoOutV4 inverts up to 16 tiles of one output channel (F2) laid out as the
+// descriptor d says: the tile in lane l (of those set in lanes; the others are
+// not read) reads mt[ξ*stride+l]; output block b
+// (row yo+outRow[b]+r of the plane out, if below oh) gets its columns plus bias,
+// plus the same values of res if flags&1, then ReLU if flags&2. e is scratch
+// of 128 values.
 //
 //go:noescape
-func winoOutP4(mt *float32, stride int, e *float32, out *float32, res *float32, ow int, oh int, lanes int, flags int, bias float32)
+func winoOutV4(mt *float32, stride int, d *int32, e *float32, out *float32, res *float32, oh int, yo int, lanes int, flags int, bias float32)

@@ -311,8 +311,8 @@ func winoConvLayout(p ConvParams, n int, in []float32, inL Layout, ww *winoWeigh
 // transforms on path cur; in, residual and out start at the group's first image.
 func winoGroup(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout, ww *winoWeights, bias, residual []float32, relu bool, out []float32, outL Layout) {
 	g := newWinoGeom(ww.kind, p, n)
-	whole := g.planeTransforms(cur)
-	if whole {
+	vd := newWinoVecDesc(cur, g.k, p, g.tw, g.ow)
+	if vd != nil {
 		g.dropLag()
 	}
 	buf := getScratch(g.vN + g.mN)
@@ -322,13 +322,9 @@ func winoGroup(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout, ww *
 	// Input transform, parallel over channels: a worker owns whole V rows,
 	// so the 8-tile vector stores that run past a tile row are overwritten
 	// in order by the next row, never raced.
-	var idx *winoPlaneIdx
-	if whole {
-		idx = newWinoPlaneIdx(g.k, p.InW, p.PadW)
-	}
 	chunks := workChunks(p.InC, p.InC*g.inPlane*n)
 	parallel(chunks, func(i int) {
-		e := getScratch(max(g.k.a*g.ew, planeScratchN))
+		e := getScratch(max(g.k.a*g.ew, winoVecScratch))
 		clear(*e) // the margins stay zero: they are the horizontal padding
 		zero := getScratch(p.InW + 8)
 		clear(*zero)
@@ -336,8 +332,11 @@ func winoGroup(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout, ww *
 			for img := range n {
 				at := img*inL.Image + c*inL.Channel
 				plane := in[at : at+g.inPlane]
-				if whole {
-					winoInputPlane(g.k, plane, p, idx, *e, v[c*g.ld+img*16:], g.vs)
+				if vd != nil {
+					for q := range vd.calls(g.th) {
+						t0 := (img*g.th + q*vd.rows) * g.tw
+						winoInputVec(g.k, vd, plane, p, g.th, q, *e, v[c*g.ld+t0:], g.vs)
+					}
 					continue
 				}
 				for ty := range g.th {
@@ -355,7 +354,7 @@ func winoGroup(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout, ww *
 	// Output transform with the epilogue, parallel over output channels.
 	chunks = workChunks(p.OutC, p.OutC*g.outPlane*n)
 	parallel(chunks, func(i int) {
-		junk := getScratch(max(g.ow, planeScratchN))
+		junk := getScratch(max(g.ow, winoVecScratch))
 		for o := i * p.OutC / chunks; o < (i+1)*p.OutC/chunks; o++ {
 			var b float32
 			if bias != nil {
@@ -368,8 +367,11 @@ func winoGroup(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout, ww *
 				if residual != nil {
 					res = residual[off : off+g.outPlane]
 				}
-				if whole {
-					winoOutputPlane(g.k, m[o*g.ld+img*16:], g.ms, *junk, dst, res, g.oh, g.ow, b, relu)
+				if vd != nil {
+					for q := range vd.calls(g.th) {
+						t0 := (img*g.th + q*vd.rows) * g.tw
+						winoOutputVec(g.k, vd, m[o*g.ld+t0:], g.ms, g.th, q, *junk, dst, res, g.oh, g.ow, b, relu)
+					}
 					continue
 				}
 				for ty := range g.th {

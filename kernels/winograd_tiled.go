@@ -99,14 +99,23 @@ func winoGroupTiled(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout,
 	bg := g
 	bg.tiles = ceilDiv(g.th, nbi) * g.tw
 	bg.ld = bg.tiles + winoLag
+	// The vector kernels serve bands where a call is one tile row.
+	vd := newWinoVecDesc(cur, g.k, p, g.tw, g.ow)
+	if vd != nil && vd.rows != 1 {
+		vd = nil
+	}
+	if vd != nil {
+		bg.ld = bg.tiles
+	}
 	bg.vs, bg.ms = planeStride(p.InC*bg.ld), planeStride(p.OutC*bg.ld)
 	bg.vN, bg.mN = planes*bg.vs, planes*bg.ms
 	parallel(t, func(task int) {
-		buf := getSlotScratch(task, bg.vN+bg.mN+g.k.a*g.ew+p.InW+8+g.ow)
+		buf := getSlotScratch(task, bg.vN+bg.mN+max(g.k.a*g.ew, winoVecScratch)+p.InW+8+max(g.ow, winoVecScratch))
 		defer putSlotScratch(task, buf)
 		v, rest := (*buf)[:bg.vN], (*buf)[bg.vN:]
 		m, rest := rest[:bg.mN], rest[bg.mN:]
-		e, rest := rest[:g.k.a*g.ew], rest[g.k.a*g.ew:]
+		ne := max(g.k.a*g.ew, winoVecScratch)
+		e, rest := rest[:ne], rest[ne:]
 		zero, junk := rest[:p.InW+8], rest[p.InW+8:]
 		clear(e) // the margins stay zero: they are the horizontal padding
 		clear(zero)
@@ -119,6 +128,10 @@ func winoGroupTiled(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout,
 			for c := range p.InC {
 				for r := r0; r < r1; r++ {
 					at := r/g.th*inL.Image + c*inL.Channel
+					if vd != nil {
+						winoInputVec(g.k, vd, in[at:at+g.inPlane], p, g.th, r%g.th, e, v[c*bg.ld+(r-r0)*g.tw:], bg.vs)
+						continue
+					}
 					bg.inputRow(in[at:at+g.inPlane], zero, e, v[c*bg.ld+(r-r0)*g.tw:], r%g.th, cur)
 				}
 			}
@@ -137,6 +150,10 @@ func winoGroupTiled(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout,
 					var res []float32
 					if residual != nil {
 						res = residual[off : off+g.outPlane]
+					}
+					if vd != nil {
+						winoOutputVec(g.k, vd, m[o*bg.ld+(r-r0)*g.tw:], bg.ms, g.th, r%g.th, junk, out[off:off+g.outPlane], res, g.oh, g.ow, bo, relu)
+						continue
 					}
 					bg.outputRow(m[o*bg.ld+(r-r0)*g.tw:], out[off:off+g.outPlane], res, junk, r%g.th, bo, relu, cur)
 				}

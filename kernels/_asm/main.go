@@ -51,7 +51,7 @@ func main() {
 	}
 	copyPanels512(3)
 	winoGemm512()
-	winoPlane(tb)
+	winoVec(tb)
 	Generate()
 }
 
