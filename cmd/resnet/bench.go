@@ -31,7 +31,7 @@ func benchCmd() *cobra.Command {
 		Example: `  resnet bench --model microsoft/resnet-50 --batch 1 --threads 2 --runs 20
   resnet bench --arch resnet-152 --batch 8 --json     # seeded random weights, no download
   resnet bench --train --arch cifar-resnet20 --batch 128 --threads 2 --runs 10 --json`,
-		Args: cobra.NoArgs,
+		Args: noArgs("the model goes in --model (or --arch, for random weights)"),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd, &f) },
 	}
 	f.register(cmd)

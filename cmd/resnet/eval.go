@@ -36,7 +36,7 @@ func evalCmd() *cobra.Command {
 		Use:     "eval --model M --dataset cifar10:DIR",
 		Short:   "Measure top-1 accuracy on a labelled dataset",
 		Example: `  resnet eval --model resnet20.th --arch cifar-resnet20 --dataset cifar10:../shared/data/cifar10`,
-		Args:    cobra.NoArgs,
+		Args:    noArgs("the dataset goes in --dataset KIND:PATH (cifar10:DIR, folder:DIR, hf:ORG/NAME, ...), the model in --model"),
 		RunE:    func(cmd *cobra.Command, _ []string) error { return runEval(cmd, &f) },
 	}
 	f.register(cmd)

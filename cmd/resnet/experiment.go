@@ -45,7 +45,7 @@ func degradationCmd() *cobra.Command {
 		Use:     "degradation --dataset cifar10:DIR [--depths 20,56] [--epochs N] [--subset M]",
 		Short:   "Train plain and residual CIFAR networks of several depths alike; plot and tabulate their errors (He et al. Fig. 6)",
 		Example: `  resnet experiment degradation --dataset cifar10:../shared/data/cifar10 --depths 20,56 --epochs 12 --subset 10000 --out runs/degradation`,
-		Args:    cobra.NoArgs,
+		Args:    noArgs("the data goes in --dataset cifar10:DIR"),
 		RunE:    func(cmd *cobra.Command, _ []string) error { return runDegradation(cmd.Context(), &f) },
 	}
 	f.register(cmd, false)

@@ -26,7 +26,7 @@ func infoCmd() *cobra.Command {
 		Example: `  resnet info --model microsoft/resnet-50
   resnet info --arch cifar-resnet56 --json
   resnet info --list`,
-		Args: cobra.NoArgs,
+		Args: noArgs("the model goes in --model, or an architecture in --arch"),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runInfo(cmd, &f) },
 	}
 	f.register(cmd)

@@ -43,6 +43,18 @@ func main() {
 	}
 }
 
+// noArgs refuses positional arguments and says which flag takes what was given: cobra's
+// NoArgs calls an argument an "unknown command", so `resnet eval cifar10:DIR` or `resnet info
+// ./model` read like a misspelt command.
+func noArgs(hint string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		return fmt.Errorf("%s takes no arguments (got %q): %s", strings.TrimPrefix(cmd.CommandPath(), "resnet "), strings.Join(args, " "), hint)
+	}
+}
+
 // strictHelp makes `resnet help TOPIC` and `resnet completion SHELL` refuse what they do not
 // know (cobra's own print a note or the help and exit 0, so a script's typo went unnoticed).
 func strictHelp(root *cobra.Command) {

@@ -78,7 +78,7 @@ abandoned).`,
   resnet serve --model microsoft/resnet-50 --http :8080 --grpc :8081
   resnet serve --model r50=microsoft/resnet-50 --model cifar=./runs/r20 --max-batch-size 16
   curl --data-binary @cat.jpg localhost:8080/models/resnet-50`,
-		Args: cobra.NoArgs,
+		Args: noArgs("models go in --model [NAME=]MODEL, once per model"),
 		RunE: func(cmd *cobra.Command, args []string) error { return runServe(cmd, &f) },
 	}
 	fl := cmd.Flags()

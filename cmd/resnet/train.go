@@ -136,7 +136,7 @@ func trainCmd() *cobra.Command {
   resnet train --arch cifar-resnet20 --dataset cifar10:../shared/data/cifar10 --epochs 30 --out runs/r20 --resume
   resnet train --init microsoft/resnet-18 --dataset folder:pets.tar.gz --num-labels 37 --epochs 5 --lr 0.01 --out runs/pets
   resnet train --init resnet20-12fca82f.th --arch cifar-resnet20 --dataset cifar10:../shared/data/cifar10 --epochs 5 --lr 0.01 --out runs/ft`,
-		Args: cobra.NoArgs,
+		Args: noArgs("the data goes in --dataset KIND:PATH, the architecture in --arch, the output directory in --out"),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runTrain(cmd.Context(), &f) },
 	}
 	f.register(cmd, true)

@@ -517,3 +517,29 @@ func TestTrainBenchSize(t *testing.T) {
 		})
 	}
 }
+
+// Commands without positional arguments name the flag that takes what was given; cobra's own
+// refusal called it an "unknown command" (`resnet eval cifar10:DIR` looked like a misspelt
+// command, not a dataset given in the wrong place).
+func TestPositionalArgumentsRefused(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		hint string
+	}{
+		{[]string{"eval", "cifar10:/data"}, "--dataset KIND:PATH"},
+		{[]string{"info", "./model"}, "--model"},
+		{[]string{"bench", "./model"}, "--model"},
+		{[]string{"serve", "./model"}, "--model [NAME=]MODEL"},
+		{[]string{"train", "cifar10:/data"}, "--dataset KIND:PATH"},
+		{[]string{"experiment", "degradation", "cifar10:/data"}, "--dataset cifar10:DIR"},
+		{[]string{"version", "x"}, "--json"},
+	} {
+		t.Run(c.args[0], func(t *testing.T) {
+			_, errOut, code := run(t, c.args...)
+			want := strings.Join(c.args[:len(c.args)-1], " ") + " takes no arguments"
+			if code == 0 || !strings.Contains(errOut, want) || !strings.Contains(errOut, c.hint) {
+				t.Fatalf("exit %d, stderr %q; want a refusal saying %q and %q", code, errOut, want, c.hint)
+			}
+		})
+	}
+}

@@ -18,7 +18,7 @@ func versionCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "version [--json]",
 		Short: "Print the module version, the Go version and the instruction set the kernels use",
-		Args:  cobra.NoArgs,
+		Args:  noArgs("--json prints it as JSON"),
 		RunE:  func(cmd *cobra.Command, _ []string) error { return runVersion(&f) },
 	}
 	cmd.Flags().BoolVar(&f.json, "json", false, `one JSON object: {"version","go","os","arch","isa","supported_isas","isa_error","gemm_blocking"}`)
