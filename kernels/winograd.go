@@ -1,6 +1,9 @@
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+	"sync/atomic"
+)
 
 // Winograd convolution F(m×m, 3×3) for 3×3 stride-1 convolutions (Lavin &
 // Gray 2016): each m×m output tile is Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A for the α×α
@@ -81,6 +84,7 @@ type winoWeights struct {
 	kind      *winoKind
 	outC, inC int
 	u         []*PackedA
+	vec       atomic.Pointer[winoVecLayout] // the last geometry's vector layout (vecDesc)
 }
 
 // winoApplies reports whether p is a convolution the Winograd path computes.
@@ -311,7 +315,7 @@ func winoConvLayout(p ConvParams, n int, in []float32, inL Layout, ww *winoWeigh
 // transforms on path cur; in, residual and out start at the group's first image.
 func winoGroup(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout, ww *winoWeights, bias, residual []float32, relu bool, out []float32, outL Layout) {
 	g := newWinoGeom(ww.kind, p, n)
-	vd := newWinoVecDesc(cur, g.k, p, g.tw, g.ow)
+	vd := ww.vecDesc(cur, p, g.tw, g.ow)
 	if vd != nil {
 		g.dropLag()
 	}

@@ -100,7 +100,7 @@ func winoGroupTiled(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout,
 	bg.tiles = ceilDiv(g.th, nbi) * g.tw
 	bg.ld = bg.tiles + winoLag
 	// The vector kernels serve bands where a call is one tile row.
-	vd := newWinoVecDesc(cur, g.k, p, g.tw, g.ow)
+	vd := ww.vecDesc(cur, p, g.tw, g.ow)
 	if vd != nil && vd.rows != 1 {
 		vd = nil
 	}
