@@ -32,16 +32,16 @@ import (
 type winoVecDesc struct {
 	inIdx   [6][16]int32
 	outIdx  [4][16]int32
-	inRow   [4]int
-	inCol   [4]int
-	inMask  [4]int
-	outRow  [4]int
-	outCol  [4]int
-	outMask [4]int
-	rowB    int
-	owB     int
-	seg     int
-	blend   int
+	inRow   [4]int64
+	inCol   [4]int64
+	inMask  [4]int64
+	outRow  [4]int64
+	outCol  [4]int64
+	outMask [4]int64
+	rowB    int64
+	owB     int64
+	seg     int64
+	blend   int64
 
 	// Not read by the kernels.
 	rows int // tile rows a call
@@ -67,7 +67,7 @@ func newWinoVecDesc(cur *isaImpl, k *winoKind, p ConvParams, tw, ow int) *winoVe
 		return nil
 	}
 	m, a := k.m, k.a
-	d := &winoVecDesc{rowB: 4 * p.InW, owB: 4 * ow, tw: tw}
+	d := &winoVecDesc{rowB: int64(4 * p.InW), owB: int64(4 * ow), tw: tw}
 	// Each input block's tile row and first column, each lane's tile and permute.
 	var bdt, bx0 [4]int
 	type lane struct{ dt, tx, perm int }
@@ -110,7 +110,7 @@ func newWinoVecDesc(cur *isaImpl, k *winoKind, p ConvParams, tw, ow int) *winoVe
 	}
 	inside := func(x int) bool { return x >= 0 && x < p.InW }
 	for b := range 4 {
-		d.inRow[b], d.inCol[b] = m*bdt[b], 4*bx0[b]
+		d.inRow[b], d.inCol[b] = int64(m*bdt[b]), int64(4*bx0[b])
 		for c := range 16 {
 			if inside(bx0[b] + c) {
 				d.inMask[b] |= 1 << c
@@ -156,7 +156,7 @@ func newWinoVecDesc(cur *isaImpl, k *winoKind, p ConvParams, tw, ow int) *winoVe
 		lane0 = func(_, tx int) int { return tx }
 	}
 	for b := range 4 {
-		d.outRow[b], d.outCol[b] = m*odt[b], 4*ocol[b]
+		d.outRow[b], d.outCol[b] = int64(m*odt[b]), int64(4*ocol[b])
 		for c := range 16 {
 			col := ocol[b] + c
 			if col >= ow {
@@ -206,7 +206,7 @@ func (d *winoVecDesc) call(q, th int) (ty0, lanes int) {
 // winoVecScratch values.
 func winoInputVec(k *winoKind, d *winoVecDesc, plane []float32, p ConvParams, th, q int, e, v []float32, stride int) {
 	a := k.a
-	if len(plane) < p.InH*p.InW || d.rowB != 4*p.InW {
+	if len(plane) < p.InH*p.InW || d.rowB != int64(4*p.InW) {
 		panic(fmt.Errorf("kernels: winoInputVec: %d values for a %d×%d plane", len(plane), p.InH, p.InW))
 	}
 	e = align64(e)
@@ -229,7 +229,7 @@ func winoInputVec(k *winoKind, d *winoVecDesc, plane []float32, p ConvParams, th
 // values.
 func winoOutputVec(k *winoKind, d *winoVecDesc, mt []float32, stride, th, q int, e, out, res []float32, oh, ow int, bias float32, relu bool) {
 	a := k.a
-	if d.owB != 4*ow || len(out) < oh*ow || (res != nil && len(res) < oh*ow) {
+	if d.owB != int64(4*ow) || len(out) < oh*ow || (res != nil && len(res) < oh*ow) {
 		panic(fmt.Errorf("kernels: winoOutputVec: %d×%d plane in %d values (residual %d)", oh, ow, len(out), len(res)))
 	}
 	e = align64(e)
