@@ -16,8 +16,8 @@ type isaImpl struct {
 	// neon: the arm64 NEON kernels besides the GEMM's run (the F4 Winograd
 	// transforms); everything else of the neon path is the go path's.
 	neon bool
-	// wino16: the AVX-512 whole-plane Winograd transforms run on maps of
-	// 4×4 tiles (kernels/winograd_plane.go).
+	// wino16: the AVX-512 Winograd transforms that take 16 tiles a vector
+	// run wherever their layouts reach (kernels/winograd_vec.go).
 	wino16 bool
 	// gemm is the GEMM micro-kernel with its tile and blocking.
 	gemm *gemmKernel
