@@ -100,8 +100,8 @@ func winoGroupTiled(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout,
 	bg.tiles = ceilDiv(g.th, nbi) * g.tw
 	bg.ld = bg.tiles + winoLag
 	// The vector kernels serve bands where a call is one tile row (maps of
-	// 9–16 tiles a row, ResNet's 56×56); bands of narrower maps, which only a
-	// large batch on many threads cuts, keep the row kernels.
+	// 9–16 tiles a row, ResNet's 56×56); bands of narrower maps (cut only
+	// where channels are many more than ResNet's) keep the row kernels.
 	vd := ww.vecDesc(cur, p, g.tw, g.ow)
 	if vd != nil && vd.rows != 1 {
 		vd = nil
