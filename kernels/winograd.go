@@ -315,7 +315,7 @@ func winoConvLayout(p ConvParams, n int, in []float32, inL Layout, ww *winoWeigh
 // transforms on path cur; in, residual and out start at the group's first image.
 func winoGroup(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout, ww *winoWeights, bias, residual []float32, relu bool, out []float32, outL Layout) {
 	g := newWinoGeom(ww.kind, p, n)
-	vd := ww.vecDesc(cur, p, g.tw, g.ow)
+	vd := ww.vecDesc(cur, p)
 	if vd != nil {
 		g.dropLag()
 	}

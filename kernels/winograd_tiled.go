@@ -102,7 +102,7 @@ func winoGroupTiled(cur *isaImpl, p ConvParams, n int, in []float32, inL Layout,
 	// The vector kernels serve bands where a call is one tile row (maps of
 	// 9–16 tiles a row, ResNet's 56×56); bands of narrower maps (cut only
 	// where channels are many more than ResNet's) keep the row kernels.
-	vd := ww.vecDesc(cur, p, g.tw, g.ow)
+	vd := ww.vecDesc(cur, p)
 	if vd != nil && vd.rows != 1 {
 		vd = nil
 	}

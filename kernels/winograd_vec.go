@@ -58,15 +58,16 @@ func align64(s []float32) []float32 {
 	return s[(64-int(uintptr(unsafe.Pointer(&s[0]))%64))%64/4:]
 }
 
-// newWinoVecDesc lays out the tiles of layer p (algorithm k, tw tiles and ow
-// outputs a row) for the vector kernels of path cur, or returns nil where
-// they do not serve: other paths, tile rows of more than 16 tiles, or windows
-// wider than the blocks reach.
-func newWinoVecDesc(cur *isaImpl, k *winoKind, p ConvParams, tw, ow int) *winoVecDesc {
+// newWinoVecDesc lays out the tiles of layer p (algorithm k) for the vector
+// kernels of path cur, or returns nil where they do not serve: other paths,
+// tile rows of more than 16 tiles, or windows wider than the blocks reach.
+func newWinoVecDesc(cur *isaImpl, k *winoKind, p ConvParams) *winoVecDesc {
+	m, a := k.m, k.a
+	ow := p.OutW()
+	tw := ceilDiv(ow, m)
 	if !cur.wino16 || tw > 16 {
 		return nil
 	}
-	m, a := k.m, k.a
 	d := &winoVecDesc{rowB: int64(4 * p.InW), owB: int64(4 * ow), tw: tw}
 	// Each input block's tile row and first column, each lane's tile and permute.
 	var bdt, bx0 [4]int
@@ -183,11 +184,11 @@ type winoVecLayout struct {
 
 // vecDesc is newWinoVecDesc for ww's layer, kept for the geometry of the last call:
 // building one takes ~4 µs and five allocations, a layer's call on a 14×14 map ~200 µs.
-func (ww *winoWeights) vecDesc(cur *isaImpl, p ConvParams, tw, ow int) *winoVecDesc {
+func (ww *winoWeights) vecDesc(cur *isaImpl, p ConvParams) *winoVecDesc {
 	if l := ww.vec.Load(); l != nil && l.cur == cur && l.p == p {
 		return l.d
 	}
-	l := &winoVecLayout{cur: cur, p: p, d: newWinoVecDesc(cur, ww.kind, p, tw, ow)}
+	l := &winoVecLayout{cur: cur, p: p, d: newWinoVecDesc(cur, ww.kind, p)}
 	ww.vec.Store(l)
 	return l.d
 }

@@ -54,7 +54,7 @@ func TestWinoVecTransforms(t *testing.T) {
 						continue
 					}
 					g := newWinoGeom(k, p, 1)
-					vd := newWinoVecDesc(avx512, k, p, g.tw, g.ow)
+					vd := newWinoVecDesc(avx512, k, p)
 					if vd == nil {
 						continue
 					}
