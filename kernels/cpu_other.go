@@ -127,3 +127,7 @@ func winoOutV6(mt *float32, stride int, d *int32, e *float32, out, res *float32,
 func winoOutV4(mt *float32, stride int, d *int32, e *float32, out, res *float32, oh, yo, lanes, flags int, bias float32) {
 	panic("kernels: assembly kernel called in a build without it")
 }
+
+func prefetchPanel(n int, b *float32, off *int) {
+	panic("kernels: assembly kernel called in a build without it")
+}

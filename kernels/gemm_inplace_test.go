@@ -21,7 +21,8 @@ func withInPlace(on bool, f func()) {
 // The in-place GEMM gives bit for bit the packed GEMM's results (the same
 // products in the same order), for every B source that has its rows in
 // memory, on one thread and two (other splits: the cost model drops B's
-// packing cost), with and without the epilogue.
+// packing cost), with and without the epilogue, with and without the next
+// panel's prefetch.
 func TestGemmInPlaceMatchesPacked(t *testing.T) {
 	isatest.Run(t, func(t *testing.T) {
 		if !curISA().gemm.inPlace {
@@ -62,13 +63,18 @@ func TestGemmInPlaceMatchesPacked(t *testing.T) {
 					if ep {
 						rb, rr = bias, res
 					}
-					want, got := make([]float32, outN), make([]float32, outN)
+					want := make([]float32, outN)
 					withInPlace(false, func() { Conv2DPlanned(p, n, in, pl, rb, rr, ep, want) })
-					withInPlace(true, func() { Conv2DPlanned(p, n, in, pl, rb, rr, ep, got) })
-					for i := range want {
-						if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
-							t.Fatalf("%+v n=%d threads %d epilogue %v (%s): out[%d] = %v in place, %v packed",
-								p, n, threads, ep, pl.Algorithm(), i, got[i], want[i])
+					for _, pf := range []bool{true, false} {
+						got := make([]float32, outN)
+						panelPrefetch = pf
+						withInPlace(true, func() { Conv2DPlanned(p, n, in, pl, rb, rr, ep, got) })
+						panelPrefetch = true
+						for i := range want {
+							if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
+								t.Fatalf("%+v n=%d threads %d epilogue %v (%s) prefetch %v: out[%d] = %v in place, %v packed",
+									p, n, threads, ep, pl.Algorithm(), pf, i, got[i], want[i])
+							}
 						}
 					}
 				}

@@ -7426,6 +7426,28 @@ copyPanels48_done:
 	VZEROUPPER
 	RET
 
+// func prefetchPanel(n int, b *float32, off *int)
+// Requires: MMX+
+TEXT ·prefetchPanel(SB), NOSPLIT, $0-24
+	MOVQ  n+0(FP), AX
+	MOVQ  b+8(FP), CX
+	MOVQ  off+16(FP), DX
+	TESTQ AX, AX
+	JZ    prefetchPanel_done
+
+prefetchPanel_loop:
+	MOVQ       (DX), BX
+	PREFETCHT1 (CX)(BX*4)
+	PREFETCHT1 64(CX)(BX*4)
+	PREFETCHT1 128(CX)(BX*4)
+	PREFETCHT1 188(CX)(BX*4)
+	ADDQ       $0x08, DX
+	DECQ       AX
+	JNZ        prefetchPanel_loop
+
+prefetchPanel_done:
+	RET
+
 // func winoGemm8x48(k int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, n int)
 // Requires: AVX, AVX512F
 TEXT ·winoGemm8x48(SB), NOSPLIT, $0-64

@@ -170,6 +170,11 @@ func kernel8x4ip(k int, a *float32, b *float32, off *int, c *float32, ldc int, r
 //go:noescape
 func copyPanels48(n int, src *float32, dst *float32, stride int)
 
+// prefetchPanel prefetches the lines of b[off[i]:off[i]+48] for i < n into L2.
+//
+//go:noescape
+func prefetchPanel(n int, b *float32, off *int)
+
 // winoGemm8x48 sets C = A·B for the m×k matrix A packed in panels of 8 rows (k·8 values
 // each, rows past m zero, as PackedA for the 8×48 kernel with k ≤ its kc), B k×n (row
 // stride ldb) and C m×n (row stride ldc); n must be a positive multiple of 16, k and m

@@ -599,3 +599,29 @@ func colKernel512(c int) {
 	JL(LabelRef(name + "_row"))
 	RET()
 }
+
+// prefetchPanel emits prefetchPanel: for i < n, the cache lines of
+// b[off[i] : off[i]+48], rows of an in-place B micro-panel, into L2
+// (PREFETCHT1: L1 holds the panel being multiplied).
+func prefetchPanel() {
+	name := "prefetchPanel"
+	TEXT(name, NOSPLIT, "func(n int, b *float32, off *int)")
+	Pragma("noescape")
+	Doc(name + " prefetches the lines of b[off[i]:off[i]+48] for i < n into L2.")
+	n := Load(Param("n"), GP64())
+	b := Load(Param("b"), GP64())
+	off := Load(Param("off"), GP64())
+	o := GP64()
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	Label(name + "_loop")
+	MOVQ(Mem{Base: off}, o)
+	for _, d := range []int{0, 64, 128, 188} {
+		PREFETCHT1(Mem{Base: b, Index: o, Scale: 4, Disp: d})
+	}
+	ADDQ(U8(8), off)
+	DECQ(n)
+	JNZ(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	RET()
+}

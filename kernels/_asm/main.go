@@ -50,6 +50,7 @@ func main() {
 		colKernel512(c)
 	}
 	copyPanels512(3)
+	prefetchPanel()
 	winoGemm512()
 	winoVec(tb)
 	Generate()
