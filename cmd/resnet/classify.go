@@ -79,6 +79,11 @@ func runClassify(cmd *cobra.Command, f *classifyFlags, args []string) error {
 	if err != nil {
 		return err
 	}
+	if f.output != "" {
+		if err := refuseInputAsOutput(sh.outputName(f.output), append(paths, f.model, f.labels)...); err != nil {
+			return err
+		}
+	}
 	m, err := f.load(cmd.Context())
 	if err != nil {
 		return err
@@ -90,7 +95,7 @@ func runClassify(cmd *cobra.Command, f *classifyFlags, args []string) error {
 		name := sh.outputName(f.output)
 		err = atomicfile.WriteFunc(name, func(w io.Writer) error { return f.classifyTo(w, m, paths, &failed) })
 		if err == nil {
-			fmt.Fprintf(os.Stderr, "wrote the results of %d images (%s) to %s\n", len(paths), sh, name)
+			fmt.Fprintf(os.Stderr, "wrote the results of %s (%s) to %s\n", plural(len(paths), "image"), sh, name)
 		}
 	}
 	if err != nil {

@@ -80,6 +80,11 @@ func runEmbed(cmd *cobra.Command, f *embedFlags, args []string) error {
 		if err := atomicfile.CheckTarget(output); err != nil {
 			return err
 		}
+		for _, o := range []string{output, pathsFileFor(output)} {
+			if err := refuseInputAsOutput(o, append(paths, f.model, f.labels)...); err != nil {
+				return err
+			}
+		}
 	}
 	ck, err := f.checkpoint(cmd.Context())
 	if err != nil {

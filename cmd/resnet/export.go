@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -58,8 +60,14 @@ func runExport(cmd *cobra.Command, f *exportFlags, args []string) error {
 	if err := atomicfile.CheckTarget(out); err != nil {
 		return err
 	}
+	if !strings.EqualFold(filepath.Ext(out), ".onnx") {
+		return fmt.Errorf("%s: the output is an ONNX file and its name must end in .onnx (`export MODEL OUT.onnx`; MODEL defaults to the built-in model)", out)
+	}
 	if len(args) == 2 {
 		f.model = args[0]
+	}
+	if err := refuseInputAsOutput(out, f.model); err != nil {
+		return err
 	}
 	ck, err := f.checkpoint(cmd.Context())
 	if err != nil {

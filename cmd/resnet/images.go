@@ -40,20 +40,7 @@ func expandFiles(args []string) ([]string, error) {
 		}
 		var found []string
 		skipped := map[string]int{} // by extension
-		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			switch ext := strings.ToLower(filepath.Ext(p)); {
-			case d.IsDir():
-			case imageExts[ext]:
-				found = append(found, p)
-			case !strings.HasPrefix(d.Name(), "."): // not .DS_Store and the like
-				skipped[ext]++
-			}
-			return nil
-		})
-		if err != nil {
+		if err := walkImages(a, 0, &found, skipped); err != nil {
 			return nil, err
 		}
 		if len(found) == 0 && len(skipped) > 0 {
@@ -69,6 +56,66 @@ func expandFiles(args []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// refuseInputAsOutput returns an error if out already exists and is the same file as one of
+// inputs (an image, a model): `classify -o photo.png photo.png` replaced the photo with the
+// results, `export model.onnx model.onnx` the model, with exit 0. Inputs that are not
+// files (hub ids, dataset rows) are passed over.
+func refuseInputAsOutput(out string, inputs ...string) error {
+	ost, err := os.Stat(out)
+	if err != nil {
+		return nil // not there yet: nothing to lose
+	}
+	for _, in := range inputs {
+		if ist, err := os.Stat(in); err == nil && os.SameFile(ost, ist) {
+			if in == out {
+				return fmt.Errorf("%s is also an input: writing there would replace it; name another output file", out)
+			}
+			return fmt.Errorf("%s is also an input (%s): writing there would replace it; name another output file", out, in)
+		}
+	}
+	return nil
+}
+
+// maxWalkDepth bounds the folders walkImages descends, as folder: datasets do: it follows
+// symbolic links, and a link to a folder above it would otherwise be walked forever.
+const maxWalkDepth = 32
+
+// walkImages appends the image files under dir to found, in sorted order, and counts the
+// other files by extension in skipped. Symbolic links are followed, to folders as to files,
+// as torchvision's ImageFolder does (os.walk(followlinks=True)): a folder of links to
+// images is a common way to make a subset, and skipping them left results short with exit
+// 0. A link that points nowhere is kept if its name is an image's, so that it gets its own
+// error line.
+func walkImages(dir string, depth int, found *[]string, skipped map[string]int) error {
+	if depth > maxWalkDepth {
+		return fmt.Errorf("%s: more than %d levels of folders (a symbolic link cycle?)", dir, maxWalkDepth)
+	}
+	entries, err := os.ReadDir(dir) // sorted by name
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		mode := e.Type()
+		if mode&fs.ModeSymlink != 0 {
+			if st, err := os.Stat(p); err == nil {
+				mode = st.Mode().Type()
+			}
+		}
+		switch ext := strings.ToLower(filepath.Ext(p)); {
+		case mode.IsDir():
+			if err := walkImages(p, depth+1, found, skipped); err != nil {
+				return err
+			}
+		case imageExts[ext]:
+			*found = append(*found, p)
+		case !strings.HasPrefix(e.Name(), "."): // not .DS_Store and the like
+			skipped[ext]++
+		}
+	}
+	return nil
 }
 
 // countFiles says "3 files (.heic ×2, .txt)" for skipped-file counts by extension.
@@ -280,4 +327,12 @@ func datasetArgs(args []string, dataset string) ([]string, error) {
 		return nil, fmt.Errorf("--dataset %q: classify and embed read hf:ORG/NAME[:CONFIG][@REV][/SPLIT]; name folders and files as arguments", dataset)
 	}
 	return append(args, hfArgPrefix+strings.TrimPrefix(dataset, "hf:")), nil
+}
+
+// plural says "1 image" or "3 images".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

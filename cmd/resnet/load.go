@@ -92,7 +92,7 @@ func checkDecodeFlags(fs *pflag.FlagSet, spec datasets.Spec) error {
 // The flag that turns images upright by their EXIF orientation, in every command that decodes images.
 const (
 	exifFlag  = "exif-transpose"
-	exifUsage = "turn images upright as their EXIF orientation says, as transformers' pipelines and the datasets library do (false: pixels as stored, as Image.open and torchvision's ImageFolder)"
+	exifUsage = "turn images upright as their EXIF orientation says, as transformers' pipelines and the datasets library do (false: pixels as stored, as Image.open and torchvision's ImageFolder give JPEG, PNG and WebP; Pillow 9's Image.open turns TIFFs already, and exif_transpose then turns them twice: here a TIFF is turned once, or not at all with false)"
 )
 
 // hubClient is the environment-configured client with a progress bar on stderr.

@@ -385,6 +385,103 @@ func TestStdinImage(t *testing.T) {
 	}
 }
 
+// An output that is one of the inputs is refused, and the input left as it was: classify -o
+// over its own image, embed's paths file over the model, export over the ONNX it reads, or
+// to a name that is not .onnx.
+func TestOutputIsNotAnInput(t *testing.T) {
+	dir := t.TempDir()
+	img := filepath.Join(dir, "a.png")
+	writePNG(t, img, 40, 30)
+	onnxIn := filepath.Join(dir, "m.onnx")
+	if _, e, code := run(t, "export", "-q", tinyModel, onnxIn); code != 0 {
+		t.Fatalf("export: exit %d, %s", code, e)
+	}
+	pathsAsModel := filepath.Join(dir, "e.paths.txt")
+	if err := os.Link(onnxIn, pathsAsModel); err != nil {
+		t.Fatal(err)
+	}
+	before := map[string][]byte{}
+	for _, f := range []string{img, onnxIn} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[f] = b
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"classify", "-m", tinyModel, "-o", img, img}, img + " is also an input: writing there would replace it"},
+		{[]string{"classify", "-m", tinyModel, "-o", filepath.Join(dir, ".", "a.png"), dir}, "is also an input"},
+		{[]string{"classify", "-m", onnxIn, "-o", onnxIn, img}, "is also an input"},
+		{[]string{"embed", "-m", pathsAsModel, "-o", filepath.Join(dir, "e.npy"), img}, "e.paths.txt is also an input"},
+		{[]string{"export", "-q", onnxIn, onnxIn}, "is also an input"},
+		{[]string{"export", "-q", tinyModel, filepath.Join(dir, "m.pth")}, "must end in .onnx"},
+	} {
+		if _, e, code := run(t, c.args...); code != 1 || !strings.Contains(e, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 1 with %q", c.args, code, e, c.want)
+		}
+	}
+	for f, b := range before {
+		if got, err := os.ReadFile(f); err != nil || !bytes.Equal(got, b) {
+			t.Errorf("%s changed (%v)", f, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "m.pth")); err == nil {
+		t.Error("export left m.pth behind")
+	}
+}
+
+// Folders reached through symbolic links are searched, as torchvision's ImageFolder
+// does: a link to a folder (also as the argument itself) was taken for a file and
+// skipped, so classify reported part of the images with exit 0. A link cycle is an error.
+func TestDirectorySymlinksFollowed(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real", "cats")
+	ds := filepath.Join(dir, "ds")
+	for _, d := range []string{real, ds} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writePNG(t, filepath.Join(real, "1.png"), 20, 20)
+	writePNG(t, filepath.Join(real, "2.png"), 24, 20)
+	writePNG(t, filepath.Join(ds, "own.png"), 20, 28)
+	if err := os.Symlink(filepath.Join("..", "real", "cats"), filepath.Join(ds, "cats")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(real, "1.png"), filepath.Join(ds, "one.png")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		arg  string
+		want []string
+	}{
+		{ds, []string{"ds/cats/1.png", "ds/cats/2.png", "ds/one.png", "ds/own.png"}},
+		{filepath.Join(ds, "cats"), []string{"ds/cats/1.png", "ds/cats/2.png"}},
+	} {
+		o, e, code := run(t, "classify", "-m", tinyModel, "-k", "1", "--json", c.arg)
+		var got []string
+		for _, line := range strings.Split(strings.TrimSpace(o), "\n") {
+			var r struct{ Image string }
+			if err := json.Unmarshal([]byte(line), &r); err != nil {
+				t.Fatalf("classify %s: line %q: %v", c.arg, line, err)
+			}
+			got = append(got, filepath.ToSlash(strings.TrimPrefix(r.Image, dir+string(filepath.Separator))))
+		}
+		if code != 0 || strings.Join(got, " ") != strings.Join(c.want, " ") || strings.Contains(e, "skipped") {
+			t.Errorf("classify %s: exit %d, images %v, stderr %q; want %v", c.arg, code, got, e, c.want)
+		}
+	}
+	if err := os.Symlink("..", filepath.Join(real, "up")); err != nil {
+		t.Fatal(err)
+	}
+	if _, e, code := run(t, "classify", "-m", tinyModel, ds); code != 1 || !strings.Contains(e, "symbolic link cycle") {
+		t.Errorf("classify over a link cycle: exit %d, stderr %q", code, e)
+	}
+}
+
 // An output that cannot be written (a directory there, or no directory for it) is refused
 // before the work, not after it.
 func TestOutputTargetsCheckedFirst(t *testing.T) {
