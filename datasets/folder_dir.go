@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -12,8 +13,8 @@ const maxDirDepth = 32
 
 // readDirFolder lists the directory, picks the class folders and decodes only their images.
 func readDirFolder(root string, split Split, o *Options) (*Folder, error) {
-	var rels []string
-	if err := listImages(root, "", 0, &rels); err != nil {
+	rels, err := listImages(root)
+	if err != nil {
 		return nil, err
 	}
 	lay, err := resolveLayout(rels, split, root)
@@ -30,36 +31,63 @@ func readDirFolder(root string, split Split, o *Options) (*Folder, error) {
 	return assemble(cands, lay, root, o)
 }
 
-// listImages appends the slash paths, relative to root, of the image files under root/rel.
-func listImages(root, rel string, depth int, out *[]string) error {
-	if depth > maxDirDepth {
-		return fmt.Errorf("folder: %s: more than %d levels of folders (a symbolic link cycle?)", filepath.Join(root, rel), maxDirDepth)
+// listImages returns the slash paths, relative to root, of the image files under root
+// (hidden folders and files left out; links that point nowhere are not data).
+func listImages(root string) ([]string, error) {
+	var rels []string
+	err := WalkFiles(root, func(p string, typ fs.FileMode) error {
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		switch {
+		case typ.IsDir() && filepath.Base(p)[0] == '.':
+			return fs.SkipDir
+		case typ.IsRegular() && isImageName(rel):
+			rels = append(rels, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("folder: %w", err)
 	}
-	dir := filepath.Join(root, filepath.FromSlash(rel))
+	return rels, nil
+}
+
+// WalkFiles calls fn for every entry under root (not root itself), each folder's entries in
+// name order, a folder before what it holds. It follows symbolic links, to folders as to
+// files, as torchvision's ImageFolder does (os.walk(followlinks=True)): a folder of links
+// is a common way to make a subset of a dataset. typ is the entry's type with links
+// resolved; a link that points nowhere keeps fs.ModeSymlink. fn returning fs.SkipDir for a
+// folder skips its contents; another error ends the walk. More than maxDirDepth levels of
+// folders (a link to a folder above it) is an error.
+func WalkFiles(root string, fn func(path string, typ fs.FileMode) error) error {
+	return walkFiles(root, 0, fn)
+}
+
+func walkFiles(dir string, depth int, fn func(path string, typ fs.FileMode) error) error {
+	if depth > maxDirDepth {
+		return fmt.Errorf("%s: more than %d levels of folders (a symbolic link cycle?)", dir, maxDirDepth)
+	}
 	entries, err := os.ReadDir(dir) // sorted by name
 	if err != nil {
-		return fmt.Errorf("folder: %w", err)
+		return err
 	}
 	for _, e := range entries {
-		r := e.Name()
-		if rel != "" {
-			r = rel + "/" + r
-		}
-		mode := e.Type()
-		if mode&os.ModeSymlink != 0 {
-			st, err := os.Stat(filepath.Join(dir, e.Name()))
-			if err != nil {
-				continue // a dangling link is not data
+		p := filepath.Join(dir, e.Name())
+		typ := e.Type()
+		if typ&fs.ModeSymlink != 0 {
+			if st, err := os.Stat(p); err == nil {
+				typ = st.Mode().Type()
 			}
-			mode = st.Mode().Type()
 		}
-		switch {
-		case mode.IsDir() && e.Name()[0] != '.':
-			if err := listImages(root, r, depth+1, out); err != nil {
-				return err
-			}
-		case mode.IsRegular() && isImageName(r):
-			*out = append(*out, r)
+		err := fn(p, typ)
+		if typ.IsDir() && err == nil {
+			err = walkFiles(p, depth+1, fn)
+		}
+		if err != nil && err != fs.SkipDir {
+			return err
 		}
 	}
 	return nil

@@ -106,6 +106,7 @@ func (g *gemmArgs) inPlace(jc, nc int) (src []float32, off []int, ok bool) {
 func (g *gemmArgs) macroInPlace(ker *gemmKernel, ablk []float32, astride int, src []float32, off []int, ic, mc, jc, nc, kc, flags int) {
 	mr, nr := ker.mr, ker.nr
 	_ = off[kc-1]
+	nq := ceilDiv(mc, mr) // row-panel calls a B panel
 	for jr := 0; jr < nc; jr += nr {
 		cols := min(nr, nc-jr)
 		mask := uint64(1)<<cols - 1
@@ -113,7 +114,6 @@ func (g *gemmArgs) macroInPlace(ker *gemmKernel, ablk []float32, astride int, sr
 		// The next panel's rows, a share before each of this panel's
 		// row-panel calls (see panelPrefetch).
 		var next *float32
-		nq := (mc + mr - 1) / mr
 		if panelPrefetch && jr+nr < nc {
 			next = unsafe.SliceData(src[jr+nr:])
 		}

@@ -40,7 +40,20 @@ func expandFiles(args []string) ([]string, error) {
 		}
 		var found []string
 		skipped := map[string]int{} // by extension
-		if err := walkImages(a, 0, &found, skipped); err != nil {
+		// Links are followed (a linked folder was once skipped as a file, results short
+		// with exit 0); a link that points nowhere is kept if its name is an image's, so
+		// that it gets its own error line.
+		err = datasets.WalkFiles(a, func(p string, typ fs.FileMode) error {
+			switch ext := strings.ToLower(filepath.Ext(p)); {
+			case typ.IsDir():
+			case imageExts[ext]:
+				found = append(found, p)
+			case !strings.HasPrefix(filepath.Base(p), "."): // not .DS_Store and the like
+				skipped[ext]++
+			}
+			return nil
+		})
+		if err != nil {
 			return nil, err
 		}
 		if len(found) == 0 && len(skipped) > 0 {
@@ -73,46 +86,6 @@ func refuseInputAsOutput(out string, inputs ...string) error {
 				return fmt.Errorf("%s is also an input: writing there would replace it; name another output file", out)
 			}
 			return fmt.Errorf("%s is also an input (%s): writing there would replace it; name another output file", out, in)
-		}
-	}
-	return nil
-}
-
-// maxWalkDepth bounds the folders walkImages descends, as folder: datasets do: it follows
-// symbolic links, and a link to a folder above it would otherwise be walked forever.
-const maxWalkDepth = 32
-
-// walkImages appends the image files under dir to found, in sorted order, and counts the
-// other files by extension in skipped. Symbolic links are followed, to folders as to files,
-// as torchvision's ImageFolder does (os.walk(followlinks=True)): a folder of links to
-// images is a common way to make a subset, and skipping them left results short with exit
-// 0. A link that points nowhere is kept if its name is an image's, so that it gets its own
-// error line.
-func walkImages(dir string, depth int, found *[]string, skipped map[string]int) error {
-	if depth > maxWalkDepth {
-		return fmt.Errorf("%s: more than %d levels of folders (a symbolic link cycle?)", dir, maxWalkDepth)
-	}
-	entries, err := os.ReadDir(dir) // sorted by name
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		p := filepath.Join(dir, e.Name())
-		mode := e.Type()
-		if mode&fs.ModeSymlink != 0 {
-			if st, err := os.Stat(p); err == nil {
-				mode = st.Mode().Type()
-			}
-		}
-		switch ext := strings.ToLower(filepath.Ext(p)); {
-		case mode.IsDir():
-			if err := walkImages(p, depth+1, found, skipped); err != nil {
-				return err
-			}
-		case imageExts[ext]:
-			*found = append(*found, p)
-		case !strings.HasPrefix(e.Name(), "."): // not .DS_Store and the like
-			skipped[ext]++
 		}
 	}
 	return nil
