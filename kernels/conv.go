@@ -275,7 +275,11 @@ func convRows(g *gemmArgs, oh, ow, ew int, out, residual []float32) {
 		// One K block (the stem's 147): channel panels outside, output rows inside, so the
 		// stores run down 16 channels' planes in order instead of across all 64 (the stem
 		// 1.16–1.24 ms a one-thread pass against 1.26–1.39; ResNet-50 0.989 of the time on
-		// one thread, 0.992 on two, ABBA rounds on the Zen 5 VM).
+		// one thread, 0.992 on two, ABBA rounds on the Zen 5 VM). Only the first sweep
+		// prefetches the next B panel (panelPrefetch): the later ones find the thread's
+		// planes in L2, and the prefetches cost the two-thread stem 5% (hot caches) and
+		// 3% (after a 32 MB flush) against prefetching in every sweep; none at all measured
+		// 0.983 hot but 1.007 after the flush (alternating runs, 800 a side, Zen 5 VM).
 		pa := g.pa.forKernel(ker)
 		aoff, _ := pa.block(0)
 		kc, mr := g.k, ker.mr
@@ -289,6 +293,7 @@ func convRows(g *gemmArgs, oh, ow, ew int, out, residual []float32) {
 				for y := y0; y < y1; y++ {
 					row := *g
 					row.n = ow
+					row.noPrefetch = ic > 0 // the first sweep brought this thread's planes in
 					row.c, row.ldc = out[y*ow:], hw
 					if residual != nil {
 						row.ep.res = residual[y*ow:]

@@ -60,6 +60,7 @@ type gemmArgs struct {
 	// blocks, and noEpilogue leaves the epilogue out (gemm_ksplit.go).
 	kLo, kHi   int
 	noEpilogue bool
+	noPrefetch bool // B is in cache already: macroInPlace prefetches no panel
 	ep         epilogue
 	isa        *isaImpl // the path to run on; run sets it if the caller has not
 }

@@ -114,7 +114,7 @@ func (g *gemmArgs) macroInPlace(ker *gemmKernel, ablk []float32, astride int, sr
 		// The next panel's rows, a share before each of this panel's
 		// row-panel calls (see panelPrefetch).
 		var next *float32
-		if panelPrefetch && jr+nr < nc {
+		if panelPrefetch && !g.noPrefetch && jr+nr < nc {
 			next = unsafe.SliceData(src[jr+nr:])
 		}
 		for ir := 0; ir < mc; ir += mr {
@@ -183,3 +183,4 @@ func (g *gemmArgs) edgeCols(ap []float32, b *float32, off []int, kc, i, j, rows,
 		kernel8x4ip(kc, &ap[0], b, &off[0], cp, g.ldc, rows, flags, bp, rp, g.ep.ldr)
 	}
 }
+
