@@ -183,4 +183,3 @@ func (g *gemmArgs) edgeCols(ap []float32, b *float32, off []int, kc, i, j, rows,
 		kernel8x4ip(kc, &ap[0], b, &off[0], cp, g.ldc, rows, flags, bp, rp, g.ep.ldr)
 	}
 }
-
