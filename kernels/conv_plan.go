@@ -194,6 +194,12 @@ func (l Layout) check(name string, n, c, plane, length int) error {
 // bias of OutC values or none, and input, residual (if any) and output of at
 // least n images each.
 func CheckConv2DPlanned(p ConvParams, n int, in []float32, pl *ConvPlan, bias, residual, out []float32) error {
+	return checkConvPlanned(p, n, in, pl, bias, residual, len(out), "output", n*p.OutC*p.OutH()*p.OutW())
+}
+
+// checkConvPlanned is CheckConv2DPlanned with the output (named outName)
+// of outLen values checked against want.
+func checkConvPlanned(p ConvParams, n int, in []float32, pl *ConvPlan, bias, residual []float32, outLen int, outName string, want int) error {
 	if pl == nil {
 		return fmt.Errorf("kernels: conv %+v: nil plan", p)
 	}
@@ -219,7 +225,7 @@ func CheckConv2DPlanned(p ConvParams, n int, in []float32, pl *ConvPlan, bias, r
 	}{
 		{"input", len(in), n * p.InC * p.InH * p.InW, false},
 		{"residual", len(residual), outN, true},
-		{"output", len(out), outN, false},
+		{outName, outLen, want, false},
 	} {
 		if s.got < s.exp && !(s.optional && s.got == 0) {
 			return fmt.Errorf("kernels: conv %+v: %s has %d values, want at least %d for %d images", p, s.name, s.got, s.exp, n)

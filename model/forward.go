@@ -218,14 +218,18 @@ func (m *Model) newRunner(h, w, n int) *runner {
 // optionally each stage's output ([n, C, H, W] per stage).
 func (r *runner) images(x []float32, n, h, w int, pooled []float32, stages [][]float32) {
 	m := r.m
-	r.conv(m.stem, x, n, h, w, nil, r.stemOut)
 	c := m.stem.Params.OutC
 	cur := r.a
 	if m.Spec.MaxPool {
+		// The stem and its pool in one call (nn.ConvBN.ForwardMaxPool), timed as one.
 		t := r.start()
-		kernels.MaxPool2D(n*c, r.stemH, r.stemW, 3, 2, 1, r.stemOut, cur)
-		r.stop("max-pool", "", t, 0)
+		m.stem.ForwardMaxPool(x, n, h, w, r.stemOut, cur, r.scratch)
+		if r.prof != nil {
+			p := nn.WithInput(m.stem.Params, h, w)
+			r.stop(fmt.Sprintf("conv %dx%d/%d + max-pool", p.KH, p.KW, p.StrideH), fmt.Sprintf("%d->%d %dx%d", p.InC, p.OutC, p.InH, p.InW), t, int64(n)*p.MACs())
+		}
 	} else {
+		r.conv(m.stem, x, n, h, w, nil, r.stemOut)
 		copy(cur, r.stemOut)
 	}
 	h, w = r.poolH, r.poolW

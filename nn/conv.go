@@ -88,6 +88,21 @@ func (c *ConvBN) Forward(in []float32, n, h, w int, residual, out, scratch []flo
 	}
 }
 
+// ForwardMaxPool is Forward without a residual followed by the 3×3/2 max pool
+// of ResNet's stem (padding 1), into out: n×OutC×((OH-1)/2+1)×((OW-1)/2+1).
+// Planned convolutions run it fused (kernels.Conv2DPlannedMaxPool: the
+// convolution's output is pooled as its rows are made, never stored whole);
+// others convolve into convOut (n×OutC×OH×OW) and pool it.
+func (c *ConvBN) ForwardMaxPool(in []float32, n, h, w int, convOut, out, scratch []float32) {
+	p := WithInput(c.Params, h, w)
+	if c.Plan != nil {
+		kernels.Conv2DPlannedMaxPool(p, n, in, c.Plan, c.Bias, c.ReLU, out)
+		return
+	}
+	c.Forward(in, n, h, w, nil, convOut, scratch)
+	kernels.MaxPool2D(n*p.OutC, p.OutH(), p.OutW(), 3, 2, 1, convOut, out)
+}
+
 // WithInput returns the convolution parameters for an input of h×w pixels.
 func WithInput(p kernels.ConvParams, h, w int) kernels.ConvParams {
 	p.InH, p.InW = h, w

@@ -48,4 +48,10 @@ rows = sorted(((st.median(layers["B"][k]) - st.median(v), k, st.median(v), st.me
 print(f'{"layer":>42}  {"A ms":>7}  {"B ms":>7}  {"B-A":>7}')
 for diff, k, ma, mb in rows:
     print(f"{k:>42}  {ma:7.3f}  {mb:7.3f}  {diff:+7.3f}")
+# Rows one side alone has (a layer fused or split by the change).
+for s, o in (("A", "B"), ("B", "A")):
+    for k, v in sorted(layers[s].items()):
+        if k not in layers[o]:
+            ma, mb = (st.median(v), float("nan")) if s == "A" else (float("nan"), st.median(v))
+            print(f"{k:>42}  {ma:7.3f}  {mb:7.3f}  ({s} only)")
 PY
