@@ -280,25 +280,17 @@ func convRows(g *gemmArgs, oh, ow, ew int, out, residual []float32) {
 		// planes in L2, and the prefetches cost the two-thread stem 5% (hot caches) and
 		// 3% (after a 32 MB flush) against prefetching in every sweep; none at all measured
 		// 0.983 hot but 1.007 after the flush (alternating runs, 800 a side, Zen 5 VM).
-		pa := g.pa.forKernel(ker)
-		aoff, _ := pa.block(0)
-		kc, mr := g.k, ker.mr
-		flags := g.ep.flags()
-		off := src.off.off[:kc]
-		const group = 2 // row panels a sweep
+		sw := newRowSweep(g, src.src, src.off.off, ew, ow)
 		parallel(chunks, func(i int) {
 			y0, y1 := i*oh/chunks, (i+1)*oh/chunks
-			for ic := 0; ic < g.m; ic += group * mr {
-				mc := min(group*mr, g.m-ic)
+			for ic := 0; ic < g.m; ic += rowsGroup * ker.mr {
+				mc := min(rowsGroup*ker.mr, g.m-ic)
 				for y := y0; y < y1; y++ {
-					row := *g
-					row.n = ow
-					row.noPrefetch = ic > 0 // the first sweep brought this thread's planes in
-					row.c, row.ldc = out[y*ow:], hw
+					var res []float32
 					if residual != nil {
-						row.ep.res = residual[y*ow:]
+						res = residual[y*ow:]
 					}
-					row.macroInPlace(ker, pa.data[aoff+ic*kc:], kc*mr, src.src[y*ew:], off, ic, mc, 0, ow, kc, flags)
+					sw.row(y, ic, mc, out[y*ow:], hw, res)
 				}
 			}
 		})
@@ -319,6 +311,46 @@ func convRows(g *gemmArgs, oh, ow, ew int, out, residual []float32) {
 			row.rect(0, g.m, 0, ow, *buf)
 		}
 	})
+}
+
+// rowsGroup is the row panels of A (16 channels on AVX-512) a sweep of
+// convRows' one-K-block route takes down its output rows.
+const rowsGroup = 2
+
+// rowSweep is convRows' one-K-block route: g's GEMM with A packed for its
+// kernel and B the phase planes src (rows of ew values, im2col row p at
+// off[p]), computed one output row of ow columns and one group of row
+// panels at a time (convRows, convRowsPool).
+type rowSweep struct {
+	g             *gemmArgs
+	ker           *gemmKernel
+	a             []float32 // the packed A block
+	src           []float32
+	off           []int
+	ew, ow, flags int
+}
+
+func newRowSweep(g *gemmArgs, src []float32, off []int, ew, ow int) rowSweep {
+	ker := g.isa.gemm
+	pa := g.pa.forKernel(ker)
+	aoff, _ := pa.block(0)
+	return rowSweep{g: g, ker: ker, a: pa.data[aoff:], src: src, off: off[:g.k], ew: ew, ow: ow, flags: g.ep.flags()}
+}
+
+// row computes output row y of channels ic…ic+mc-1 into c (a channel ldc
+// values after the one before), adding the residual res at the same places
+// if it is not nil. Only the first group's sweep (ic = 0) prefetches the next
+// B panel: the later ones find the thread's planes in L2.
+func (s *rowSweep) row(y, ic, mc int, c []float32, ldc int, res []float32) {
+	kc, mr := s.g.k, s.ker.mr
+	row := *s.g
+	row.n = s.ow
+	row.noPrefetch = ic > 0
+	row.c, row.ldc = c, ldc
+	if res != nil {
+		row.ep.res = res
+	}
+	row.macroInPlace(s.ker, s.a[ic*kc:], kc*mr, s.src[y*s.ew:], s.off, ic, mc, 0, s.ow, kc, s.flags)
 }
 
 // copyRow copies row y of output channel o of image img from the extended

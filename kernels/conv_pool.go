@@ -7,9 +7,11 @@ package kernels
 // the AVX-512 path), each thread keeps its last three rows of a 16-channel
 // group in a small ring and pools them as soon as they are complete, so the
 // convolution's output (3.2 MB for the stem) is never written out and read
-// back; elsewhere it runs the two steps. The result is the same either way,
-// bit for bit. It panics with the CheckConv2DPlanned error on bad arguments.
-func Conv2DPlannedMaxPool(p ConvParams, n int, in []float32, pl *ConvPlan, bias []float32, relu bool, out []float32) {
+// back; elsewhere it runs the two steps, the convolution into convOut
+// (n×OutC×OutH×OutW values, or nil for a scratch buffer). The result is the
+// same either way, bit for bit. It panics with the CheckConv2DPlanned error
+// on bad arguments.
+func Conv2DPlannedMaxPool(p ConvParams, n int, in []float32, pl *ConvPlan, bias []float32, relu bool, convOut, out []float32) {
 	oh, ow := p.OutH(), p.OutW()
 	ph, pw := (oh-1)/2+1, (ow-1)/2+1
 	if err := checkConvPlanned(p, n, in, pl, bias, nil, len(out), "pooled output", n*p.OutC*ph*pw); err != nil {
@@ -24,10 +26,13 @@ func Conv2DPlannedMaxPool(p ConvParams, n int, in []float32, pl *ConvPlan, bias 
 			return
 		}
 	}
-	tmp := getScratch(n * p.OutC * oh * ow)
-	defer putScratch(tmp)
-	Conv2DPlanned(p, n, in, pl, bias, nil, relu, *tmp)
-	MaxPool2D(n*p.OutC, oh, ow, 3, 2, 1, *tmp, out)
+	if convOut == nil {
+		tmp := getScratch(n * p.OutC * oh * ow)
+		defer putScratch(tmp)
+		convOut = *tmp
+	}
+	Conv2DPlanned(p, n, in, pl, bias, nil, relu, convOut)
+	MaxPool2D(n*p.OutC, oh, ow, 3, 2, 1, convOut, out)
 }
 
 // poolFused enables the fused route; tests switch it off to compare.
@@ -49,30 +54,22 @@ func convRowsPool(p ConvParams, n int, in []float32, pw *PackedA, geom *phaseGeo
 	size := p.InC * geom.planes * geom.plane
 	e := getScratch(size)
 	defer putScratch(e)
-	pa := pw.forKernel(ker)
-	aoff, _ := pa.block(0)
-	mr := ker.mr
-	flags := g.ep.flags()
-	off := geom.off.off[:k]
-	const group = 2 // row panels a sweep, as convRows
-	gc := group * mr
+	sw := newRowSweep(&g, *e, geom.off.off, ew, ow)
+	gc := rowsGroup * ker.mr
 	chunks := min(ph, Threads())
 	inN := p.InC * p.InH * p.InW
 	for img := range n {
 		src := in[img*inN : (img+1)*inN]
 		dst := out[img*p.OutC*ph*pwid : (img+1)*p.OutC*ph*pwid]
 		// Thread i pools rows [r0, r1) from convolution rows [2r0-1, 2r1-1]; it
-		// fills the plane rows that start them.
+		// fills the plane rows [2r0, 2r1) (the last thread to the end).
 		parallel(chunks, func(i int) {
 			r0, r1 := i*ph/chunks, (i+1)*ph/chunks
-			y0, y1 := max(2*r0-1, 0), min(2*r1, oh)
+			y1 := min(2*r1, oh)
 			if i == chunks-1 {
 				y1 = geom.rows
 			}
-			if i > 0 {
-				y0 = min(2*r0, oh) // the row before is the previous thread's
-			}
-			geom.fill(src, *e, 0, p.InC, y0, y1, cur.asm)
+			geom.fill(src, *e, 0, p.InC, min(2*r0, oh), y1, cur.asm)
 		})
 		parallel(chunks, func(i int) {
 			r0, r1 := i*ph/chunks, (i+1)*ph/chunks
@@ -83,11 +80,7 @@ func convRowsPool(p ConvParams, n int, in []float32, pw *PackedA, geom *phaseGeo
 			for ic := 0; ic < p.OutC; ic += gc {
 				mc := min(gc, p.OutC-ic)
 				for y := ylo; y < yhi; y++ {
-					row := g
-					row.n = ow
-					row.noPrefetch = ic > 0
-					row.c, row.ldc = rg[y%3*ow:], 3*ow
-					row.macroInPlace(ker, pa.data[aoff+ic*k:], k*mr, (*e)[y*ew:], off, ic, mc, 0, ow, k, flags)
+					sw.row(y, ic, mc, rg[y%3*ow:], 3*ow, nil)
 					// Pool row r once its last row, min(2r+1, oh-1), is in.
 					r := y / 2
 					if y%2 == 0 && y != oh-1 || r < r0 || r >= r1 {

@@ -52,7 +52,7 @@ func TestConv2DPlannedMaxPool(t *testing.T) {
 						name := fmt.Sprintf("%dx%dx%d->%d bias=%v relu=%v t%d", p.InC, p.InH, p.InW, p.OutC, bias != nil, relu, threads)
 						got := fill(make([]float32, len(want)+1), float32(math.NaN()))
 						withThreads(threads, func() {
-							Conv2DPlannedMaxPool(p, n, in, pl, bias, relu, got[:len(want)])
+							Conv2DPlannedMaxPool(p, n, in, pl, bias, relu, nil, got[:len(want)])
 						})
 						for i := range want {
 							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
@@ -91,5 +91,5 @@ func TestConv2DPlannedMaxPoolErrors(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	}()
-	Conv2DPlannedMaxPool(p, 1, make([]float32, 3*32*32), pl, nil, true, make([]float32, 10))
+	Conv2DPlannedMaxPool(p, 1, make([]float32, 3*32*32), pl, nil, true, nil, make([]float32, 10))
 }

@@ -226,7 +226,8 @@ func (r *runner) images(x []float32, n, h, w int, pooled []float32, stages [][]f
 		m.stem.ForwardMaxPool(x, n, h, w, r.stemOut, cur, r.scratch)
 		if r.prof != nil {
 			p := nn.WithInput(m.stem.Params, h, w)
-			r.stop(fmt.Sprintf("conv %dx%d/%d + max-pool", p.KH, p.KW, p.StrideH), fmt.Sprintf("%d->%d %dx%d", p.InC, p.OutC, p.InH, p.InW), t, int64(n)*p.MACs())
+			kind, shape := convLabel(p)
+			r.stop(kind+" + max-pool", shape, t, int64(n)*p.MACs())
 		}
 	} else {
 		r.conv(m.stem, x, n, h, w, nil, r.stemOut)
@@ -287,6 +288,12 @@ func (r *runner) conv(c *nn.ConvBN, in []float32, n, h, w int, residual, out []f
 	c.Forward(in, n, h, w, residual, out, r.scratch)
 	if r.prof != nil {
 		p := nn.WithInput(c.Params, h, w)
-		r.stop(fmt.Sprintf("conv %dx%d/%d", p.KH, p.KW, p.StrideH), fmt.Sprintf("%d->%d %dx%d", p.InC, p.OutC, p.InH, p.InW), t, int64(n)*p.MACs())
+		kind, shape := convLabel(p)
+		r.stop(kind, shape, t, int64(n)*p.MACs())
 	}
+}
+
+// convLabel is a convolution's profile kind ("conv 3x3/2") and shape ("64->128 56x56").
+func convLabel(p kernels.ConvParams) (kind, shape string) {
+	return fmt.Sprintf("conv %dx%d/%d", p.KH, p.KW, p.StrideH), fmt.Sprintf("%d->%d %dx%d", p.InC, p.OutC, p.InH, p.InW)
 }

@@ -90,13 +90,14 @@ func (c *ConvBN) Forward(in []float32, n, h, w int, residual, out, scratch []flo
 
 // ForwardMaxPool is Forward without a residual followed by the 3×3/2 max pool
 // of ResNet's stem (padding 1), into out: n×OutC×((OH-1)/2+1)×((OW-1)/2+1).
-// Planned convolutions run it fused (kernels.Conv2DPlannedMaxPool: the
-// convolution's output is pooled as its rows are made, never stored whole);
-// others convolve into convOut (n×OutC×OH×OW) and pool it.
+// Planned convolutions run it fused where they can (kernels.Conv2DPlannedMaxPool:
+// the convolution's output is pooled as its rows are made, never stored
+// whole); otherwise the convolution goes to convOut (n×OutC×OH×OW) and is
+// pooled from there.
 func (c *ConvBN) ForwardMaxPool(in []float32, n, h, w int, convOut, out, scratch []float32) {
 	p := WithInput(c.Params, h, w)
 	if c.Plan != nil {
-		kernels.Conv2DPlannedMaxPool(p, n, in, c.Plan, c.Bias, c.ReLU, out)
+		kernels.Conv2DPlannedMaxPool(p, n, in, c.Plan, c.Bias, c.ReLU, convOut, out)
 		return
 	}
 	c.Forward(in, n, h, w, nil, convOut, scratch)
