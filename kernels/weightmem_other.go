@@ -1,0 +1,7 @@
+//go:build !linux
+
+package kernels
+
+const hugePagesOS = false
+
+func adviseHuge([]float32) bool { return false }
