@@ -22,9 +22,10 @@ import (
 // noise); the chunk version had measured 0.949 (one thread), 0.979 and 0.997
 // (two) and ResNet-18 0.986 (two), its gains in the weight-heavy layers too.
 
-// hugeMinBytes is the smallest allocation whose inner huge pages are advised:
-// one of 4 MiB holds at least one whole 2 MiB page.
-const hugeMinBytes = 4 << 20
+// hugeMinBytes is the smallest allocation that can hold a whole 2 MiB page
+// (the heap's large allocations start on 8 KiB boundaries): from 4 MiB on,
+// every one does.
+const hugeMinBytes = 2<<20 + 8<<10
 
 // hugeWeights enables the advice (RESNET_HUGEPAGES=0 disables it, for
 // comparisons); tests switch it.
