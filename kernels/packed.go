@@ -29,7 +29,7 @@ type PackedA struct {
 
 // newPackedA allocates an m×k PackedA in the layout of kernel ker.
 func newPackedA(m, k int, ker *gemmKernel) *PackedA {
-	return &PackedA{m: m, k: k, mr: ker.mr, kc: ker.kc, data: weightAlloc(packedSize(m, k, ker))}
+	return &PackedA{m: m, k: k, mr: ker.mr, kc: ker.kc, data: make([]float32, packedSize(m, k, ker))}
 }
 
 // packedSize is the number of values of an m×k PackedA for kernel ker.

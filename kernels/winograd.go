@@ -111,7 +111,7 @@ func newWinoWeights(k *winoKind, p ConvParams, w []float32) *winoWeights {
 	ker := curISA().gemm
 	size := packedSize(p.OutC, p.InC, ker)
 	stride := planeStride(size)
-	all := weightAlloc((np-1)*stride + size)
+	all := make([]float32, (np-1)*stride+size)
 	for x := range ww.u {
 		ww.u[x] = &PackedA{m: p.OutC, k: p.InC, mr: ker.mr, kc: ker.kc, data: all[x*stride : x*stride+size : x*stride+size]}
 	}

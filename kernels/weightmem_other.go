@@ -1,7 +1,0 @@
-//go:build !linux
-
-package kernels
-
-const hugePagesOS = false
-
-func adviseHuge([]float32) bool { return false }
