@@ -22,7 +22,7 @@ func withInPlace(on bool, f func()) {
 // products in the same order), for every B source that has its rows in
 // memory, on one thread and two (other splits: the cost model drops B's
 // packing cost), with and without the epilogue, with and without the next
-// panel's prefetch.
+// panel's prefetch, with the column panels or the row panels outside.
 func TestGemmInPlaceMatchesPacked(t *testing.T) {
 	isatest.Run(t, func(t *testing.T) {
 		if !curISA().gemm.inPlace {
@@ -65,15 +65,19 @@ func TestGemmInPlaceMatchesPacked(t *testing.T) {
 					}
 					want := make([]float32, outN)
 					withInPlace(false, func() { Conv2DPlanned(p, n, in, pl, rb, rr, ep, want) })
-					for _, pf := range []bool{true, false} {
+					for _, v := range []struct {
+						pf    bool
+						rowsK int // rowsOuterK: 0 column panels outside, 1 << 20 row panels
+					}{{true, rowsOuterK}, {false, rowsOuterK}, {true, 0}, {true, 1 << 20}} {
 						got := make([]float32, outN)
-						panelPrefetch = pf
+						prevK := rowsOuterK
+						panelPrefetch, rowsOuterK = v.pf, v.rowsK
 						withInPlace(true, func() { Conv2DPlanned(p, n, in, pl, rb, rr, ep, got) })
-						panelPrefetch = true
+						panelPrefetch, rowsOuterK = true, prevK
 						for i := range want {
 							if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
-								t.Fatalf("%+v n=%d threads %d epilogue %v (%s) prefetch %v: out[%d] = %v in place, %v packed",
-									p, n, threads, ep, pl.Algorithm(), pf, i, got[i], want[i])
+								t.Fatalf("%+v n=%d threads %d epilogue %v (%s) prefetch %v rows outside up to kc %d: out[%d] = %v in place, %v packed",
+									p, n, threads, ep, pl.Algorithm(), v.pf, v.rowsK, i, got[i], want[i])
 							}
 						}
 					}
