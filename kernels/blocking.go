@@ -35,6 +35,7 @@ func (k *gemmKernel) fitCaches(c cpucache.Sizes) {
 	if !c.Known {
 		return
 	}
+	k.l1Panel = c.L1D >= 4*k.kc*k.nr
 	l2 := c.L2 / max(1, c.L2Sharers)
 	mc := l2 / 4 / (4 * k.kc) / k.mr * k.mr
 	k.mc = min(max(mc, k.mc), mcMax/k.mr*k.mr)

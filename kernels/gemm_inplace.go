@@ -66,8 +66,33 @@ func strideOffsets(ld, k int) *offTable {
 // 256×196 ran at 101 GFLOP/s packed and 99 in place, ResNet-50's 512→2048
 // layer at 7×7 2–4% slower in place, while the other layers ran as fast or
 // up to 13% faster in place (interleaved medians of every layer kind, one
-// and two threads).
-func (g *gemmArgs) packNarrow() bool { return g.m >= 1024 && g.n <= 256 }
+// and two threads). Where the L1 holds a whole packed panel (kc×48, 48
+// KiB), a convolution's narrow B is packed under fewer rows of A too: see
+// packNarrowConv.
+func (g *gemmArgs) packNarrow() bool {
+	return g.m >= 1024 && g.n <= 256
+}
+
+// packNarrowConv reports whether a convolution's B with cols columns an
+// image is better packed: at most 256 columns (14×14 and 7×7 maps, and the
+// strided layers into them) on a CPU whose L1 holds a packed kc×48 panel
+// (48 KiB: Intel since Golden Cove, AMD Zen 5), where the panel then stays
+// in L1 while the row panels of A sweep under it, while rows read in place
+// come from L2. Measured on the 2-core Intel Xeon (48 KiB L1d, session 19,
+// medians of 30 in-process alternations, 4 rotating operands): 512×1024 by
+// 1024×196 149 GFLOP/s packed against 138 in place on one thread, 204
+// against 178 on two; 256×1024 by 1024×196 144 against 135 (one thread),
+// 172 against 173 (two); 512×2048 by 2048×49 97 against 89; 2048×512 by
+// 512×49 alike. Rows aligned to cache lines ran as the unaligned ones, so
+// it is the L1, not line splits. In ResNet-50 passes (ABBA, per-layer
+// medians, 10 rounds each): 1024→512 at 14×14 −0.14 to −0.17 ms on two
+// threads and one, 3×3/2 into 7×7 −0.04 to −0.17, 1024→256 at 14×14 −0.26
+// to −0.29 on one thread. Winograd's planes (dense B, 16-column planes at
+// 14×14) stay in place: packed, 256→256 at 14×14 took 0.47 ms more a pass.
+// The Zen 5 VM (also 48 KiB) has not measured this rule.
+func (g *gemmArgs) packNarrowConv(cols int) bool {
+	return g.isa.gemm.l1Panel && cols <= 256
+}
 
 // inPlace returns B's columns jc…jc+nc-1 in place: row p is
 // src[off[p] : off[p]+nc]. ok is false where B must be packed: no in-place
@@ -91,6 +116,9 @@ func (g *gemmArgs) inPlace(jc, nc int) (src []float32, off []int, ok bool) {
 			t = s.off
 		} else {
 			t = strideOffsets(s.rowStride, g.k)
+		}
+		if g.packNarrowConv(s.cols) {
+			return nil, nil, false
 		}
 	default:
 		return nil, nil, false

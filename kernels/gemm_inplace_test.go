@@ -22,7 +22,8 @@ func withInPlace(on bool, f func()) {
 // products in the same order), for every B source that has its rows in
 // memory, on one thread and two (other splits: the cost model drops B's
 // packing cost), with and without the epilogue, with and without the next
-// panel's prefetch, with the column panels or the row panels outside.
+// panel's prefetch, with the column panels or the row panels outside, with
+// narrow B read in place or packed (packNarrowConv).
 func TestGemmInPlaceMatchesPacked(t *testing.T) {
 	isatest.Run(t, func(t *testing.T) {
 		if !curISA().gemm.inPlace {
@@ -65,19 +66,21 @@ func TestGemmInPlaceMatchesPacked(t *testing.T) {
 					}
 					want := make([]float32, outN)
 					withInPlace(false, func() { Conv2DPlanned(p, n, in, pl, rb, rr, ep, want) })
+					ker := curISA().gemm
 					for _, v := range []struct {
-						pf    bool
-						rowsK int // rowsOuterK: 0 column panels outside, 1 << 20 row panels
-					}{{true, rowsOuterK}, {false, rowsOuterK}, {true, 0}, {true, 1 << 20}} {
+						pf      bool
+						rowsK   int  // rowsOuterK: 0 column panels outside, 1 << 20 row panels
+						l1Panel bool // true packs narrow convolution B (packNarrowConv)
+					}{{true, rowsOuterK, false}, {false, rowsOuterK, false}, {true, 0, false}, {true, 1 << 20, false}, {true, rowsOuterK, true}} {
 						got := make([]float32, outN)
-						prevK := rowsOuterK
-						panelPrefetch, rowsOuterK = v.pf, v.rowsK
+						prevK, prevL1 := rowsOuterK, ker.l1Panel
+						panelPrefetch, rowsOuterK, ker.l1Panel = v.pf, v.rowsK, v.l1Panel
 						withInPlace(true, func() { Conv2DPlanned(p, n, in, pl, rb, rr, ep, got) })
-						panelPrefetch, rowsOuterK = true, prevK
+						panelPrefetch, rowsOuterK, ker.l1Panel = true, prevK, prevL1
 						for i := range want {
 							if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
-								t.Fatalf("%+v n=%d threads %d epilogue %v (%s) prefetch %v rows outside up to kc %d: out[%d] = %v in place, %v packed",
-									p, n, threads, ep, pl.Algorithm(), v.pf, v.rowsK, i, got[i], want[i])
+								t.Fatalf("%+v n=%d threads %d epilogue %v (%s) %+v: out[%d] = %v in place, %v packed",
+									p, n, threads, ep, pl.Algorithm(), v, i, got[i], want[i])
 							}
 						}
 					}
