@@ -14,6 +14,9 @@ const (
 	flagBias     = 2
 	flagResidual = 4
 	flagReLU     = 8
+	// flagNoPrefetch tells the AVX-512 8×48 kernels not to prefetch their
+	// C and residual tiles; other kernels ignore it.
+	flagNoPrefetch = 16
 )
 
 // kernelGo is the readable specification of the go path's micro-kernel

@@ -79,11 +79,14 @@ func microKernel512(mr, nv int, inPlace bool) {
 		}
 	}
 
-	// Prefetch the C tile (and the residual) unless K is tiny.
+	// Prefetch the C tile (and the residual) unless K is tiny or the
+	// caller's order streams them (flagNoPrefetch).
 	CMPQ(k, U8(16))
 	JL(LabelRef(name + "_pfdone"))
-	prefetchRows(mr, nr, "c", "ldc")
 	fl := Load(Param("flags"), GP64())
+	TESTQ(U32(flagNoPrefetch), fl)
+	JNZ(LabelRef(name + "_pfdone"))
+	prefetchRows(mr, nr, "c", "ldc")
 	TESTQ(U32(flagResidual), fl)
 	JZ(LabelRef(name + "_pfdone"))
 	prefetchRows(mr, nr, "res", "ldr")

@@ -25,6 +25,9 @@ const (
 	flagBias     = 2 // add bias[r] to row r
 	flagResidual = 4 // add the residual tile
 	flagReLU     = 8 // clamp negatives to zero, last
+	// flagNoPrefetch: the 8×48 kernels skip prefetching their C and residual
+	// tiles (the caller's tile order streams them).
+	flagNoPrefetch = 16
 )
 
 func main() {
