@@ -125,7 +125,8 @@ func epilogueRow(c *float32, t *float32, res *float32, n int, bias float32, flag
 
 // kernel8x48 computes the 8×48 tile T = Σ_p a[p*8+r]·b[p*48+j] over k steps and
 // stores c[r*ldc+j] = epilogue(T) for r < rows, j < cols (mask = 1<<cols - 1), the
-// epilogue chosen by flags (see kernelSpec).
+// epilogue chosen by flags (see kernelSpec). Unless flags has flagNoPrefetch or k < 16,
+// it first prefetches the C and residual tiles.
 //
 //go:noescape
 func kernel8x48(k int, a *float32, b *float32, c *float32, ldc int, rows int, cols int, flags int, bias *float32, res *float32, ldr int, mask uint64)
@@ -133,6 +134,7 @@ func kernel8x48(k int, a *float32, b *float32, c *float32, ldc int, rows int, co
 // kernel8x48ip computes the 8×48 tile T = Σ_p a[p*8+r]·b[off[p]+j] over k steps and
 // stores c[r*ldc+j] = epilogue(T) for r < rows, j < cols (mask = 1<<cols - 1), the
 // epilogue chosen by flags (see kernelSpec); it reads b[off[p]+j] for j < cols only.
+// Unless flags has flagNoPrefetch or k < 16, it first prefetches the C and residual tiles.
 //
 //go:noescape
 func kernel8x48ip(k int, a *float32, b *float32, off *int, c *float32, ldc int, rows int, cols int, flags int, bias *float32, res *float32, ldr int, mask uint64)

@@ -44,6 +44,7 @@ func microKernel512(mr, nv int, inPlace bool) {
 			fmt.Sprintf("%s computes the %d×%d tile T = Σ_p a[p*%d+r]·b[off[p]+j] over k steps and", name, mr, nr, mr),
 			"stores c[r*ldc+j] = epilogue(T) for r < rows, j < cols (mask = 1<<cols - 1), the",
 			"epilogue chosen by flags (see kernelSpec); it reads b[off[p]+j] for j < cols only.",
+			"Unless flags has flagNoPrefetch or k < 16, it first prefetches the C and residual tiles.",
 		)
 	} else {
 		TEXT(name, NOSPLIT, "func(k int, a, b, c *float32, ldc, rows, cols, flags int, bias, res *float32, ldr int, mask uint64)")
@@ -51,7 +52,8 @@ func microKernel512(mr, nv int, inPlace bool) {
 		Doc(
 			fmt.Sprintf("%s computes the %d×%d tile T = Σ_p a[p*%d+r]·b[p*%d+j] over k steps and", name, mr, nr, mr, nr),
 			"stores c[r*ldc+j] = epilogue(T) for r < rows, j < cols (mask = 1<<cols - 1), the",
-			"epilogue chosen by flags (see kernelSpec).",
+			"epilogue chosen by flags (see kernelSpec). Unless flags has flagNoPrefetch or k < 16,",
+			"it first prefetches the C and residual tiles.",
 		)
 	}
 	if mr*nv+nv+1 > len(zmm) {
