@@ -23,7 +23,7 @@ func TestFitCaches(t *testing.T) {
 		ker     *gemmKernel
 		caches  cpucache.Sizes
 		mc, nc  int
-		l1Panel bool // a kc×nr packed panel fits L1d (packNarrowConv)
+		l1Panel bool // a kc×nr packed panel fits L1d (packConv)
 	}{
 		{"avx512 zen4", gemmAVX512, zen4, 256, 2016, false},
 		{"avx512 xeon, hyperthreads", gemmAVX512, xeon, 256, 480, true},

@@ -67,31 +67,37 @@ func strideOffsets(ld, k int) *offTable {
 // layer at 7×7 2–4% slower in place, while the other layers ran as fast or
 // up to 13% faster in place (interleaved medians of every layer kind, one
 // and two threads). Where the L1 holds a whole packed panel (kc×48, 48
-// KiB), a convolution's narrow B is packed under fewer rows of A too: see
-// packNarrowConv.
+// KiB), most convolutions' B is packed: see packConv.
 func (g *gemmArgs) packNarrow() bool {
 	return g.m >= 1024 && g.n <= 256
 }
 
-// packNarrowConv reports whether a convolution's B with cols columns an
-// image is better packed: at most 256 columns (14×14 and 7×7 maps, and the
-// strided layers into them) on a CPU whose L1 holds a packed kc×48 panel
-// (48 KiB: Intel since Golden Cove, AMD Zen 5), where the panel then stays
-// in L1 while the row panels of A sweep under it, while rows read in place
-// come from L2. Measured on the 2-core Intel Xeon (48 KiB L1d, session 19,
-// medians of 30 in-process alternations, 4 rotating operands): 512×1024 by
-// 1024×196 149 GFLOP/s packed against 138 in place on one thread, 204
-// against 178 on two; 256×1024 by 1024×196 144 against 135 (one thread),
-// 172 against 173 (two); 512×2048 by 2048×49 97 against 89; 2048×512 by
-// 512×49 alike. Rows aligned to cache lines ran as the unaligned ones, so
-// it is the L1, not line splits. In ResNet-50 passes (ABBA, per-layer
-// medians, 10 rounds each): 1024→512 at 14×14 −0.14 to −0.17 ms on two
-// threads and one, 3×3/2 into 7×7 −0.04 to −0.17, 1024→256 at 14×14 −0.26
-// to −0.29 on one thread. Winograd's planes (dense B, 16-column planes at
-// 14×14) stay in place: packed, 256→256 at 14×14 took 0.47 ms more a pass.
-// The Zen 5 VM (also 48 KiB) has not measured this rule.
-func (g *gemmArgs) packNarrowConv(cols int) bool {
-	return g.isa.gemm.l1Panel && cols <= 256
+// packConv reports whether a convolution's B, with cols columns an image,
+// is better packed on a CPU whose L1 holds a packed kc×48 panel (48 KiB:
+// Intel since Golden Cove, AMD Zen 5): there the packed panel stays in L1
+// while the row panels of A sweep under it, where rows read in place (kc
+// streams a map row apart) come back from L2. Packed are a narrow B (at most
+// 256 columns: 14×14 and 7×7 maps, and the strided layers into them), and a
+// wide one under at least 128 rows of A (16 row panels to amortise the
+// copy) with K over 64. Measured on the 2-core Intel Xeon (48 KiB L1d,
+// session 19), medians of 30–40 in-process alternations with 4 rotating
+// operands: 512×1024 by 1024×196 149 GFLOP/s packed against 138 in place on
+// one thread, 204 against 178 on two; 512×2048 by 2048×49 97 against 89;
+// 512×128 by 128×784 (bias, residual, ReLU) 139–142 against 128–129 on one
+// thread, 232 against 213 on two; 128×256 by 256×3136 117–124 against
+// 107–120; while 64×256 by 256×3136 (8 row panels) ran 108–114 packed
+// against 111–116 in place, and the K = 64 layers keep their row-panel
+// order in place (rowsOuterK). Rows padded to whole cache lines ran as
+// slowly in place as unpadded ones: it is where the panel lives, not line
+// splits. In ResNet-50 passes (ABBA, per-layer medians of 10 rounds): the
+// narrow rule alone took 1024→512 at 14×14 −0.11…−0.17 ms in four runs, the
+// 3×3/2 layers into 14×14 and 7×7 −0.04…−0.23; the wide rule then 128→512
+// at 28×28 −0.26…−0.43 ms in three runs, the 3×3/2 layer into 28×28
+// −0.08…−0.34, 1×1/2 256→512 −0.09…−0.31. Winograd's plane GEMMs (dense B)
+// stay in place: their 16-column planes at 14×14, packed, cost 0.47 ms a
+// pass. The Zen 5 VM (also 48 KiB) has not measured this rule.
+func (g *gemmArgs) packConv(cols int) bool {
+	return g.isa.gemm.l1Panel && (cols <= 256 || (g.m >= 128 && g.k > 64))
 }
 
 // inPlace returns B's columns jc…jc+nc-1 in place: row p is
@@ -117,7 +123,7 @@ func (g *gemmArgs) inPlace(jc, nc int) (src []float32, off []int, ok bool) {
 		} else {
 			t = strideOffsets(s.rowStride, g.k)
 		}
-		if g.packNarrowConv(s.cols) {
+		if g.packConv(s.cols) {
 			return nil, nil, false
 		}
 	default:

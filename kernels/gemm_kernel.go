@@ -15,7 +15,7 @@ type gemmKernel struct {
 	mr, nr     int  // tile rows (broadcast from A) and columns (vectors of B)
 	kc, mc, nc int  // K block (a B micro-panel stays in L1), A block rows (L2), B block columns
 	inPlace    bool // reads B in place where it can (kernel8x48ip; gemm_inplace.go)
-	l1Panel    bool // a packed kc×nr panel fits the L1 (fitCaches; packNarrowConv)
+	l1Panel    bool // a packed kc×nr panel fits the L1 (fitCaches; packConv)
 	bufs       sync.Pool
 }
 
