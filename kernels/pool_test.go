@@ -136,7 +136,7 @@ func TestCheckMaxPool2D(t *testing.T) {
 }
 
 func TestGlobalAvgPool(t *testing.T) {
-	tests := []struct{ c, hw int }{{1, 1}, {3, 49}, {2048, 49}, {64, 3136}}
+	tests := []struct{ c, hw int }{{1, 1}, {3, 49}, {6, 7}, {2048, 49}, {64, 3136}}
 	for i, tc := range tests {
 		t.Run(fmt.Sprintf("%dx%d", tc.c, tc.hw), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(i), 5))
@@ -154,6 +154,11 @@ func TestGlobalAvgPool(t *testing.T) {
 				want := s / float64(tc.hw)
 				if math.Abs(float64(out[ch])-want) > 1e-6*math.Abs(want) {
 					t.Fatalf("channel %d: %g, want %g", ch, out[ch], want)
+				}
+				// Channels summed four at a time keep each sum's order: bit for
+				// bit the one-channel-at-a-time float64 mean, rounded once.
+				if math.Float32bits(out[ch]) != math.Float32bits(float32(want)) {
+					t.Fatalf("channel %d: %g, want %g exactly", ch, out[ch], float32(want))
 				}
 			}
 		})
