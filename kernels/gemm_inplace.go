@@ -76,10 +76,11 @@ func (g *gemmArgs) packNarrow() bool {
 // is better packed on a CPU whose L1 holds a packed kc×48 panel (48 KiB:
 // Intel since Golden Cove, AMD Zen 5): there the packed panel stays in L1
 // while the row panels of A sweep under it, where rows read in place (kc
-// streams a map row apart) come back from L2. Packed are a narrow B (at most
-// 256 columns: 14×14 and 7×7 maps, and the strided layers into them), and a
-// wide one under at least 128 rows of A (16 row panels to amortise the
-// copy) with K over 64. Measured on the 2-core Intel Xeon (48 KiB L1d,
+// streams a map row apart) come back from L2. Packed, under at least 128 rows of A
+// (16 row panels to amortise the copy; in ImageNet ResNets every layer but
+// the stem, the 64-channel ones and the K = 64 ones, no CIFAR layer): a narrow B (at most 256
+// columns: 14×14 and 7×7 maps, and the strided layers into them), and a
+// wide one with K over 64. Measured on the 2-core Intel Xeon (48 KiB L1d,
 // session 19), medians of 30–40 in-process alternations with 4 rotating
 // operands: 512×1024 by 1024×196 149 GFLOP/s packed against 138 in place on
 // one thread, 204 against 178 on two; 512×2048 by 2048×49 97 against 89;
@@ -95,9 +96,13 @@ func (g *gemmArgs) packNarrow() bool {
 // at 28×28 −0.26…−0.43 ms in three runs, the 3×3/2 layer into 28×28
 // −0.08…−0.34, 1×1/2 256→512 −0.09…−0.31. Winograd's plane GEMMs (dense B)
 // stay in place: their 16-column planes at 14×14, packed, cost 0.47 ms a
-// pass. The Zen 5 VM (also 48 KiB) has not measured this rule.
+// pass. CIFAR's layers (16–64 rows) stay in place: packing their 16×16 and
+// 8×8 maps was not measured, and touching the B blocks of the pooled
+// buffers took a 30 s serving soak's RSS from 50 to 57 MiB over the run
+// (the soak allows 10% growth). The Zen 5 VM (also 48 KiB) has not measured
+// this rule.
 func (g *gemmArgs) packConv(cols int) bool {
-	return g.isa.gemm.l1Panel && (cols <= 256 || (g.m >= 128 && g.k > 64))
+	return g.isa.gemm.l1Panel && g.m >= 128 && (cols <= 256 || g.k > 64)
 }
 
 // inPlace returns B's columns jc…jc+nc-1 in place: row p is
