@@ -68,9 +68,7 @@ func strideOffsets(ld, k int) *offTable {
 // up to 13% faster in place (interleaved medians of every layer kind, one
 // and two threads). Where the L1 holds a whole packed panel (kc×48, 48
 // KiB), most convolutions' B is packed: see packConv.
-func (g *gemmArgs) packNarrow() bool {
-	return g.m >= 1024 && g.n <= 256
-}
+func (g *gemmArgs) packNarrow() bool { return g.m >= 1024 && g.n <= 256 }
 
 // packConv reports whether a convolution's B, with cols columns an image,
 // is better packed on a CPU whose L1 holds a packed kc×48 panel (48 KiB:
@@ -122,14 +120,14 @@ func (g *gemmArgs) inPlace(jc, nc int) (src []float32, off []int, ok bool) {
 		if c0+nc > s.cols {
 			return nil, nil, false
 		}
+		if g.packConv(s.cols) {
+			return nil, nil, false
+		}
 		src = s.src[img*s.imgStride+c0:]
 		if s.off != nil {
 			t = s.off
 		} else {
 			t = strideOffsets(s.rowStride, g.k)
-		}
-		if g.packConv(s.cols) {
-			return nil, nil, false
 		}
 	default:
 		return nil, nil, false
@@ -143,16 +141,15 @@ func (g *gemmArgs) inPlace(jc, nc int) (src []float32, off []int, ok bool) {
 // macroInPlace is macro for the in-place kernel: src holds B's columns from
 // jc on, row p of the block at src[off[p]:].
 func (g *gemmArgs) macroInPlace(ker *gemmKernel, ablk []float32, astride int, src []float32, off []int, ic, mc, jc, nc, kc, flags int) {
-	mr, nr := ker.mr, ker.nr
 	_ = off[kc-1]
-	nq := ceilDiv(mc, mr) // row-panel calls a B panel
 	if kc <= rowsOuterK && flags&flagResidual != 0 {
 		g.macroInPlaceRows(ablk, astride, src, off, ic, mc, jc, nc, kc, flags)
 		return
 	}
+	mr, nr := ker.mr, ker.nr
+	nq := ceilDiv(mc, mr) // row-panel calls a B panel
 	for jr := 0; jr < nc; jr += nr {
 		cols := min(nr, nc-jr)
-		mask := uint64(1)<<cols - 1
 		b := unsafe.SliceData(src[jr:])
 		// The next panel's rows, a share before each of this panel's
 		// row-panel calls (see panelPrefetch).
@@ -168,16 +165,21 @@ func (g *gemmArgs) macroInPlace(ker *gemmKernel, ablk []float32, astride int, sr
 				}
 			}
 			ap := ablk[ir/mr*astride : ir/mr*astride+kc*mr]
-			rows := min(mr, mc-ir)
-			i, j := ic+ir, jc+jr
-			if cols <= colsKernel && gemmColumns {
-				g.edgeCols(ap, b, off, kc, i, j, rows, cols, flags)
-				continue
-			}
-			c, bias, res := g.tile(i, j, rows, cols, flags)
-			kernel8x48ip(kc, &ap[0], b, &off[0], &c[0], g.ldc, rows, cols, flags, first(bias), first(res), g.ep.ldr, mask)
+			g.tileInPlace(ap, b, off, kc, ic+ir, jc+jr, min(mr, mc-ir), cols, flags)
 		}
 	}
+}
+
+// tileInPlace computes the rows×cols tile of C at row i, column j from the
+// A panel ap and B's rows at b + off[p], epilogue included: the column
+// kernels for the last ≤ colsKernel columns, else kernel8x48ip.
+func (g *gemmArgs) tileInPlace(ap []float32, b *float32, off []int, kc, i, j, rows, cols, flags int) {
+	if cols <= colsKernel && gemmColumns {
+		g.edgeCols(ap, b, off, kc, i, j, rows, cols, flags)
+		return
+	}
+	c, bias, res := g.tile(i, j, rows, cols, flags)
+	kernel8x48ip(kc, &ap[0], b, &off[0], &c[0], g.ldc, rows, cols, flags, first(bias), first(res), g.ep.ldr, uint64(1)<<cols-1)
 }
 
 // rowsOuterK is the deepest K block whose in-place GEMM runs row panel by
@@ -217,22 +219,12 @@ func (g *gemmArgs) macroInPlaceRows(ablk []float32, astride int, src []float32, 
 	mr, nr := g.isa.gemm.mr, g.isa.gemm.nr
 	for ir := 0; ir < mc; ir += mr {
 		ap := ablk[ir/mr*astride : ir/mr*astride+kc*mr]
-		rows := min(mr, mc-ir)
 		for jr := 0; jr < nc; jr += nr {
-			cols := min(nr, nc-jr)
-			mask := uint64(1)<<cols - 1
-			b := unsafe.SliceData(src[jr:])
 			// The first row panel reads B from memory: prefetch the next panel.
 			if ir == 0 && panelPrefetch && !g.noPrefetch && jr+nr < nc {
 				prefetchPanel(kc, unsafe.SliceData(src[jr+nr:]), &off[0])
 			}
-			i, j := ic+ir, jc+jr
-			if cols <= colsKernel && gemmColumns {
-				g.edgeCols(ap, b, off, kc, i, j, rows, cols, flags)
-				continue
-			}
-			c, bias, res := g.tile(i, j, rows, cols, flags)
-			kernel8x48ip(kc, &ap[0], b, &off[0], &c[0], g.ldc, rows, cols, flags|flagNoPrefetch, first(bias), first(res), g.ep.ldr, mask)
+			g.tileInPlace(ap, unsafe.SliceData(src[jr:]), off, kc, ic+ir, jc+jr, min(mr, mc-ir), min(nr, nc-jr), flags|flagNoPrefetch)
 		}
 	}
 }
