@@ -74,33 +74,38 @@ func (g *gemmArgs) packNarrow() bool { return g.m >= 1024 && g.n <= 256 }
 // is better packed on a CPU whose L1 holds a packed kc×48 panel (48 KiB:
 // Intel since Golden Cove, AMD Zen 5): there the packed panel stays in L1
 // while the row panels of A sweep under it, where rows read in place (kc
-// streams a map row apart) come back from L2. Packed, under at least 128 rows of A
-// (16 row panels to amortise the copy; in ImageNet ResNets every layer but
-// the stem, the 64-channel ones and the K = 64 ones, no CIFAR layer): a narrow B (at most 256
-// columns: 14×14 and 7×7 maps, and the strided layers into them), and a
-// wide one with K over 64. Measured on the 2-core Intel Xeon (48 KiB L1d,
-// session 19), medians of 30–40 in-process alternations with 4 rotating
-// operands: 512×1024 by 1024×196 149 GFLOP/s packed against 138 in place on
-// one thread, 204 against 178 on two; 512×2048 by 2048×49 97 against 89;
-// 512×128 by 128×784 (bias, residual, ReLU) 139–142 against 128–129 on one
-// thread, 232 against 213 on two; 128×256 by 256×3136 117–124 against
-// 107–120; while 64×256 by 256×3136 (8 row panels) ran 108–114 packed
-// against 111–116 in place, and the K = 64 layers keep their row-panel
-// order in place (rowsOuterK). Rows padded to whole cache lines ran as
-// slowly in place as unpadded ones: it is where the panel lives, not line
-// splits. In ResNet-50 passes (ABBA, per-layer medians of 10 rounds): the
-// narrow rule alone took 1024→512 at 14×14 −0.11…−0.17 ms in four runs, the
-// 3×3/2 layers into 14×14 and 7×7 −0.04…−0.23; the wide rule then 128→512
-// at 28×28 −0.26…−0.43 ms in three runs, the 3×3/2 layer into 28×28
-// −0.08…−0.34, 1×1/2 256→512 −0.09…−0.31. Winograd's plane GEMMs (dense B)
-// stay in place: their 16-column planes at 14×14, packed, cost 0.47 ms a
-// pass. CIFAR's layers (16–64 rows) stay in place: packing their 16×16 and
-// 8×8 maps was not measured, and touching the B blocks of the pooled
-// buffers took a 30 s serving soak's RSS from 50 to 57 MiB over the run
-// (the soak allows 10% growth). The Zen 5 VM (also 48 KiB) has not measured
-// this rule.
+// streams a map row apart) come back from L2. Packed: B under at least 128
+// rows of A (16 row panels to amortise the copy), and B under 64 rows where
+// it is wide (more than 256 columns: ImageNet ResNets' 56×56 layers). In
+// ImageNet ResNets that is every layer but the stem (convRows) and
+// Winograd's; no CIFAR layer (16–64 rows; 64 only at 8×8).
+//
+// Measured on the 2-core Intel Xeon (48 KiB L1d), session 19, medians of
+// 30–40 in-process alternations with 4 rotating operands: 512×1024 by
+// 1024×196 149 GFLOP/s packed against 138 in place on one thread, 204
+// against 178 on two; 512×2048 by 2048×49 97 against 89; 512×128 by
+// 128×784 (bias, residual, ReLU) 139–142 against 128–129 on one thread, 232
+// against 213 on two. In ResNet-50 passes (ABBA, per-layer medians of 10
+// rounds): 1024→512 at 14×14 −0.11…−0.17 ms in four runs, the 3×3/2 layers
+// into 14×14 and 7×7 −0.04…−0.23, 128→512 at 28×28 −0.26…−0.43 ms, the
+// 3×3/2 layer into 28×28 −0.08…−0.34, 1×1/2 256→512 −0.09…−0.31. Rows
+// padded to whole cache lines ran as slowly in place as unpadded ones: it
+// is where the panel lives, not line splits.
+// Session 20 (same Xeon, a busy stretch) added the wide K = 64 layers and
+// the 64-row ones at 56×56, packed with K = 64 row panel by row panel
+// (packedRows): 256×64 by 64×3136 with bias, residual and ReLU 103–107
+// GFLOP/s against 80 in place on one thread, 196–200 against 152 on two;
+// 64×256 by 256×3136 86 against 72 and 174 against 143; in ResNet-50
+// passes (in-process alternation, 40 rounds) 64→256 −0.50…−0.71 ms, 256→64
+// −0.12…−0.18, 256→128 −0.09…−0.11 on two threads, whole passes 0.975,
+// 0.985 (two threads) and 0.976 (one); ResNet-18 0.99.
+// Winograd's plane GEMMs (dense B) stay in place: their 16-column planes at
+// 14×14, packed, cost 0.47 ms a pass. CIFAR's layers stay in place:
+// touching the B blocks of the pooled buffers for their 16×16 and 8×8 maps
+// took a 30 s serving soak's RSS from 50 to 57 MiB over the run (the soak
+// allows 10% growth). The Zen 5 VM (also 48 KiB) has not measured this rule.
 func (g *gemmArgs) packConv(cols int) bool {
-	return g.isa.gemm.l1Panel && g.m >= 128 && (cols <= 256 || g.k > 64)
+	return g.isa.gemm.l1Panel && g.m >= 64 && (g.m >= 128 || cols > 256)
 }
 
 // inPlace returns B's columns jc…jc+nc-1 in place: row p is
@@ -184,7 +189,8 @@ func (g *gemmArgs) tileInPlace(ap []float32, b *float32, off []int, kc, i, j, ro
 
 // rowsOuterK is the deepest K block whose in-place GEMM runs row panel by
 // row panel (macroInPlaceRows) instead of column panel by column panel, when
-// its epilogue adds a residual.
+// its epilogue adds a residual; packed, on the AVX-512 path, whatever the
+// epilogue (packedRows).
 // With a shallow K the micro-kernel's epilogue is a large share of its
 // memory traffic: at kc = 64 an 8×48 tile reads 1.5 KiB of residual and
 // writes 1.5 KiB of C for 12 KiB of B and 2 KiB of A, and C and the residual

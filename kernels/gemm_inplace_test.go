@@ -23,7 +23,8 @@ func withInPlace(on bool, f func()) {
 // memory, on one thread and two (other splits: the cost model drops B's
 // packing cost), with and without the epilogue, with and without the next
 // panel's prefetch, with the column panels or the row panels outside, with
-// convolution B read in place or packed (packConv).
+// convolution B read in place or packed (packConv), packed B too in either
+// order (packedRows).
 func TestGemmInPlaceMatchesPacked(t *testing.T) {
 	isatest.Run(t, func(t *testing.T) {
 		if !curISA().gemm.inPlace {
@@ -71,7 +72,7 @@ func TestGemmInPlaceMatchesPacked(t *testing.T) {
 						pf      bool
 						rowsK   int  // rowsOuterK: 0 column panels outside, 1 << 20 row panels
 						l1Panel bool // true packs most convolution B (packConv)
-					}{{true, rowsOuterK, false}, {false, rowsOuterK, false}, {true, 0, false}, {true, 1 << 20, false}, {true, rowsOuterK, true}} {
+					}{{true, rowsOuterK, false}, {false, rowsOuterK, false}, {true, 0, false}, {true, 1 << 20, false}, {true, rowsOuterK, true}, {true, 0, true}, {true, 1 << 20, true}} {
 						got := make([]float32, outN)
 						prevK, prevL1 := rowsOuterK, ker.l1Panel
 						panelPrefetch, rowsOuterK, ker.l1Panel = v.pf, v.rowsK, v.l1Panel
