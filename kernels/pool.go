@@ -117,13 +117,22 @@ func GlobalAvgPool(c, hw int, in, out []float32) {
 	if c < 0 || hw < 1 || len(in) < c*hw || len(out) < c {
 		panic(fmt.Errorf("kernels: global average pool of %d channels × %d values: input has %d values, output %d", c, hw, len(in), len(out)))
 	}
-	for ch := range out[:c] {
-		var s float64
-		for _, v := range in[ch*hw : (ch+1)*hw] {
-			s += float64(v)
+	// Split by channels, each thread a contiguous range: the layer before
+	// split its output channels alike (ResNet-50's last 1×1 layer by rows),
+	// so each thread sums values in its own core's cache. A float64 add
+	// chain of hw values a channel costs about three simple operations a
+	// value: ResNet-50's 2048×49 values took 50 µs on one Intel Xeon thread
+	// (session 20), 59–105 µs on two unsplit.
+	chunks := chunksFor(c, 3*c*hw)
+	parallel(chunks, func(i int) {
+		for ch := i * c / chunks; ch < (i+1)*c/chunks; ch++ {
+			var s float64
+			for _, v := range in[ch*hw : (ch+1)*hw] {
+				s += float64(v)
+			}
+			out[ch] = float32(s / float64(hw))
 		}
-		out[ch] = float32(s / float64(hw))
-	}
+	})
 }
 
 // chunksFor splits n independent items of total cost work (≈ simple
