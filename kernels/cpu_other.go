@@ -96,6 +96,10 @@ func kernel8x1ip(k int, a, b *float32, off *int, c *float32, ldc, rows, flags in
 	panic("kernels: assembly kernel called in a build without it")
 }
 
+func kernel32x1ip(k int, a *float32, astride int, b *float32, off *int, c *float32, ldc, rows, flags int, bias, res *float32, ldr int) {
+	panic("kernels: assembly kernel called in a build without it")
+}
+
 func kernel8x2ip(k int, a, b *float32, off *int, c *float32, ldc, rows, flags int, bias, res *float32, ldr int) {
 	panic("kernels: assembly kernel called in a build without it")
 }

@@ -308,6 +308,11 @@ func (g *gemmArgs) macro512(ker *gemmKernel, ablk []float32, astride int, bbuf [
 				kernel8x48(kc, &ap[0], &bp[0], c, g.ldc, rows, nr, flags, bias, res, g.ep.ldr, fullMask)
 				continue
 			}
+			if nc-jr == 1 && colOff != nil && gemmCol32 && mc-ir > 3*mr {
+				g.edgeCol32(ablk[ir/mr*astride:], astride, &bp[0], colOff, kc, ic+ir, jc+jr, min(4*mr, mc-ir), flags)
+				ir += 3 * mr
+				continue
+			}
 			g.packedTile(ker, ap, bp, colOff, kc, ic+ir, jc+jr, rows, nc-jr, flags)
 		}
 	}

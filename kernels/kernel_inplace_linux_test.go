@@ -155,3 +155,42 @@ func TestColumnKernels(t *testing.T) {
 		}
 	}
 }
+
+// kernel32x1ip equals kernel8x1ip called on each of its four row panels, bit
+// for bit, for every row count from 25 to 32, K tail and epilogue; it writes
+// rows values of C's column and nothing else, and reads no B value past the
+// column (the last row ends at an unreadable page).
+func TestKernel32x1InPlace(t *testing.T) {
+	if !slices.Contains(SupportedISAs(), "avx512") {
+		t.Skip("CPU lacks AVX-512F")
+	}
+	r := rand.New(rand.NewPCG(11, 12))
+	const ld, ldc, ldr, astride = 29, 5, 7, 8*300 + 24
+	for _, k := range []int{1, 2, 3, 4, 5, 7, 9, 33, 256, 300} {
+		a := randSlice(r, 3*astride+k*8)
+		bmem := guardedFloats(t, (k-1)*ld+1)
+		off := make([]int, k)
+		for p := range k {
+			off[p] = (k - 1 - p) * ld
+			bmem[off[p]] = float32(r.NormFloat64())
+		}
+		bias, res := randSlice(r, 32), randSlice(r, 32*ldr)
+		for rows := 25; rows <= 32; rows++ {
+			for flags := range 16 {
+				before := randSlice(r, 32*ldc)
+				want, got := slices.Clone(before), slices.Clone(before)
+				for q := range 4 {
+					if n := min(8, rows-8*q); n > 0 {
+						kernel8x1ip(k, &a[q*astride], &bmem[0], &off[0], &want[8*q*ldc], ldc, n, flags, &bias[8*q], &res[8*q*ldr], ldr)
+					}
+				}
+				kernel32x1ip(k, &a[0], astride, &bmem[0], &off[0], &got[0], ldc, rows, flags, &bias[0], &res[0], ldr)
+				for i := range want {
+					if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
+						t.Fatalf("k %d rows %d flags %d: c[%d] = %v, want %v (kernel8x1ip on each panel)", k, rows, flags, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}

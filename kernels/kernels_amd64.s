@@ -7403,6 +7403,153 @@ kernel8x4ip_c3_store:
 	JL     kernel8x4ip_row
 	RET
 
+// func kernel32x1ip(k int, a *float32, astride int, b *float32, off *int, c *float32, ldc int, rows int, flags int, bias *float32, res *float32, ldr int)
+// Requires: AVX, FMA3
+TEXT ·kernel32x1ip(SB), NOSPLIT, $128-96
+	MOVQ   k+0(FP), AX
+	MOVQ   a+8(FP), CX
+	MOVQ   astride+16(FP), DX
+	SHLQ   $0x02, DX
+	LEAQ   (CX)(DX*2), BX
+	MOVQ   b+24(FP), SI
+	MOVQ   off+32(FP), DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	VXORPS Y15, Y15, Y15
+	CMPQ   AX, $0x04
+	JL     kernel32x1ip_tail
+
+kernel32x1ip_loop:
+	MOVQ         (DI), R8
+	VBROADCASTSS (SI)(R8*4), Y16
+	VFMADD231PS  (CX), Y16, Y0
+	VFMADD231PS  (CX)(DX*1), Y16, Y1
+	VFMADD231PS  (BX), Y16, Y2
+	VFMADD231PS  (BX)(DX*1), Y16, Y3
+	MOVQ         8(DI), R8
+	VBROADCASTSS (SI)(R8*4), Y16
+	VFMADD231PS  32(CX), Y16, Y4
+	VFMADD231PS  32(CX)(DX*1), Y16, Y5
+	VFMADD231PS  32(BX), Y16, Y6
+	VFMADD231PS  32(BX)(DX*1), Y16, Y7
+	MOVQ         16(DI), R8
+	VBROADCASTSS (SI)(R8*4), Y16
+	VFMADD231PS  64(CX), Y16, Y8
+	VFMADD231PS  64(CX)(DX*1), Y16, Y9
+	VFMADD231PS  64(BX), Y16, Y10
+	VFMADD231PS  64(BX)(DX*1), Y16, Y11
+	MOVQ         24(DI), R8
+	VBROADCASTSS (SI)(R8*4), Y16
+	VFMADD231PS  96(CX), Y16, Y12
+	VFMADD231PS  96(CX)(DX*1), Y16, Y13
+	VFMADD231PS  96(BX), Y16, Y14
+	VFMADD231PS  96(BX)(DX*1), Y16, Y15
+	ADDQ         $0x80, CX
+	ADDQ         $0x80, BX
+	ADDQ         $0x20, DI
+	SUBQ         $0x04, AX
+	CMPQ         AX, $0x04
+	JGE          kernel32x1ip_loop
+
+kernel32x1ip_tail:
+	TESTQ        AX, AX
+	JZ           kernel32x1ip_sum
+	MOVQ         (DI), R8
+	VBROADCASTSS (SI)(R8*4), Y16
+	VFMADD231PS  (CX), Y16, Y0
+	VFMADD231PS  (CX)(DX*1), Y16, Y1
+	VFMADD231PS  (BX), Y16, Y2
+	VFMADD231PS  (BX)(DX*1), Y16, Y3
+	CMPQ         AX, $0x01
+	JE           kernel32x1ip_sum
+	MOVQ         8(DI), R8
+	VBROADCASTSS (SI)(R8*4), Y16
+	VFMADD231PS  32(CX), Y16, Y4
+	VFMADD231PS  32(CX)(DX*1), Y16, Y5
+	VFMADD231PS  32(BX), Y16, Y6
+	VFMADD231PS  32(BX)(DX*1), Y16, Y7
+	CMPQ         AX, $0x02
+	JE           kernel32x1ip_sum
+	MOVQ         16(DI), R8
+	VBROADCASTSS (SI)(R8*4), Y16
+	VFMADD231PS  64(CX), Y16, Y8
+	VFMADD231PS  64(CX)(DX*1), Y16, Y9
+	VFMADD231PS  64(BX), Y16, Y10
+	VFMADD231PS  64(BX)(DX*1), Y16, Y11
+
+kernel32x1ip_sum:
+	VADDPS  Y4, Y0, Y0
+	VADDPS  Y12, Y8, Y8
+	VADDPS  Y8, Y0, Y0
+	VMOVUPS Y0, (SP)
+	VADDPS  Y5, Y1, Y1
+	VADDPS  Y13, Y9, Y9
+	VADDPS  Y9, Y1, Y1
+	VMOVUPS Y1, 32(SP)
+	VADDPS  Y6, Y2, Y2
+	VADDPS  Y14, Y10, Y10
+	VADDPS  Y10, Y2, Y2
+	VMOVUPS Y2, 64(SP)
+	VADDPS  Y7, Y3, Y3
+	VADDPS  Y15, Y11, Y11
+	VADDPS  Y11, Y3, Y3
+	VMOVUPS Y3, 96(SP)
+	VZEROUPPER
+	MOVQ    c+40(FP), AX
+	MOVQ    ldc+48(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    res+80(FP), DX
+	MOVQ    ldr+88(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    bias+72(FP), SI
+	MOVQ    rows+56(FP), DI
+	MOVQ    flags+64(FP), R8
+	XORQ    R9, R9
+
+kernel32x1ip_row:
+	VMOVSS (SP)(R9*4), X0
+	TESTQ  $0x00000001, R8
+	JZ     kernel32x1ip_c0_bias
+	VADDSS (AX), X0, X0
+
+kernel32x1ip_c0_bias:
+	TESTQ  $0x00000002, R8
+	JZ     kernel32x1ip_c0_res
+	VADDSS (SI)(R9*4), X0, X0
+
+kernel32x1ip_c0_res:
+	TESTQ  $0x00000004, R8
+	JZ     kernel32x1ip_c0_relu
+	VADDSS (DX), X0, X0
+
+kernel32x1ip_c0_relu:
+	TESTQ  $0x00000008, R8
+	JZ     kernel32x1ip_c0_store
+	VXORPS X1, X1, X1
+	VMAXSS X0, X1, X0
+
+kernel32x1ip_c0_store:
+	VMOVSS X0, (AX)
+	ADDQ   CX, AX
+	ADDQ   BX, DX
+	INCQ   R9
+	CMPQ   R9, DI
+	JL     kernel32x1ip_row
+	RET
+
 // func copyPanels48(n int, src *float32, dst *float32, stride int)
 // Requires: AVX, AVX512F
 TEXT ·copyPanels48(SB), NOSPLIT, $0-32

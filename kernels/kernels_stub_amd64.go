@@ -167,6 +167,13 @@ func kernel8x3ip(k int, a *float32, b *float32, off *int, c *float32, ldc int, r
 //go:noescape
 func kernel8x4ip(k int, a *float32, b *float32, off *int, c *float32, ldc int, rows int, flags int, bias *float32, res *float32, ldr int)
 
+// kernel32x1ip is kernel8x1ip for rows r < rows ≤ 32 of four row panels of A, panel q at
+// a + q·astride: T[8q+r] = Σ_p a[q*astride+p*8+r]·b[off[p]] over k steps, each panel
+// summed as kernel8x1ip sums it, and c[r*ldc] = epilogue(T[r]) (see kernelSpec).
+//
+//go:noescape
+func kernel32x1ip(k int, a *float32, astride int, b *float32, off *int, c *float32, ldc int, rows int, flags int, bias *float32, res *float32, ldr int)
+
 // copyPanels48 copies src[48i:48i+48] to dst[i*stride:i*stride+48] for i < n.
 //
 //go:noescape

@@ -52,6 +52,7 @@ func main() {
 	for c := 1; c <= 4; c++ {
 		colKernel512(c)
 	}
+	colKernel32x1()
 	copyPanels512(3)
 	prefetchPanel()
 	winoGemm512()
