@@ -46,12 +46,20 @@ func FoldBN(name string, p kernels.ConvParams, w, gamma, beta, mean, variance []
 		if variance[o] < 0 {
 			return nil, fmt.Errorf("%s: running_var[%d] = %g is negative", name, o, variance[o])
 		}
-		scale := float64(gamma[o]) / math.Sqrt(float64(variance[o])+eps)
-		for i := o * per; i < (o+1)*per; i++ {
-			c.Weight[i] = float32(float64(w[i]) * scale)
-		}
-		c.Bias[o] = float32(float64(beta[o]) - float64(mean[o])*scale)
 	}
+	// The weights are scaled in channel groups on the kernels' threads: 48 ms of a
+	// ResNet-50 load's 165 on one thread of the Intel Xeon (session 20), where `classify`
+	// pays every millisecond of loading before its first image.
+	groups := min(p.OutC, max(1, len(w)/(1<<16)))
+	parallelFor(groups, func(g int) {
+		for o := g * p.OutC / groups; o < (g+1)*p.OutC/groups; o++ {
+			scale := float64(gamma[o]) / math.Sqrt(float64(variance[o])+eps)
+			for i := o * per; i < (o+1)*per; i++ {
+				c.Weight[i] = float32(float64(w[i]) * scale)
+			}
+			c.Bias[o] = float32(float64(beta[o]) - float64(mean[o])*scale)
+		}
+	})
 	return c, nil
 }
 
