@@ -84,7 +84,7 @@ func runClassify(cmd *cobra.Command, f *classifyFlags, args []string) error {
 			return err
 		}
 	}
-	m, err := f.load(cmd.Context())
+	m, err := f.loadAsync(cmd.Context())
 	if err != nil {
 		return err
 	}
@@ -107,8 +107,9 @@ func runClassify(cmd *cobra.Command, f *classifyFlags, args []string) error {
 	return nil
 }
 
-// classifyTo writes the results of paths to w; an image that fails sets *failed.
-func (f *classifyFlags) classifyTo(w io.Writer, m *resnet.Model, paths []string, failed *bool) error {
+// classifyTo writes the results of paths to w; an image that fails sets *failed. The
+// images are decoded while the model is still being built.
+func (f *classifyFlags) classifyTo(w io.Writer, p *pendingModel, paths []string, failed *bool) error {
 	out := bufio.NewWriter(w)
 	defer out.Flush()
 	emit := func(r classifyResult) {
@@ -129,11 +130,12 @@ func (f *classifyFlags) classifyTo(w io.Writer, m *resnet.Model, paths []string,
 		}
 		out.Flush()
 	}
-	err := forEachBatch(m, paths, f.batch, f.threads, func(path string, logits []float32, err error) {
+	err := forEachBatchOf(p.wait, p.pre, paths, f.batch, f.threads, func(path string, logits []float32, err error) {
 		if err != nil {
 			emit(classifyResult{Image: path, Error: err.Error()})
 			return
 		}
+		m, _ := p.wait() // built: results come after its forward pass
 		t := &tensor.Tensor{Shape: []int{1, len(logits)}, Data: logits}
 		r := classifyResult{Image: path, Top: m.TopK(t, f.topK)[0]}
 		if f.logits {
@@ -156,18 +158,25 @@ func (f *classifyFlags) classifyTo(w io.Writer, m *resnet.Model, paths []string,
 // batch are reused from batch to batch: fresh memory costs a page fault per 4 KiB written
 // (2.5 ms of CPU per image before, on a Zen 5 VM), and the heap grew to twice the model.
 func forEachBatch(m *resnet.Model, paths []string, batch, workers int, fn func(path string, logits []float32, err error)) error {
-	return runBatches(m, len(paths), batch, workers,
-		func(i int, dst []float32) (*tensor.Tensor, error) { return preprocessInput(m, paths[i], dst) },
+	return forEachBatchOf(func() (*resnet.Model, error) { return m, nil }, m, paths, batch, workers, fn)
+}
+
+// forEachBatchOf is forEachBatch preprocessing with pre (its processor and decode options)
+// and running the model net returns, asked for before the first forward pass: a model still
+// being built (pendingModel) is waited for then, while the first images are being decoded.
+func forEachBatchOf(net func() (*resnet.Model, error), pre *resnet.Model, paths []string, batch, workers int, fn func(path string, logits []float32, err error)) error {
+	return runBatches(net, len(paths), batch, workers,
+		func(i int, dst []float32) (*tensor.Tensor, error) { return preprocessInput(pre, paths[i], dst) },
 		func(i int, logits []float32, err error) error {
 			fn(paths[i], logits, err)
 			return nil
 		})
 }
 
-// runBatches is forEachBatch for n inputs that load(i, dst) preprocesses (into dst where it
-// has room); fn gets each input's logits or error in order and stops the run by returning
-// an error, which runBatches returns.
-func runBatches(m *resnet.Model, n, batch, workers int, load func(i int, dst []float32) (*tensor.Tensor, error), fn func(i int, logits []float32, err error) error) error {
+// runBatches is forEachBatchOf for n inputs that load(i, dst) preprocesses (into dst where
+// it has room); fn gets each input's logits or error in order and stops the run by
+// returning an error, which runBatches returns, as it returns net's error.
+func runBatches(net func() (*resnet.Model, error), n, batch, workers int, load func(i int, dst []float32) (*tensor.Tensor, error), fn func(i int, logits []float32, err error) error) error {
 	if batch < 1 || workers < 1 {
 		return fmt.Errorf("batch %d and workers %d must be at least 1", batch, workers)
 	}
@@ -226,9 +235,14 @@ func runBatches(m *resnet.Model, n, batch, workers int, load func(i int, dst []f
 				xs = append(xs, items[i].x)
 			}
 		}
+		// Asked for every batch, images or not, so that a model that cannot be built
+		// is an error even where no image decoded.
+		m, err := net()
+		if err != nil {
+			return err
+		}
 		var logits *tensor.Tensor
 		if len(xs) > 0 {
-			var err error
 			if x, err = resnet.StackInto(x, xs); err != nil {
 				return err
 			}

@@ -263,7 +263,7 @@ func predictEach(m *resnet.Model, n, batch, workers int, bars bool, load func(i 
 		progressbar.OptionSetVisibility(bars), progressbar.OptionClearOnFinish(),
 		progressbar.OptionThrottle(100*time.Millisecond)) // it counts images, not batches
 	defer bar.Finish()
-	err = runBatches(m, n, batch, workers, load, func(i int, logits []float32, err error) error {
+	err = runBatches(func() (*resnet.Model, error) { return m, nil }, n, batch, workers, load, func(i int, logits []float32, err error) error {
 		bar.Add(1)
 		if err != nil {
 			return bad(i, err)
