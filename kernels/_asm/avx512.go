@@ -528,22 +528,33 @@ func colKernel512(c int) {
 			VFMADD231PS_BCST(Mem{Base: bp, Index: ro, Scale: 4, Disp: 4 * j}, av, acc(set, j))
 		}
 	}
+	stepsMod4(name, k, step, func() { PREFETCHT0(Mem{Base: ap, Disp: 1024}) }, func() {
+		ADDQ(U8(128), ap)
+		ADDQ(U8(32), offp)
+	})
+	colEpilogue(name, c, sumSets(c, acc))
+}
+
+// stepsMod4 emits the column kernels' loop over k steps: four at a time, step u of the
+// four into accumulator set u (top first, if any; then advance moves the pointers on by
+// four steps), then the one to three steps left into sets 0, 1, 2; it ends at name_sum.
+func stepsMod4(name string, k Register, step func(u, set int), top, advance func()) {
 	CMPQ(k, U8(4))
 	JL(LabelRef(name + "_tail"))
 	Label(name + "_loop")
-	PREFETCHT0(Mem{Base: ap, Disp: 1024})
+	if top != nil {
+		top()
+	}
 	for u := 0; u < 4; u++ {
 		step(u, u)
 	}
-	ADDQ(U8(128), ap)
-	ADDQ(U8(32), offp)
+	advance()
 	SUBQ(U8(4), k)
 	CMPQ(k, U8(4))
 	JGE(LabelRef(name + "_loop"))
 	Label(name + "_tail")
 	TESTQ(k, k)
 	JZ(LabelRef(name + "_sum"))
-	// The remaining one to three steps go to sets 0, 1, 2, as in the loop.
 	step(0, 0)
 	CMPQ(k, U8(1))
 	JE(LabelRef(name + "_sum"))
@@ -552,16 +563,20 @@ func colKernel512(c int) {
 	JE(LabelRef(name + "_sum"))
 	step(2, 2)
 	Label(name + "_sum")
-	t := AllocLocal(32 * c)
-	for j := 0; j < c; j++ {
+}
+
+// sumSets emits (s0+s1)+(s2+s3) of the four accumulator sets of n vectors each, stores
+// vector j at 32·j of a new local, which it returns, and leaves the vector state clean.
+func sumSets(n int, acc func(set, j int) VecPhysical) Mem {
+	t := AllocLocal(32 * n)
+	for j := 0; j < n; j++ {
 		VADDPS(acc(1, j), acc(0, j), acc(0, j))
 		VADDPS(acc(3, j), acc(2, j), acc(2, j))
 		VADDPS(acc(2, j), acc(0, j), acc(0, j))
 		VMOVUPS(acc(0, j), t.Offset(32*j))
 	}
 	VZEROUPPER()
-
-	colEpilogue(name, c, t)
+	return t
 }
 
 // colEpilogue emits the column kernels' epilogue, row by row for the first
@@ -661,38 +676,12 @@ func colKernel32x1() {
 			VFMADD231PS(panel(q, u), bv, acc(set, q))
 		}
 	}
-	CMPQ(k, U8(4))
-	JL(LabelRef(name + "_tail"))
-	Label(name + "_loop")
-	for u := 0; u < 4; u++ {
-		step(u, u)
-	}
-	ADDQ(U8(128), ap)
-	ADDQ(U8(128), ap2)
-	ADDQ(U8(32), offp)
-	SUBQ(U8(4), k)
-	CMPQ(k, U8(4))
-	JGE(LabelRef(name + "_loop"))
-	Label(name + "_tail")
-	TESTQ(k, k)
-	JZ(LabelRef(name + "_sum"))
-	step(0, 0)
-	CMPQ(k, U8(1))
-	JE(LabelRef(name + "_sum"))
-	step(1, 1)
-	CMPQ(k, U8(2))
-	JE(LabelRef(name + "_sum"))
-	step(2, 2)
-	Label(name + "_sum")
-	t := AllocLocal(32 * 4)
-	for q := 0; q < 4; q++ {
-		VADDPS(acc(1, q), acc(0, q), acc(0, q))
-		VADDPS(acc(3, q), acc(2, q), acc(2, q))
-		VADDPS(acc(2, q), acc(0, q), acc(0, q))
-		VMOVUPS(acc(0, q), t.Offset(32*q))
-	}
-	VZEROUPPER()
-	colEpilogue(name, 1, t)
+	stepsMod4(name, k, step, nil, func() {
+		ADDQ(U8(128), ap)
+		ADDQ(U8(128), ap2)
+		ADDQ(U8(32), offp)
+	})
+	colEpilogue(name, 1, sumSets(4, acc))
 }
 
 // prefetchPanel emits prefetchPanel: for i < n, the cache lines of
