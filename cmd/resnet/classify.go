@@ -84,7 +84,7 @@ func runClassify(cmd *cobra.Command, f *classifyFlags, args []string) error {
 			return err
 		}
 	}
-	m, err := f.loadAsync(cmd.Context())
+	m, err := f.loadAsync(cmd.Context(), nil)
 	if err != nil {
 		return err
 	}

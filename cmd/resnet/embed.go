@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/resnet-go/resnet"
 	"github.com/resnet-go/resnet/internal/atomicfile"
 	"github.com/resnet-go/resnet/npy"
 )
@@ -86,24 +87,18 @@ func runEmbed(cmd *cobra.Command, f *embedFlags, args []string) error {
 			}
 		}
 	}
-	ck, err := f.checkpoint(cmd.Context())
+	// The pooled embedding is what a head-less model returns as its logits. The model is
+	// built while the first images are decoded.
+	p, err := f.loadAsync(cmd.Context(), (*resnet.Checkpoint).DropHead)
 	if err != nil {
 		return err
 	}
-	defer ck.Close()
-	// The pooled embedding is what a head-less model returns as its logits.
-	ck.DropHead()
-	m, err := ck.Build()
-	if err != nil {
-		return err
-	}
-	m.MaxPixels, m.KeepOrientation = f.maxPixels, !f.exifTranspose
 	out := bufio.NewWriter(os.Stdout)
 	defer out.Flush()
 	var rows [][]float32
 	var rowPaths []string
 	failed := false
-	err = forEachBatch(m, paths, f.batch, f.threads, func(path string, emb []float32, err error) {
+	err = forEachBatchOf(p.wait, p.pre, paths, f.batch, f.threads, func(path string, emb []float32, err error) {
 		r := embedResult{Image: path, Embedding: emb}
 		if err != nil {
 			failed = true
@@ -121,6 +116,10 @@ func runEmbed(cmd *cobra.Command, f *embedFlags, args []string) error {
 		b, _ := json.Marshal(r)
 		fmt.Fprintf(out, "%s\n", b)
 	})
+	if err != nil {
+		return err
+	}
+	m, err := p.wait() // also where no image was given (an empty shard)
 	if err != nil {
 		return err
 	}

@@ -273,11 +273,15 @@ func (p *pendingModel) wait() (*resnet.Model, error) {
 	return p.m, p.err
 }
 
-// loadAsync is load with the network built on its own goroutine.
-func (f *modelFlags) loadAsync(ctx context.Context) (*pendingModel, error) {
+// loadAsync is load with the network built on its own goroutine; edit, if not nil,
+// changes the checkpoint first (embed drops the classifier).
+func (f *modelFlags) loadAsync(ctx context.Context, edit func(*resnet.Checkpoint)) (*pendingModel, error) {
 	ck, err := f.checkpoint(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if edit != nil {
+		edit(ck)
 	}
 	p := &pendingModel{done: make(chan struct{})}
 	p.pre = &resnet.Model{Model: &model.Model{Config: *ck.Config}, Processor: ck.Processor, Source: ck.Source,

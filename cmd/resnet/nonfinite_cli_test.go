@@ -61,8 +61,8 @@ func TestBrokenModelsAreRefused(t *testing.T) {
 		}, "the model's output is not finite"},
 	}
 	img := filepath.Join(data, "a", "aa.png")
-	// classify builds the model while it decodes the images: a model that cannot be built is
-	// still the error where no image decodes.
+	// classify and embed build the model while they decode the images: a model that cannot
+	// be built is still the error where no image decodes.
 	bad := filepath.Join(t.TempDir(), "bad.png")
 	if err := os.WriteFile(bad, []byte("not an image"), 0o644); err != nil {
 		t.Fatal(err)
@@ -89,6 +89,7 @@ func TestBrokenModelsAreRefused(t *testing.T) {
 				{"classify", "--model", dir, img},
 				{"classify", "--model", dir, "--json", bad, img},
 				{"classify", "--model", dir, bad},
+				{"embed", "--model", dir, bad},
 				{"eval", "--model", dir, "--dataset", "folder:" + data, "-q"},
 			} {
 				if args[len(args)-1] == bad && strings.Contains(c.want, "output") {
