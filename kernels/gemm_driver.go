@@ -248,7 +248,7 @@ func (g *gemmArgs) rect(m0, m1, n0, n1 int, buf []float32) {
 // A panel q (rows ic+q·mr…) starts at ablk[q·astride]. Column panel by
 // column panel, so a B micro-panel stays in L1 while the row panels of A
 // sweep under it; on the AVX-512 path, K blocks of at most rowsOuterK row
-// panel by row panel instead (see packedRows).
+// panel by row panel instead (see macro512).
 func (g *gemmArgs) macro(ker *gemmKernel, ablk []float32, astride int, bbuf []float32, ic, mc, jc, nc, kc, flags int) {
 	mr, nr := ker.mr, ker.nr
 	ps := ker.panelStride(kc)
@@ -277,11 +277,23 @@ func (g *gemmArgs) macro(ker *gemmKernel, ablk []float32, astride int, bbuf []fl
 // (packedTile) cost about 1% of a ResNet-50 pass: on the 2-core Intel Xeon
 // (session 20, in-process alternation of 40 rounds) passes took 0.990–0.994
 // of the time on two threads without it, 0.947–0.986 on one.
+//
+// K blocks of at most rowsOuterK run row panel by row panel. As in place
+// (macroInPlaceRows), a shallow K block makes the C and residual tiles a
+// large share of a tile's memory traffic, and row panel by row panel each
+// tile continues the 8 (16 with a residual) row streams of the last one,
+// while the packed B block (kc·nc values: 504 KiB at kc 64) is reread from
+// L2, sequentially, panel after panel. Measured on the 2-core Intel Xeon
+// (session 20, a busy stretch; in-process alternation, 4 rotating operands,
+// 40 rounds): 256×64 by 64×3136 with bias, residual and ReLU 103–107
+// GFLOP/s on one thread against 87 column panel by column panel and 80 in
+// place (row order), 196–200 against 165 and 152 on two threads; without
+// the residual 215 against 196 on two.
 func (g *gemmArgs) macro512(ker *gemmKernel, ablk []float32, astride int, bbuf []float32, colOff []int, ic, mc, jc, nc, kc, flags int) {
 	mr, nr := ker.mr, ker.nr
 	ps := ker.panelStride(kc)
 	full := nc / nr * nr // columns in full panels
-	if kc <= rowsOuterK && packedRows {
+	if kc <= rowsOuterK {
 		flags |= flagNoPrefetch
 		for ir := 0; ir < mc; ir += mr {
 			ap := ablk[ir/mr*astride:][:kc*mr]
@@ -308,7 +320,7 @@ func (g *gemmArgs) macro512(ker *gemmKernel, ablk []float32, astride int, bbuf [
 				kernel8x48(kc, &ap[0], &bp[0], c, g.ldc, rows, nr, flags, bias, res, g.ep.ldr, fullMask)
 				continue
 			}
-			if nc-jr == 1 && colOff != nil && gemmCol32 && mc-ir > 3*mr {
+			if col32(nc-jr, mc-ir) {
 				g.edgeCol32(ablk[ir/mr*astride:], astride, &bp[0], colOff, kc, ic+ir, jc+jr, min(4*mr, mc-ir), flags)
 				ir += 3 * mr
 				continue
@@ -359,20 +371,6 @@ func (b *cBand) at(r, col int) (c, res, bias *float32) {
 	}
 	return c, res, bias
 }
-
-// packedRows makes macro run K blocks of at most rowsOuterK row panel by row
-// panel on the AVX-512 path (a variable so tests can run both orders). As in
-// place (macroInPlaceRows), a shallow K block makes the C and residual tiles
-// a large share of a tile's memory traffic, and row panel by row panel each
-// tile continues the 8 (16 with a residual) row streams of the last one,
-// while the packed B block (kc·nc values: 504 KiB at kc 64) is reread from
-// L2, sequentially, panel after panel. Measured on the 2-core Intel Xeon
-// (session 20, a busy stretch; in-process alternation, 4 rotating operands,
-// 40 rounds): 256×64 by 64×3136 with bias, residual and ReLU 103–107
-// GFLOP/s on one thread against 87 column panel by column panel and 80 in
-// place (row order), 196–200 against 165 and 152 on two threads; without
-// the residual 215 against 196 on two.
-var packedRows = true
 
 // packedTile computes the rows×cols tile of C at row i, column j from the
 // packed panels ap and bp: the column kernels for the last ≤ colsKernel

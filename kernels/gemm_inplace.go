@@ -93,7 +93,7 @@ func (g *gemmArgs) packNarrow() bool { return g.m >= 1024 && g.n <= 256 }
 // is where the panel lives, not line splits.
 // Session 20 (same Xeon, a busy stretch) added the wide K = 64 layers and
 // the 64-row ones at 56×56, packed with K = 64 row panel by row panel
-// (packedRows): 256×64 by 64×3136 with bias, residual and ReLU 103–107
+// (macro512): 256×64 by 64×3136 with bias, residual and ReLU 103–107
 // GFLOP/s against 80 in place on one thread, 196–200 against 152 on two;
 // 64×256 by 256×3136 86 against 72 and 174 against 143; in ResNet-50
 // passes (in-process alternation, 40 rounds) 64→256 −0.50…−0.71 ms, 256→64
@@ -177,7 +177,7 @@ func (g *gemmArgs) macroInPlace(ker *gemmKernel, ablk []float32, astride int, sr
 				kernel8x48ip(kc, &ap[0], b, &off[0], c, g.ldc, min(mr, mc-ir), nr, flags, bias, res, g.ep.ldr, fullMask)
 				continue
 			}
-			if cols == 1 && gemmColumns && gemmCol32 && mc-ir > 3*mr {
+			if col32(cols, mc-ir) {
 				g.edgeCol32(ablk[ir/mr*astride:], astride, b, off, kc, ic+ir, jc+jr, min(4*mr, mc-ir), flags)
 				ir += 3 * mr
 				continue
@@ -202,7 +202,7 @@ func (g *gemmArgs) tileInPlace(ap []float32, b *float32, off []int, kc, i, j, ro
 // rowsOuterK is the deepest K block whose in-place GEMM runs row panel by
 // row panel (macroInPlaceRows) instead of column panel by column panel, when
 // its epilogue adds a residual; packed, on the AVX-512 path, whatever the
-// epilogue (packedRows).
+// epilogue (macro512).
 // With a shallow K the micro-kernel's epilogue is a large share of its
 // memory traffic: at kc = 64 an 8×48 tile reads 1.5 KiB of residual and
 // writes 1.5 KiB of C for 12 KiB of B and 2 KiB of A, and C and the residual
@@ -298,8 +298,9 @@ func (g *gemmArgs) edgeCol32(ablk []float32, astride int, b *float32, off []int,
 	kernel32x1ip(kc, &ablk[0], astride, b, &off[0], &c[0], g.ldc, rows, flags, first(bias), first(res), g.ep.ldr)
 }
 
-// gemmCol32 enables edgeCol32; benchmarks switch it off to compare.
-var gemmCol32 = true
+// col32 reports whether the last panel, cols wide, is served by edgeCol32
+// for the rows rows left of the block: a single column, four row panels.
+func col32(cols, rows int) bool { return cols == 1 && gemmColumns && rows > 24 }
 
 // edgeCols computes rows i…i+rows-1, columns j…j+cols-1 (cols ≤ colsKernel)
 // of C with a column kernel, B's row p at b + off[p], epilogue included.

@@ -24,7 +24,7 @@ func withInPlace(on bool, f func()) {
 // packing cost), with and without the epilogue, with and without the next
 // panel's prefetch, with the column panels or the row panels outside, with
 // convolution B read in place or packed (packConv), packed B too in either
-// order (packedRows).
+// order (macro512).
 func TestGemmInPlaceMatchesPacked(t *testing.T) {
 	isatest.Run(t, func(t *testing.T) {
 		if !curISA().gemm.inPlace {

@@ -242,17 +242,11 @@ func (f *modelFlags) check() error {
 
 // load builds the model.
 func (f *modelFlags) load(ctx context.Context) (*resnet.Model, error) {
-	ck, err := f.checkpoint(ctx)
+	p, err := f.loadAsync(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	defer ck.Close()
-	m, err := ck.Build()
-	if err != nil {
-		return nil, err
-	}
-	m.MaxPixels, m.KeepOrientation = f.maxPixels, !f.exifTranspose
-	return m, nil
+	return p.wait()
 }
 
 // pendingModel is a model whose network is built on its own goroutine (modelFlags.loadAsync)
