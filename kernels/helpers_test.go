@@ -50,16 +50,18 @@ func fill(s []float32, v float32) []float32 {
 func refGemm(m, n, k int, a []float32, lda int, b []float32, ldb int) (prod, mag []float64) {
 	prod = make([]float64, m*n)
 	mag = make([]float64, m*n)
+	// Row by row of B, so that B is read along its rows (a column walk missed a cache line
+	// on every product, the slowest part of the kernel tests under qemu-user); every
+	// element still sums its products in order of p.
 	for i := 0; i < m; i++ {
-		for j := 0; j < n; j++ {
-			var s, sa float64
-			for p := 0; p < k; p++ {
-				x := float64(a[i*lda+p]) * float64(b[p*ldb+j])
-				s += x
-				sa += math.Abs(x)
+		s, sa := prod[i*n:(i+1)*n], mag[i*n:(i+1)*n]
+		for p := 0; p < k; p++ {
+			ai := float64(a[i*lda+p])
+			for j, bv := range b[p*ldb : p*ldb+n] {
+				x := ai * float64(bv)
+				s[j] += x
+				sa[j] += math.Abs(x)
 			}
-			prod[i*n+j] = s
-			mag[i*n+j] = sa
 		}
 	}
 	return prod, mag
