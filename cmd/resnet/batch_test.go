@@ -126,7 +126,7 @@ func TestPredictAllReusesBuffers(t *testing.T) {
 		t.Fatalf("the model gives only %d classes over the samples: a mix-up would go unseen", distinct)
 	}
 	for _, batch := range []int{3, 7, 20} {
-		got, err := predictAll(m, examples, batch, 2, false)
+		got, err := predictAll(built(m), examples, batch, 2, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,12 +154,12 @@ func TestPredictListedMatchesPredictAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n = 60
-	preds, labels, skipped, err := predictListed(m, sample(listing.Listed, n), datasets.Options{}, spec, 7, 2, false)
+	preds, labels, skipped, err := predictListed(built(m), sample(listing.Listed, n), datasets.Options{}, spec, 7, 2, false)
 	if err != nil || len(skipped) != 0 {
 		t.Fatalf("%v; skipped %v", err, skipped)
 	}
 	ex := sample(examples, n)
-	want, err := predictAll(m, ex, 7, 2, false)
+	want, err := predictAll(built(m), ex, 7, 2, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,4 +185,11 @@ func imagenetSamples(t *testing.T) []string {
 		t.Fatal("want the 20 ImageNet samples under ../shared/data/images/imagenet-val-samples")
 	}
 	return samples
+}
+
+// built is a pendingModel that is m, built already.
+func built(m *resnet.Model) *pendingModel {
+	p := &pendingModel{pre: m, m: m, done: make(chan struct{})}
+	close(p.done)
+	return p
 }

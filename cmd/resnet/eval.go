@@ -14,7 +14,6 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
-	"github.com/resnet-go/resnet"
 	"github.com/resnet-go/resnet/datasets"
 	"github.com/resnet-go/resnet/tensor"
 )
@@ -86,10 +85,14 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 	if err := checkDecodeFlags(f.fs, spec); err != nil {
 		return err
 	}
-	m, err := f.load(cmd.Context())
+	// The network is built on its own goroutine while the dataset is listed or read and the
+	// first images are decoded (as in classify); m, its config and processor, is all that
+	// needs until the first forward pass.
+	pm, err := f.loadAsync(cmd.Context(), nil)
 	if err != nil {
 		return err
 	}
+	m := pm.pre
 	f.columnFlags.hub = f.hubClient() // progress bars for hf: downloads
 	policy, err := datasets.ParseBadImagePolicy(f.onBad)
 	if err != nil {
@@ -130,11 +133,14 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 		}
 		var more []datasets.BadImage
 		noteLimit(f.limit, len(listing.Listed))
-		preds, want, more, err = predictListed(m, sample(listing.Listed, f.limit), opts, spec, f.batch, f.threads, f.bars())
+		preds, want, more, err = predictListed(pm, sample(listing.Listed, f.limit), opts, spec, f.batch, f.threads, f.bars())
 		if err != nil {
 			return err
 		}
 		skipped = append(skipped, more...)
+		if _, err := pm.wait(); err != nil {
+			return err // where no batch ran, none asked for it
+		}
 		if len(preds) == 0 {
 			return fmt.Errorf("%s: no readable images (%d unreadable)", spec, len(skipped))
 		}
@@ -148,8 +154,11 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 		}
 		noteLimit(f.limit, len(examples))
 		examples = sample(examples, f.limit)
-		if preds, err = predictAll(m, examples, f.batch, f.threads, f.bars()); err != nil {
+		if preds, err = predictAll(pm, examples, f.batch, f.threads, f.bars()); err != nil {
 			return err
+		}
+		if _, err := pm.wait(); err != nil {
+			return err // where no batch ran, none asked for it
 		}
 		for _, ex := range examples {
 			want = append(want, ex.Label)
@@ -215,14 +224,14 @@ func (e decodeError) Unwrap() error { return e.error }
 // the arg-max class and the true label of every image that decoded; one that did not stops
 // the run under BadImageFail, or is reported to opts.Warn and returned in skipped under
 // BadImageSkip.
-func predictListed(m *resnet.Model, items []datasets.Listed, opts datasets.Options, spec datasets.Spec, batch, workers int, bars bool) (preds, labels []int, skipped []datasets.BadImage, err error) {
-	preds, kept, err := predictEach(m, len(items), batch, workers, bars, func(i int, dst []float32) (*tensor.Tensor, error) {
+func predictListed(p *pendingModel, items []datasets.Listed, opts datasets.Options, spec datasets.Spec, batch, workers int, bars bool) (preds, labels []int, skipped []datasets.BadImage, err error) {
+	preds, kept, err := predictEach(p, len(items), batch, workers, bars, func(i int, dst []float32) (*tensor.Tensor, error) {
 		img, err := items[i].Decode(opts)
 		if err != nil {
 			return nil, decodeError{err}
 		}
 		defer img.Release()
-		return m.PreprocessRGBInto(img, dst)
+		return p.pre.PreprocessRGBInto(img, dst)
 	}, func(i int, err error) error {
 		var de decodeError
 		if !errors.As(err, &de) {
@@ -246,30 +255,31 @@ func predictListed(m *resnet.Model, items []datasets.Listed, opts datasets.Optio
 
 // predictAll returns the arg-max class of every example (decoded already), preprocessed on
 // `workers` goroutines while the model runs; an error stops it.
-func predictAll(m *resnet.Model, examples []datasets.Example, batch, workers int, bars bool) ([]int, error) {
-	preds, _, err := predictEach(m, len(examples), batch, workers, bars, func(i int, dst []float32) (*tensor.Tensor, error) {
-		return m.PreprocessRGBInto(examples[i].Image, dst)
+func predictAll(p *pendingModel, examples []datasets.Example, batch, workers int, bars bool) ([]int, error) {
+	preds, _, err := predictEach(p, len(examples), batch, workers, bars, func(i int, dst []float32) (*tensor.Tensor, error) {
+		return p.pre.PreprocessRGBInto(examples[i].Image, dst)
 	}, func(_ int, err error) error { return err })
 	return preds, err
 }
 
-// predictEach runs n images through the model with runBatches, load(i, dst) preprocessing
+// predictEach runs n images through the model p (waited for at the first batch, so that it is
+// built while the first images are preprocessed) with runBatches, load(i, dst) preprocessing
 // image i, and returns in order the arg-max class of each image that loaded and its index.
 // An image that did not goes to bad, which stops the run by returning an error or leaves
 // the image out by returning nil.
-func predictEach(m *resnet.Model, n, batch, workers int, bars bool, load func(i int, dst []float32) (*tensor.Tensor, error), bad func(i int, err error) error) (preds, kept []int, err error) {
+func predictEach(p *pendingModel, n, batch, workers int, bars bool, load func(i int, dst []float32) (*tensor.Tensor, error), bad func(i int, err error) error) (preds, kept []int, err error) {
 	bar := progressbar.NewOptions(n, progressbar.OptionSetDescription("evaluating"),
 		progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowCount(), progressbar.OptionShowIts(),
 		progressbar.OptionSetVisibility(bars), progressbar.OptionClearOnFinish(),
 		progressbar.OptionThrottle(100*time.Millisecond)) // it counts images, not batches
 	defer bar.Finish()
-	err = runBatches(func() (*resnet.Model, error) { return m, nil }, n, batch, workers, load, func(i int, logits []float32, err error) error {
+	err = runBatches(p.wait, n, batch, workers, load, func(i int, logits []float32, err error) error {
 		bar.Add(1)
 		if err != nil {
 			return bad(i, err)
 		}
 		t := &tensor.Tensor{Shape: []int{1, len(logits)}, Data: logits}
-		preds, kept = append(preds, m.TopK(t, 1)[0][0].Index), append(kept, i)
+		preds, kept = append(preds, p.pre.TopK(t, 1)[0][0].Index), append(kept, i)
 		return nil
 	})
 	return preds, kept, err

@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -67,6 +68,15 @@ func TestBrokenModelsAreRefused(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("not an image"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// And eval, which builds it while the dataset is listed: a class folder whose only image
+	// is unreadable, skipped, runs no batch.
+	badSet := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(badSet, "a"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(badSet, "a", "bad.png"), []byte("not an image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -91,8 +101,9 @@ func TestBrokenModelsAreRefused(t *testing.T) {
 				{"classify", "--model", dir, bad},
 				{"embed", "--model", dir, bad},
 				{"eval", "--model", dir, "--dataset", "folder:" + data, "-q"},
+				{"eval", "--model", dir, "--dataset", "folder:" + badSet, "--on-bad-image", "skip", "-q"},
 			} {
-				if args[len(args)-1] == bad && strings.Contains(c.want, "output") {
+				if (args[len(args)-1] == bad || slices.Contains(args, "folder:"+badSet)) && strings.Contains(c.want, "output") {
 					continue // this model builds; with no image, no output to refuse
 				}
 				stdout, errOut, code := run(t, args...)
