@@ -11,7 +11,18 @@ var minParallelFlops = float64(1 << 21)
 
 // streamCost is the cost of reading one prepacked A element from L3 or
 // memory (each task streams the A rows it needs), in the units of packCost.
-const streamCost = 2
+// It was 2, as if the weights came from a nearby cache; a VM's share of the
+// L3 rarely holds a network's weights from one pass to the next (ResNet-50's
+// 143 MiB), so they come from memory, and a column split makes both threads
+// stream all of them. At 8 the two-thread split of ResNet-50's 1024→256
+// layers at 14×14 and its 3×3/2 layer into 14×14 turns to rows (each thread
+// half the weights, all of B packed): on the 2-core Intel Xeon (session 21,
+// passes alternating the two values, per-layer medians of 30 rounds, three
+// runs) 1024→256 −7…−14% and the 3×3/2 layer −3…−15%, the other layers
+// unchanged, ResNet-18 and batch 8 alike. Same products, same bits. On 4 to
+// 16 threads more grids turn to rows (fewer threads streaming the same
+// weights); not measured there.
+const streamCost = 8
 
 // taskCost is the fixed cost of a task (hand-off, buffers) in multiply-adds.
 const taskCost = 100000
