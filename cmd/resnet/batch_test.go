@@ -13,7 +13,7 @@ import (
 	"github.com/resnet-go/resnet/tensor"
 )
 
-// TestForEachBatchReusesBuffers runs forEachBatch, which reuses its pixel buffers and its
+// TestForEachBatchReusesBuffers runs forEachBatchOf, which reuses its pixel buffers and its
 // batch from batch to batch, over photos of several sizes with a broken file among them:
 // every image must get the logits of a batch of the same images built from fresh tensors,
 // in input order, and the broken file its error.
@@ -70,7 +70,7 @@ func TestForEachBatchReusesBuffers(t *testing.T) {
 			}
 		}
 		i := 0
-		err := forEachBatch(m, paths, c.batch, c.workers, func(path string, logits []float32, err error) {
+		err := forEachBatchOf(built(m).wait, m, paths, c.batch, c.workers, func(path string, logits []float32, err error) {
 			switch {
 			case i >= len(paths) || path != paths[i]:
 				t.Fatalf("batch %d: call %d for %s", c.batch, i, path)

@@ -149,21 +149,17 @@ func (f *classifyFlags) classifyTo(w io.Writer, p *pendingModel, paths []string,
 	return out.Flush()
 }
 
-// forEachBatch preprocesses images, runs them through the model in batches and calls fn for
-// every path in input order, with its logits or its own error. The processor gives every
-// image the same size, so any images can share a batch. Decoding and preprocessing run on
-// `workers` goroutines up to two batches ahead of the forward passes, so a folder of photos
-// runs at close to the engine's speed (a 512×512 JPEG takes 3.5 ms to decode and resize on one
-// Zen 5 core, a seventh of a ResNet-50 forward pass on two). The images' tensors and the
-// batch are reused from batch to batch: fresh memory costs a page fault per 4 KiB written
-// (2.5 ms of CPU per image before, on a Zen 5 VM), and the heap grew to twice the model.
-func forEachBatch(m *resnet.Model, paths []string, batch, workers int, fn func(path string, logits []float32, err error)) error {
-	return forEachBatchOf(func() (*resnet.Model, error) { return m, nil }, m, paths, batch, workers, fn)
-}
-
-// forEachBatchOf is forEachBatch preprocessing with pre (its processor and decode options)
-// and running the model net returns, asked for before the first forward pass: a model still
-// being built (pendingModel) is waited for then, while the first images are being decoded.
+// forEachBatchOf preprocesses images with pre (its processor and decode options), runs them
+// in batches through the model net returns and calls fn for every path in input order, with
+// its logits or its own error. net is asked for before each forward pass: a model still being
+// built (pendingModel) is waited for then, while the first images are being decoded. The
+// processor gives every image the same size, so any images can share a batch. Decoding and
+// preprocessing run on `workers` goroutines up to two batches ahead of the forward passes, so
+// a folder of photos runs at close to the engine's speed (a 512×512 JPEG takes 3.5 ms to
+// decode and resize on one Zen 5 core, a seventh of a ResNet-50 forward pass on two). The
+// images' tensors and the batch are reused from batch to batch: fresh memory costs a page
+// fault per 4 KiB written (2.5 ms of CPU per image before, on a Zen 5 VM), and the heap grew
+// to twice the model.
 func forEachBatchOf(net func() (*resnet.Model, error), pre *resnet.Model, paths []string, batch, workers int, fn func(path string, logits []float32, err error)) error {
 	return runBatches(net, len(paths), batch, workers,
 		func(i int, dst []float32) (*tensor.Tensor, error) { return preprocessInput(pre, paths[i], dst) },

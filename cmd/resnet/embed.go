@@ -58,7 +58,7 @@ type embedResult struct {
 
 func runEmbed(cmd *cobra.Command, f *embedFlags, args []string) error {
 	if f.batch < 1 {
-		return fmt.Errorf("--batch must be at least 1") // 0 spun forever in forEachBatch
+		return fmt.Errorf("--batch must be at least 1") // 0 spun forever in forEachBatchOf
 	}
 	if f.output != "" && !strings.HasSuffix(f.output, ".npy") {
 		return fmt.Errorf("--output %s: only .npy is supported", f.output)
