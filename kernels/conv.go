@@ -350,7 +350,7 @@ func (s *rowSweep) row(y, ic, mc int, c []float32, ldc int, res []float32) {
 	if res != nil {
 		row.ep.res = res
 	}
-	row.macroInPlace(s.ker, s.a[ic*kc:], kc*mr, s.src[y*s.ew:], s.off, ic, mc, 0, s.ow, kc, s.flags)
+	row.macroInPlace(s.ker, s.a[ic*kc:], kc*mr, s.src[y*s.ew:], s.off, ic, mc, 0, s.ow, kc, s.flags, nil)
 }
 
 // copyRow copies row y of output channel o of image img from the extended

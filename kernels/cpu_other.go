@@ -135,3 +135,7 @@ func winoOutV4(mt *float32, stride int, d *int32, e *float32, out, res *float32,
 func prefetchPanel(n int, b *float32, off *int) {
 	panic("kernels: assembly kernel called in a build without it")
 }
+
+func gatherPanel48(n int, b *float32, off *int, dst *float32) {
+	panic("kernels: assembly kernel called in a build without it")
+}

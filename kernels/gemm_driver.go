@@ -220,6 +220,10 @@ func (g *gemmArgs) rect(m0, m1, n0, n1 int, buf []float32) {
 	for jc := n0; jc < n1; jc += ncb {
 		nc := min(ncb, n1-jc)
 		bsrc, boff, inPlace := g.inPlace(jc, nc)
+		var pbuf []float32 // a panel of B gathered from its rows (gatherB)
+		if inPlace && g.gatherB() {
+			pbuf = bbuf
+		}
 		kHi := g.k
 		if g.kHi > 0 {
 			kHi = g.kHi
@@ -246,7 +250,7 @@ func (g *gemmArgs) rect(m0, m1, n0, n1 int, buf []float32) {
 					packA(abuf, g.a, g.lda, ic, mc, pc, kc, ker.mr)
 				}
 				if inPlace {
-					g.macroInPlace(ker, ablk, astride, bsrc, boff[pc:pc+kc], ic, mc, jc, nc, kc, flags)
+					g.macroInPlace(ker, ablk, astride, bsrc, boff[pc:pc+kc], ic, mc, jc, nc, kc, flags, pbuf)
 				} else {
 					g.macro(ker, ablk, astride, bbuf, ic, mc, jc, nc, kc, flags)
 				}

@@ -108,6 +108,29 @@ func (g *gemmArgs) packConv(cols int) bool {
 	return g.isa.gemm.l1Panel && g.m >= 64 && (g.m >= 128 || cols > 256)
 }
 
+// gatherB reports whether a convolution's B that packConv would pack is
+// read in place instead with each full panel gathered into one contiguous
+// kc×48 copy just before the row panels of A sweep it (gatherPanel48,
+// macroInPlace): under at most 64 rows of A with K over rowsOuterK
+// (ResNet-50's 256→64 layers at 56×56). With so few row panels the packed
+// B block serves one sweep only, yet at nc = 2016 and kc = 256 it is 2 MiB,
+// a 2 MiB L2's worth: packed whole, it is written out and read back from
+// L3 or memory, where the one-panel copy (48 KiB) is read back from L1 and
+// L2 and its rows arrive early (the next panel is prefetched while this
+// one is multiplied, as in place). Same kernel sums, same bits. Measured
+// on the 2-core Intel Xeon (session 22; ResNet-50 passes alternating the
+// two ways, medians of 40 paired per-layer differences): 256→64 at 56×56
+// −0.25 ms a pass on one thread (1.95 → 1.71) and −0.20 on two (1.37 →
+// 1.17); every other layer within ±0.08 (noise). Packing in groups of 4
+// panels (192 columns) gained as much (−0.24) but lost on other layers;
+// groups of 1 and 2 through the packing code were slower (+0.19, +0.7: a
+// call per row); gathering for every packConv layer gained only here;
+// prefetching two panels ahead instead of one +0.04.
+func (g *gemmArgs) gatherB() bool {
+	s, ok := g.b.(*imagesB)
+	return ok && g.isa.gemm.nr == 48 && g.m <= 64 && g.k > rowsOuterK && g.packConv(s.cols)
+}
+
 // inPlace returns B's columns jc…jc+nc-1 in place: row p is
 // src[off[p] : off[p]+nc]. ok is false where B must be packed: no in-place
 // kernel on this path, a B that is not in memory, or a block spanning
@@ -125,7 +148,7 @@ func (g *gemmArgs) inPlace(jc, nc int) (src []float32, off []int, ok bool) {
 		if c0+nc > s.cols {
 			return nil, nil, false
 		}
-		if g.packConv(s.cols) {
+		if g.packConv(s.cols) && !g.gatherB() {
 			return nil, nil, false
 		}
 		src = s.src[img*s.imgStride+c0:]
@@ -144,8 +167,10 @@ func (g *gemmArgs) inPlace(jc, nc int) (src []float32, off []int, ok bool) {
 }
 
 // macroInPlace is macro for the in-place kernel: src holds B's columns from
-// jc on, row p of the block at src[off[p]:].
-func (g *gemmArgs) macroInPlace(ker *gemmKernel, ablk []float32, astride int, src []float32, off []int, ic, mc, jc, nc, kc, flags int) {
+// jc on, row p of the block at src[off[p]:]. With a panel buffer pbuf (kc·nr
+// values; gatherB), each full panel is first gathered into it and multiplied
+// by the packed kernel.
+func (g *gemmArgs) macroInPlace(ker *gemmKernel, ablk []float32, astride int, src []float32, off []int, ic, mc, jc, nc, kc, flags int, pbuf []float32) {
 	_ = off[kc-1]
 	if kc <= rowsOuterK && flags&flagResidual != 0 {
 		g.macroInPlaceRows(ablk, astride, src, off, ic, mc, jc, nc, kc, flags)
@@ -155,9 +180,16 @@ func (g *gemmArgs) macroInPlace(ker *gemmKernel, ablk []float32, astride int, sr
 	nq := ceilDiv(mc, mr) // row-panel calls a B panel
 	full := nc / nr * nr  // columns in full panels: kernel8x48ip straight from band
 	band := g.band(ic, mc, jc, full, flags)
+	if pbuf != nil {
+		pbuf = pbuf[:kc*nr]
+	}
 	for jr := 0; jr < nc; jr += nr {
 		cols := min(nr, nc-jr)
 		b := unsafe.SliceData(src[jr:])
+		gathered := pbuf != nil && jr < full
+		if gathered {
+			gatherPanel48(kc, b, &off[0], &pbuf[0])
+		}
 		// The next panel's rows, a share before each of this panel's
 		// row-panel calls (see panelPrefetch).
 		var next *float32
@@ -172,6 +204,11 @@ func (g *gemmArgs) macroInPlace(ker *gemmKernel, ablk []float32, astride int, sr
 				}
 			}
 			ap := ablk[ir/mr*astride:][:kc*mr]
+			if gathered {
+				c, res, bias := band.at(ir, jr)
+				kernel8x48(kc, &ap[0], &pbuf[0], c, g.ldc, min(mr, mc-ir), nr, flags, bias, res, g.ep.ldr, fullMask)
+				continue
+			}
 			if jr < full {
 				c, res, bias := band.at(ir, jr)
 				kernel8x48ip(kc, &ap[0], b, &off[0], c, g.ldc, min(mr, mc-ir), nr, flags, bias, res, g.ep.ldr, fullMask)

@@ -49,6 +49,8 @@ func TestGemmInPlaceMatchesPacked(t *testing.T) {
 			{conv(300, 9, 40, 3, 2), 1},   // K = 2700: several K blocks
 			{conv(96, 7, 64, 1, 1), 1},    // 49 columns: the last by the column kernel
 			{conv(64, 14, 32, 1, 1), 1},   // 196 columns: the last 4 by the column kernel
+			{conv(256, 30, 64, 1, 1), 1},  // 64 rows, 900 columns: panels gathered (gatherB)
+			{conv(600, 17, 64, 1, 1), 2},  // gathered, three K blocks, 289 columns an image
 		} {
 			p, n := tc.p, tc.n
 			r := rand.New(rand.NewPCG(uint64(p.InC), uint64(p.OutC)))

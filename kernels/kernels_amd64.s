@@ -7599,6 +7599,33 @@ prefetchPanel_loop:
 prefetchPanel_done:
 	RET
 
+// func gatherPanel48(n int, b *float32, off *int, dst *float32)
+// Requires: AVX, AVX512F
+TEXT ·gatherPanel48(SB), NOSPLIT, $0-32
+	MOVQ  n+0(FP), AX
+	MOVQ  b+8(FP), CX
+	MOVQ  off+16(FP), DX
+	MOVQ  dst+24(FP), BX
+	TESTQ AX, AX
+	JZ    gatherPanel48_done
+
+gatherPanel48_loop:
+	MOVQ    (DX), SI
+	VMOVUPS (CX)(SI*4), Z0
+	VMOVUPS 64(CX)(SI*4), Z1
+	VMOVUPS 128(CX)(SI*4), Z2
+	VMOVUPS Z0, (BX)
+	VMOVUPS Z1, 64(BX)
+	VMOVUPS Z2, 128(BX)
+	ADDQ    $0x08, DX
+	ADDQ    $0x000000c0, BX
+	DECQ    AX
+	JNZ     gatherPanel48_loop
+
+gatherPanel48_done:
+	VZEROUPPER
+	RET
+
 // func winoGemm8x48(k int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, n int)
 // Requires: AVX, AVX512F
 TEXT ·winoGemm8x48(SB), NOSPLIT, $0-64

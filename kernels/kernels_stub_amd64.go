@@ -184,6 +184,11 @@ func copyPanels48(n int, src *float32, dst *float32, stride int)
 //go:noescape
 func prefetchPanel(n int, b *float32, off *int)
 
+// gatherPanel48 copies b[off[i]:off[i]+48] to dst[48i:48i+48] for i < n.
+//
+//go:noescape
+func gatherPanel48(n int, b *float32, off *int, dst *float32)
+
 // winoGemm8x48 sets C = A·B for the m×k matrix A packed in panels of 8 rows (k·8 values
 // each, rows past m zero, as PackedA for the 8×48 kernel with k ≤ its kc), B k×n (row
 // stride ldb) and C m×n (row stride ldc); n must be a positive multiple of 16, k and m

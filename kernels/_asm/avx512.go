@@ -709,3 +709,35 @@ func prefetchPanel() {
 	Label(name + "_done")
 	RET()
 }
+
+// gatherPanel48 emits gatherPanel48: a B micro-panel of 48 columns copied
+// from rows that lie where they are (b + off[i]) into a packed panel, so
+// that the row panels of A sweep a contiguous copy (gemm_inplace.go).
+func gatherPanel48() {
+	name := "gatherPanel48"
+	TEXT(name, NOSPLIT, "func(n int, b *float32, off *int, dst *float32)")
+	Pragma("noescape")
+	Doc(name + " copies b[off[i]:off[i]+48] to dst[48i:48i+48] for i < n.")
+	n := Load(Param("n"), GP64())
+	b := Load(Param("b"), GP64())
+	off := Load(Param("off"), GP64())
+	dst := Load(Param("dst"), GP64())
+	o := GP64()
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	Label(name + "_loop")
+	MOVQ(Mem{Base: off}, o)
+	for v := 0; v < 3; v++ {
+		VMOVUPS(Mem{Base: b, Index: o, Scale: 4, Disp: 64 * v}, zmm[v])
+	}
+	for v := 0; v < 3; v++ {
+		VMOVUPS(zmm[v], Mem{Base: dst, Disp: 64 * v})
+	}
+	ADDQ(U8(8), off)
+	ADDQ(U32(192), dst)
+	DECQ(n)
+	JNZ(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}

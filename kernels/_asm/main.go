@@ -55,6 +55,7 @@ func main() {
 	colKernel32x1()
 	copyPanels512(3)
 	prefetchPanel()
+	gatherPanel48()
 	winoGemm512()
 	winoVec(tb)
 	Generate()
