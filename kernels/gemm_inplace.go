@@ -111,24 +111,27 @@ func (g *gemmArgs) packConv(cols int) bool {
 // gatherB reports whether a convolution's B that packConv would pack is
 // read in place instead with each full panel gathered into one contiguous
 // kc×48 copy just before the row panels of A sweep it (gatherPanel48,
-// macroInPlace): under at most 64 rows of A with K over rowsOuterK
-// (ResNet-50's 256→64 layers at 56×56). With so few row panels the packed
-// B block serves one sweep only, yet at nc = 2016 and kc = 256 it is 2 MiB,
-// a 2 MiB L2's worth: packed whole, it is written out and read back from
-// L3 or memory, where the one-panel copy (48 KiB) is read back from L1 and
-// L2 and its rows arrive early (the next panel is prefetched while this
-// one is multiplied, as in place). Same kernel sums, same bits. Measured
-// on the 2-core Intel Xeon (session 22; ResNet-50 passes alternating the
-// two ways, medians of 40 paired per-layer differences): 256→64 at 56×56
-// −0.25 ms a pass on one thread (1.95 → 1.71) and −0.20 on two (1.37 →
-// 1.17); every other layer within ±0.08 (noise). Packing in groups of 4
-// panels (192 columns) gained as much (−0.24) but lost on other layers;
-// groups of 1 and 2 through the packing code were slower (+0.19, +0.7: a
-// call per row); gathering for every packConv layer gained only here;
-// prefetching two panels ahead instead of one +0.04.
+// macroInPlace): under at most 128 rows of A with K over rowsOuterK
+// (ResNet-50's 256→64 and 256→128 layers at 56×56, 512→128 at 28×28, the
+// 3×3/2 layer 128→128). With so few row panels the packed B block serves
+// one sweep only, yet at nc = 2016 and kc = 256 it is 2 MiB, a 2 MiB L2's
+// worth: packed whole, it is written out and read back from L3 or memory,
+// where the one-panel copy (48 KiB) is read back from L1 and L2 and its
+// rows arrive early (the next panel is prefetched while this one is
+// multiplied, as in place). Same kernel sums, same bits. Measured on the
+// 2-core Intel Xeon (session 22; ResNet-50 passes alternating the two ways,
+// medians of 40 paired per-layer differences): 256→64 at 56×56 −0.25 ms a
+// pass on one thread (1.95 → 1.71) and −0.20 on two (1.37 → 1.17); 256→128
+// at 56×56 −0.24 and −0.23 on one thread, −0.18 on two; 512→128 at 28×28
+// −0.02…−0.04 and −0.13; every other layer within ±0.08 (noise). Up to 256
+// rows (512→256 and 1024→256, the 3×3/2 layer 256→256) nothing beyond
+// noise, so they stay packed. Packing in groups of 4 panels (192 columns)
+// gained as much on 256→64 but lost elsewhere; groups of 1 and 2 through
+// the packing code were slower (+0.7, +0.19: a call per row); prefetching
+// two panels ahead instead of one +0.04.
 func (g *gemmArgs) gatherB() bool {
 	s, ok := g.b.(*imagesB)
-	return ok && g.isa.gemm.nr == 48 && g.m <= 64 && g.k > rowsOuterK && g.packConv(s.cols)
+	return ok && g.isa.gemm.nr == 48 && g.m <= 128 && g.k > rowsOuterK && g.packConv(s.cols)
 }
 
 // inPlace returns B's columns jc…jc+nc-1 in place: row p is
