@@ -355,6 +355,47 @@ func TestWinoWeightTransformF4(t *testing.T) {
 	}
 }
 
+// F2's unrolled weight transform (transformRows4) gives the matrix form's bits, signed zeros
+// included, and a mutation of either would show.
+func TestWinoWeightTransformF2(t *testing.T) {
+	p := ConvParams{InC: 19, InH: 8, InW: 8, OutC: 21, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
+	w := randSlice(rand.New(rand.NewPCG(11, 12)), p.OutC*p.InC*9)
+	for i := 0; i < len(w); i += 7 {
+		w[i] = float32(math.Copysign(0, float64(w[i]))) // ±0 in every position of the 3×3 in turn
+	}
+	a := newWinoWeights(winoF2, p, w)
+	b := newWinoWeights(winoF2, p, w)
+	for _, u := range b.u {
+		clear(u.data)
+	}
+	b.transformRowsMatrix(w, 0, p.OutC)
+	for x := range a.u {
+		for i, v := range a.u[x].data {
+			if u := b.u[x].data[i]; math.Float32bits(v) != math.Float32bits(u) {
+				t.Fatalf("plane %d value %d: %v, matrix form %v", x, i, v, u)
+			}
+		}
+	}
+}
+
+// BenchmarkWinoWeightTransform: the load-time weight transform of ResNet-50's largest
+// Winograd layers, F4 at 14×14 (256→256) and F2 at 7×7 (512→512), on the kernels' threads.
+func BenchmarkWinoWeightTransform(b *testing.B) {
+	for _, tc := range []struct {
+		kind *winoKind
+		c    int
+	}{{winoF4, 256}, {winoF2, 512}} {
+		p := ConvParams{InC: tc.c, InH: 7, InW: 7, OutC: tc.c, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1}
+		w := randSlice(rand.New(rand.NewPCG(1, 2)), p.OutC*p.InC*9)
+		ww := newWinoWeights(tc.kind, p, w)
+		b.Run(fmt.Sprintf("F%d/%d", tc.kind.m, tc.c), func(b *testing.B) {
+			for b.Loop() {
+				ww.transform(w)
+			}
+		})
+	}
+}
+
 // Tile bands (winoGroupTiled) compute what whole planes (winoGroup, its GEMMs cut at the
 // same bands) do, bit for bit: on every path, F4 and F2, with each epilogue, batches of
 // several images, bands of one tile row and of several, and thread counts that leave
