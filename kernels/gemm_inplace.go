@@ -104,6 +104,8 @@ func (g *gemmArgs) packNarrow() bool { return g.m >= 1024 && g.n <= 256 }
 // touching the B blocks of the pooled buffers for their 16×16 and 8×8 maps
 // took a 30 s serving soak's RSS from 50 to 57 MiB over the run (the soak
 // allows 10% growth). The Zen 5 VM (also 48 KiB) has not measured this rule.
+// Of these, B under at most 128 rows with K over 64 is gathered panel by
+// panel instead of packed by blocks (gatherB).
 func (g *gemmArgs) packConv(cols int) bool {
 	return g.isa.gemm.l1Panel && g.m >= 64 && (g.m >= 128 || cols > 256)
 }

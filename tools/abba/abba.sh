@@ -9,7 +9,10 @@
 # must be set on both sides: the environment's size alone moved a pass by 2% once). Each round
 # runs A, B, B, A (`resnet bench --runs 15 --warmup 2 --profile --json`); the report gives the
 # median over rounds of each round's (B1+B2)/(A1+A2), then each layer shape's median time on
-# each side, largest difference first. MODEL defaults to compare.sh's ResNet-50 with seeded
+# A and, as B, A's median plus the median of the rounds' paired differences (B1+B2-A1-A2)/2,
+# largest difference first: pairing cancels the host's drift from round to round, which moved
+# unpaired medians of untouched layers by ±0.2 ms where paired ones stay within ±0.05
+# (docs/design.md, "Session 22"). MODEL defaults to compare.sh's ResNet-50 with seeded
 # weights. Needs python3 for the statistics.
 set -euo pipefail
 rounds=8 threads=2 batch=1
@@ -34,18 +37,24 @@ python3 - "$dir" "$rounds" <<'PY'
 import json, statistics as st, sys
 d, rounds = sys.argv[1], int(sys.argv[2])
 load = lambda s, r, i: json.load(open(f"{d}/{s}_{r}_{i}.json"))
-ratios, layers = [], {"A": {}, "B": {}}
+ratios, layers, diffs = [], {"A": {}, "B": {}}, {}
 for r in range(1, rounds + 1):
     runs = {s: [load(s, r, i) for i in (1, 2)] for s in "AB"}
     ratios.append(sum(x["median_ms"] for x in runs["B"]) / sum(x["median_ms"] for x in runs["A"]))
+    per = {"A": {}, "B": {}}
     for s in "AB":
         for x in runs[s]:
             for l in x.get("layers", []):
-                layers[s].setdefault(f'{l["kind"]} {l.get("shape", "")}', []).append(l["ms_per_pass"])
+                k = f'{l["kind"]} {l.get("shape", "")}'
+                layers[s].setdefault(k, []).append(l["ms_per_pass"])
+                per[s].setdefault(k, []).append(l["ms_per_pass"])
+    for k, v in per["A"].items():
+        if len(v) == 2 and len(per["B"].get(k, [])) == 2:
+            diffs.setdefault(k, []).append((sum(per["B"][k]) - sum(v)) / 2)
 print(f"whole pass: median B/A {st.median(ratios):.4f} over {rounds} rounds (rounds {min(ratios):.3f}–{max(ratios):.3f})")
-rows = sorted(((st.median(layers["B"][k]) - st.median(v), k, st.median(v), st.median(layers["B"][k]))
-               for k, v in layers["A"].items() if k in layers["B"]), key=lambda x: -abs(x[0]))
-print(f'{"layer":>42}  {"A ms":>7}  {"B ms":>7}  {"B-A":>7}')
+rows = sorted(((st.median(diffs[k]), k, st.median(v), st.median(v) + st.median(diffs[k]))
+               for k, v in layers["A"].items() if k in diffs), key=lambda x: -abs(x[0]))
+print(f'{"layer":>42}  {"A ms":>7}  {"B ms":>7}  {"B-A":>7}  (paired)')
 for diff, k, ma, mb in rows:
     print(f"{k:>42}  {ma:7.3f}  {mb:7.3f}  {diff:+7.3f}")
 # Rows one side alone has (a layer fused or split by the change).
