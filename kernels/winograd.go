@@ -143,15 +143,16 @@ func (ww *winoWeights) transformRows(w []float32, o0, o1 int) {
 	case 4:
 		ww.transformRows4(w, o0, o1)
 	default:
-		ww.transformRowsMatrix(w, o0, o1)
+		panic(fmt.Errorf("kernels: no Winograd weight transform for α = %d", ww.kind.a))
 	}
 }
 
-// transformRows4 is transformRowsMatrix for α = 4 (F2) unrolled: the same
-// products and sums in the same order, so the same bits (F2's G holds only
-// 0, ±½ and 1, so every product is exact and a fused multiply-add, as arm64
-// compiles them, rounds alike), with the plane slices and G's entries in
-// locals instead of loops over slices of slices. The transform of one of
+// transformRows4 is the matrix form G·g·Gᵀ (transformRowsMatrix, the tests'
+// reference) unrolled for α = 4 (F2): the same products and sums in the same
+// order, so the same bits (F2's G holds only 0, ±½ and 1, so every product is
+// exact and a fused multiply-add, as arm64 compiles them, rounds alike), with
+// the plane slices and G's entries in locals instead of loops over slices of
+// slices. The transform of one of
 // ResNet-50's 512→512 layers at 7×7 (16.8 MB of U) took 8.5–9.3 ms instead
 // of 16.2–16.7 on the 2-core Intel Xeon (BenchmarkWinoWeightTransform, two
 // threads): the matrix form was the largest item of a ResNet-50 load's CPU
@@ -191,37 +192,10 @@ func (ww *winoWeights) transformRows4(w []float32, o0, o1 int) {
 	}
 }
 
-// transformRowsMatrix is transformRows by the matrix products G·g·Gᵀ, for any α.
-func (ww *winoWeights) transformRowsMatrix(w []float32, o0, o1 int) {
-	k, inC := ww.kind, ww.inC
-	var gm [6][3]float64 // G, copied out of the slices for the inner loops
-	for r := range k.a {
-		gm[r] = [3]float64(k.g[r])
-	}
-	var gg [6][3]float64 // G g
-	for o := o0; o < o1; o++ {
-		for c := 0; c < inC; c++ {
-			at := ww.u[0].index(o, c) // the same in every U_ξ
-			g := (*[9]float32)(w[(o*inC+c)*9:])
-			for r := range k.a {
-				for j := range 3 {
-					gg[r][j] = gm[r][0]*float64(g[j]) + gm[r][1]*float64(g[3+j]) + gm[r][2]*float64(g[6+j])
-				}
-			}
-			for r := range k.a {
-				for s := range k.a {
-					v := gg[r][0]*gm[s][0] + gg[r][1]*gm[s][1] + gg[r][2]*gm[s][2]
-					ww.u[r*k.a+s].data[at] = float32(v)
-				}
-			}
-		}
-	}
-}
-
 // transformRows6 is transformRows for α = 6 (F4) through winoG6, G·g·Gᵀ by
 // the sums G's rows share, for training's re-transform at every step. It
-// is the matrix form's arithmetic reassociated in float64 (tests compare
-// them), so the float32 results agree but for a rare last bit.
+// is the matrix form's arithmetic (transformRowsMatrix) reassociated in
+// float64 (tests compare them), so the float32 results agree but for a rare last bit.
 func (ww *winoWeights) transformRows6(w []float32, o0, o1 int) {
 	inC := ww.inC
 	var planes [36][]float32

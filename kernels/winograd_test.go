@@ -329,6 +329,34 @@ func TestWinogradPlaneSplitExact(t *testing.T) {
 	})
 }
 
+// transformRowsMatrix is transformRows by the matrix products G·g·Gᵀ, for any α: the
+// reference the unrolled transforms (transformRows4, transformRows6) are tested against.
+func (ww *winoWeights) transformRowsMatrix(w []float32, o0, o1 int) {
+	k, inC := ww.kind, ww.inC
+	var gm [6][3]float64 // G, copied out of the slices for the inner loops
+	for r := range k.a {
+		gm[r] = [3]float64(k.g[r])
+	}
+	var gg [6][3]float64 // G g
+	for o := o0; o < o1; o++ {
+		for c := 0; c < inC; c++ {
+			at := ww.u[0].index(o, c) // the same in every U_ξ
+			g := (*[9]float32)(w[(o*inC+c)*9:])
+			for r := range k.a {
+				for j := range 3 {
+					gg[r][j] = gm[r][0]*float64(g[j]) + gm[r][1]*float64(g[3+j]) + gm[r][2]*float64(g[6+j])
+				}
+			}
+			for r := range k.a {
+				for s := range k.a {
+					v := gg[r][0]*gm[s][0] + gg[r][1]*gm[s][1] + gg[r][2]*gm[s][2]
+					ww.u[r*k.a+s].data[at] = float32(v)
+				}
+			}
+		}
+	}
+}
+
 // F4's weight transform by shared sums (winoG6) against the matrix products: the same values
 // but for an occasional last bit (the float64 sums are reassociated).
 func TestWinoWeightTransformF4(t *testing.T) {
