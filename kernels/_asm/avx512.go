@@ -684,6 +684,23 @@ func colKernel32x1() {
 	colEpilogue(name, 1, sumSets(4, acc))
 }
 
+// rowsAtOffsets emits the loop of prefetchPanel and gatherPanel48 over the n
+// rows of a B micro-panel that lie where they are, row i at b + off[i]:
+// body(o) with o = off[i], then next() to move the other pointers on.
+func rowsAtOffsets(name string, n, off Register, body func(o Register), next func()) {
+	o := GP64()
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	Label(name + "_loop")
+	MOVQ(Mem{Base: off}, o)
+	body(o)
+	ADDQ(U8(8), off)
+	next()
+	DECQ(n)
+	JNZ(LabelRef(name + "_loop"))
+	Label(name + "_done")
+}
+
 // prefetchPanel emits prefetchPanel: for i < n, the cache lines of
 // b[off[i] : off[i]+48], rows of an in-place B micro-panel, into L2
 // (PREFETCHT1: L1 holds the panel being multiplied).
@@ -695,18 +712,11 @@ func prefetchPanel() {
 	n := Load(Param("n"), GP64())
 	b := Load(Param("b"), GP64())
 	off := Load(Param("off"), GP64())
-	o := GP64()
-	TESTQ(n, n)
-	JZ(LabelRef(name + "_done"))
-	Label(name + "_loop")
-	MOVQ(Mem{Base: off}, o)
-	for _, d := range []int{0, 64, 128, 188} {
-		PREFETCHT1(Mem{Base: b, Index: o, Scale: 4, Disp: d})
-	}
-	ADDQ(U8(8), off)
-	DECQ(n)
-	JNZ(LabelRef(name + "_loop"))
-	Label(name + "_done")
+	rowsAtOffsets(name, n, off, func(o Register) {
+		for _, d := range []int{0, 64, 128, 188} {
+			PREFETCHT1(Mem{Base: b, Index: o, Scale: 4, Disp: d})
+		}
+	}, func() {})
 	RET()
 }
 
@@ -722,22 +732,14 @@ func gatherPanel48() {
 	b := Load(Param("b"), GP64())
 	off := Load(Param("off"), GP64())
 	dst := Load(Param("dst"), GP64())
-	o := GP64()
-	TESTQ(n, n)
-	JZ(LabelRef(name + "_done"))
-	Label(name + "_loop")
-	MOVQ(Mem{Base: off}, o)
-	for v := 0; v < 3; v++ {
-		VMOVUPS(Mem{Base: b, Index: o, Scale: 4, Disp: 64 * v}, zmm[v])
-	}
-	for v := 0; v < 3; v++ {
-		VMOVUPS(zmm[v], Mem{Base: dst, Disp: 64 * v})
-	}
-	ADDQ(U8(8), off)
-	ADDQ(U32(192), dst)
-	DECQ(n)
-	JNZ(LabelRef(name + "_loop"))
-	Label(name + "_done")
+	rowsAtOffsets(name, n, off, func(o Register) {
+		for v := 0; v < 3; v++ {
+			VMOVUPS(Mem{Base: b, Index: o, Scale: 4, Disp: 64 * v}, zmm[v])
+		}
+		for v := 0; v < 3; v++ {
+			VMOVUPS(zmm[v], Mem{Base: dst, Disp: 64 * v})
+		}
+	}, func() { ADDQ(U32(192), dst) })
 	VZEROUPPER()
 	RET()
 }
