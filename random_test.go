@@ -2,8 +2,11 @@ package resnet
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 
+	"github.com/resnet-go/resnet/internal/isatest"
+	"github.com/resnet-go/resnet/kernels"
 	"github.com/resnet-go/resnet/tensor"
 )
 
@@ -72,4 +75,57 @@ func TestRandomCheckpoint(t *testing.T) {
 	if _, err := RandomCheckpoint("resnet-19", 1); err == nil {
 		t.Error("unknown architecture accepted")
 	}
+}
+
+// ResNet-18 and ResNet-50 at full size (random weights, a batch of two 224×224 images) give
+// the same logits bit for bit on 1, 2, 5 and 16 threads, on every path (ResNet-18 alone on
+// the pure-Go one, to keep it short): the whole forward pass, stem, pools and classifier
+// included, as a 16-core user runs it, checked here where the extra threads take turns.
+// kernels.TestResNetLayersAnyCoreCount checks each layer, against float64 too.
+func TestForwardSameOnAnyCoreCount(t *testing.T) {
+	if testing.Short() {
+		t.Skip("full-size forward passes on four thread counts: not with -short")
+	}
+	prev := kernels.Threads()
+	defer kernels.SetThreads(prev)
+	x := tensor.New(2, 3, 224, 224)
+	r := rand.New(rand.NewPCG(5, 6))
+	for i := range x.Data {
+		x.Data[i] = float32(r.NormFloat64())
+	}
+	isatest.Run(t, func(t *testing.T) {
+		archs := []string{"resnet-18", "resnet-50"}
+		if kernels.ISA() == "go" {
+			archs = archs[:1]
+		}
+		for _, a := range archs {
+			t.Run(a, func(t *testing.T) {
+				ck, err := RandomCheckpoint(a, 3)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m, err := ck.Build()
+				if err != nil {
+					t.Fatal(err)
+				}
+				var want []float32
+				for _, threads := range []int{1, 2, 5, 16} {
+					kernels.SetThreads(threads)
+					y, err := m.Model.Forward(x)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if want == nil {
+						want = y.Data
+						continue
+					}
+					for i := range want {
+						if math.Float32bits(y.Data[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%d threads: logit %d = %g, one thread gives %g", threads, i, y.Data[i], want[i])
+						}
+					}
+				}
+			})
+		}
+	})
 }
