@@ -204,6 +204,10 @@ func Parallel(n int, fn func(i int)) { parallel(n, fn) }
 // when all are done. The indices are cut into Threads() contiguous ranges,
 // thread t's the t-th (see job.help).
 func parallel(n int, fn func(i int)) {
+	if parallelSim != nil && n > 1 {
+		parallelSim(n, fn)
+		return
+	}
 	if n <= 1 {
 		if n == 1 {
 			fn(0)
@@ -237,3 +241,9 @@ func parallel(n int, fn func(i int)) {
 		j.wg.Wait()
 	}
 }
+
+// parallelSim, when set (by TestGridSimulation only), takes over every loop of
+// more than one index: it runs them one after the other on the calling
+// goroutine, timing each, to tell what the task grids alone would let a
+// machine with more cores gain.
+var parallelSim func(n int, fn func(i int))
