@@ -5,10 +5,14 @@
 // forward passes, so caches hold what a pass leaves in them (a layer timed alone, in a loop,
 // runs on hot data and tells less). It found, on the 2-vCPU Zen 5 VM (session 12, one
 // thread), ORT ahead on the 7×7/2 stem, the strided 3×3 layers and the 1×1 layers with K = 64
-// or at 14×14, and behind on every Winograd layer.
+// or at 14×14, and behind on every Winograd layer. On a host whose speed drifts from minute to
+// minute (the Intel Xeon VMs), one engine after the other measures the drift as much as the
+// layers: -rounds R times them in turn R times and reports, per layer, our median and ORT as
+// our median less the median of the rounds' paired differences (session 23, one thread: our
+// 1×1 layers took 1.33× ORT's time in a one-shot run, 1.12× over 8 rounds of 10 passes).
 //
 //	../shared/bench/compare.sh --rounds 1 --only ort   # once: fetches onnxruntime-node, exports the model
-//	go run ./tools/layercmp -threads 1 ~/.cache/resnet-bench/models/resnet-50-seed0/model.onnx
+//	go run ./tools/layercmp -threads 1 -runs 10 -rounds 16 ~/.cache/resnet-bench/models/resnet-50-seed0/model.onnx
 package main
 
 import (
@@ -129,7 +133,8 @@ func ortLayers(model, modules string, threads, runs, warmup, c, h, w int) (map[s
 
 func main() {
 	threads := flag.Int("threads", 1, "threads for both engines")
-	runs := flag.Int("runs", 40, "profiled passes (after 5 untimed ones)")
+	runs := flag.Int("runs", 40, "profiled passes a round (after 5 untimed ones)")
+	rounds := flag.Int("rounds", 1, "rounds, each engine in turn (on a noisy host: 8 or more, with -runs 10)")
 	home, _ := os.UserHomeDir()
 	modules := os.Getenv("ORT_NODE_MODULES")
 	if modules == "" {
@@ -138,7 +143,7 @@ func main() {
 	flag.StringVar(&modules, "ort-modules", modules, "node_modules holding onnxruntime-node ($ORT_NODE_MODULES)")
 	flag.Parse()
 	if flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: layercmp [-threads T] [-runs R] MODEL.onnx")
+		fmt.Fprintln(os.Stderr, "usage: layercmp [-threads T] [-runs N] [-rounds R] MODEL.onnx")
 		os.Exit(2)
 	}
 	onnxPath := flag.Arg(0)
@@ -161,29 +166,108 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	prof, err := m.Profile(x, *runs)
+	// Each round times both engines, in alternating order; per layer, the report gives our
+	// median over rounds and the median of the rounds' paired differences (ours minus ORT's
+	// in the same round), which cancels the host's drift between rounds, as tools/abba does.
+	type sample struct {
+		ours, theirs map[string]float64
+		ortPass      float64
+	}
+	var samples []sample
+	for r := range *rounds {
+		var sm sample
+		for side := range 2 {
+			if (side+r)%2 == 0 {
+				sm.ours, err = oursLayers(m, x, *runs)
+			} else {
+				sm.theirs, sm.ortPass, err = ortLayers(onnxPath, modules, *threads, *runs, warmup, m.Config.NumChannels, h, w)
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "layercmp:", err)
+				os.Exit(1)
+			}
+		}
+		fuseStem(sm.ours, sm.theirs)
+		samples = append(samples, sm)
+	}
+	keys := map[string]bool{}
+	for _, sm := range samples {
+		for k := range sm.ours {
+			keys[k] = true
+		}
+		for k := range sm.theirs {
+			keys[k] = true
+		}
+	}
+	type row struct {
+		key     string
+		us, ort float64
+	}
+	var rows []row
+	var oursTotal, ortTotal float64
+	for k := range keys {
+		var us, diff []float64
+		for _, sm := range samples {
+			us = append(us, sm.ours[k])
+			diff = append(diff, sm.ours[k]-sm.theirs[k])
+		}
+		u, d := median(us), median(diff)
+		rows = append(rows, row{k, u, u - d})
+		oursTotal += u
+		ortTotal += u - d
+	}
+	var passes []float64
+	for _, sm := range samples {
+		passes = append(passes, sm.ortPass)
+	}
+	ortPass := median(passes)
+	sort.Slice(rows, func(i, j int) bool { return rows[i].us-rows[i].ort > rows[j].us-rows[j].ort })
+	what := fmt.Sprintf("%d passes", *runs)
+	if *rounds > 1 {
+		what = fmt.Sprintf("%d rounds of %d passes, ORT as our median minus the median paired difference", *rounds, *runs)
+	}
+	fmt.Printf("%s, %d thread(s), %s: ms per pass (ORT's median pass %.2f ms, its layers %.2f; ours %.2f)\n",
+		onnxPath, *threads, what, ortPass, ortTotal, oursTotal)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "layer\tresnet-go\tORT\tdifference\t")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%.3f\t%.3f\t%+.3f\t\n", r.key, r.us, r.ort, r.us-r.ort)
+	}
+	fmt.Fprintf(tw, "all layers\t%.2f\t%.2f\t%+.2f\t\n", oursTotal, ortTotal, oursTotal-ortTotal)
+	tw.Flush()
+}
+
+// oursLayers profiles runs passes of this project's model: ms per pass by layer key.
+func oursLayers(m *resnet.Model, x *tensor.Tensor, runs int) (map[string]float64, error) {
+	prof, err := m.Profile(x, runs)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "layercmp:", err)
-		os.Exit(1)
+		return nil, err
 	}
 	ours := map[string]float64{}
-	var oursTotal float64
 	for _, l := range prof {
 		key := l.Kind
 		if l.Shape != "" {
 			key += " " + l.Shape
 		}
-		ms := l.Time.Seconds() * 1000 / float64(*runs)
-		ours[key] += ms
-		oursTotal += ms
+		ours[key] += l.Time.Seconds() * 1000 / float64(runs)
 	}
-	theirs, ortPass, err := ortLayers(onnxPath, modules, *threads, *runs, warmup, m.Config.NumChannels, h, w)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "layercmp:", err)
-		os.Exit(1)
+	return ours, nil
+}
+
+// median is the middle value of xs (the mean of the two middle ones for an even count).
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
 	}
-	// Our stem runs fused with its pool ("conv 7x7/2 + max-pool 3->64 224x224"):
-	// compare it with ORT's two nodes together.
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// fuseStem puts ORT's stem convolution and max pool under our fused layer's key ("conv
+// 7x7/2 + max-pool 3->64 224x224"), to compare like with like.
+func fuseStem(ours, theirs map[string]float64) {
 	for k := range ours {
 		if i := strings.Index(k, " + max-pool "); i >= 0 {
 			conv := k[:i] + " " + k[i+len(" + max-pool "):]
@@ -192,31 +276,4 @@ func main() {
 			delete(theirs, "max-pool")
 		}
 	}
-	keys := map[string]bool{}
-	for k := range ours {
-		keys[k] = true
-	}
-	var ortTotal float64
-	for k, v := range theirs {
-		keys[k] = true
-		ortTotal += v
-	}
-	type row struct {
-		key     string
-		us, ort float64
-	}
-	var rows []row
-	for k := range keys {
-		rows = append(rows, row{k, ours[k], theirs[k]})
-	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].us-rows[i].ort > rows[j].us-rows[j].ort })
-	fmt.Printf("%s, %d thread(s), %d passes: ms per pass (ORT's median pass %.2f ms, its layers %.2f; ours %.2f)\n",
-		onnxPath, *threads, *runs, ortPass, ortTotal, oursTotal)
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "layer\tresnet-go\tORT\tdifference\t")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%.3f\t%.3f\t%+.3f\t\n", r.key, r.us, r.ort, r.us-r.ort)
-	}
-	fmt.Fprintf(tw, "all layers\t%.2f\t%.2f\t%+.2f\t\n", oursTotal, ortTotal, oursTotal-ortTotal)
-	tw.Flush()
 }
