@@ -200,8 +200,8 @@ func main() {
 		}
 	}
 	type row struct {
-		key     string
-		us, ort float64
+		key          string
+		us, ort, iqr float64
 	}
 	var rows []row
 	var oursTotal, ortTotal float64
@@ -212,7 +212,7 @@ func main() {
 			diff = append(diff, sm.ours[k]-sm.theirs[k])
 		}
 		u, d := median(us), median(diff)
-		rows = append(rows, row{k, u, u - d})
+		rows = append(rows, row{k, u, u - d, iqr(diff)})
 		oursTotal += u
 		ortTotal += u - d
 	}
@@ -229,11 +229,24 @@ func main() {
 	fmt.Printf("%s, %d thread(s), %s: ms per pass (ORT's median pass %.2f ms, its layers %.2f; ours %.2f)\n",
 		onnxPath, *threads, what, ortPass, ortTotal, oursTotal)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "layer\tresnet-go\tORT\tdifference\t")
+	spread := *rounds >= 4
+	if spread {
+		fmt.Fprintln(tw, "layer\tresnet-go\tORT\tdifference\tIQR of the rounds' differences\t")
+	} else {
+		fmt.Fprintln(tw, "layer\tresnet-go\tORT\tdifference\t")
+	}
 	for _, r := range rows {
+		if spread {
+			fmt.Fprintf(tw, "%s\t%.3f\t%.3f\t%+.3f\t%.3f\t\n", r.key, r.us, r.ort, r.us-r.ort, r.iqr)
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%.3f\t%.3f\t%+.3f\t\n", r.key, r.us, r.ort, r.us-r.ort)
 	}
-	fmt.Fprintf(tw, "all layers\t%.2f\t%.2f\t%+.2f\t\n", oursTotal, ortTotal, oursTotal-ortTotal)
+	if spread {
+		fmt.Fprintf(tw, "all layers\t%.2f\t%.2f\t%+.2f\t\t\n", oursTotal, ortTotal, oursTotal-ortTotal)
+	} else {
+		fmt.Fprintf(tw, "all layers\t%.2f\t%.2f\t%+.2f\t\n", oursTotal, ortTotal, oursTotal-ortTotal)
+	}
 	tw.Flush()
 }
 
@@ -263,6 +276,14 @@ func median(xs []float64) float64 {
 		return s[n/2]
 	}
 	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// iqr is the spread of xs between its first and third quartiles (nearest ranks): a layer whose
+// difference is small against it is within the host's noise.
+func iqr(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[len(s)*3/4] - s[len(s)/4]
 }
 
 // fuseStem puts ORT's stem convolution and max pool under our fused layer's key ("conv
