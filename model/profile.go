@@ -54,8 +54,12 @@ func (m *Model) Profile(x *tensor.Tensor, runs int) ([]LayerTime, error) {
 		return nil, err
 	}
 	n, h, w := x.Shape[0], x.Shape[2], x.Shape[3]
-	r := m.newRunner(h, w, 1)
+	// A pooled runner, as Run's: a fresh one would put its buffers' first-touch page faults
+	// into the first pass's layer times.
+	r := m.getRunner(h, w, 1)
+	defer m.putRunner(r)
 	r.prof = map[string]*LayerTime{}
+	defer func() { r.prof = nil }()
 	pooled := make([]float32, m.Spec.Features)
 	for run := 0; run < runs; run++ {
 		for i := 0; i < n; i++ {
