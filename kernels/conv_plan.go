@@ -14,7 +14,10 @@ import (
 //     memory traffic than its fewer multiplications save) — unless a side
 //     has fewer than 16 channels, where the transforms would dominate;
 //   - every other convolution is a GEMM with prepacked weights, as
-//     PackConvWeights and Conv2DPacked.
+//     PackConvWeights and Conv2DPacked; on the AVX-512 path, 3×3 stride-2
+//     convolutions into maps of 14×14 or more (ResNet's strided 3×3 layers
+//     but the last) run direct instead (convDirect), with the weights
+//     reordered for it as well.
 //
 // The map size is that of the size hint given to PlanConv or, without one,
 // of the first call: the Winograd weights are then transformed on first
@@ -22,7 +25,8 @@ import (
 // A plan is safe for concurrent use.
 type ConvPlan struct {
 	p      ConvParams
-	packed *PackedA // GEMM weights, or nil
+	packed *PackedA  // GEMM weights, or nil
+	direct []float32 // the weights for convDirect (stride-2 layers on the AVX-512 path), or nil
 	geom   atomic.Pointer[phaseGeom]
 
 	// Winograd plans: wino is set once, by PlanConv or the first call,
@@ -61,6 +65,9 @@ func PlanConv(p ConvParams, w []float32) *ConvPlan {
 		}
 	default:
 		pl.packed = PackA(p.OutC, k, w, k)
+		if directApplies(p, curISA()) {
+			pl.direct = directWeights(p, w)
+		}
 	}
 	return pl
 }
@@ -254,6 +261,10 @@ func Conv2DPlanned(p ConvParams, n int, in []float32, pl *ConvPlan, bias, residu
 	bias, residual = nilIfEmpty(bias), nilIfEmpty(residual)
 	if ww := pl.winograd(p); ww != nil {
 		winoConv(p, n, in, ww, bias, residual, relu, out)
+		return
+	}
+	if pl.direct != nil && residual == nil && directApplies(p, curISA()) {
+		convDirect(p, n, in, pl.direct, bias, relu, out)
 		return
 	}
 	conv2D(p, n, in, nil, pl.packed, bias, residual, relu, out, pl.phaseGeom(p))

@@ -197,6 +197,66 @@ func gatherPanel48(n int, b *float32, off *int, dst *float32)
 //go:noescape
 func winoGemm8x48(k int, a *float32, m int, b *float32, ldb int, c *float32, ldc int, n int)
 
+// convDirect64x1 computes, for o < 64 and p < 1, T[o][p] = Σ_{c<ic, i<nkh, j<nkw}
+// w[c·wic/4 + i·wkh/4 + j·64 + o] · x[c·plane/4 + i·row/4 + 2p + j] (strides in bytes), then
+// out[idx[o%16]+(o/16)·16·idx[1] + p] = max(0 if flags&2, T + bias[o] if flags&1). With
+// flags&4 the sums start from tmp[p·64+o] instead of 0 (the same chain of fused
+// multiply-adds continued: K blocks give one call's bits); without flags&8 they go
+// back to tmp[p·64+o] instead of through the epilogue.
+//
+//go:noescape
+func convDirect64x1(x *float32, w *float32, ic int, nkh int, nkw int, plane int, row int, wic int, wkh int, out *float32, idx *int32, bias *float32, tmp *float32, flags int)
+
+// convDirect64x2 computes, for o < 64 and p < 2, T[o][p] = Σ_{c<ic, i<nkh, j<nkw}
+// w[c·wic/4 + i·wkh/4 + j·64 + o] · x[c·plane/4 + i·row/4 + 2p + j] (strides in bytes), then
+// out[idx[o%16]+(o/16)·16·idx[1] + p] = max(0 if flags&2, T + bias[o] if flags&1). With
+// flags&4 the sums start from tmp[p·64+o] instead of 0 (the same chain of fused
+// multiply-adds continued: K blocks give one call's bits); without flags&8 they go
+// back to tmp[p·64+o] instead of through the epilogue.
+//
+//go:noescape
+func convDirect64x2(x *float32, w *float32, ic int, nkh int, nkw int, plane int, row int, wic int, wkh int, out *float32, idx *int32, bias *float32, tmp *float32, flags int)
+
+// convDirect64x3 computes, for o < 64 and p < 3, T[o][p] = Σ_{c<ic, i<nkh, j<nkw}
+// w[c·wic/4 + i·wkh/4 + j·64 + o] · x[c·plane/4 + i·row/4 + 2p + j] (strides in bytes), then
+// out[idx[o%16]+(o/16)·16·idx[1] + p] = max(0 if flags&2, T + bias[o] if flags&1). With
+// flags&4 the sums start from tmp[p·64+o] instead of 0 (the same chain of fused
+// multiply-adds continued: K blocks give one call's bits); without flags&8 they go
+// back to tmp[p·64+o] instead of through the epilogue.
+//
+//go:noescape
+func convDirect64x3(x *float32, w *float32, ic int, nkh int, nkw int, plane int, row int, wic int, wkh int, out *float32, idx *int32, bias *float32, tmp *float32, flags int)
+
+// convDirect64x4 computes, for o < 64 and p < 4, T[o][p] = Σ_{c<ic, i<nkh, j<nkw}
+// w[c·wic/4 + i·wkh/4 + j·64 + o] · x[c·plane/4 + i·row/4 + 2p + j] (strides in bytes), then
+// out[idx[o%16]+(o/16)·16·idx[1] + p] = max(0 if flags&2, T + bias[o] if flags&1). With
+// flags&4 the sums start from tmp[p·64+o] instead of 0 (the same chain of fused
+// multiply-adds continued: K blocks give one call's bits); without flags&8 they go
+// back to tmp[p·64+o] instead of through the epilogue.
+//
+//go:noescape
+func convDirect64x4(x *float32, w *float32, ic int, nkh int, nkw int, plane int, row int, wic int, wkh int, out *float32, idx *int32, bias *float32, tmp *float32, flags int)
+
+// convDirect64x5 computes, for o < 64 and p < 5, T[o][p] = Σ_{c<ic, i<nkh, j<nkw}
+// w[c·wic/4 + i·wkh/4 + j·64 + o] · x[c·plane/4 + i·row/4 + 2p + j] (strides in bytes), then
+// out[idx[o%16]+(o/16)·16·idx[1] + p] = max(0 if flags&2, T + bias[o] if flags&1). With
+// flags&4 the sums start from tmp[p·64+o] instead of 0 (the same chain of fused
+// multiply-adds continued: K blocks give one call's bits); without flags&8 they go
+// back to tmp[p·64+o] instead of through the epilogue.
+//
+//go:noescape
+func convDirect64x5(x *float32, w *float32, ic int, nkh int, nkw int, plane int, row int, wic int, wkh int, out *float32, idx *int32, bias *float32, tmp *float32, flags int)
+
+// convDirect64x6 computes, for o < 64 and p < 6, T[o][p] = Σ_{c<ic, i<nkh, j<nkw}
+// w[c·wic/4 + i·wkh/4 + j·64 + o] · x[c·plane/4 + i·row/4 + 2p + j] (strides in bytes), then
+// out[idx[o%16]+(o/16)·16·idx[1] + p] = max(0 if flags&2, T + bias[o] if flags&1). With
+// flags&4 the sums start from tmp[p·64+o] instead of 0 (the same chain of fused
+// multiply-adds continued: K blocks give one call's bits); without flags&8 they go
+// back to tmp[p·64+o] instead of through the epilogue.
+//
+//go:noescape
+func convDirect64x6(x *float32, w *float32, ic int, nkh int, nkw int, plane int, row int, wic int, wkh int, out *float32, idx *int32, bias *float32, tmp *float32, flags int)
+
 // winoInV6 transforms up to 16 tiles of one channel (F4) as the descriptor d
 // (kernels.winoVecDesc) lays them out: plane is the channel (inH rows), y0 the
 // input row of the first tile row's window, e scratch of 960 values; element

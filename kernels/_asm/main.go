@@ -57,6 +57,9 @@ func main() {
 	prefetchPanel()
 	gatherPanel48()
 	winoGemm512()
+	for np := 1; np <= 6; np++ {
+		convDirect512(np)
+	}
 	winoVec(tb)
 	Generate()
 }
