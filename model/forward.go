@@ -267,11 +267,18 @@ func (r *runner) images(x []float32, n, h, w int, pooled []float32, stages [][]f
 			var add []float32
 			if ci == len(b.convs)-1 {
 				dst, add = next, res
+				if b.spec.Shortcut == arch.ShortcutIdentity && cv.Plan != nil && cv.Plan.ResidualInPlace(p) {
+					// Over the block's input, the residual it adds: no second buffer's
+					// lines to read for ownership (kernels.ConvPlan.ResidualInPlace).
+					dst = cur
+				}
 			}
 			r.conv(cv, in, n, bh, bw, add, dst)
 			in, bh, bw = dst, p.OutH(), p.OutW()
 		}
-		cur, next = next, cur
+		if &in[0] == &next[0] {
+			cur, next = next, cur
+		}
 		h, w, c = bh, bw, b.spec.Out
 		if stages != nil && (bi == len(m.blocks)-1 || m.blocks[bi+1].spec.Stage != b.spec.Stage) {
 			copy(stages[b.spec.Stage+1], cur[:n*c*h*w])
