@@ -13,7 +13,7 @@ import (
 // the bits it gives with a separate output, on every path, for one image and for a batch
 // (whose output is copied out of a scratch matrix); deeper GEMMs, strided and Winograd plans
 // say no. The shapes are ResNet-50's 1×1 expand layers (K = 64, 128, 256) at reduced maps, the
-// 2048-channel one (K = 512, two K blocks), and 1-, 4- and 16-column edges.
+// 2048-channel one (K = 512, two K blocks), and a narrow 3×3 layer computed as a GEMM.
 func TestResidualInPlace(t *testing.T) {
 	isatest.Run(t, func(t *testing.T) {
 		for _, tc := range []struct {
@@ -26,6 +26,7 @@ func TestResidualInPlace(t *testing.T) {
 			{512, 2048, 4, 4, 1, 1, false},
 			{64, 128, 14, 14, 2, 1, false},
 			{32, 32, 12, 12, 1, 3, false}, // Winograd
+			{8, 12, 9, 9, 1, 3, true},     // a 3×3 GEMM (too few channels for Winograd): extended rows, copied out
 		} {
 			p := ConvParams{InC: tc.inC, InH: tc.h, InW: tc.w, OutC: tc.outC, KH: tc.k, KW: tc.k, StrideH: tc.stride, StrideW: tc.stride, PadH: tc.k / 2, PadW: tc.k / 2}
 			r := rand.New(rand.NewPCG(uint64(tc.inC), uint64(tc.h)))

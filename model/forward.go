@@ -237,7 +237,9 @@ func (r *runner) images(x []float32, n, h, w int, pooled []float32, stages [][]f
 	if stages != nil {
 		copy(stages[0], cur[:n*c*h*w])
 	}
-	next := r.b
+	// The shortcut buffer is local: a block may leave its output there and hand its input's
+	// buffer over as the next shortcut buffer; the runner's own three stay distinct.
+	next, sc := r.b, r.sc
 	for bi, b := range m.blocks {
 		// Shortcut first, so the branch's last convolution can add it in its output stage.
 		var res []float32
@@ -245,17 +247,17 @@ func (r *runner) images(x []float32, n, h, w int, pooled []float32, stages [][]f
 		case arch.ShortcutIdentity:
 			res = cur
 		case arch.ShortcutProject:
-			r.conv(b.proj, cur, n, h, w, nil, r.sc)
-			res = r.sc
+			r.conv(b.proj, cur, n, h, w, nil, sc)
+			res = sc
 		case arch.ShortcutPad:
 			t := r.start()
 			inLen := b.spec.In * h * w
 			outLen := b.spec.Out * ((h + b.spec.Stride - 1) / b.spec.Stride) * ((w + b.spec.Stride - 1) / b.spec.Stride)
 			for i := 0; i < n; i++ {
-				nn.ZeroPadShortcut(cur[i*inLen:], b.spec.In, h, w, b.spec.Out, b.spec.Stride, r.sc[i*outLen:])
+				nn.ZeroPadShortcut(cur[i*inLen:], b.spec.In, h, w, b.spec.Out, b.spec.Stride, sc[i*outLen:])
 			}
 			r.stop("zero-pad shortcut", "", t, 0)
-			res = r.sc
+			res = sc
 		}
 		in, bh, bw := cur, h, w
 		for ci, cv := range b.convs {
@@ -267,17 +269,21 @@ func (r *runner) images(x []float32, n, h, w int, pooled []float32, stages [][]f
 			var add []float32
 			if ci == len(b.convs)-1 {
 				dst, add = next, res
-				if b.spec.Shortcut == arch.ShortcutIdentity && cv.Plan != nil && cv.Plan.ResidualInPlace(p) {
-					// Over the block's input, the residual it adds: no second buffer's
-					// lines to read for ownership (kernels.ConvPlan.ResidualInPlace).
-					dst = cur
+				if cv.Plan != nil && cv.Plan.ResidualInPlace(p) && len(res) >= len(next) {
+					// Over the residual it adds (the block's input, or its projection):
+					// no second buffer's lines to read for ownership
+					// (kernels.ConvPlan.ResidualInPlace).
+					dst = res
 				}
 			}
 			r.conv(cv, in, n, bh, bw, add, dst)
 			in, bh, bw = dst, p.OutH(), p.OutW()
 		}
-		if &in[0] == &next[0] {
+		switch {
+		case &in[0] == &next[0]:
 			cur, next = next, cur
+		case &in[0] == &sc[0]: // the output went over the projection: the input's buffer takes its place
+			cur, sc = sc, cur
 		}
 		h, w, c = bh, bw, b.spec.Out
 		if stages != nil && (bi == len(m.blocks)-1 || m.blocks[bi+1].spec.Stage != b.spec.Stage) {
