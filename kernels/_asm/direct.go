@@ -34,6 +34,15 @@ func convDirect512(np int) {
 		"back to tmp[p·64+o] instead of through the epilogue.",
 	)
 	acc := func(f, p int) VecPhysical { return zmm[f*np+p] }
+	// each runs body for every accumulator, vector of channels f, pixel p.
+	each := func(body func(f, p int)) {
+		for f := 0; f < 4; f++ {
+			for p := 0; p < np; p++ {
+				body(f, p)
+			}
+		}
+	}
+	tmpAt := func(base Register, f, p int) Mem { return Mem{Base: base, Disp: 4 * (p*64 + 16*f)} }
 	wv := Z24
 	bc := func(p int) VecPhysical { return zmm[25+p] }
 
@@ -44,18 +53,10 @@ func convDirect512(np int) {
 	tp := Load(Param("tmp"), GP64())
 	TESTQ(U32(4), fl0)
 	JZ(LabelRef(name + "_zero"))
-	for f := 0; f < 4; f++ {
-		for p := 0; p < np; p++ {
-			VMOVUPS(Mem{Base: tp, Disp: 4 * (p*64 + 16*f)}, acc(f, p))
-		}
-	}
+	each(func(f, p int) { VMOVUPS(tmpAt(tp, f, p), acc(f, p)) })
 	JMP(LabelRef(name + "_ic"))
 	Label(name + "_zero")
-	for f := 0; f < 4; f++ {
-		for p := 0; p < np; p++ {
-			VPXORD(acc(f, p), acc(f, p), acc(f, p))
-		}
-	}
+	each(func(f, p int) { VPXORD(acc(f, p), acc(f, p), acc(f, p)) })
 	xr, wr, kh, kw := GP64(), GP64(), GP64(), GP64()
 	xk, wk, t := GP64(), GP64(), GP64()
 	Label(name + "_ic")
@@ -97,11 +98,7 @@ func convDirect512(np int) {
 	TESTQ(U32(8), fl)
 	JNZ(LabelRef(name + "_final"))
 	tq := Load(Param("tmp"), GP64())
-	for f := 0; f < 4; f++ {
-		for p := 0; p < np; p++ {
-			VMOVUPS(acc(f, p), Mem{Base: tq, Disp: 4 * (p*64 + 16*f)})
-		}
-	}
+	each(func(f, p int) { VMOVUPS(acc(f, p), tmpAt(tq, f, p)) })
 	VZEROUPPER()
 	RET()
 	Label(name + "_final")
@@ -118,11 +115,7 @@ func convDirect512(np int) {
 	TESTQ(U32(2), fl)
 	JZ(LabelRef(name + "_store"))
 	VPXORD(wv, wv, wv)
-	for f := 0; f < 4; f++ {
-		for p := 0; p < np; p++ {
-			VMAXPS(acc(f, p), wv, acc(f, p)) // a NaN in acc stays, as in epilogue512
-		}
-	}
+	each(func(f, p int) { VMAXPS(acc(f, p), wv, acc(f, p)) }) // a NaN in acc stays, as in epilogue512
 	Label(name + "_store")
 	ix := Load(Param("idx"), GP64())
 	VMOVDQU32(Mem{Base: ix}, Z31)
