@@ -140,26 +140,10 @@ func gatherPanel48(n int, b *float32, off *int, dst *float32) {
 	panic("kernels: assembly kernel called in a build without it")
 }
 
-func convDirect64x1(x *float32, w *float32, ic int, nkh int, nkw int, plane int, row int, wic int, wkh int, out *float32, idx *int32, bias, tmp *float32, flags int) {
-	panic("kernels: assembly kernel called in a build without it")
-}
+// The direct kernels share one stand-in.
+var convDirect64x1, convDirect64x2, convDirect64x3, convDirect64x4, convDirect64x5, convDirect64x6 = convDirectMissing,
+	convDirectMissing, convDirectMissing, convDirectMissing, convDirectMissing, convDirectMissing
 
-func convDirect64x2(x *float32, w *float32, ic int, nkh int, nkw int, plane int, row int, wic int, wkh int, out *float32, idx *int32, bias, tmp *float32, flags int) {
-	panic("kernels: assembly kernel called in a build without it")
-}
-
-func convDirect64x3(x *float32, w *float32, ic int, nkh int, nkw int, plane int, row int, wic int, wkh int, out *float32, idx *int32, bias, tmp *float32, flags int) {
-	panic("kernels: assembly kernel called in a build without it")
-}
-
-func convDirect64x4(x *float32, w *float32, ic int, nkh int, nkw int, plane int, row int, wic int, wkh int, out *float32, idx *int32, bias, tmp *float32, flags int) {
-	panic("kernels: assembly kernel called in a build without it")
-}
-
-func convDirect64x5(x *float32, w *float32, ic int, nkh int, nkw int, plane int, row int, wic int, wkh int, out *float32, idx *int32, bias, tmp *float32, flags int) {
-	panic("kernels: assembly kernel called in a build without it")
-}
-
-func convDirect64x6(x *float32, w *float32, ic int, nkh int, nkw int, plane int, row int, wic int, wkh int, out *float32, idx *int32, bias, tmp *float32, flags int) {
+func convDirectMissing(x *float32, w *float32, ic int, nkh int, nkw int, plane int, row int, wic int, wkh int, out *float32, idx *int32, bias, tmp *float32, flags int) {
 	panic("kernels: assembly kernel called in a build without it")
 }

@@ -81,18 +81,18 @@ func convDirect512(np int) {
 	ADDQ(U32(256), wk)
 	DECQ(kw)
 	JNZ(LabelRef(name + "_kw"))
-	Load(Param("row"), t)
-	ADDQ(t, xr)
-	Load(Param("wkh"), t)
-	ADDQ(t, wr)
-	DECQ(kh)
-	JNZ(LabelRef(name + "_kh"))
-	Load(Param("plane"), t)
-	ADDQ(t, x)
-	Load(Param("wic"), t)
-	ADDQ(t, w)
-	DECQ(ic)
-	JNZ(LabelRef(name + "_ic"))
+	// next ends the loop over kh or ic: the input and weight pointers move on by
+	// the strides in parameters xs and ws, and it runs again while n is left.
+	next := func(xs string, xp Register, ws string, wp Register, n Register, loop string) {
+		Load(Param(xs), t)
+		ADDQ(t, xp)
+		Load(Param(ws), t)
+		ADDQ(t, wp)
+		DECQ(n)
+		JNZ(LabelRef(name + loop))
+	}
+	next("row", xr, "wkh", wr, kh, "_kh")
+	next("plane", x, "wic", w, ic, "_ic")
 
 	fl := Load(Param("flags"), GP64())
 	TESTQ(U32(8), fl)
