@@ -62,6 +62,27 @@ var directKernels = [directMaxPixels + 1]func(x *float32, w *float32, ic int, nk
 // each seeing kernel columns [kw0, kw1) (all of them where np > 1).
 type directRun struct{ ox, np, kw0, kw1 int }
 
+// directGeom is what a direct convolution's calls share for one geometry,
+// worked out once per plan and input size (ConvPlan.directGeom): the runs of
+// an output row and the scatter's lane offsets.
+type directGeom struct {
+	p    ConvParams
+	runs []directRun
+	idx  [16]int32 // lane l's output channel offset, l·OH·OW
+}
+
+func newDirectGeom(p ConvParams) *directGeom {
+	g := &directGeom{p: p, runs: directRuns(p)}
+	for l := range g.idx {
+		g.idx[l] = int32(l * p.OutH() * p.OutW())
+	}
+	return g
+}
+
+// directZeroBias stands in for a missing bias: the kernels do not read it
+// then (flags), but take a valid pointer.
+var directZeroBias [directBlock]float32
+
 // directRuns cuts an output row into kernel calls: the pixels whose taps
 // all lie inside the input row in runs as even as directMaxPixels allows
 // (a 7-pixel row as 4 and 3, not 6 and 1: a one-pixel call loads four
@@ -92,22 +113,18 @@ func directRuns(p ConvParams) []directRun {
 }
 
 // convDirect computes the stride-2 convolution p of n images with the
-// direct weights wd: out = act(conv(in) + bias), NCHW. Tasks are (image,
+// direct weights wd and the geometry g (of p): out = act(conv(in) + bias),
+// NCHW. Tasks are (image,
 // band of output rows, block of 64 output channels). Each task runs the
 // input channels in groups whose weights fit in L1 (directICGroup), keeping
 // its pixels' sums between groups in a pixel-major scratch and continuing
 // their chains, so each output element is one chain of fused multiply-adds
 // in (ic, kh, kw) order whatever the grouping and the thread count.
-func convDirect(p ConvParams, n int, in, wd, bias []float32, relu bool, out []float32) {
+func convDirect(p ConvParams, n int, in, wd []float32, g *directGeom, bias []float32, relu bool, out []float32) {
 	oh, ow := p.OutH(), p.OutW()
 	ohw := oh * ow
 	blocks := p.OutC / directBlock
-	var idx [16]int32
-	for l := range idx {
-		idx[l] = int32(l * ohw)
-	}
 	flags := 0
-	var zero [directBlock]float32
 	if bias != nil {
 		flags |= 1
 	}
@@ -119,7 +136,6 @@ func convDirect(p ConvParams, n int, in, wd, bias []float32, relu bool, out []fl
 	plane, row := p.InH*p.InW*4, p.InW*4
 	wic, wkh := taps*directBlock*4, p.KW*directBlock*4
 	icg := max(1, directICGroup/(taps*directBlock*4))
-	runs := directRuns(p)
 	t := Threads()
 	bands := max(1, min(oh, ceilDiv(2*t, n*blocks)))
 	parallel(n*blocks*bands, func(task int) {
@@ -130,7 +146,7 @@ func convDirect(p ConvParams, n int, in, wd, bias []float32, relu bool, out []fl
 		src := in[img*p.InC*p.InH*p.InW:]
 		dst := out[(img*p.OutC+blk*directBlock)*ohw:]
 		w := wd[blk*wBlock:]
-		b, bs := &zero[0], []float32(nil)
+		b, bs := &directZeroBias[0], []float32(nil)
 		if bias != nil {
 			bs = bias[blk*directBlock : (blk+1)*directBlock]
 			b = &bs[0]
@@ -155,7 +171,7 @@ func convDirect(p ConvParams, n int, in, wd, bias []float32, relu bool, out []fl
 					continue
 				}
 				iy := 2*oy - p.PadH + kh0
-				for _, r := range runs {
+				for _, r := range g.runs {
 					if r.kw1 <= r.kw0 {
 						if c1 == p.InC {
 							directEpilogueOnly(dst[oy*ow+r.ox:], 1, ohw, bs, relu)
@@ -164,7 +180,7 @@ func convDirect(p ConvParams, n int, in, wd, bias []float32, relu bool, out []fl
 					}
 					ix := 2*r.ox - p.PadW + r.kw0
 					directKernels[r.np](&src[(c0*p.InH+iy)*p.InW+ix], &w[(c0*taps+kh0*p.KW+r.kw0)*directBlock], c1-c0, kh1-kh0, r.kw1-r.kw0,
-						plane, row, wic, wkh, &dst[oy*ow+r.ox], &idx[0], b, &(*tmp)[((oy-r0)*ow+r.ox)*directBlock], fl)
+						plane, row, wic, wkh, &dst[oy*ow+r.ox], &g.idx[0], b, &(*tmp)[((oy-r0)*ow+r.ox)*directBlock], fl)
 				}
 			}
 		}

@@ -48,7 +48,7 @@ func TestConvDirect(t *testing.T) {
 				var want []float32
 				for _, threads := range []int{1, 3, 16} {
 					out := fill(make([]float32, outN), float32(math.NaN()))
-					withThreads(threads, func() { convDirect(p, tc.n, in, wd, bias, ep.relu, out) })
+					withThreads(threads, func() { convDirect(p, tc.n, in, wd, newDirectGeom(p), bias, ep.relu, out) })
 					if want == nil {
 						want = out
 						continue

@@ -28,6 +28,7 @@ type ConvPlan struct {
 	packed *PackedA  // GEMM weights, or nil
 	direct []float32 // the weights for convDirect (stride-2 layers on the AVX-512 path), or nil
 	geom   atomic.Pointer[phaseGeom]
+	dgeom  atomic.Pointer[directGeom] // convDirect's geometry for the last input size
 
 	// Winograd plans: wino is set once, by PlanConv or the first call,
 	// which also drops the weight copy w.
@@ -169,6 +170,17 @@ func (pl *ConvPlan) phaseGeom(p ConvParams) *phaseGeom {
 	return g
 }
 
+// directGeom returns the direct route's geometry for the convolution p,
+// worked out on the first call with this input size, as phaseGeom.
+func (pl *ConvPlan) directGeom(p ConvParams) *directGeom {
+	if g := pl.dgeom.Load(); g != nil && g.p == p {
+		return g
+	}
+	g := newDirectGeom(p)
+	pl.dgeom.Store(g)
+	return g
+}
+
 // Layout places the channel planes of a batch in memory: the plane of
 // channel c of image i (its rows contiguous) starts at i·Image + c·Channel.
 type Layout struct{ Image, Channel int }
@@ -264,7 +276,7 @@ func Conv2DPlanned(p ConvParams, n int, in []float32, pl *ConvPlan, bias, residu
 		return
 	}
 	if pl.direct != nil && residual == nil && directApplies(p, curISA()) {
-		convDirect(p, n, in, pl.direct, bias, relu, out)
+		convDirect(p, n, in, pl.direct, pl.directGeom(p), bias, relu, out)
 		return
 	}
 	conv2D(p, n, in, nil, pl.packed, bias, residual, relu, out, pl.phaseGeom(p))
