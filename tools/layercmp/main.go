@@ -146,6 +146,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: layercmp [-threads T] [-runs N] [-rounds R] MODEL.onnx")
 		os.Exit(2)
 	}
+	if *threads < 1 || *runs < 1 || *rounds < 1 {
+		fmt.Fprintln(os.Stderr, "layercmp: -threads, -runs and -rounds must be at least 1")
+		os.Exit(2)
+	}
 	onnxPath := flag.Arg(0)
 	const warmup = 5
 
