@@ -106,7 +106,7 @@ func (m *Model) explain(img *imageproc.RGB, class int, run camFunc, layer, metho
 		return nil, err
 	}
 	c := cam.Classes[0]
-	ex := &Explanation{Class: c, Label: m.Config.Label(c), Score: Softmax(cam.Logits.Data)[c],
+	ex := &Explanation{Class: c, Label: m.Config.Label(c), Score: Scores(cam.Logits.Data, &m.Config)[c],
 		Layer: cam.Layer, Method: cam.Method, Map: cam.Maps.Data, MapH: cam.Maps.Shape[1], MapW: cam.Maps.Shape[2]}
 	ex.Mask, ex.Flat = m.maskOnImage(ex.Map, ex.MapH, ex.MapW, img.W, img.H)
 	if ex.Overlay, err = gradcam.Overlay(img, ex.Mask, 0.5); err != nil {

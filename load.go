@@ -106,6 +106,23 @@ func (ck *Checkpoint) Build() (*Model, error) {
 	return &Model{Model: m, Processor: ck.Processor, Source: ck.Source}, nil
 }
 
+// CheckWeights checks the weights, where the checkpoint was opened with them, against its
+// architecture, as Build does before it reads them: every tensor there, none left over, each
+// of the right shape.
+func (ck *Checkpoint) CheckWeights() error {
+	if ck.Weights == nil {
+		return nil
+	}
+	spec, err := ck.Config.Spec()
+	if err != nil {
+		return err
+	}
+	if err := model.Check(&spec, ck.Weights); err != nil {
+		return fmt.Errorf("%s: %w", ck.Source, err)
+	}
+	return nil
+}
+
 // LoadCheckpoint resolves nameOrPath as FromPretrained does and reads its files.
 func LoadCheckpoint(ctx context.Context, nameOrPath string, opts ...Option) (*Checkpoint, error) {
 	var o Options
@@ -123,14 +140,12 @@ func LoadCheckpoint(ctx context.Context, nameOrPath string, opts ...Option) (*Ch
 			return loadONNX(nameOrPath, o)
 		}
 		// A weights file inside an HF-style directory is described by the config files
-		// beside it, as if the directory had been given (unless WithArch says otherwise).
-		var cfgData, procData []byte
-		if o.Arch == "" {
-			if cfgData, procData, err = readConfigs(filepath.Dir(nameOrPath)); err != nil {
-				return nil, err
-			}
+		// beside it, as if the directory had been given.
+		cfgData, procData, err := readConfigs(filepath.Dir(nameOrPath))
+		if err != nil {
+			return nil, err
 		}
-		return loadFile(nameOrPath, cfgData, procData, o)
+		return loadFile(nameOrPath, cfgData, procData, filepath.Join(filepath.Dir(nameOrPath), "config.json"), o)
 	}
 	if !hub.IsRepoID(nameOrPath) || looksLikePath(nameOrPath) {
 		return nil, fmt.Errorf("model %q: no such file or directory, and not a hub id (org/name)", nameOrPath)
@@ -169,18 +184,31 @@ func loadDir(dir string, o Options) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	candidates := weightFiles
-	for _, pat := range []string{"*.safetensors", "*.pth", "*.th", "*.bin", "*.pt"} {
-		m, _ := filepath.Glob(filepath.Join(dir, pat))
-		for _, f := range m {
-			candidates = append(candidates, filepath.Base(f))
-		}
-	}
-	for _, name := range candidates {
+	for _, name := range weightFiles {
 		p := filepath.Join(dir, name)
 		if _, err := os.Stat(p); err == nil {
-			return loadFile(p, cfgData, procData, o)
+			return loadFile(p, cfgData, procData, filepath.Join(dir, "config.json"), o)
 		}
+	}
+	// Without transformers' file names, the one weights file there is. Of several, none is
+	// taken: the first by name was, and a folder of four CIFAR checkpoints ran whichever
+	// sorted first, with no word of which.
+	var found []string
+	for _, pat := range []string{"*.safetensors", "*.pth", "*.th", "*.bin", "*.pt"} {
+		m, _ := filepath.Glob(filepath.Join(dir, pat))
+		found = append(found, m...)
+	}
+	switch len(found) {
+	case 0:
+	case 1:
+		return loadFile(found[0], cfgData, procData, filepath.Join(dir, "config.json"), o)
+	default:
+		names := make([]string, len(found))
+		for i, f := range found {
+			names[i] = filepath.Base(f)
+		}
+		return nil, fmt.Errorf("%s holds %d weights files (%s) and none named %s; give the one to use as --model %s",
+			dir, len(found), strings.Join(names, ", "), strings.Join(weightFiles, " or "), filepath.Join(dir, names[0]))
 	}
 	// A folder holding one ONNX model (as HF optimum exports it: model.onnx beside
 	// config.json and preprocessor_config.json) loads that model.
@@ -275,7 +303,7 @@ func loadHub(ctx context.Context, id string, o Options) (*Checkpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", id, err)
 	}
-	ck, err := loadFile(wPath, cfgData, procData, o)
+	ck, err := loadFile(wPath, cfgData, procData, id+"'s config.json", o)
 	if err != nil {
 		return nil, err
 	}
@@ -287,22 +315,43 @@ func loadHub(ctx context.Context, id string, o Options) (*Checkpoint, error) {
 	return ck, nil
 }
 
-// loadFile reads weights and pairs them with a config (from the file's directory or a preset).
-func loadFile(path string, cfgData, procData []byte, o Options) (*Checkpoint, error) {
-	var cfg *arch.Config
+// loadFile reads weights and pairs them with a config: the config.json found with them
+// (cfgData, from cfgName) or, for a checkpoint without one, the preset o.Arch names. Where
+// both are given they must describe the same network: --arch used to replace a config.json
+// that was there, so ResNet-50 v1.5 weights ran as v1 (another network, other scores, exit
+// status 0) and the preprocessor_config.json beside them was dropped. A config.json that is
+// not a ResNet config at all does not stop an --arch checkpoint: it describes something else.
+func loadFile(path string, cfgData, procData []byte, cfgName string, o Options) (*Checkpoint, error) {
+	var cfg, preset *arch.Config
 	var err error
-	fromPreset := false
-	switch {
-	case o.Arch != "":
-		if cfg, err = arch.Preset(o.Arch); err != nil {
+	if o.Arch != "" {
+		if preset, err = arch.Preset(o.Arch); err != nil {
 			return nil, err
 		}
-		fromPreset = true
-	case cfgData != nil:
-		if cfg, err = arch.ParseConfig(cfgData); err != nil {
+	}
+	if cfgData != nil {
+		cfg, err = arch.ParseConfig(cfgData)
+		switch {
+		case err != nil && preset == nil:
 			return nil, fmt.Errorf("%s: %w", filepath.Dir(path), err)
+		case err != nil: // not a ResNet's config: --arch describes the weights
+			cfg, procData = nil, nil
+		case preset != nil:
+			if diffs := arch.Diff(cfg, preset, "there", "in --arch "+o.Arch); len(diffs) > 0 {
+				return nil, fmt.Errorf("%s: %s describes another network than --arch %s (%s); drop --arch, which names the architecture only of a checkpoint without a config.json",
+					path, cfgName, o.Arch, strings.Join(diffs, "; "))
+			}
 		}
+	}
+	fromPreset := false
+	switch {
+	case cfg != nil:
+	case preset != nil:
+		cfg, fromPreset = preset, true
 	default:
+		if err := weights.Sniff(path); err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%s has no config.json beside it; say which architecture it is with --arch (one of %s)", path, strings.Join(arch.Presets(), ", "))
 	}
 	src, closer, err := openWeights(path)

@@ -59,7 +59,9 @@ func TestFromPretrainedSources(t *testing.T) {
 		{"torchvision file beside config.json", "basic", filepath.Join(fixture("basic"), "torchvision.pth"), nil, ""},
 		{"safetensors file alone needs arch", "basic", lone(t, fixture("basic"), "model.safetensors"), nil, "has no config.json beside it; say which architecture it is with --arch"},
 		{"torchvision file alone needs arch", "basic", lone(t, fixture("basic"), "torchvision.pth"), nil, "--arch"},
-		{"cifar legacy file with wrong arch", "cifar-a", filepath.Join(fixture("cifar-a"), "cifar.th"), []Option{WithArch("cifar-resnet20")}, "size mismatch"},
+		{"cifar legacy file with wrong arch", "cifar-a", lone(t, fixture("cifar-a"), "cifar.th"), []Option{WithArch("cifar-resnet20")}, "size mismatch"},
+		{"cifar legacy file beside a config.json that --arch contradicts", "cifar-a", filepath.Join(fixture("cifar-a"), "cifar.th"), []Option{WithArch("cifar-resnet20")},
+			"config.json describes another network than --arch cifar-resnet20 (embedding_size 4 there, 16 in --arch cifar-resnet20;"},
 		{"unknown arch", "basic", filepath.Join(fixture("basic"), "torchvision.pth"), []Option{WithArch("resnet-19")}, "unknown architecture"},
 		{"missing path", "basic", "./no/such/dir", nil, "no such file"},
 		{"empty", "basic", "", nil, "no model given"},
@@ -208,5 +210,148 @@ func TestSaveRefusesNonFinite(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("Save wrote %s despite refusing", dir)
+	}
+}
+
+// TestArchBesideConfig checks --arch against a config.json that is there: the same network
+// loads with the config's labels and preprocessing, another one is refused with what differs
+// (it used to replace the config silently: v1.5 weights ran as v1), and a config.json that
+// is no ResNet's leaves --arch to describe the weights.
+func TestArchBesideConfig(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ck, err := RandomCheckpoint("cifar-resnet20", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck.Config.SetLabels([]string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"})
+	ck.Processor.ShortestEdge, ck.Processor.Height, ck.Processor.Width = 0, 40, 40
+	if err := ck.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "model.safetensors")
+	other := t.TempDir() // a weights file beside a config.json of another kind of model
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(other, "model.safetensors"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(other, "config.json"), []byte(`{"model_type": "bert", "hidden_size": 768}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, path, arch, errHas string
+		labels                    bool // the config.json's class names came with it
+	}{
+		{"directory, same network", dir, "cifar-resnet20", "", true},
+		{"file, same network", file, "cifar-resnet20", "", true},
+		{"directory, another depth", dir, "cifar-resnet56", "depths [3 3 3] there, [9 9 9] in --arch cifar-resnet56); drop --arch", false},
+		{"file, another depth", file, "cifar-resnet56", filepath.Join(dir, "config.json") + " describes another network than --arch cifar-resnet56", false},
+		{"file, the plain twin", file, "cifar-plain20", "plain false there, true in --arch cifar-plain20", false},
+		{"beside a config.json of no ResNet", filepath.Join(other, "model.safetensors"), "cifar-resnet20", "", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ck, err := LoadCheckpoint(ctx, c.path, WithArch(c.arch))
+			if c.errHas != "" {
+				if err == nil || !strings.Contains(err.Error(), c.errHas) {
+					t.Fatalf("error %v, want one mentioning %q", err, c.errHas)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ck.Close()
+			if got := ck.Config.ID2Label[0] == "a"; got != c.labels {
+				t.Errorf("labels from config.json: %v, want %v (label 0 %q)", got, c.labels, ck.Config.ID2Label[0])
+			}
+			if h, _ := ck.Processor.OutputSize(); (h == 40) != c.labels {
+				t.Errorf("preprocessor_config.json used: %v, want %v (output %d)", h == 40, c.labels, h)
+			}
+			if _, err := ck.Build(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestWeightsFileChoice checks which file of a folder loads: transformers' names first, a
+// single other weights file, and never one of several (the first by name used to run).
+func TestWeightsFileChoice(t *testing.T) {
+	ctx := context.Background()
+	ck, err := RandomCheckpoint("cifar-resnet8", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	if err := ck.Save(src); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(src, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := os.ReadFile(filepath.Join(src, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	folder := func(files ...string) string {
+		dir := t.TempDir()
+		for _, f := range append(files, "config.json") {
+			b := data
+			if f == "config.json" {
+				b = cfg
+			}
+			if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	for _, c := range []struct {
+		name   string
+		files  []string
+		want   string // the file that loads
+		errHas string
+	}{
+		{"transformers' name among others", []string{"a.safetensors", "model.safetensors", "z.safetensors"}, "model.safetensors", ""},
+		{"one other file", []string{"weights.safetensors"}, "weights.safetensors", ""},
+		{"several", []string{"b-good.safetensors", "a-other.safetensors"}, "", "holds 2 weights files (a-other.safetensors, b-good.safetensors) and none named model.safetensors or pytorch_model.bin; give the one to use as --model"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := folder(c.files...)
+			ck, err := LoadCheckpoint(ctx, dir)
+			if c.errHas != "" {
+				if err == nil || !strings.Contains(err.Error(), c.errHas) {
+					t.Fatalf("error %v, want one mentioning %q", err, c.errHas)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ck.Close()
+			if ck.Source != filepath.Join(dir, c.want) {
+				t.Errorf("loaded %s, want %s", ck.Source, filepath.Join(dir, c.want))
+			}
+		})
+	}
+}
+
+// TestNotACheckpoint checks that a file that is no checkpoint is called that, not a
+// checkpoint that lacks its config.json.
+func TestNotACheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	for name, data := range map[string]string{"cat.jpg": "\xff\xd8\xff\xe0 JFIF", "notes.txt": "hello"} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadCheckpoint(context.Background(), p)
+		if err == nil || !strings.Contains(err.Error(), "unrecognised checkpoint format") || strings.Contains(err.Error(), "config.json") {
+			t.Errorf("%s: error %v, want unrecognised checkpoint format and no word of config.json", name, err)
+		}
 	}
 }

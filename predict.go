@@ -3,6 +3,8 @@ package resnet
 import (
 	"math"
 	"sort"
+
+	"github.com/resnet-go/resnet/arch"
 )
 
 // Softmax returns exp(x_i − max) / Σ exp(x_j − max), computed in float64 for stability.
@@ -23,6 +25,20 @@ func Softmax(x []float32) []float32 {
 	}
 	for i := range x {
 		out[i] = float32(e[i] / sum)
+	}
+	return out
+}
+
+// Scores turns one row of logits into class scores as cfg says (Config.Sigmoid): each
+// logit's sigmoid for multi-label classifiers and single-logit heads, else the softmax of
+// the row. The CLI, the library's TopK, Grad-CAM and the server's default all score this way.
+func Scores(row []float32, cfg *arch.Config) []float32 {
+	if !cfg.Sigmoid() {
+		return Softmax(row)
+	}
+	out := make([]float32, len(row))
+	for i, v := range row {
+		out[i] = float32(1 / (1 + math.Exp(-float64(v))))
 	}
 	return out
 }

@@ -119,8 +119,9 @@ func StackInto(dst *tensor.Tensor, xs []*tensor.Tensor) (*tensor.Tensor, error) 
 	return tensor.FromData(data, append([]int{len(xs) * shape[0]}, shape[1:]...)...)
 }
 
-// TopK returns the k most probable classes of each row of logits, best first, with softmax
-// probabilities and the checkpoint's id2label names.
+// TopK returns the k highest-scoring classes of each row of logits, best first, with their
+// scores (softmax probabilities, or sigmoids for multi-label and single-logit models: Scores)
+// and the checkpoint's id2label names.
 func (m *Model) TopK(logits *tensor.Tensor, k int) [][]Prediction {
 	return TopK(logits, k, &m.Config)
 }
@@ -132,7 +133,7 @@ func TopK(logits *tensor.Tensor, k int, cfg *arch.Config) [][]Prediction {
 	out := make([][]Prediction, n)
 	for i := range out {
 		row := logits.Data[i*classes : (i+1)*classes]
-		probs := Softmax(row)
+		probs := Scores(row, cfg)
 		for _, idx := range topIndices(row, k) {
 			out[i] = append(out[i], Prediction{Index: idx, Label: cfg.Label(idx), Score: probs[idx]})
 		}

@@ -6,7 +6,9 @@ package arch
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
+	"strings"
 )
 
 // Layer types, as in HF's ResNetConfig.layer_types.
@@ -50,6 +52,25 @@ type Config struct {
 	Stem         string `json:"stem,omitempty"`
 	ShortcutType string `json:"shortcut_type,omitempty"`
 	Plain        bool   `json:"plain,omitempty"`
+
+	// ProblemType is transformers' problem_type: "" (unset), "single_label_classification",
+	// "multi_label_classification" or "regression". It decides how logits become scores
+	// (Config.Sigmoid), not the network.
+	ProblemType string `json:"problem_type,omitempty"`
+}
+
+// transformers' problem types (PretrainedConfig.problem_type).
+const (
+	SingleLabelClassification = "single_label_classification"
+	MultiLabelClassification  = "multi_label_classification"
+	Regression                = "regression"
+)
+
+// Sigmoid says whether a class's score is the sigmoid of its logit rather than the softmax
+// of the row: for multi-label classifiers and single-logit heads, as transformers'
+// image-classification pipeline decides its default function_to_apply.
+func (c *Config) Sigmoid() bool {
+	return c.ProblemType == MultiLabelClassification || c.NumLabels == 1
 }
 
 // Default returns HF's ResNetConfig defaults (a ResNet-50 shape with 2 labels).
@@ -156,6 +177,11 @@ func (c *Config) Validate() error {
 	if c.ShortcutType == "" {
 		c.ShortcutType = ShortcutProjection
 	}
+	switch c.ProblemType {
+	case "", SingleLabelClassification, MultiLabelClassification, Regression:
+	default:
+		return fmt.Errorf("problem_type %q is not %q, %q or %q", c.ProblemType, SingleLabelClassification, MultiLabelClassification, Regression)
+	}
 	switch {
 	case c.LayerType != Basic && c.LayerType != Bottleneck:
 		return fmt.Errorf("layer_type %q is not %q or %q", c.LayerType, Basic, Bottleneck)
@@ -241,4 +267,24 @@ func (c *Config) SetLabels(names []string) {
 	for i, n := range names {
 		c.ID2Label[i] = n
 	}
+}
+
+// Diff lists the architecture settings (config.json keys) in which have differs from want,
+// each as "depths [1 1 1] HAVE, [3 3 3] WANT" with the two names given; the classes
+// (num_labels, id2label, problem_type) and out_features are not compared: they leave the
+// network's body as it is. An empty list means the same network.
+func Diff(have, want *Config, haveName, wantName string) []string {
+	var diffs []string
+	hv, wv := reflect.ValueOf(*have), reflect.ValueOf(*want)
+	for i := 0; i < hv.NumField(); i++ {
+		key, _, _ := strings.Cut(hv.Type().Field(i).Tag.Get("json"), ",")
+		if key == "-" || key == "" || key == "out_features" || key == "problem_type" {
+			continue
+		}
+		a, b := hv.Field(i).Interface(), wv.Field(i).Interface()
+		if !reflect.DeepEqual(a, b) {
+			diffs = append(diffs, fmt.Sprintf("%s %v %s, %v %s", key, a, haveName, b, wantName))
+		}
+	}
+	return diffs
 }

@@ -206,7 +206,7 @@ func (e *entry) probabilities(logits []float32, width int, fn string) []float32 
 }
 
 func (e *entry) defaultFunction() string {
-	if e.MultiLabel || e.Model.Model.Config.NumLabels == 1 {
+	if e.MultiLabel || e.Model.Model.Config.Sigmoid() {
 		return "sigmoid"
 	}
 	return "softmax"

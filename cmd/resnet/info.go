@@ -74,7 +74,14 @@ func runInfo(cmd *cobra.Command, f *infoFlags) error {
 		if err != nil {
 			return err
 		}
+		// Local weights are checked against the architecture printed, as classify checks
+		// them: a ResNet-20 file with --arch cifar-resnet56 was reported as a ResNet-56.
+		// (From the hub, ConfigOnly fetches no weights.)
+		err = ck.CheckWeights()
 		ck.Close()
+		if err != nil {
+			return err
+		}
 		cfg, source = ck.Config, ck.Source
 		h, w = ck.Processor.OutputSize()
 	case f.arch != "":

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -18,8 +17,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/resnet-go/resnet"
+	"github.com/resnet-go/resnet/arch"
 	"github.com/resnet-go/resnet/defaultmodel"
-	"github.com/resnet-go/resnet/hub"
 	"github.com/resnet-go/resnet/kernels"
 	"github.com/resnet-go/resnet/serve"
 )
@@ -311,8 +310,8 @@ type served struct {
 	inputW, inputH int
 }
 
-// loadServed loads one --model with the shared flags, and reads whether its config.json says
-// it is a multi-label classifier (problem_type), which decides its probabilities.
+// loadServed loads one --model with the shared flags, and says whether its config.json makes
+// it a multi-label classifier (problem_type), which decides its probabilities.
 func (f *serveFlags) loadServed(ctx context.Context, spec modelSpec) (*served, bool, error) {
 	f.model = spec.source
 	m, err := f.load(ctx)
@@ -324,48 +323,7 @@ func (f *serveFlags) loadServed(ctx context.Context, spec modelSpec) (*served, b
 		source = defaultmodel.Name
 	}
 	h, w := m.Processor.OutputSize()
-	multi, err := f.problemTypeMultiLabel(ctx, spec.source)
-	if err != nil {
-		return nil, false, err
-	}
+	multi := m.Model.Config.ProblemType == arch.MultiLabelClassification
 	return &served{model: m, source: source, inputW: w, inputH: h}, multi, nil
 }
 
-// problemTypeMultiLabel reads problem_type from the model's config.json (the built-in model's,
-// a directory's, the one beside a checkpoint file, or a hub model's, already in the cache).
-func (f *serveFlags) problemTypeMultiLabel(ctx context.Context, source string) (bool, error) {
-	var data []byte
-	var err error
-	switch st, statErr := os.Stat(source); {
-	case source == "":
-		data = defaultmodel.Config
-	case f.arch != "":
-		return false, nil // a preset, not a config.json
-	case statErr == nil:
-		dir := source
-		if !st.IsDir() {
-			dir = filepath.Dir(source)
-		}
-		data, err = os.ReadFile(filepath.Join(dir, "config.json"))
-		if os.IsNotExist(err) {
-			return false, nil
-		}
-	case hub.IsRepoID(source):
-		var p string
-		if p, err = f.hubClient().Download(ctx, source, f.revision, "config.json"); err == nil {
-			data, err = os.ReadFile(p)
-		}
-	default:
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	var cfg struct {
-		ProblemType string `json:"problem_type"`
-	}
-	if err := json.Unmarshal(data, &cfg); err != nil {
-		return false, fmt.Errorf("config.json: %w", err)
-	}
-	return cfg.ProblemType == "multi_label_classification", nil
-}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"reflect"
 	"runtime"
 	"slices"
 	"sort"
@@ -234,7 +233,7 @@ func (f *trainFlags) architecture(ctx context.Context) (*arch.Config, weights.St
 	}
 	defer ck.Close()
 	if preset != nil && !configless {
-		if diffs := archDiff(ck.Config, preset); len(diffs) > 0 {
+		if diffs := arch.Diff(ck.Config, preset, "there", "in --arch"); len(diffs) > 0 {
 			return nil, nil, fmt.Errorf("--init %s has its own config.json, and --arch %s is another architecture (%s); drop --arch to fine-tune %s as it is: --arch names the architecture only of a checkpoint without config.json (a bare .th or .pth file)",
 				f.init, f.arch, strings.Join(diffs, "; "), f.init)
 		}
@@ -268,25 +267,6 @@ func hasOwnConfig(init string) bool {
 	}
 	_, err = os.Stat(filepath.Join(dir, "config.json"))
 	return err == nil
-}
-
-// archDiff lists the architecture settings (config.json keys) in which have differs from
-// want, as "depths [1 1 1] there, [3 3 3] in --arch"; the classes are not compared, since
-// fine-tuning replaces the head.
-func archDiff(have, want *arch.Config) []string {
-	var diffs []string
-	hv, wv := reflect.ValueOf(*have), reflect.ValueOf(*want)
-	for i := 0; i < hv.NumField(); i++ {
-		key, _, _ := strings.Cut(hv.Type().Field(i).Tag.Get("json"), ",")
-		if key == "-" || key == "" || key == "out_features" {
-			continue
-		}
-		a, b := hv.Field(i).Interface(), wv.Field(i).Interface()
-		if !reflect.DeepEqual(a, b) {
-			diffs = append(diffs, fmt.Sprintf("%s %v there, %v in --arch", key, a, b))
-		}
-	}
-	return diffs
 }
 
 // data loads the training split (optionally a seeded subset) and, when the dataset has one,
