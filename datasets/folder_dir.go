@@ -13,10 +13,11 @@ const maxDirDepth = 32
 
 // readDirFolder lists the directory, picks the class folders and decodes only their images.
 func readDirFolder(root string, split Split, o *Options) (*Folder, error) {
-	rels, err := listImages(root)
+	rels, left, err := listImages(root)
 	if err != nil {
 		return nil, err
 	}
+	left.note(o.Warn, root)
 	lay, err := resolveLayout(rels, split, root)
 	if err != nil {
 		return nil, err
@@ -32,9 +33,11 @@ func readDirFolder(root string, split Split, o *Options) (*Folder, error) {
 }
 
 // listImages returns the slash paths, relative to root, of the image files under root
-// (hidden folders and files left out; links that point nowhere are not data).
-func listImages(root string) ([]string, error) {
+// (hidden folders and files left out; links that point nowhere are not data), and the other
+// files counted by extension.
+func listImages(root string) ([]string, leftOut, error) {
 	var rels []string
+	left := leftOut{}
 	err := WalkFiles(root, func(p string, typ fs.FileMode) error {
 		rel, err := filepath.Rel(root, p)
 		if err != nil {
@@ -46,13 +49,15 @@ func listImages(root string) ([]string, error) {
 			return fs.SkipDir
 		case typ.IsRegular() && isImageName(rel):
 			rels = append(rels, rel)
+		case typ.IsRegular():
+			left.add(rel)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("folder: %w", err)
+		return nil, nil, fmt.Errorf("folder: %w", err)
 	}
-	return rels, nil
+	return rels, left, nil
 }
 
 // WalkFiles calls fn for every entry under root (not root itself), each folder's entries in

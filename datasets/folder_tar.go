@@ -43,6 +43,7 @@ func readTarFolder(archive string, split Split, o *Options) (*Folder, error) {
 		names   []string // cleaned slash path per job index
 		members []string // as stored, for messages
 		readErr error
+		left    = leftOut{}
 	)
 	in := make(chan job, 64)
 	out := make(chan result, 64)
@@ -63,6 +64,9 @@ func readTarFolder(archive string, split Split, o *Options) (*Folder, error) {
 			}
 			rel, ok := cleanMember(hdr.Name)
 			if !ok || !isImageName(rel) {
+				if ok {
+					left.add(rel)
+				}
 				continue
 			}
 			i := len(names)
@@ -90,6 +94,7 @@ func readTarFolder(archive string, split Split, o *Options) (*Folder, error) {
 	if readErr != nil {
 		return nil, readErr
 	}
+	left.note(o.Warn, archive)
 
 	// A later member of the same name replaces an earlier one, as on extraction.
 	last := map[string]int{}

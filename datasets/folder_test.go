@@ -264,3 +264,25 @@ func TestReadFolderOrientation(t *testing.T) {
 		}
 	}
 }
+
+// TestReadFolderNotesLeftOut: files that are not of ImageFolder's types (a class folder's
+// .gif and .jfif photos, a notes file) are left out as torchvision leaves them out, and
+// named in one note to Warn; hidden litter is not.
+func TestReadFolderNotesLeftOut(t *testing.T) {
+	files, _ := tree(t)
+	files = append(files,
+		file{"train/cat/photo.gif", []byte("GIF89a")},
+		file{"train/dog/photo.JFIF", jpegImage(t, 8, 6, 1)},
+		file{"train/dog/other.jfif", jpegImage(t, 8, 6, 2)},
+	)
+	for kind, src := range sources(t, files) {
+		var warn bytes.Buffer
+		if _, err := ReadFolder(src, Train, Options{Warn: &warn}); err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		want := "4 files left out (.gif, .jfif ×2, .txt), not of the types torchvision's ImageFolder takes (.jpg .jpeg .png .ppm .bmp .pgm .tif .tiff .webp)\n"
+		if got := warn.String(); !strings.HasPrefix(got, "note: folder:"+src+": ") || !strings.HasSuffix(got, want) || strings.Count(got, "\n") != 1 {
+			t.Errorf("%s: Warn got %q, want one note ending %q", kind, got, want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"fmt"
+	"io"
 	"path"
 	"slices"
 	"strings"
@@ -22,6 +23,47 @@ func isImageName(rel string) bool {
 		}
 	}
 	return slices.Contains(imageExts, strings.ToLower(path.Ext(rel)))
+}
+
+// leftOut counts, by lower-cased extension, the files of a folder source that are not taken
+// as images (hidden ones are litter and not counted): a class folder's .gif or .jfif photos,
+// which ImageFolder also leaves out, are then named in a note instead of vanishing from the
+// count in silence.
+type leftOut map[string]int
+
+// add counts rel (a slash path) if it is neither an image nor hidden.
+func (l leftOut) add(rel string) {
+	for _, part := range strings.Split(rel, "/") {
+		if strings.HasPrefix(part, ".") {
+			return
+		}
+	}
+	l[strings.ToLower(path.Ext(rel))]++
+}
+
+// note writes one line about the files left out to w (if any, and if w is not nil).
+func (l leftOut) note(w io.Writer, src string) {
+	if len(l) == 0 || w == nil {
+		return
+	}
+	n, kinds := 0, make([]string, 0, len(l))
+	for ext, c := range l {
+		n += c
+		if ext == "" {
+			ext = "no extension"
+		}
+		if c > 1 {
+			ext += fmt.Sprintf(" ×%d", c)
+		}
+		kinds = append(kinds, ext)
+	}
+	slices.Sort(kinds)
+	noun := "files"
+	if n == 1 {
+		noun = "file"
+	}
+	fmt.Fprintf(w, "note: folder:%s: %d %s left out (%s), not of the types torchvision's ImageFolder takes (%s)\n",
+		src, n, noun, strings.Join(kinds, ", "), strings.Join(imageExts, " "))
 }
 
 // Folder names that mean a split rather than a class.

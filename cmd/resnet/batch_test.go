@@ -154,7 +154,7 @@ func TestPredictListedMatchesPredictAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n = 60
-	preds, labels, skipped, err := predictListed(built(m), sample(listing.Listed, n), datasets.Options{}, spec, 7, 2, false)
+	preds, labels, _, skipped, err := predictListed(built(m), sample(listing.Listed, n), datasets.Options{}, spec, 7, 2, false)
 	if err != nil || len(skipped) != 0 {
 		t.Fatalf("%v; skipped %v", err, skipped)
 	}

@@ -88,33 +88,39 @@ func runClassify(cmd *cobra.Command, f *classifyFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	failed := false
+	failed := 0
 	if f.output == "" {
 		err = f.classifyTo(os.Stdout, m, paths, &failed)
 	} else {
 		name := sh.outputName(f.output)
 		err = atomicfile.WriteFunc(name, func(w io.Writer) error { return f.classifyTo(w, m, paths, &failed) })
 		if err == nil {
-			fmt.Fprintf(os.Stderr, "wrote the results of %s (%s) to %s\n", plural(len(paths), "image"), sh, name)
+			// Not "the results of 2 images (all inputs)" when one of them failed: the file
+			// holds one result.
+			what := fmt.Sprintf("the results of %s (%s)", plural(len(paths)-failed, "image"), sh)
+			if failed > 0 {
+				what = fmt.Sprintf("the results of %d of %s (%s; %d failed, listed above)", len(paths)-failed, plural(len(paths), "image"), sh, failed)
+			}
+			fmt.Fprintf(os.Stderr, "wrote %s to %s\n", what, name)
 		}
 	}
 	if err != nil {
 		return err
 	}
-	if failed {
+	if failed > 0 {
 		return errSomeFailed
 	}
 	return nil
 }
 
-// classifyTo writes the results of paths to w; an image that fails sets *failed. The
+// classifyTo writes the results of paths to w; each image that fails counts in *failed. The
 // images are decoded while the model is still being built.
-func (f *classifyFlags) classifyTo(w io.Writer, p *pendingModel, paths []string, failed *bool) error {
+func (f *classifyFlags) classifyTo(w io.Writer, p *pendingModel, paths []string, failed *int) error {
 	out := bufio.NewWriter(w)
 	defer out.Flush()
 	emit := func(r classifyResult) {
 		if r.Error != "" {
-			*failed = true
+			*failed++
 		}
 		if f.json {
 			b, _ := json.Marshal(r)

@@ -171,6 +171,17 @@ func TestEvalConvertAndEmbed(t *testing.T) {
 	if n := strings.Count(string(p), "\n"); n != 300 {
 		t.Errorf("%d predictions written, want 300", n)
 	}
+	// Each line: the class, a tab, the example's index in the split, ascending.
+	last := -1
+	for _, l := range strings.Split(strings.TrimSpace(string(p)), "\n") {
+		cls, id, ok := strings.Cut(l, "\t")
+		c, err1 := strconv.Atoi(cls)
+		i, err2 := strconv.Atoi(id)
+		if !ok || err1 != nil || err2 != nil || c < 0 || c > 9 || i <= last || i >= 10000 {
+			t.Fatalf("prediction line %q (after example %d)", l, last)
+		}
+		last = i
+	}
 	// The same test images as JPEGs in class folders, read straight from the tarball.
 	out3, errOut, code := run(t, "eval", "--model", ckpt, "--arch", "cifar-resnet20", "--dataset", "folder:"+filepath.Join(sh, "data", "cifar10", "test-jpg.tar.gz"), "--limit", "200", "--json", "-q")
 	var res3 evalResult

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/resnet-go/resnet/internal/atomicfile"
@@ -43,7 +44,7 @@ func evalCmd() *cobra.Command {
 	cmd.Flags().StringVar(&f.dataset, "dataset", "", "KIND:PATH (cifar10, folder, mnist, fashion-mnist) or hf:ORG/NAME[:CONFIG][@REV][/SPLIT]; cifar10:DIR reads DIR/test_batch.bin (or a .bin file); the dataset's class names are matched to the model's labels by name")
 	f.registerColumns(cmd)
 	cmd.Flags().BoolVar(&f.json, "json", false, `print {"accuracy","correct","total","classes_matched","classes_total","class_mapping"} as one JSON line`)
-	cmd.Flags().StringVar(&f.predictions, "predictions", "", "also write one predicted model class index (id2label key) per line, one per evaluated example in dataset order")
+	cmd.Flags().StringVar(&f.predictions, "predictions", "", "also write, per evaluated example in dataset order, its predicted model class index (id2label key), a tab, and the example: its image's path (class folders, hub datasets) or its index in the split (cifar10, mnist)")
 	cmd.Flags().IntVar(&f.batch, "batch", 64, "images per forward pass")
 	cmd.Flags().IntVar(&f.limit, "limit", 0, "evaluate a seeded random sample of N examples (the same N every run, kept in dataset order) instead of all")
 	cmd.Flags().StringVar(&f.onBad, "on-bad-image", "fail", "an unreadable image in a folder or hf: dataset: fail, or skip (each is listed on stderr, the count is reported, and accuracy is over the rest)")
@@ -106,7 +107,8 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 	var (
 		classes, labels []string
 		mapping         *datasets.LabelMapping
-		preds, want     []int // per evaluated example: the model's class, the true one
+		preds, want     []int    // per evaluated example: the model's class, the true one
+		ids             []string // and which example it is, for --predictions
 		skipped         []datasets.BadImage
 	)
 	matchLabels := func() error {
@@ -133,7 +135,7 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 		}
 		var more []datasets.BadImage
 		noteLimit(f.limit, len(listing.Listed))
-		preds, want, more, err = predictListed(pm, sample(listing.Listed, f.limit), opts, spec, f.batch, f.threads, f.bars())
+		preds, want, ids, more, err = predictListed(pm, sample(listing.Listed, f.limit), opts, spec, f.batch, f.threads, f.bars())
 		if err != nil {
 			return err
 		}
@@ -153,7 +155,17 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 			return err
 		}
 		noteLimit(f.limit, len(examples))
-		examples = sample(examples, f.limit)
+		idx := make([]int, len(examples))
+		for i := range idx {
+			idx[i] = i
+		}
+		idx = sample(idx, f.limit) // the examples sample(examples, f.limit) would give
+		picked := make([]datasets.Example, len(idx))
+		for j, i := range idx {
+			picked[j] = examples[i]
+			ids = append(ids, strconv.Itoa(i))
+		}
+		examples = picked
 		if preds, err = predictAll(pm, examples, f.batch, f.threads, f.bars()); err != nil {
 			return err
 		}
@@ -172,7 +184,7 @@ func runEval(cmd *cobra.Command, f *evalFlags) error {
 	}
 	res.Accuracy = float64(res.Correct) / float64(res.Total)
 	if f.predictions != "" {
-		if err := writePredictions(f.predictions, preds); err != nil {
+		if err := writePredictions(f.predictions, preds, ids); err != nil {
 			return err
 		}
 	}
@@ -223,8 +235,8 @@ func (e decodeError) Unwrap() error { return e.error }
 // workers goroutines while the model runs (runBatches), never all held at once. It returns
 // the arg-max class and the true label of every image that decoded; one that did not stops
 // the run under BadImageFail, or is reported to opts.Warn and returned in skipped under
-// BadImageSkip.
-func predictListed(p *pendingModel, items []datasets.Listed, opts datasets.Options, spec datasets.Spec, batch, workers int, bars bool) (preds, labels []int, skipped []datasets.BadImage, err error) {
+// BadImageSkip. names are the evaluated images' names, in order.
+func predictListed(p *pendingModel, items []datasets.Listed, opts datasets.Options, spec datasets.Spec, batch, workers int, bars bool) (preds, labels []int, names []string, skipped []datasets.BadImage, err error) {
 	preds, kept, err := predictEach(p, len(items), batch, workers, bars, func(i int, dst []float32) (*tensor.Tensor, error) {
 		img, err := items[i].Decode(opts)
 		if err != nil {
@@ -248,9 +260,9 @@ func predictListed(p *pendingModel, items []datasets.Listed, opts datasets.Optio
 		return nil
 	})
 	for _, i := range kept {
-		labels = append(labels, items[i].Label)
+		labels, names = append(labels, items[i].Label), append(names, items[i].Name)
 	}
-	return preds, labels, skipped, err
+	return preds, labels, names, skipped, err
 }
 
 // predictAll returns the arg-max class of every example (decoded already), preprocessed on
@@ -285,10 +297,13 @@ func predictEach(p *pendingModel, n, batch, workers int, bars bool, load func(i 
 	return preds, kept, err
 }
 
-func writePredictions(path string, preds []int) error {
+// writePredictions writes one line per evaluated example: the predicted class, a tab, and
+// which example it was (ids), so that lines stay tied to their images when unreadable ones
+// are skipped or --limit samples (a bare list of classes could not be lined up with either).
+func writePredictions(path string, preds []int, ids []string) error {
 	return atomicfile.WriteFunc(path, func(w io.Writer) error {
-		for _, p := range preds {
-			if _, err := fmt.Fprintln(w, p); err != nil {
+		for i, p := range preds {
+			if _, err := fmt.Fprintf(w, "%d\t%s\n", p, ids[i]); err != nil {
 				return err
 			}
 		}

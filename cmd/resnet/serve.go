@@ -326,4 +326,3 @@ func (f *serveFlags) loadServed(ctx context.Context, spec modelSpec) (*served, b
 	multi := m.Model.Config.ProblemType == arch.MultiLabelClassification
 	return &served{model: m, source: source, inputW: w, inputH: h}, multi, nil
 }
-

@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -121,5 +123,75 @@ func TestMultiLabelScores(t *testing.T) {
 	bad := multiLabelModel(t, "multilabel")
 	if _, errOut, code = run(t, "classify", "--model", bad, img); code == 0 || !strings.Contains(errOut, `problem_type "multilabel" is not`) {
 		t.Errorf("problem_type multilabel: exit %d, stderr %s", code, errOut)
+	}
+}
+
+// TestClassifyOutputCountsFailures: with --output, the summary counts the results the file
+// holds ("the results of 2 images (all inputs)" was printed for a file of one).
+func TestClassifyOutputCountsFailures(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.jpg")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cat := filepath.Join(shared(t), "data", "images", "cat.jpg")
+	out := filepath.Join(dir, "out.jsonl")
+	_, errOut, code := run(t, "classify", "--json", "--output", out, cat, empty)
+	if code != 1 || !strings.Contains(errOut, "wrote the results of 1 of 2 images (all inputs; 1 failed, listed above) to "+out) {
+		t.Errorf("exit %d, stderr:\n%s", code, errOut)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(data), `"top"`); n != 1 {
+		t.Errorf("%s holds %d results, want 1:\n%s", out, n, data)
+	}
+}
+
+// TestEvalPredictionsNameTheirImages: with unreadable images skipped, each --predictions line
+// still says which image it is (the skipped ones had shifted every later line silently).
+func TestEvalPredictionsNameTheirImages(t *testing.T) {
+	pngs, _ := filepath.Glob(filepath.Join(shared(t), "data", "images", "cifar10-test-png", "cifar10_*_3.png"))
+	if len(pngs) == 0 {
+		t.Fatal("no CIFAR-10 cat PNGs in ../shared/data/images/cifar10-test-png")
+	}
+	dir := t.TempDir()
+	var want []string
+	for i, p := range pngs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := filepath.Join(dir, "cat", fmt.Sprintf("%02d.png", 2*i+1))
+		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(name, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, name)
+		// An unreadable image before each good one.
+		if err := os.WriteFile(filepath.Join(dir, "cat", fmt.Sprintf("%02d.png", 2*i)), []byte("broken"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	preds := filepath.Join(t.TempDir(), "preds.tsv")
+	if _, errOut, code := run(t, "eval", "--dataset", "folder:"+dir, "--on-bad-image", "skip", "--predictions", preds, "-q"); code != 0 {
+		t.Fatalf("eval: %s", errOut)
+	}
+	data, err := os.ReadFile(preds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), data)
+	}
+	for i, l := range lines {
+		cls, path, _ := strings.Cut(l, "\t")
+		if _, err := strconv.Atoi(cls); err != nil || path != want[i] {
+			t.Errorf("line %d %q, want a class and %s", i, l, want[i])
+		}
 	}
 }
