@@ -133,6 +133,10 @@ func LoadCheckpoint(ctx context.Context, nameOrPath string, opts ...Option) (*Ch
 		return nil, errors.New("no model given (a hub id such as microsoft/resnet-50, a directory, or a checkpoint file)")
 	}
 	if st, err := os.Stat(nameOrPath); err == nil {
+		if o.Revision != "" {
+			// A local model has no revisions; the flag would be ignored in silence.
+			return nil, fmt.Errorf("%s is a local path: a revision (%s) applies only to hub models", nameOrPath, o.Revision)
+		}
 		if st.IsDir() {
 			return loadDir(nameOrPath, o)
 		}

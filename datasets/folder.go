@@ -177,7 +177,7 @@ func assemble(cands []candidate, lay layout, src string, o *Options) (*Folder, e
 		if len(bad) > 1 {
 			more = fmt.Sprintf(" (and %d more unreadable images)", len(bad)-1)
 		}
-		return nil, fmt.Errorf("folder: %w%s; skip unreadable images (BadImageSkip; resnet train and eval: --on-bad-image skip) to leave them out", bad[0], more)
+		return nil, fmt.Errorf("folder: %w%s; skip unreadable images (--on-bad-image skip; datasets.BadImageSkip in Go) to leave them out", bad[0], more)
 	}
 	for _, b := range bad {
 		if o.Warn != nil {

@@ -45,7 +45,7 @@ func loadHF(spec string, split Split, o *Options) (*Folder, error) {
 			}
 		}
 		if len(bad) > 0 && o.OnBadImage == BadImageFail {
-			return fmt.Errorf("%w; skip unreadable images (BadImageSkip; resnet train and eval: --on-bad-image skip) to leave them out", bad[0])
+			return fmt.Errorf("%w; skip unreadable images (--on-bad-image skip; datasets.BadImageSkip in Go) to leave them out", bad[0])
 		}
 		return nil
 	})

@@ -91,6 +91,14 @@ func runBench(cmd *cobra.Command, f *benchFlags) error {
 		}
 		return runTrainBench(f)
 	}
+	// Passes run on random tensors of the model's input size, so the flags that shape
+	// images and name classes would change nothing: refused, as for --train, rather than
+	// accepted and ignored.
+	for _, name := range []string{"crop-pct", "resample", "mean", "std", "preprocess", "labels"} {
+		if f.fs.Changed(name) {
+			return fmt.Errorf("--%s does not apply to bench, which times forward passes on random tensors (set their size with --size or --height/--width)", name)
+		}
+	}
 	// --arch without --model: the preset with seeded random weights.
 	f.randomArch = true
 	t0 := time.Now()

@@ -18,6 +18,11 @@ func convertCmd() *cobra.Command {
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.model = args[0]
+			if f.fs.Changed("preprocess") {
+				// preprocessor_config.json has no field for it (transformers chooses the
+				// backend when it loads a model), so it would be dropped in silence.
+				return fmt.Errorf("--preprocess is not saved by convert (preprocessor_config.json has no backend field); give it when running the converted model")
+			}
 			ck, err := f.checkpoint(cmd.Context())
 			if err != nil {
 				return err

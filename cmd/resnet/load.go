@@ -64,7 +64,7 @@ func (f *modelFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.resample, "resample", "", "preprocessing: nearest, box, bilinear, hamming, bicubic or lanczos")
 	fl.Var(&f.mean, "mean", "preprocessing: per-channel mean, 3 values (e.g. 0.485,0.456,0.406)")
 	fl.Var(&f.std, "std", "preprocessing: per-channel std, 3 values (e.g. 0.229,0.224,0.225)")
-	fl.StringVar(&f.preprocess, "preprocess", "pil", "preprocessing backend to reproduce: pil (transformers' Pillow processor) or torchvision (transformers 5's default; bilinear/bicubic only; convert does not save it)")
+	fl.StringVar(&f.preprocess, "preprocess", "pil", "preprocessing backend to reproduce: pil (transformers' Pillow processor) or torchvision (transformers 5's default; bilinear/bicubic only; not saved by convert)")
 	f.maxPixels, f.exifTranspose = imageproc.DefaultMaxPixels, true
 }
 
@@ -134,6 +134,8 @@ func (f *modelFlags) checkpoint(ctx context.Context, extra ...resnet.Option) (*r
 		ck, err = resnet.RandomCheckpoint(f.arch, 1)
 	case f.model == "" && f.arch != "":
 		return nil, fmt.Errorf("--arch %s names the architecture of a --model checkpoint file that has no config.json; give --model too (without --model the built-in CIFAR-10 ResNet-20 is used; `resnet bench --arch %s` times the architecture with random weights)", f.arch, f.arch)
+	case f.model == "" && f.revision != "":
+		return nil, fmt.Errorf("--revision %s applies to a hub model given with --model; the built-in model has no revisions", f.revision)
 	case f.model == "":
 		ck, err = resnet.DefaultCheckpoint()
 	default:

@@ -135,7 +135,10 @@ func (b *byteSize) Set(s string) error {
 		}
 	}
 	v, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || v < 1 || v > (1<<62)/mult {
+	if err == nil && v < 1 {
+		return fmt.Errorf("%q: a size must be at least 1 byte", s)
+	}
+	if err != nil || v > (1<<62)/mult {
 		return fmt.Errorf("%q is not a size (e.g. 64MiB, 10MB, 1048576)", s)
 	}
 	*b = byteSize(v * mult)
@@ -157,6 +160,9 @@ func parseModelSpecs(values []string) ([]modelSpec, error) {
 	seen := map[string]string{}
 	for _, v := range values {
 		name, source, ok := strings.Cut(v, "=")
+		if ok && name == "" {
+			return nil, fmt.Errorf("--model %s: the name before '=' is empty; give one with --model NAME=%s", v, source)
+		}
 		if !ok || !serve.ValidModelName(name) {
 			name, source = filepath.Base(strings.TrimRight(filepath.ToSlash(v), "/")), v
 		}

@@ -330,6 +330,8 @@ func TestServeRefusesBadFlags(t *testing.T) {
 	}{
 		{[]string{"--overload-status", "500"}, "--overload-status 500: want 503 or 429"},
 		{[]string{"--max-body", "lots"}, `"lots" is not a size`},
+		{[]string{"--max-body", "0"}, `"0": a size must be at least 1 byte`},
+		{[]string{"--model", "=../../defaultmodel/model"}, "--model =../../defaultmodel/model: the name before '=' is empty; give one with --model NAME=../../defaultmodel/model"},
 		{[]string{"--model", "a=x", "--model", "a=y"}, "would both be served as a"},
 		{[]string{"--model", "../../model/testdata/basic", "--model", "other/basic"}, "would both be served as basic"},
 		{[]string{"--http", "", "--grpc", ""}, "--http and --grpc are both empty: nothing to serve"},

@@ -58,6 +58,9 @@ func (f *trainFlags) check() error {
 	switch {
 	case f.size > 0 && int64(f.size)*int64(f.size) > int64(f.maxPixels):
 		return fmt.Errorf("--size %d: %d×%d images have more pixels than --max-pixels %d", f.size, f.size, f.size, f.maxPixels)
+	case f.schedule != "cosine" && f.schedule != "multistep" && f.schedule != "constant":
+		// Checked here, before the dataset is read, not when the run starts.
+		return fmt.Errorf("--schedule %q: want cosine, multistep or constant", f.schedule)
 	case f.warmup < 0:
 		return fmt.Errorf("--warmup %d must be at least 0", f.warmup)
 	case !(f.lr > 0) || math.IsInf(f.lr, 0):

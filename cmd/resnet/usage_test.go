@@ -314,6 +314,10 @@ func TestZeroFlagsRefused(t *testing.T) {
 		want string
 	}{
 		{[]string{"classify", "--size", "0", img}, "--size must be at least 1, got 0"},
+		// Flags that cannot apply are refused, not ignored.
+		{[]string{"classify", "--revision", "v2", img}, "--revision v2 applies to a hub model given with --model; the built-in model has no revisions"},
+		{[]string{"classify", "--model", tinyModel, "--revision", "v2", img}, tinyModel + " is a local path: a revision (v2) applies only to hub models"},
+		{[]string{"convert", "--preprocess", "torchvision", tinyModel, filepath.Join(t.TempDir(), "out")}, "--preprocess is not saved by convert"},
 		{[]string{"classify", "--height", "0", "--width", "0", img}, "--height must be at least 1, got 0"},
 		{[]string{"classify", "--size", "-3", img}, "--size must be at least 1, got -3"},
 		{[]string{"classify", "--crop-pct", "0", img}, "--crop-pct 0 must be in (0, 1]"},
@@ -333,6 +337,7 @@ func TestZeroFlagsRefused(t *testing.T) {
 		{[]string{"train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", "x", "--num-labels", "0"}, "--num-labels must be at least 1, got 0"},
 		{[]string{"train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", "x", "--epochs", "0"}, "--epochs must be at least 1, got 0"},
 		{[]string{"train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", "x", "--warmup", "-1"}, "--warmup -1 must be at least 0"},
+		{[]string{"train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", "x", "--schedule", "foo"}, `--schedule "foo": want cosine, multistep or constant`},
 		{[]string{"train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", "x", "--lr", "nan"}, "--lr NaN must be a positive number"},
 		{[]string{"train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", "x", "--momentum", "nan"}, "--momentum NaN must be a number ≥ 0"},
 		{[]string{"experiment", "degradation", "--dataset", "cifar10:nowhere", "--out", "x", "--subset", "0"}, "--subset must be at least 1, got 0"},
@@ -601,6 +606,34 @@ func TestTrainBenchSize(t *testing.T) {
 		{[]string{"--size", "40", "--height", "40", "--width", "40"}, 1, "not both"},
 		{[]string{"--mean", "0,0,0"}, 1, "--mean does not apply to --train"},
 		{[]string{"--resample", "nearest"}, 1, "--resample does not apply to --train"},
+	} {
+		t.Run(strings.Join(c.extra, " "), func(t *testing.T) {
+			out, errOut, code := run(t, append(append([]string(nil), base...), c.extra...)...)
+			text := out
+			if c.code != 0 {
+				text = errOut
+			}
+			if code != c.code || !strings.Contains(text, c.outHas) {
+				t.Errorf("exit %d (want %d), stdout %q, stderr %q; want %q", code, c.code, out, errOut, c.outHas)
+			}
+		})
+	}
+}
+
+// bench (inference) refuses the flags that shape images or name classes, which its random
+// tensors would ignore; --size still sets their size.
+func TestInferenceBenchFlags(t *testing.T) {
+	base := []string{"bench", "--model", tinyModel, "--runs", "1", "--warmup", "0"}
+	for _, c := range []struct {
+		extra  []string
+		code   int
+		outHas string
+	}{
+		{[]string{"--size", "40"}, 0, "median"},
+		{[]string{"--mean", "0,0,0"}, 1, "--mean does not apply to bench, which times forward passes on random tensors"},
+		{[]string{"--crop-pct", "0.5"}, 1, "--crop-pct does not apply to bench"},
+		{[]string{"--labels", "labels.txt"}, 1, "--labels does not apply to bench"},
+		{[]string{"--preprocess", "torchvision"}, 1, "--preprocess does not apply to bench"},
 	} {
 		t.Run(strings.Join(c.extra, " "), func(t *testing.T) {
 			out, errOut, code := run(t, append(append([]string(nil), base...), c.extra...)...)
