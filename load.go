@@ -285,10 +285,20 @@ func loadHub(ctx context.Context, id string, o Options) (*Checkpoint, error) {
 	} else if !errors.Is(err, hub.ErrEntryNotFound) {
 		return nil, err
 	}
-	if o.ConfigOnly && o.Arch == "" {
+	if o.ConfigOnly {
 		cfg, err := arch.ParseConfig(cfgData)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", id, err)
+		}
+		if o.Arch != "" {
+			preset, err := arch.Preset(o.Arch)
+			if err != nil {
+				return nil, err
+			}
+			if diffs := arch.Diff(cfg, preset, "there", "in --arch "+o.Arch); len(diffs) > 0 {
+				return nil, fmt.Errorf("%s: its config.json describes another network than --arch %s (%s); drop --arch, which names the architecture only of a checkpoint without a config.json",
+					id, o.Arch, strings.Join(diffs, "; "))
+			}
 		}
 		proc := DefaultProcessor(cfg)
 		if procData != nil {

@@ -241,6 +241,17 @@ func TestArchBesideConfig(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(other, "config.json"), []byte(`{"model_type": "bert", "hidden_size": 768}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// From the hub too, with and without the weights (info reads the config alone).
+	srv, _ := fakeHub(t, "acme/r20", dir)
+	client := &hub.Client{Endpoint: srv.URL, CacheDir: t.TempDir(), HTTP: srv.Client()}
+	for _, opts := range [][]Option{{WithArch("cifar-resnet56")}, {WithArch("cifar-resnet56"), ConfigOnly()}} {
+		if _, err := LoadCheckpoint(ctx, "acme/r20", append(opts, WithHub(client))...); err == nil || !strings.Contains(err.Error(), "depths [3 3 3] there, [9 9 9] in --arch cifar-resnet56") {
+			t.Errorf("hub, %d options: error %v, want the depths named", len(opts), err)
+		}
+	}
+	if ck, err := LoadCheckpoint(ctx, "acme/r20", WithArch("cifar-resnet20"), ConfigOnly(), WithHub(client)); err != nil || ck.Config.ID2Label[0] != "a" {
+		t.Errorf("hub, the same network: %v", err)
+	}
 	for _, c := range []struct {
 		name, path, arch, errHas string
 		labels                    bool // the config.json's class names came with it

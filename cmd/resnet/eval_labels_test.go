@@ -81,10 +81,11 @@ func readPredictions(t *testing.T, path string) []int {
 		t.Fatal(err)
 	}
 	var out []int
-	for _, l := range strings.Fields(string(data)) {
-		v, err := strconv.Atoi(l)
-		if err != nil {
-			t.Fatalf("predictions: %q", l)
+	for _, l := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		cls, id, ok := strings.Cut(l, "\t") // the class, a tab, the example
+		v, err := strconv.Atoi(cls)
+		if !ok || id == "" || err != nil {
+			t.Fatalf("predictions line %q", l)
 		}
 		out = append(out, v)
 	}
