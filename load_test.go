@@ -254,7 +254,7 @@ func TestArchBesideConfig(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name, path, arch, errHas string
-		labels                    bool // the config.json's class names came with it
+		labels                   bool // the config.json's class names came with it
 	}{
 		{"directory, same network", dir, "cifar-resnet20", "", true},
 		{"file, same network", file, "cifar-resnet20", "", true},
