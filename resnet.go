@@ -129,7 +129,7 @@ func (m *Model) TopK(logits *tensor.Tensor, k int) [][]Prediction {
 // TopK is Model.TopK for any [N, classes] logits and label set.
 func TopK(logits *tensor.Tensor, k int, cfg *arch.Config) [][]Prediction {
 	n, classes := logits.Shape[0], logits.Shape[1]
-	k = min(k, classes)
+	k = max(0, min(k, classes)) // a negative k panicked in topIndices
 	out := make([][]Prediction, n)
 	for i := range out {
 		row := logits.Data[i*classes : (i+1)*classes]

@@ -50,6 +50,25 @@ func TestTopK(t *testing.T) {
 	if got := TopK(logits, 10, &cfg); len(got[0]) != 4 {
 		t.Errorf("k beyond class count gives %d", len(got[0]))
 	}
+	for _, k := range []int{0, -1} { // -1 panicked
+		if got := TopK(logits, k, &cfg); len(got) != 2 || len(got[0]) != 0 {
+			t.Errorf("k %d gives %v", k, got)
+		}
+	}
+	// Scores: softmax for single-label models, each logit's sigmoid for multi-label ones.
+	multi := cfg
+	multi.ProblemType = arch.MultiLabelClassification
+	for _, c := range []struct {
+		cfg  *arch.Config
+		want float64 // the score of class 1 in row 0
+	}{
+		{&cfg, math.Exp(3) / (math.Exp(1) + 2*math.Exp(3) + 1)},
+		{&multi, 1 / (1 + math.Exp(-3))},
+	} {
+		if got := TopK(logits, 1, c.cfg)[0][0]; got.Index != 1 || math.Abs(float64(got.Score)-c.want) > 1e-6 {
+			t.Errorf("problem_type %q: top %+v, want class 1 scored %v", c.cfg.ProblemType, got, c.want)
+		}
+	}
 }
 
 func TestStack(t *testing.T) {
