@@ -99,11 +99,11 @@ const (
 )
 
 // OutputFiles are the files a run writes in its output directory, the checkpoint last.
-var OutputFiles = []string{"config.json", "preprocessor_config.json", "model.safetensors", MetricsFile, PlotFile, CheckpointFile}
+var OutputFiles = []string{MetricsFile, "config.json", "preprocessor_config.json", "model.safetensors", PlotFile, CheckpointFile}
 
-// Run trains as configured. After every epoch it writes the model directory (config.json,
-// preprocessor_config.json, model.safetensors), metrics.jsonl, training.png and the checkpoint,
-// each atomically, checkpoint last; on cancellation it checkpoints mid-epoch and returns
+// Run trains as configured. After every epoch it writes metrics.jsonl, the model directory
+// (config.json, preprocessor_config.json, model.safetensors), training.png and the
+// checkpoint, each atomically, checkpoint last; on cancellation it checkpoints mid-epoch and returns
 // ErrInterrupted. A NaN or ±Inf in a step's loss, gradients, weights or BN statistics, or in
 // the test loss, stops it before anything of that epoch is written, with an error that names
 // the step, what the output directory still holds, and a lower learning rate to try.
@@ -486,6 +486,12 @@ func writeOutputs(c *Config, tr *train.Trainer, pos position) error {
 	if err != nil {
 		return err
 	}
+	// metrics.jsonl first: a folder with a run's model files then always has it, which is how
+	// `resnet train --resume` tells a run killed before its first checkpoint (restarted) from
+	// a model folder (refused, not replaced).
+	if err := atomicfile.Write(filepath.Join(c.Out, MetricsFile), []byte(lines.String())); err != nil {
+		return err
+	}
 	if err := atomicfile.Write(filepath.Join(c.Out, "config.json"), append(cfgJSON, '\n')); err != nil {
 		return err
 	}
@@ -493,9 +499,6 @@ func writeOutputs(c *Config, tr *train.Trainer, pos position) error {
 		return err
 	}
 	if err := weights.WriteSafetensors(filepath.Join(c.Out, "model.safetensors"), net.StateDict(), map[string]string{"format": "pt"}, "F32"); err != nil {
-		return err
-	}
-	if err := atomicfile.Write(filepath.Join(c.Out, MetricsFile), []byte(lines.String())); err != nil {
 		return err
 	}
 	title := fmt.Sprintf("%s on %s", describe(c.Arch), c.Train.Source)

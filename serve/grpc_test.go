@@ -482,6 +482,7 @@ func TestGRPCErrors(t *testing.T) {
 		{"raw FP32 size", &pb.ModelInferRequest{ModelName: cifarName, Inputs: pix(1, 3, 32, 32), RawInputContents: [][]byte{make([]byte, 100)}}, codes.InvalidArgument, "needs 12288"},
 		{"typed FP32 count", &pb.ModelInferRequest{ModelName: cifarName, Inputs: []*pb.ModelInferRequest_InferInputTensor{{Name: "pixel_values", Datatype: "FP32", Shape: []int64{1, 3, 32, 32}, Contents: &pb.InferTensorContents{Fp32Contents: make([]float32, 10)}}}}, codes.InvalidArgument, "fp32_contents has 10"},
 		{"pixel shape", &pb.ModelInferRequest{ModelName: cifarName, Inputs: pix(1, 3, 30, 30), RawInputContents: [][]byte{make([]byte, 4*3*30*30)}}, codes.InvalidArgument, "must be FP32 [-1,3,32,32]"},
+		{"empty batch", &pb.ModelInferRequest{ModelName: cifarName, Inputs: pix(0, 3, 32, 32), RawInputContents: [][]byte{{}}}, codes.InvalidArgument, "pixel_values has a batch of 0 images (shape [0,3,32,32]): send at least one"},
 		{"undecodable image", &pb.ModelInferRequest{ModelName: cifarName, Inputs: img(1), RawInputContents: [][]byte{lengthPrefixed([]byte("not an image"))}}, codes.InvalidArgument, "cannot decode the image"},
 		{"pixel bomb", &pb.ModelInferRequest{ModelName: cifarName, Inputs: img(1), RawInputContents: [][]byte{lengthPrefixed(hugePNG(20000, 20000))}}, codes.ResourceExhausted, "refused before decoding"},
 		{"too many images", &pb.ModelInferRequest{ModelName: cifarName, Inputs: img(5), RawInputContents: [][]byte{lengthPrefixed(jpg, jpg, jpg, jpg, jpg)}}, codes.ResourceExhausted, "limit per request is 4"},

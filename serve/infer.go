@@ -253,6 +253,9 @@ func (e *entry) pixelShape() []int {
 func (s *Server) checkPixels(e *entry, x *tensor.Tensor) error {
 	want := e.pixelShape()
 	sh := x.Shape
+	if len(sh) == 4 && sh[0] == 0 {
+		return errorf(Invalid, "%s has a batch of 0 images (shape %s): send at least one", InputPixels, shapeString(sh))
+	}
 	if len(sh) != 4 || sh[0] < 1 || sh[1] != 3 || (want[2] > 0 && (sh[2] != want[2] || sh[3] != want[3])) || sh[2] < 1 || sh[3] < 1 {
 		return errorf(Invalid, "%s must be FP32 %s for model %s, got shape %s", InputPixels, shapeString(want), e.Name, shapeString(sh))
 	}

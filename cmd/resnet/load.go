@@ -51,7 +51,7 @@ func (f *modelFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	f.fs = fl
 	fl.StringVarP(&f.model, "model", "m", "", "hub id (microsoft/resnet-50), HF-style directory, checkpoint file (.safetensors, .pth, .th, .bin) or ONNX ResNet (.onnx); default: the built-in CIFAR-10 ResNet-20")
-	fl.StringVar(&f.arch, "arch", "", "architecture of a checkpoint without config.json (e.g. resnet-50, cifar-resnet20; see `resnet info --list`); refused where a config.json describes another")
+	fl.StringVar(&f.arch, "arch", "", "architecture of a checkpoint without config.json (e.g. resnet-50, cifar-resnet20; resnet info --list names them all); refused where a config.json describes another")
 	fl.StringVar(&f.revision, "revision", "", "hub branch, tag or commit (default main)")
 	fl.StringVar(&f.labels, "labels", "", "class names file, one per line (replaces the checkpoint's id2label)")
 	f.progressFlags.register(cmd)

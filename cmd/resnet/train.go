@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -63,6 +64,14 @@ func (f *trainFlags) check() error {
 		return fmt.Errorf("--schedule %q: want cosine, multistep or constant", f.schedule)
 	case f.warmup < 0:
 		return fmt.Errorf("--warmup %d must be at least 0", f.warmup)
+	case f.warmup > f.epochs:
+		return fmt.Errorf("--warmup %d must be at most --epochs %d", f.warmup, f.epochs)
+	case len(f.milestones) > 0 && f.schedule != "multistep":
+		return fmt.Errorf("--milestones applies to --schedule multistep, not %s", f.schedule)
+	case f.init == "" && f.fs.Changed("freeze-backbone"):
+		return fmt.Errorf("--freeze-backbone applies with --init: without it the backbone is random, and only a head on random features would train")
+	case f.init == "" && f.fs.Changed("num-labels"):
+		return fmt.Errorf("--num-labels sets the new head of an --init model; a new network takes its classes from the dataset")
 	case !(f.lr > 0) || math.IsInf(f.lr, 0):
 		return fmt.Errorf("--lr %g must be a positive number", f.lr)
 	case !(f.momentum >= 0) || math.IsInf(f.momentum, 0):
@@ -70,26 +79,70 @@ func (f *trainFlags) check() error {
 	case !(f.weightDecay >= 0) || math.IsInf(f.weightDecay, 0):
 		return fmt.Errorf("--weight-decay %g must be a number ≥ 0", f.weightDecay)
 	}
+	// Milestones in epochs, as the user gave them (the schedule itself checks them in steps).
+	for i, m := range f.milestones {
+		switch {
+		case m < 1 || m >= f.epochs:
+			return fmt.Errorf("--milestones %s: %d is not between 1 and --epochs %d - 1, so the rate would never change there", intList(f.milestones), m, f.epochs)
+		case i > 0 && m <= f.milestones[i-1]:
+			return fmt.Errorf("--milestones %s must be increasing", intList(f.milestones))
+		}
+	}
 	return nil
+}
+
+// intList writes 2,5,8.
+func intList(v []int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ",")
 }
 
 // checkOutDir refuses, before any data is read, an --out that holds a model but no training
 // checkpoint: a new run would replace that model (say one `resnet convert` wrote there).
-// With --resume it may be a run killed in its first epoch, before its first checkpoint, which
-// --resume restarts.
+// With --resume it may instead be a run killed in its first epoch, between writing its files
+// and its first checkpoint, which --resume restarts; such a run has written metrics.jsonl
+// (right after the model), so a model folder without one is refused with --resume too (it
+// used to be replaced: the refusal without --resume pointed at --resume, and a fine-tuning
+// run given its own --init folder overwrote the model it started from).
 func checkOutDir(out string, resume bool) error {
-	if resume {
-		return nil
-	}
 	if _, err := os.Stat(filepath.Join(out, fit.CheckpointFile)); !errors.Is(err, os.ErrNotExist) {
 		return nil // a checkpoint (refused by fit without --resume), or nothing to say yet
 	}
+	held := ""
 	for _, name := range fit.OutputFiles {
 		if _, err := os.Stat(filepath.Join(out, name)); err == nil {
-			return fmt.Errorf("%s already holds %s but no training checkpoint, and a new run would replace it; choose another --out (--init %s fine-tunes that model; a run killed in its first epoch restarts over its files with --resume)", out, name, out)
+			held = name
+			break
 		}
 	}
+	switch _, err := os.Stat(filepath.Join(out, fit.MetricsFile)); {
+	case held == "":
+		return nil
+	case !resume:
+		return fmt.Errorf("%s already holds %s but no training checkpoint, and a new run would replace it; choose another --out (--init %s fine-tunes that model; a run killed before its first checkpoint restarts over its files with --resume)", out, held, out)
+	case err != nil:
+		return fmt.Errorf("%s holds %s but neither a training checkpoint nor %s: it is a model, not a run killed in its first epoch, and --resume would start over and replace it; choose another --out (--init %s fine-tunes that model)", out, held, fit.MetricsFile, out)
+	}
 	return nil
+}
+
+// sameModelDir says whether the --init model is the --out folder or a file in it: the run
+// would replace the model it starts from.
+func sameModelDir(init, out string) bool {
+	st, err := os.Stat(init)
+	if err != nil {
+		return false // a hub id
+	}
+	dir := init
+	if !st.IsDir() {
+		dir = filepath.Dir(init)
+	}
+	a, errA := os.Stat(dir)
+	b, errB := os.Stat(out)
+	return errA == nil && errB == nil && os.SameFile(a, b)
 }
 
 func (f *trainFlags) register(cmd *cobra.Command, withModel bool) {
@@ -151,6 +204,9 @@ func runTrain(ctx context.Context, f *trainFlags) error {
 	}
 	if err := f.check(); err != nil {
 		return err
+	}
+	if f.init != "" && sameModelDir(f.init, f.out) {
+		return fmt.Errorf("--out %s is where --init %s is: the run would replace the model it starts from; choose another --out", f.out, f.init)
 	}
 	if err := checkOutDir(f.out, f.resume); err != nil {
 		return err
@@ -314,6 +370,9 @@ func (f *trainFlags) data(cfg *arch.Config) (*datasets.Dataset, *datasets.Datase
 		if trainSet, err = trainSet.WithChannels(cfg.NumChannels); err != nil {
 			return nil, nil, err
 		}
+	}
+	if f.subset > trainSet.Len() {
+		fmt.Fprintf(os.Stderr, "note: --subset %d is more than the training split's %d images; training on all %d\n", f.subset, trainSet.Len(), trainSet.Len())
 	}
 	if f.subset > 0 && f.subset < trainSet.Len() {
 		idx := datasets.Permutation(f.seed, -1, trainSet.Len())[:f.subset]

@@ -338,6 +338,13 @@ func TestZeroFlagsRefused(t *testing.T) {
 		{[]string{"train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", "x", "--epochs", "0"}, "--epochs must be at least 1, got 0"},
 		{[]string{"train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", "x", "--warmup", "-1"}, "--warmup -1 must be at least 0"},
 		{[]string{"train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", "x", "--schedule", "foo"}, `--schedule "foo": want cosine, multistep or constant`},
+		// Schedule settings in the epochs given (they were reported in steps, or as a Go struct).
+		{[]string{"train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", "x", "--warmup", "3", "--epochs", "2"}, "--warmup 3 must be at most --epochs 2"},
+		{[]string{"train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", "x", "--schedule", "multistep", "--milestones", "2,1", "--epochs", "3"}, "--milestones 2,1 must be increasing"},
+		{[]string{"train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", "x", "--schedule", "multistep", "--milestones", "5", "--epochs", "2"}, "--milestones 5: 5 is not between 1 and --epochs 2 - 1"},
+		{[]string{"train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", "x", "--milestones", "1,2"}, "--milestones applies to --schedule multistep, not cosine"},
+		{[]string{"train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", "x", "--freeze-backbone"}, "--freeze-backbone applies with --init"},
+		{[]string{"train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", "x", "--num-labels", "10"}, "--num-labels sets the new head of an --init model"},
 		{[]string{"train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", "x", "--lr", "nan"}, "--lr NaN must be a positive number"},
 		{[]string{"train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", "x", "--momentum", "nan"}, "--momentum NaN must be a number ≥ 0"},
 		{[]string{"experiment", "degradation", "--dataset", "cifar10:nowhere", "--out", "x", "--subset", "0"}, "--subset must be at least 1, got 0"},
@@ -497,16 +504,16 @@ func TestOutputTargetsCheckedFirst(t *testing.T) {
 	if err := os.Mkdir(sub, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	missing := filepath.Join(dir, "nowhere", "x")
+	notDir := filepath.Join(img, "x") // a file where a folder would be
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
 		{[]string{"embed", "-o", sub, img}, "is a directory; name a file to write"},
-		{[]string{"embed", "-o", missing + ".npy", img}, "no such file or directory"},
+		{[]string{"embed", "-o", notDir + ".npy", img}, "a.png is not a directory"},
 		{[]string{"classify", "-o", sub, img}, "is a directory; name a file to write"},
 		{[]string{"export", "-q", sub}, "is a directory; name a file to write"},
-		{[]string{"export", "-q", missing + ".onnx"}, "no such file or directory"},
+		{[]string{"export", "-q", notDir + ".onnx"}, "a.png is not a directory"},
 		{[]string{"eval", "--dataset", "cifar10:nowhere", "--predictions", sub}, "is a directory; name a file to write"},
 	} {
 		if _, e, code := run(t, c.args...); code != 1 || !strings.Contains(e, c.want) {
@@ -527,9 +534,28 @@ func TestTrainKeepsAModelInOut(t *testing.T) {
 	if code != 1 || !strings.Contains(e, "already holds config.json but no training checkpoint") {
 		t.Errorf("exit %d, stderr %q; want a refusal naming config.json", code, e)
 	}
+	// --resume restarts a run killed in its first epoch, whose files include metrics.jsonl,
+	// but not over a model folder without one (it replaced the model).
+	_, e, code = run(t, "train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", out, "--resume")
+	if code != 1 || !strings.Contains(e, "holds config.json but neither a training checkpoint nor metrics.jsonl: it is a model") {
+		t.Errorf("--resume over a model folder: exit %d, stderr %q", code, e)
+	}
+	if err := os.WriteFile(filepath.Join(out, "metrics.jsonl"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	_, e, _ = run(t, "train", "--arch", "cifar-resnet20", "--dataset", "cifar10:nowhere", "--out", out, "--resume")
-	if strings.Contains(e, "already holds") {
-		t.Errorf("--resume was refused too: %q", e)
+	if strings.Contains(e, "holds") || !strings.Contains(e, "nowhere") {
+		t.Errorf("--resume over a killed run's files was refused: %q", e)
+	}
+	// Fine-tuning into the folder it starts from, directory or file, with or without --resume.
+	if err := os.WriteFile(filepath.Join(out, "model.safetensors"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"--init", out}, {"--init", filepath.Join(out, "model.safetensors"), "--resume"}} {
+		_, e, code = run(t, append([]string{"train", "--dataset", "cifar10:nowhere", "--out", out}, args...)...)
+		if code != 1 || !strings.Contains(e, "the run would replace the model it starts from") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, e)
+		}
 	}
 }
 

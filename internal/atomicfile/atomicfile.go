@@ -16,11 +16,16 @@ import (
 // tempPrefix is how the temporary file for path starts: ".name.tmp", then CreateTemp's digits.
 func tempPrefix(path string) string { return "." + filepath.Base(path) + ".tmp" }
 
-// WriteFunc writes path through write, atomically, with mode 0644. A path that is a
+// WriteFunc writes path through write, atomically, with mode 0644, creating the folders
+// that lead to it (as `train --out` does: `classify --output out/top.jsonl` failed on a fresh
+// folder, and so did the Kubernetes jobs writing under /data/out). A path that is a
 // directory is refused before anything is written (the rename would fail only after all the
 // work, with "file exists").
 func WriteFunc(path string, write func(w io.Writer) error) (err error) {
 	if err := CheckTarget(path); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), tempPrefix(path)+"*")
@@ -53,21 +58,27 @@ func WriteFunc(path string, write func(w io.Writer) error) (err error) {
 }
 
 // CheckTarget reports why path could not be written, if it can tell before any work: a
-// directory at path, or no directory to hold it. Commands that write their results at the
-// end call it first, so that a mistyped --output fails at once, not after the work.
+// directory at path, or a file where a folder leading to it would be (missing folders are
+// created by the write). Commands that write their results at the end call it first, so that
+// a mistyped --output fails at once, not after the work.
 func CheckTarget(path string) error {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return fmt.Errorf("%s is a directory; name a file to write", path)
 	}
-	dir := filepath.Dir(path)
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return fmt.Errorf("cannot write %s: %w", path, err)
+	// The nearest folder on the way that exists must be one.
+	for dir := filepath.Dir(path); ; dir = filepath.Dir(dir) {
+		fi, err := os.Stat(dir)
+		switch {
+		case err == nil && !fi.IsDir():
+			return fmt.Errorf("cannot write %s: %s is not a directory", path, dir)
+		case err == nil:
+			return nil
+		case !errors.Is(err, os.ErrNotExist):
+			return fmt.Errorf("cannot write %s: %w", path, err)
+		case filepath.Dir(dir) == dir:
+			return fmt.Errorf("cannot write %s: %w", path, err)
+		}
 	}
-	if !fi.IsDir() {
-		return fmt.Errorf("cannot write %s: %s is not a directory", path, dir)
-	}
-	return nil
 }
 
 // Write writes data to path atomically.

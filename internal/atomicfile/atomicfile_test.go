@@ -36,8 +36,8 @@ func TestWriteReplacesWholeOrNothing(t *testing.T) {
 	if b, _ := os.ReadFile(p); string(b) != "new" || st.Mode().Perm() != 0o644 {
 		t.Errorf("got %q mode %v", b, st.Mode())
 	}
-	if err := Write(filepath.Join(dir, "missing", "x"), nil); err == nil {
-		t.Error("wrote into a missing directory")
+	if err := Write(filepath.Join(p, "x"), nil); err == nil {
+		t.Error("wrote under a file as if it were a directory")
 	}
 }
 
@@ -62,14 +62,23 @@ func TestWriteRefusesDirectory(t *testing.T) {
 	}
 	for _, tc := range []struct{ path, want string }{
 		{sub, "is a directory"},
-		{filepath.Join(dir, "missing", "x.json"), "no such file or directory"},
+		{filepath.Join(dir, "missing", "x.json"), ""}, // created by the write
 		{filepath.Join(file, "x.json"), "not a directory"},
+		{filepath.Join(file, "deeper", "x.json"), "not a directory"},
 		{filepath.Join(sub, "ok.json"), ""},
 	} {
 		err := CheckTarget(tc.path)
 		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("CheckTarget(%s) = %v, want %q", tc.path, err, tc.want)
 		}
+	}
+	// Folders that lead to the file are created.
+	deep := filepath.Join(dir, "a", "b", "c.json")
+	if err := Write(deep, []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(deep); err != nil || string(b) != "{}" {
+		t.Errorf("%s: %q %v", deep, b, err)
 	}
 }
 
