@@ -40,7 +40,11 @@ func TestPNGs(t *testing.T) {
 			t.Errorf("%s: %d pixels wide", c.name, img.Bounds().Dx())
 		}
 	}
-	if err := Training(filepath.Join(dir, "missing", "x.png"), "x", r20); err == nil {
-		t.Error("wrote into a missing directory")
+	// Folders that lead to the file are made (atomicfile), but a file is not a folder.
+	if err := Training(filepath.Join(dir, "missing", "x.png"), "x", r20); err != nil {
+		t.Errorf("into a folder still to make: %v", err)
+	}
+	if err := Training(filepath.Join(dir, "missing", "x.png", "y.png"), "x", r20); err == nil {
+		t.Error("wrote under a file as if it were a folder")
 	}
 }

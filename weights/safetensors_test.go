@@ -249,8 +249,12 @@ func TestWriteSafetensorsErrors(t *testing.T) {
 			}
 		})
 	}
-	err := WriteSafetensors(filepath.Join(t.TempDir(), "no", "such", "dir.safetensors"), StateDict{}, nil, "F32")
-	if err == nil || !strings.Contains(err.Error(), "no such file") {
-		t.Errorf("missing directory: %v", err)
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := WriteSafetensors(filepath.Join(file, "dir.safetensors"), StateDict{}, nil, "F32")
+	if err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("a file where the folder would be: %v", err)
 	}
 }
