@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/resnet-go/resnet/internal/atomicfile"
@@ -103,7 +105,12 @@ func (ck *Checkpoint) Build() (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ck.Source, err)
 	}
-	return &Model{Model: m, Processor: ck.Processor, Source: ck.Source}, nil
+	// Each model its own labels and processor: two built from one checkpoint shared them, so
+	// changing one's labels or backend changed the other's (a data race if it was serving).
+	m.Config.ID2Label = maps.Clone(m.Config.ID2Label)
+	m.Config.HiddenSizes, m.Config.Depths = slices.Clone(m.Config.HiddenSizes), slices.Clone(m.Config.Depths)
+	proc := *ck.Processor
+	return &Model{Model: m, Processor: &proc, Source: ck.Source}, nil
 }
 
 // CheckWeights checks the weights, where the checkpoint was opened with them, against its

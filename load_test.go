@@ -366,3 +366,26 @@ func TestNotACheckpoint(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildsAreIndependent: two models built from one checkpoint do not share labels or
+// preprocessing (changing one changed the other).
+func TestBuildsAreIndependent(t *testing.T) {
+	ck, err := RandomCheckpoint("cifar-resnet8", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck.Config.SetLabels([]string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"})
+	m1, err := ck.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := ck.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m1.Config.ID2Label[3] = "kitty"
+	m1.Processor.Height = 99
+	if m2.Config.Label(3) != "d" || m2.Processor.Height == 99 || ck.Config.Label(3) != "d" {
+		t.Errorf("m2 label 3 %q, processor height %d, checkpoint label 3 %q", m2.Config.Label(3), m2.Processor.Height, ck.Config.Label(3))
+	}
+}

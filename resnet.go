@@ -26,7 +26,9 @@ type Model struct {
 	Processor *imageproc.Processor
 	// Source says where the weights came from (a path, or a hub id and commit).
 	Source string
-	// MaxPixels limits decoded image size (imageproc.DefaultMaxPixels unless changed).
+	// MaxPixels limits decoded image size (imageproc.DefaultMaxPixels unless changed): it
+	// applies where this package decodes (PreprocessFile, the CLI, the server), not to an
+	// image.Image the caller decoded and passes to Preprocess.
 	MaxPixels int
 	// KeepOrientation preprocesses image files as stored instead of turned
 	// upright by their EXIF orientation (imageproc.DecodeOptions).
@@ -42,6 +44,9 @@ type Prediction struct {
 
 // Preprocess turns one decoded image into a [1, C, H, W] tensor.
 func (m *Model) Preprocess(img image.Image) (*tensor.Tensor, error) {
+	if img == nil {
+		return nil, fmt.Errorf("preprocess: nil image")
+	}
 	return m.PreprocessRGB(imageproc.ToRGB(img))
 }
 
@@ -102,6 +107,11 @@ func StackInto(dst *tensor.Tensor, xs []*tensor.Tensor) (*tensor.Tensor, error) 
 	if len(xs) == 0 {
 		return nil, fmt.Errorf("stack: no tensors")
 	}
+	for i, x := range xs {
+		if x == nil {
+			return nil, fmt.Errorf("stack: tensor %d is nil", i)
+		}
+	}
 	shape := xs[0].Shape
 	per := len(xs[0].Data)
 	var data []float32
@@ -126,9 +136,29 @@ func (m *Model) TopK(logits *tensor.Tensor, k int) [][]Prediction {
 	return TopK(logits, k, &m.Config)
 }
 
-// TopK is Model.TopK for any [N, classes] logits and label set.
+// TopK is Model.TopK for any [N, classes] logits (or one image's [classes]) and label set.
+// Logits that cannot be cfg's class scores are a caller's mistake, and it panics saying which
+// rather than score them: a pixel tensor, another model's logits, the features of a model
+// without a classifier head (num_labels 0) or a shape its data does not fill.
 func TopK(logits *tensor.Tensor, k int, cfg *arch.Config) [][]Prediction {
-	n, classes := logits.Shape[0], logits.Shape[1]
+	if logits == nil || cfg == nil {
+		panic("resnet.TopK: nil logits or config")
+	}
+	shape := logits.Shape
+	if len(shape) == 1 {
+		shape = []int{1, shape[0]} // one image's logits (Tensor.Slice of a batch)
+	}
+	switch {
+	case len(shape) != 2:
+		panic(fmt.Sprintf("resnet.TopK: logits must be [N, classes] or [classes], got %s", tensor.Format(logits.Shape)))
+	case len(logits.Data) != shape[0]*shape[1]:
+		panic(fmt.Sprintf("resnet.TopK: logits of shape %s need %d values, have %d", tensor.Format(logits.Shape), shape[0]*shape[1], len(logits.Data)))
+	case cfg.NumLabels == 0:
+		panic("resnet.TopK: the model has no classifier head (num_labels 0): its outputs are features, not class scores")
+	case shape[1] != cfg.NumLabels:
+		panic(fmt.Sprintf("resnet.TopK: logits of shape %s have %d classes, the model %d", tensor.Format(logits.Shape), shape[1], cfg.NumLabels))
+	}
+	n, classes := shape[0], shape[1]
 	k = max(0, min(k, classes)) // a negative k panicked in topIndices
 	out := make([][]Prediction, n)
 	for i := range out {

@@ -2,8 +2,10 @@ package resnet
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/resnet-go/resnet/arch"
@@ -55,6 +57,34 @@ func TestTopK(t *testing.T) {
 			t.Errorf("k %d gives %v", k, got)
 		}
 	}
+	// One image's logits, as Tensor.Slice gives them (it panicked).
+	if got := TopK(&tensor.Tensor{Shape: []int{4}, Data: logits.Data[:4]}, 1, &cfg); len(got) != 1 || got[0][0].Index != 1 {
+		t.Errorf("[classes] logits: %v", got)
+	}
+	// What cannot be this model's class scores is refused, naming why (it was scored).
+	headless := arch.Default()
+	headless.NumLabels = 0
+	for _, c := range []struct {
+		name   string
+		logits *tensor.Tensor
+		cfg    *arch.Config
+		want   string
+	}{
+		{"pixels", &tensor.Tensor{Shape: []int{1, 3, 2, 2}, Data: make([]float32, 12)}, &cfg, "logits must be [N, classes] or [classes], got [1, 3, 2, 2]"},
+		{"another model's", &tensor.Tensor{Shape: []int{1, 5}, Data: make([]float32, 5)}, &cfg, "have 5 classes, the model 4"},
+		{"features", &tensor.Tensor{Shape: []int{1, 4}, Data: make([]float32, 4)}, &headless, "no classifier head"},
+		{"short data", &tensor.Tensor{Shape: []int{2, 4}, Data: make([]float32, 4)}, &cfg, "need 8 values, have 4"},
+		{"nil config", logits, nil, "nil logits or config"},
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), c.want) {
+					t.Errorf("%s: recovered %v, want a panic saying %q", c.name, r, c.want)
+				}
+			}()
+			TopK(c.logits, 1, c.cfg)
+		}()
+	}
 	// Scores: softmax for single-label models, each logit's sigmoid for multi-label ones.
 	multi := cfg
 	multi.ProblemType = arch.MultiLabelClassification
@@ -68,6 +98,20 @@ func TestTopK(t *testing.T) {
 		if got := TopK(logits, 1, c.cfg)[0][0]; got.Index != 1 || math.Abs(float64(got.Score)-c.want) > 1e-6 {
 			t.Errorf("problem_type %q: top %+v, want class 1 scored %v", c.cfg.ProblemType, got, c.want)
 		}
+	}
+}
+
+// Nil inputs are errors, not panics.
+func TestNilInputs(t *testing.T) {
+	m, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Preprocess(nil); err == nil || !strings.Contains(err.Error(), "nil image") {
+		t.Errorf("Preprocess(nil): %v", err)
+	}
+	if _, err := Stack([]*tensor.Tensor{tensor.New(1, 3, 2, 2), nil}); err == nil || !strings.Contains(err.Error(), "tensor 1 is nil") {
+		t.Errorf("Stack with a nil: %v", err)
 	}
 }
 

@@ -124,6 +124,13 @@ func ParseConfig(data []byte) (*Config, error) {
 		if raw.NumLabels != nil && *raw.NumLabels != c.NumLabels {
 			return nil, fmt.Errorf("config.json: num_labels %d disagrees with %d id2label entries", *raw.NumLabels, c.NumLabels)
 		}
+		// Keys run 0..n-1 (as the classifier's rows): a 1-based id2label lost its last
+		// class and printed class 0 as LABEL_0, with every other name on its own index.
+		for i := range c.ID2Label {
+			if i >= c.NumLabels {
+				return nil, fmt.Errorf("config.json: id2label key %d is out of range for %d labels (keys run from 0 to %d)", i, c.NumLabels, c.NumLabels-1)
+			}
+		}
 	case raw.NumLabels != nil:
 		c.NumLabels = *raw.NumLabels
 	}

@@ -59,3 +59,17 @@ func TestDiff(t *testing.T) {
 		t.Errorf("v1.5 against v1: %v", d)
 	}
 }
+
+// TestID2LabelKeys: keys must be the class indices 0..n-1.
+func TestID2LabelKeys(t *testing.T) {
+	for _, c := range []struct{ json, errHas string }{
+		{`{"id2label": {"0": "a", "1": "b"}}`, ""},
+		{`{"id2label": {"1": "a", "2": "b"}}`, "id2label key 2 is out of range for 2 labels (keys run from 0 to 1)"},
+		{`{"id2label": {"0": "a", "x": "b"}}`, `id2label key "x" is not a class index`},
+	} {
+		_, err := ParseConfig([]byte(c.json))
+		if (c.errHas == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.errHas) {
+			t.Errorf("%s: error %v, want %q", c.json, err, c.errHas)
+		}
+	}
+}

@@ -696,3 +696,11 @@ func TestGRPCDrain(t *testing.T) {
 		t.Errorf("after shutdown: %v", err)
 	}
 }
+
+// TestInferNilRequest: the library call refuses a nil request instead of panicking.
+func TestInferNilRequest(t *testing.T) {
+	s := New(Options{})
+	if _, err := s.Infer(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "no request") {
+		t.Errorf("Infer(nil): %v", err)
+	}
+}

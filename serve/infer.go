@@ -66,6 +66,9 @@ type InferResponse struct {
 // Infer runs a request through the model's batching queue. Errors are *Error values or
 // wrap the batcher's and the context's errors; kindOf classifies them.
 func (s *Server) Infer(ctx context.Context, req *InferRequest) (*InferResponse, error) {
+	if req == nil {
+		return nil, errorf(Invalid, "no request")
+	}
 	e, err := s.lookup(req.Model)
 	if err != nil {
 		return nil, err

@@ -13,6 +13,10 @@ import (
 // top-level dict, or from its 'state_dict', 'model_state_dict' or 'model' entry when
 // the top level holds no tensors; a leading "module." (DataParallel) is stripped from
 // every name and non-tensor entries are ignored. Storages saved on CUDA load on CPU.
+// Like torch.load(weights_only=True), the unpickler builds only an allow-list of types
+// (tensors, storages, dicts, lists, tuples, numbers, strings): a checkpoint that also
+// pickled other objects (an argparse.Namespace of the run's arguments, a numpy scalar) is
+// refused, naming the type; save its state_dict alone to load it.
 func ReadPyTorch(path string) (StateDict, error) {
 	buf, err := os.ReadFile(path)
 	if err != nil {

@@ -88,6 +88,9 @@ func runClassify(cmd *cobra.Command, f *classifyFlags, args []string) error {
 	if err != nil {
 		return err
 	}
+	if m.pre.Config.NumLabels == 0 {
+		return fmt.Errorf("%s has no classifier head (num_labels 0): it gives features, not class scores; `resnet embed` writes them", m.pre.Source)
+	}
 	failed := 0
 	if f.output == "" {
 		err = f.classifyTo(os.Stdout, m, paths, &failed)

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/resnet-go/resnet"
 )
 
 // multiLabelModel copies the built-in model into a folder whose config.json sets
@@ -193,5 +195,26 @@ func TestEvalPredictionsNameTheirImages(t *testing.T) {
 		if _, err := strconv.Atoi(cls); err != nil || path != want[i] {
 			t.Errorf("line %d %q, want a class and %s", i, l, want[i])
 		}
+	}
+}
+
+// TestClassifyRefusesHeadless: a model without a classifier head gives features; classify
+// scored them as if they were classes.
+func TestClassifyRefusesHeadless(t *testing.T) {
+	ck, err := resnet.RandomCheckpoint("cifar-resnet8", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck.DropHead()
+	dir := t.TempDir()
+	if err := ck.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	img := filepath.Join(shared(t), "data", "images", "cat.jpg")
+	if _, errOut, code := run(t, "classify", "--model", dir, img); code != 1 || !strings.Contains(errOut, "has no classifier head (num_labels 0): it gives features, not class scores; `resnet embed` writes them") {
+		t.Errorf("classify: exit %d, stderr %q", code, errOut)
+	}
+	if out, errOut, code := run(t, "embed", "--model", dir, img); code != 0 || !strings.Contains(out, "[") {
+		t.Errorf("embed: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
