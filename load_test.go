@@ -69,14 +69,8 @@ func TestFromPretrainedSources(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			m, err := FromPretrained(ctx, c.path, c.opts...)
-			if c.errHas != "" {
-				if err == nil || !strings.Contains(err.Error(), c.errHas) {
-					t.Fatalf("error %v, want one mentioning %q", err, c.errHas)
-				}
+			if settled(t, err, c.errHas) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			checkLogits(t, m, expected(t, c.fixture))
 		})
@@ -265,14 +259,8 @@ func TestArchBesideConfig(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ck, err := LoadCheckpoint(ctx, c.path, WithArch(c.arch))
-			if c.errHas != "" {
-				if err == nil || !strings.Contains(err.Error(), c.errHas) {
-					t.Fatalf("error %v, want one mentioning %q", err, c.errHas)
-				}
+			if settled(t, err, c.errHas) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			defer ck.Close()
 			if got := ck.Config.ID2Label[0] == "a"; got != c.labels {
@@ -334,14 +322,8 @@ func TestWeightsFileChoice(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			dir := folder(c.files...)
 			ck, err := LoadCheckpoint(ctx, dir)
-			if c.errHas != "" {
-				if err == nil || !strings.Contains(err.Error(), c.errHas) {
-					t.Fatalf("error %v, want one mentioning %q", err, c.errHas)
-				}
+			if settled(t, err, c.errHas) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			defer ck.Close()
 			if ck.Source != filepath.Join(dir, c.want) {
@@ -388,4 +370,20 @@ func TestBuildsAreIndependent(t *testing.T) {
 	if m2.Config.Label(3) != "d" || m2.Processor.Height == 99 || ck.Config.Label(3) != "d" {
 		t.Errorf("m2 label 3 %q, processor height %d, checkpoint label 3 %q", m2.Config.Label(3), m2.Processor.Height, ck.Config.Label(3))
 	}
+}
+
+// settled checks a case's error: with errHas it must mention it, and the case ends (true);
+// without, there must be none.
+func settled(t *testing.T, err error, errHas string) bool {
+	t.Helper()
+	if errHas != "" {
+		if err == nil || !strings.Contains(err.Error(), errHas) {
+			t.Fatalf("error %v, want one mentioning %q", err, errHas)
+		}
+		return true
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return false
 }

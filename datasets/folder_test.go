@@ -280,7 +280,7 @@ func TestReadFolderNotesLeftOut(t *testing.T) {
 		if _, err := ReadFolder(src, Train, Options{Warn: &warn}); err != nil {
 			t.Fatalf("%s: %v", kind, err)
 		}
-		want := "4 files left out (.gif, .jfif ×2, .txt), not of the types torchvision's ImageFolder takes (.jpg .jpeg .png .ppm .bmp .pgm .tif .tiff .webp)\n"
+		want := "4 files (.gif, .jfif ×2, .txt) left out, not of the types torchvision's ImageFolder takes (.jpg .jpeg .png .ppm .bmp .pgm .tif .tiff .webp)\n"
 		if got := warn.String(); !strings.HasPrefix(got, "note: folder:"+src+": ") || !strings.HasSuffix(got, want) || strings.Count(got, "\n") != 1 {
 			t.Errorf("%s: Warn got %q, want one note ending %q", kind, got, want)
 		}

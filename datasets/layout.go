@@ -46,8 +46,15 @@ func (l leftOut) note(w io.Writer, src string) {
 	if len(l) == 0 || w == nil {
 		return
 	}
-	n, kinds := 0, make([]string, 0, len(l))
-	for ext, c := range l {
+	fmt.Fprintf(w, "note: folder:%s: %s left out, not of the types torchvision's ImageFolder takes (%s)\n",
+		src, CountFiles(l), strings.Join(imageExts, " "))
+}
+
+// CountFiles says "3 files (.heic ×2, .txt)" for file counts by extension ("" is a file
+// without one).
+func CountFiles(byExt map[string]int) string {
+	n, kinds := 0, make([]string, 0, len(byExt))
+	for ext, c := range byExt {
 		n += c
 		if ext == "" {
 			ext = "no extension"
@@ -62,8 +69,7 @@ func (l leftOut) note(w io.Writer, src string) {
 	if n == 1 {
 		noun = "file"
 	}
-	fmt.Fprintf(w, "note: folder:%s: %d %s left out (%s), not of the types torchvision's ImageFolder takes (%s)\n",
-		src, n, noun, strings.Join(kinds, ", "), strings.Join(imageExts, " "))
+	return fmt.Sprintf("%d %s (%s)", n, noun, strings.Join(kinds, ", "))
 }
 
 // Folder names that mean a split rather than a class.

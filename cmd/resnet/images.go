@@ -57,7 +57,7 @@ func expandFiles(args []string) ([]string, error) {
 			return nil, err
 		}
 		if len(found) == 0 && len(skipped) > 0 {
-			return nil, fmt.Errorf("%s: no images (%s) in this directory, only %s of other types", a, exts(), countFiles(skipped))
+			return nil, fmt.Errorf("%s: no images (%s) in this directory, only %s of other types", a, exts(), datasets.CountFiles(skipped))
 		}
 		if len(found) == 0 {
 			return nil, fmt.Errorf("%s: no images (%s) in this directory", a, exts())
@@ -65,7 +65,7 @@ func expandFiles(args []string) ([]string, error) {
 		sort.Strings(found)
 		out = append(out, found...)
 		if len(skipped) > 0 {
-			fmt.Fprintf(os.Stderr, "note: %s: %s skipped, not of a supported image type (%s)\n", a, countFiles(skipped), exts())
+			fmt.Fprintf(os.Stderr, "note: %s: %s skipped, not of a supported image type (%s)\n", a, datasets.CountFiles(skipped), exts())
 		}
 	}
 	return out, nil
@@ -89,27 +89,6 @@ func refuseInputAsOutput(out string, inputs ...string) error {
 		}
 	}
 	return nil
-}
-
-// countFiles says "3 files (.heic ×2, .txt)" for skipped-file counts by extension.
-func countFiles(byExt map[string]int) string {
-	n, kinds := 0, make([]string, 0, len(byExt))
-	for ext, c := range byExt {
-		n += c
-		if ext == "" {
-			ext = "no extension"
-		}
-		if c > 1 {
-			ext += fmt.Sprintf(" ×%d", c)
-		}
-		kinds = append(kinds, ext)
-	}
-	sort.Strings(kinds)
-	noun := "files"
-	if n == 1 {
-		noun = "file"
-	}
-	return fmt.Sprintf("%d %s (%s)", n, noun, strings.Join(kinds, ", "))
 }
 
 func exts() string {

@@ -129,16 +129,25 @@ func checkOutDir(out string, resume bool) error {
 	return nil
 }
 
+// initDir is the local folder of an --init model: the directory itself or a weights file's
+// folder; ok is false for a hub id.
+func initDir(init string) (dir string, ok bool) {
+	st, err := os.Stat(init)
+	if err != nil {
+		return "", false
+	}
+	if !st.IsDir() {
+		return filepath.Dir(init), true
+	}
+	return init, true
+}
+
 // sameModelDir says whether the --init model is the --out folder or a file in it: the run
 // would replace the model it starts from.
 func sameModelDir(init, out string) bool {
-	st, err := os.Stat(init)
-	if err != nil {
-		return false // a hub id
-	}
-	dir := init
-	if !st.IsDir() {
-		dir = filepath.Dir(init)
+	dir, ok := initDir(init)
+	if !ok {
+		return false
 	}
 	a, errA := os.Stat(dir)
 	b, errB := os.Stat(out)
@@ -316,15 +325,11 @@ func (f *trainFlags) architecture(ctx context.Context) (*arch.Config, weights.St
 // hasOwnConfig says whether --init brings a config.json, as resnet.LoadCheckpoint finds one:
 // a hub model does, a directory or a weights file does when the directory holds one.
 func hasOwnConfig(init string) bool {
-	st, err := os.Stat(init)
-	if err != nil {
+	dir, ok := initDir(init)
+	if !ok {
 		return true // a hub id
 	}
-	dir := init
-	if !st.IsDir() {
-		dir = filepath.Dir(init)
-	}
-	_, err = os.Stat(filepath.Join(dir, "config.json"))
+	_, err := os.Stat(filepath.Join(dir, "config.json"))
 	return err == nil
 }
 

@@ -616,53 +616,32 @@ func TestHelpAndCompletionTopics(t *testing.T) {
 	}
 }
 
-// bench --train times the input size it is given (it used to ignore --size), and refuses the
-// preprocessing flags that cannot apply to random tensors.
-func TestTrainBenchSize(t *testing.T) {
-	base := []string{"bench", "--train", "--arch", "cifar-resnet20", "--batch", "2", "--runs", "1", "--warmup", "0"}
+// bench --train times the input size it is given (it used to ignore --size), and both kinds
+// of bench refuse the flags that shape images or name classes, which their random tensors
+// would ignore; --size still sets the size.
+func TestBenchFlags(t *testing.T) {
+	train := []string{"bench", "--train", "--arch", "cifar-resnet20", "--batch", "2", "--runs", "1", "--warmup", "0"}
+	infer := []string{"bench", "--model", tinyModel, "--runs", "1", "--warmup", "0"}
 	for _, c := range []struct {
-		extra  []string
-		code   int
-		outHas string
+		base, extra []string
+		code        int
+		outHas      string
 	}{
-		{nil, 0, "batch 2  32×32"},
-		{[]string{"--size", "48"}, 0, "batch 2  48×48"},
-		{[]string{"--height", "40", "--width", "24"}, 0, "batch 2  40×24"},
-		{[]string{"--height", "40"}, 1, "--height and --width go together"},
-		{[]string{"--size", "40", "--height", "40", "--width", "40"}, 1, "not both"},
-		{[]string{"--mean", "0,0,0"}, 1, "--mean does not apply to --train"},
-		{[]string{"--resample", "nearest"}, 1, "--resample does not apply to --train"},
+		{train, nil, 0, "batch 2  32×32"},
+		{train, []string{"--size", "48"}, 0, "batch 2  48×48"},
+		{train, []string{"--height", "40", "--width", "24"}, 0, "batch 2  40×24"},
+		{train, []string{"--height", "40"}, 1, "--height and --width go together"},
+		{train, []string{"--size", "40", "--height", "40", "--width", "40"}, 1, "not both"},
+		{train, []string{"--mean", "0,0,0"}, 1, "--mean does not apply to --train"},
+		{train, []string{"--resample", "nearest"}, 1, "--resample does not apply to --train"},
+		{infer, []string{"--size", "40"}, 0, "median"},
+		{infer, []string{"--mean", "0,0,0"}, 1, "--mean does not apply to bench, which times forward passes on random tensors"},
+		{infer, []string{"--crop-pct", "0.5"}, 1, "--crop-pct does not apply to bench"},
+		{infer, []string{"--labels", "labels.txt"}, 1, "--labels does not apply to bench"},
+		{infer, []string{"--preprocess", "torchvision"}, 1, "--preprocess does not apply to bench"},
 	} {
-		t.Run(strings.Join(c.extra, " "), func(t *testing.T) {
-			out, errOut, code := run(t, append(append([]string(nil), base...), c.extra...)...)
-			text := out
-			if c.code != 0 {
-				text = errOut
-			}
-			if code != c.code || !strings.Contains(text, c.outHas) {
-				t.Errorf("exit %d (want %d), stdout %q, stderr %q; want %q", code, c.code, out, errOut, c.outHas)
-			}
-		})
-	}
-}
-
-// bench (inference) refuses the flags that shape images or name classes, which its random
-// tensors would ignore; --size still sets their size.
-func TestInferenceBenchFlags(t *testing.T) {
-	base := []string{"bench", "--model", tinyModel, "--runs", "1", "--warmup", "0"}
-	for _, c := range []struct {
-		extra  []string
-		code   int
-		outHas string
-	}{
-		{[]string{"--size", "40"}, 0, "median"},
-		{[]string{"--mean", "0,0,0"}, 1, "--mean does not apply to bench, which times forward passes on random tensors"},
-		{[]string{"--crop-pct", "0.5"}, 1, "--crop-pct does not apply to bench"},
-		{[]string{"--labels", "labels.txt"}, 1, "--labels does not apply to bench"},
-		{[]string{"--preprocess", "torchvision"}, 1, "--preprocess does not apply to bench"},
-	} {
-		t.Run(strings.Join(c.extra, " "), func(t *testing.T) {
-			out, errOut, code := run(t, append(append([]string(nil), base...), c.extra...)...)
+		t.Run(strings.Join(append([]string{c.base[1]}, c.extra...), " "), func(t *testing.T) {
+			out, errOut, code := run(t, append(append([]string(nil), c.base...), c.extra...)...)
 			text := out
 			if c.code != 0 {
 				text = errOut
