@@ -303,7 +303,7 @@ func loadHub(ctx context.Context, id string, o Options) (*Checkpoint, error) {
 				return nil, err
 			}
 			if diffs := arch.Diff(cfg, preset, "there", "in --arch "+o.Arch); len(diffs) > 0 {
-				return nil, fmt.Errorf("%s: its config.json describes another network than --arch %s (%s); drop --arch, which names the architecture only of a checkpoint without a config.json",
+				return nil, fmt.Errorf("%s: its config.json describes another network than --arch %s (%s); drop --arch (resnet.WithArch in Go), which names the architecture only of a checkpoint without a config.json",
 					id, o.Arch, strings.Join(diffs, "; "))
 			}
 		}
@@ -359,7 +359,7 @@ func loadFile(path string, cfgData, procData []byte, cfgName string, o Options) 
 			cfg, procData = nil, nil
 		case preset != nil:
 			if diffs := arch.Diff(cfg, preset, "there", "in --arch "+o.Arch); len(diffs) > 0 {
-				return nil, fmt.Errorf("%s: %s describes another network than --arch %s (%s); drop --arch, which names the architecture only of a checkpoint without a config.json",
+				return nil, fmt.Errorf("%s: %s describes another network than --arch %s (%s); drop --arch (resnet.WithArch in Go), which names the architecture only of a checkpoint without a config.json",
 					path, cfgName, o.Arch, strings.Join(diffs, "; "))
 			}
 		}
