@@ -302,9 +302,8 @@ func loadHub(ctx context.Context, id string, o Options) (*Checkpoint, error) {
 			if err != nil {
 				return nil, err
 			}
-			if diffs := arch.Diff(cfg, preset, "there", "in --arch "+o.Arch); len(diffs) > 0 {
-				return nil, fmt.Errorf("%s: its config.json describes another network than --arch %s (%s); drop --arch (resnet.WithArch in Go), which names the architecture only of a checkpoint without a config.json",
-					id, o.Arch, strings.Join(diffs, "; "))
+			if err := sameNetwork(cfg, preset, o.Arch, id, id+"'s config.json"); err != nil {
+				return nil, err
 			}
 		}
 		proc := DefaultProcessor(cfg)
@@ -336,6 +335,16 @@ func loadHub(ctx context.Context, id string, o Options) (*Checkpoint, error) {
 	return ck, nil
 }
 
+// sameNetwork refuses a config.json (cfgName, of the model named what) that describes
+// another network than the preset archName, naming the settings that differ.
+func sameNetwork(cfg, preset *arch.Config, archName, what, cfgName string) error {
+	if diffs := arch.Diff(cfg, preset, "there", "in --arch "+archName); len(diffs) > 0 {
+		return fmt.Errorf("%s: %s describes another network than --arch %s (%s); drop --arch (resnet.WithArch in Go), which names the architecture only of a checkpoint without a config.json",
+			what, cfgName, archName, strings.Join(diffs, "; "))
+	}
+	return nil
+}
+
 // loadFile reads weights and pairs them with a config: the config.json found with them
 // (cfgData, from cfgName) or, for a checkpoint without one, the preset o.Arch names. Where
 // both are given they must describe the same network: --arch used to replace a config.json
@@ -358,9 +367,8 @@ func loadFile(path string, cfgData, procData []byte, cfgName string, o Options) 
 		case err != nil: // not a ResNet's config: --arch describes the weights
 			cfg, procData = nil, nil
 		case preset != nil:
-			if diffs := arch.Diff(cfg, preset, "there", "in --arch "+o.Arch); len(diffs) > 0 {
-				return nil, fmt.Errorf("%s: %s describes another network than --arch %s (%s); drop --arch (resnet.WithArch in Go), which names the architecture only of a checkpoint without a config.json",
-					path, cfgName, o.Arch, strings.Join(diffs, "; "))
+			if err := sameNetwork(cfg, preset, o.Arch, path, cfgName); err != nil {
+				return nil, err
 			}
 		}
 	}

@@ -111,6 +111,8 @@ func checkOutDir(out string, resume bool) error {
 	if _, err := os.Stat(filepath.Join(out, fit.CheckpointFile)); !errors.Is(err, os.ErrNotExist) {
 		return nil // a checkpoint (refused by fit without --resume), or nothing to say yet
 	}
+	// The first of a run's files the folder holds; fit.OutputFiles starts with metrics.jsonl,
+	// so held is that whenever the folder has one.
 	held := ""
 	for _, name := range fit.OutputFiles {
 		if _, err := os.Stat(filepath.Join(out, name)); err == nil {
@@ -118,12 +120,12 @@ func checkOutDir(out string, resume bool) error {
 			break
 		}
 	}
-	switch _, err := os.Stat(filepath.Join(out, fit.MetricsFile)); {
+	switch {
 	case held == "":
 		return nil
 	case !resume:
 		return fmt.Errorf("%s already holds %s but no training checkpoint, and a new run would replace it; choose another --out (--init %s fine-tunes that model; a run killed before its first checkpoint restarts over its files with --resume)", out, held, out)
-	case err != nil:
+	case held != fit.MetricsFile:
 		return fmt.Errorf("%s holds %s but neither a training checkpoint nor %s: it is a model, not a run killed in its first epoch, and --resume would start over and replace it; choose another --out (--init %s fine-tunes that model)", out, held, fit.MetricsFile, out)
 	}
 	return nil
