@@ -186,7 +186,7 @@ func (f *trainFlags) register(cmd *cobra.Command, withModel bool) {
 	if withModel {
 		fl.StringVar(&f.arch, "arch", "", "architecture preset (resnet info --list), e.g. cifar-resnet20; with --init, the architecture of a checkpoint without config.json (a bare .th or .pth file)")
 		fl.StringVar(&f.out, "out", "", "output directory: model files, metrics.jsonl, training.png, checkpoint")
-		fl.BoolVar(&f.resume, "resume", false, "continue the run whose checkpoint is in --out, exactly where it stopped (starts it when --out has no checkpoint yet)")
+		fl.BoolVar(&f.resume, "resume", false, "continue the run whose checkpoint is in --out, exactly where it stopped (starts it when --out has no checkpoint yet: empty, or the files of a run killed before its first; a model folder is refused)")
 		fl.StringVar(&f.init, "init", "", "start from this model's weights (hub id, directory or file) and replace its head (fine-tuning)")
 		fl.IntVar(&f.numLabels, "num-labels", 0, "with --init: the new head's classes (must match the dataset's)")
 		fl.BoolVar(&f.freeze, "freeze-backbone", false, "with --init: train only the new head")
